@@ -1,0 +1,25 @@
+package deps
+
+import (
+	_ "github.com/MicahParks/keyfunc/v3"
+	_ "github.com/aws/aws-sdk-go-v2/aws"
+	_ "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	_ "github.com/aws/aws-sdk-go-v2/config"
+	_ "github.com/aws/aws-sdk-go-v2/credentials"
+	_ "github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
+	_ "github.com/aws/aws-sdk-go-v2/credentials/processcreds"
+	_ "github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	_ "github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
+	_ "github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	_ "github.com/aws/aws-sdk-go-v2/service/sts"
+	_ "github.com/aws/smithy-go"
+	_ "github.com/golang-jwt/jwt/v5"
+	_ "github.com/google/go-cmp/cmp"
+	_ "github.com/labstack/echo/v4"
+	_ "github.com/prometheus/client_golang/prometheus"
+	_ "github.com/truora/minidyn/server"
+	_ "go.uber.org/goleak"
+	_ "go.yaml.in/yaml/v3"
+	_ "golang.org/x/sync/singleflight"
+	_ "golang.org/x/time/rate"
+)
