@@ -3,8 +3,34 @@
 // wins, the role's identity-based policies must allow, and, when the session
 // carries session policies, those must allow too.
 //
+// # Wire format
+//
+// A policy is the JSON document IAM and STS accept: {"Version", "Id",
+// "Statement"}, where Statement is one object or an array of them, each with
+// "Sid", "Effect" ("Allow" or "Deny"), "Action" or "NotAction",
+// "Resource" or "NotResource" (identity and session policies) or
+// "Principal" or "NotPrincipal" (trust and other resource-based policies),
+// and "Condition": {operator: {key: value(s)}}. Action, Resource and
+// condition values are a string or an array; condition values may also be
+// JSON booleans or numbers. Parse is strict: invalid or trailing JSON,
+// duplicate or unknown keys, an unknown condition operator, a value the
+// operator cannot use, all are a *ParseError worded for STS's
+// MalformedPolicyDocument message. Policy variables (${aws:username},
+// ${aws:PrincipalTag/k}, any context key, ${key, 'default'}, ${*} ${?} ${$})
+// are expanded only in "Version": "2012-10-17" documents, in the resource
+// part of a Resource ARN and in String, Arn and Bool condition values.
+//
+// Request context values are strings: dates in ISO 8601 or epoch seconds,
+// IP addresses in text form, BinaryEquals keys as the raw bytes (the policy
+// holds their base64). A key mapped to an empty slice is present with an
+// empty value set, which Null treats as null and ForAllValues as vacuously
+// true.
+//
+// # Concurrency
+//
 // The package has no HTTP in it and no global state; every function is safe
-// for concurrent use.
+// for concurrent use, and a parsed *Policy may be shared by goroutines as
+// long as nobody modifies it.
 package iam
 
 // Effect is a statement's effect.

@@ -1,0 +1,311 @@
+// Package auth verifies the JWT presented to the broker and derives the
+// caller's identity and tenant from it.
+//
+// # Wire format
+//
+// The token arrives in the Authorization header, either as
+//
+//	Authorization: Bearer <jwt>      (scheme case-insensitive)
+//	Authorization: <jwt>             (what AWS SDKs send to a container-credentials endpoint)
+//
+// The JWT is a compact JWS (three base64url segments). It must be signed with
+// an allowed algorithm by a key from the configured source (a JWK Set URL,
+// OIDC discovery from the configured issuer, a JWK Set file, PEM public keys
+// or, for development only, an HMAC secret), and carry exp, the configured
+// iss, one of the configured audiences, the subject claim and the tenant
+// claim. Keys are never fetched from the token's iss, jku or x5u.
+//
+// Every failure is an *errs.Error: 401 invalid_token (the message names the
+// failure class, never the token), 401 invalid_tenant, or 431
+// request_too_large for an oversized header.
+//
+// # Concurrency
+//
+// A *Verifier is safe for concurrent use. A remote JWK Set is refreshed in
+// the background by a goroutine owned by the context given to New; Close (or
+// cancelling that context) stops it.
+package auth
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/broker/errs"
+)
+
+// Identity is what a verified token says about its caller.
+type Identity struct {
+	Subject  string
+	Tenant   string // validated against the tenant pattern
+	Issuer   string
+	Audience []string
+	IssuedAt time.Time // zero when the token has no iat
+	Expiry   time.Time
+	ID       string   // jti, "" when absent
+	Scopes   []string // from "scope" (space separated) or "scp" (string or array)
+}
+
+// Options are optional dependencies of New.
+type Options struct {
+	// HTTPClient fetches the JWK Set and the OIDC discovery document;
+	// default a client with a 10s timeout. Responses are capped at 1 MiB.
+	HTTPClient *http.Client
+	// Logger receives key refresh failures; default slog.Default().
+	Logger *slog.Logger
+	// Clock returns the current time for exp/nbf/iat checks; default time.Now.
+	Clock func() time.Time
+}
+
+// fetchTimeout bounds one fetch of a JWK Set or discovery document, and the
+// wait for the unknown-kid refresh limiter.
+const fetchTimeout = 10 * time.Second
+
+// Verifier verifies tokens. Create it with New.
+type Verifier struct {
+	parser       *jwt.Parser
+	src          keySource
+	tenantClaim  string
+	subjectClaim string
+	pattern      *regexp.Regexp
+	maxBytes     int
+	algorithms   []string
+	cancel       context.CancelFunc
+	closeOnce    sync.Once
+}
+
+// New validates cfg (after filling defaults on a copy), loads the keys and
+// returns a Verifier. For a remote JWK Set (jwks_url or discovery) the first
+// fetch must succeed; ctx owns the background refresh goroutine, which stops
+// when ctx is cancelled or Close is called.
+func New(ctx context.Context, cfg config.Auth, opts Options) (*Verifier, error) {
+	cfg.SetDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("auth: invalid configuration: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	client := limitedClient(opts.HTTPClient)
+	ctx, cancel := context.WithCancel(ctx)
+	src, err := newKeySource(ctx, &cfg, client, opts.Logger)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	v, err := newVerifier(&cfg, src, opts.Clock)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	v.cancel = cancel
+	return v, nil
+}
+
+// newVerifier builds a Verifier on a key source without validating the
+// configuration (tests use it to exercise misconfigurations).
+func newVerifier(cfg *config.Auth, src keySource, clock func() time.Time) (*Verifier, error) {
+	pattern, err := config.CompileTenantPattern(cfg.TenantPattern)
+	if err != nil {
+		return nil, fmt.Errorf("auth: tenant_pattern: %w", err)
+	}
+	popts := []jwt.ParserOption{
+		jwt.WithValidMethods(cfg.Algorithms),
+		jwt.WithIssuer(cfg.Issuer),
+		jwt.WithAudience(cfg.Audiences...), // any one of them (jwt v5.3)
+		jwt.WithLeeway(cfg.Leeway),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithJSONNumber(),
+	}
+	if clock != nil {
+		popts = append(popts, jwt.WithTimeFunc(clock))
+	}
+	return &Verifier{
+		parser:       jwt.NewParser(popts...),
+		src:          src,
+		tenantClaim:  cfg.TenantClaim,
+		subjectClaim: cfg.SubjectClaim,
+		pattern:      pattern,
+		maxBytes:     cfg.MaxTokenBytes,
+		algorithms:   append([]string(nil), cfg.Algorithms...),
+		cancel:       func() {},
+	}, nil
+}
+
+// Verify takes the raw Authorization header value ("Bearer <jwt>" or
+// "<jwt>") and returns the identity, or an *errs.Error: 401 invalid_token,
+// 401 invalid_tenant, or 431 request_too_large for an oversized header.
+// ctx bounds a key refresh triggered by an unknown kid.
+func (v *Verifier) Verify(ctx context.Context, authorization string) (*Identity, error) {
+	raw, err := extractToken(authorization, v.maxBytes)
+	if err != nil {
+		return nil, err
+	}
+	claims := jwt.MapClaims{}
+	token, err := v.parser.ParseWithClaims(raw, claims, v.keyfunc(ctx))
+	if err != nil {
+		return nil, v.classify(token, err)
+	}
+	return v.identity(claims)
+}
+
+// keyfunc returns the verification key(s) for a token: keys from the
+// configured source only, filtered to those whose type and parameters fit
+// the token's alg (so an HS256 token can never be checked against an RSA
+// public key used as an HMAC secret).
+func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
+	return func(t *jwt.Token) (any, error) {
+		if _, ok := t.Header["crit"]; ok {
+			// RFC 7515 4.1.11: no extension is understood here, so refuse.
+			return nil, errCritical
+		}
+		alg := t.Method.Alg()
+		kid, hasKID := t.Header["kid"].(string)
+		if _, present := t.Header["kid"]; present && !hasKID {
+			return nil, errMalformedKID
+		}
+		cands, err := v.src.lookup(ctx, kid, hasKID)
+		if err != nil {
+			return nil, err
+		}
+		var keys []jwt.VerificationKey
+		for _, c := range cands {
+			if c.alg != "" && c.alg != alg {
+				continue
+			}
+			if c.use != "" && c.use != "sig" {
+				continue
+			}
+			if compatible(alg, c.key) {
+				keys = append(keys, c.key)
+			}
+		}
+		switch len(keys) {
+		case 0:
+			return nil, fmt.Errorf("%w for alg %s", errNoCompatibleKey, alg)
+		case 1:
+			return keys[0], nil
+		default:
+			return jwt.VerificationKeySet{Keys: keys}, nil
+		}
+	}
+}
+
+var (
+	errMalformedKID    = errors.New("kid header is not a string")
+	errCritical        = errors.New("crit header present: no JWS extension is supported")
+	errNoCompatibleKey = errors.New("no key of a matching type")
+	errUnknownKID      = errors.New("unknown kid")
+)
+
+// classify maps a jwt error to the public 401. The cause keeps the library
+// error for logs; the message names the class only.
+func (v *Verifier) classify(token *jwt.Token, err error) *errs.Error {
+	msg := "invalid token"
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed), errors.Is(err, errMalformedKID), errors.Is(err, errCritical):
+		msg = "malformed token"
+	case token != nil && (token.Method == nil || !allowed(v.algorithms, token.Method.Alg())):
+		// Unknown, missing or disallowed alg (including "none").
+		msg = "algorithm not allowed"
+	case errors.Is(err, errUnknownKID):
+		msg = "unknown signing key"
+	case errors.Is(err, errNoCompatibleKey):
+		msg = "no matching signing key"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		msg = "signature invalid"
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		msg = "signing key unavailable"
+	case errors.Is(err, jwt.ErrInvalidType):
+		msg = "malformed token" // a registered claim of the wrong JSON type
+	case errors.Is(err, jwt.ErrTokenExpired):
+		msg = "token expired"
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		msg = "token not yet valid"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		msg = "missing required claim"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		msg = "invalid issuer"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		msg = "invalid audience"
+	case errors.Is(err, jwt.ErrTokenInvalidClaims):
+		msg = "invalid claims"
+	}
+	return errs.InvalidToken(msg, err)
+}
+
+func allowed(algs []string, alg string) bool {
+	for _, a := range algs {
+		if a == alg {
+			return true
+		}
+	}
+	return false
+}
+
+// Ready returns nil when at least one verification key is loaded, else a
+// 503 not_ready *errs.Error.
+func (v *Verifier) Ready(ctx context.Context) error {
+	n, err := v.src.count(ctx)
+	if err != nil || n == 0 {
+		if err == nil {
+			err = errors.New("no verification keys loaded")
+		}
+		return errs.Wrap(err, http.StatusServiceUnavailable, errs.CodeNotReady, "verification keys not loaded")
+	}
+	return nil
+}
+
+// Close stops the background key refresh. It is idempotent.
+func (v *Verifier) Close() {
+	v.closeOnce.Do(v.cancel)
+}
+
+// bearerScheme is the Authorization scheme, compared case-insensitively.
+const bearerScheme = "bearer"
+
+// extractToken returns the JWT from an Authorization header value.
+func extractToken(h string, maxBytes int) (string, error) {
+	if len(h) > maxBytes {
+		return "", errs.New(http.StatusRequestHeaderFieldsTooLarge, errs.CodeRequestTooLarge, "authorization header too large")
+	}
+	if h == "" || strings.EqualFold(h, bearerScheme) {
+		return "", errs.InvalidToken("missing bearer token", nil)
+	}
+	tok := h
+	if scheme, rest, ok := strings.Cut(h, " "); ok {
+		if !strings.EqualFold(scheme, bearerScheme) {
+			return "", errs.InvalidToken("unsupported authorization scheme", nil)
+		}
+		if rest == "" {
+			return "", errs.InvalidToken("missing bearer token", nil)
+		}
+		tok = rest
+	}
+	dots := 0
+	for i := 0; i < len(tok); i++ {
+		c := tok[i]
+		switch {
+		case c == '.':
+			dots++
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			// Whitespace, CR/LF, padding or any other byte.
+			return "", errs.InvalidToken("malformed token", errors.New("token contains a character outside base64url"))
+		}
+	}
+	if dots != 2 {
+		return "", errs.InvalidToken("malformed token", errors.New("token does not have three segments"))
+	}
+	return tok, nil
+}

@@ -1,0 +1,166 @@
+package auth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tvmkit/tvm/broker/errs"
+)
+
+// maxSubjectLen bounds the subject claim, in characters.
+const maxSubjectLen = 256
+
+// identity builds the Identity from verified claims.
+func (v *Verifier) identity(claims jwt.MapClaims) (*Identity, error) {
+	subject, err := subjectFromClaims(claims, v.subjectClaim)
+	if err != nil {
+		return nil, errs.InvalidToken("invalid subject claim", err)
+	}
+	tenant, err := tenantFromClaims(claims, v.tenantClaim, v.pattern)
+	if err != nil {
+		return nil, err
+	}
+	scopes, err := scopesFromClaims(claims)
+	if err != nil {
+		return nil, errs.InvalidToken("invalid scope claim", err)
+	}
+	id := &Identity{Subject: subject, Tenant: tenant, Scopes: scopes}
+	// The parser validated these claims, so their types are right.
+	id.Issuer, _ = claims.GetIssuer()
+	id.Audience, _ = claims.GetAudience()
+	if exp, _ := claims.GetExpirationTime(); exp != nil {
+		id.Expiry = exp.Time
+	}
+	if iat, _ := claims.GetIssuedAt(); iat != nil {
+		id.IssuedAt = iat.Time
+	}
+	if jti, ok := claims["jti"].(string); ok {
+		id.ID = jti
+	}
+	return id, nil
+}
+
+// lookupClaim finds a claim by exact top-level name first, then as a nested
+// path of '.'-separated object keys.
+func lookupClaim(claims map[string]any, name string) (any, bool) {
+	if val, ok := claims[name]; ok {
+		return val, true
+	}
+	if !strings.Contains(name, ".") {
+		return nil, false
+	}
+	var cur any = claims
+	for seg := range strings.SplitSeq(name, ".") {
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = obj[seg]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// canonicalInt matches the canonical decimal text of a JSON integer.
+var canonicalInt = regexp.MustCompile(`^-?(?:0|[1-9][0-9]*)$`)
+
+// tenantFromClaims returns the validated tenant id, or a 401 invalid_tenant.
+// The value must be a JSON string, or a JSON integer taken as its canonical
+// decimal text; it must match pattern. The value is never echoed.
+func tenantFromClaims(claims map[string]any, name string, pattern *regexp.Regexp) (string, error) {
+	val, ok := lookupClaim(claims, name)
+	if !ok {
+		return "", invalidTenant("tenant claim missing", fmt.Errorf("claim %q absent", name))
+	}
+	var tenant string
+	switch t := val.(type) {
+	case string:
+		tenant = t
+	case json.Number:
+		if !canonicalInt.MatchString(t.String()) {
+			return "", invalidTenant("tenant claim is not a string", errors.New("tenant claim is a non-integer number"))
+		}
+		tenant = t.String()
+	default:
+		return "", invalidTenant("tenant claim is not a string", fmt.Errorf("tenant claim has JSON type %T", val))
+	}
+	if !pattern.MatchString(tenant) {
+		return "", invalidTenant("tenant does not match the tenant pattern", errors.New("tenant claim fails the pattern"))
+	}
+	return tenant, nil
+}
+
+func invalidTenant(msg string, cause error) *errs.Error {
+	return errs.Wrap(cause, http.StatusUnauthorized, errs.CodeInvalidTenant, msg)
+}
+
+// subjectFromClaims returns the subject: a non-empty string of at most
+// maxSubjectLen characters, valid UTF-8, without control characters.
+func subjectFromClaims(claims map[string]any, name string) (string, error) {
+	val, ok := lookupClaim(claims, name)
+	if !ok {
+		return "", fmt.Errorf("claim %q absent", name)
+	}
+	s, ok := val.(string)
+	switch {
+	case !ok:
+		return "", fmt.Errorf("claim %q has JSON type %T", name, val)
+	case s == "":
+		return "", fmt.Errorf("claim %q is empty", name)
+	case !utf8.ValidString(s):
+		return "", fmt.Errorf("claim %q is not valid UTF-8", name)
+	case utf8.RuneCountInString(s) > maxSubjectLen:
+		return "", fmt.Errorf("claim %q is longer than %d characters", name, maxSubjectLen)
+	case strings.IndexFunc(s, unicode.IsControl) >= 0:
+		return "", fmt.Errorf("claim %q contains a control character", name)
+	}
+	return s, nil
+}
+
+// scopesFromClaims reads "scope" (space separated) or "scp" (a string or an
+// array of strings). Both may be present; scopes are de-duplicated in order.
+func scopesFromClaims(claims map[string]any) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	add := func(s string) {
+		for _, f := range strings.Fields(s) {
+			if !seen[f] {
+				seen[f] = true
+				out = append(out, f)
+			}
+		}
+	}
+	if val, ok := claims["scope"]; ok {
+		s, ok := val.(string)
+		if !ok {
+			return nil, fmt.Errorf(`"scope" has JSON type %T`, val)
+		}
+		add(s)
+	}
+	if val, ok := claims["scp"]; ok {
+		switch t := val.(type) {
+		case string:
+			add(t)
+		case []any:
+			for _, e := range t {
+				s, ok := e.(string)
+				if !ok {
+					return nil, fmt.Errorf(`"scp" holds JSON type %T`, e)
+				}
+				add(s)
+			}
+		default:
+			return nil, fmt.Errorf(`"scp" has JSON type %T`, val)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,127 @@
+package auth
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/broker/errs"
+)
+
+// FuzzTenantClaim: for any JSON claim value, tenantFromClaims either refuses
+// it with invalid_tenant or returns exactly the string (or canonical integer
+// text) the claim holds, and that string matches the pattern.
+func FuzzTenantClaim(f *testing.F) {
+	for _, seed := range []string{
+		`"acme"`, `"*"`, `"?"`, `"\""`, `"$"`, `"/"`, `"a\u0000b"`, `"a\nb"`, `""`, `42`, `-1`, `1.5`,
+		`1e3`, `true`, `null`, `["acme"]`, `{"id":"acme"}`, `"Tenant#1"`, `"${aws:username}"`,
+		`"` + strings.Repeat("a", 64) + `"`, `"` + strings.Repeat("a", 65) + `"`, `"k"`, `"\u212a"`, `"é"`,
+	} {
+		f.Add([]byte(seed))
+	}
+	pattern, err := config.CompileTenantPattern(config.DefaultTenantPattern)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		dec := json.NewDecoder(bytes.NewReader(raw))
+		dec.UseNumber()
+		var val any
+		if err := dec.Decode(&val); err != nil {
+			return
+		}
+		got, err := tenantFromClaims(map[string]any{"tenant_id": val}, "tenant_id", pattern)
+		if err != nil {
+			var e *errs.Error
+			if !errors.As(err, &e) || e.Code != errs.CodeInvalidTenant || e.Status != 401 {
+				t.Fatalf("refusal %v is not a 401 invalid_tenant", err)
+			}
+			return
+		}
+		if !pattern.MatchString(got) {
+			t.Fatalf("accepted tenant %q does not match the pattern", got)
+		}
+		switch v := val.(type) {
+		case string:
+			if got != v {
+				t.Fatalf("tenant %q differs from the claim %q", got, v)
+			}
+		case json.Number:
+			if got != v.String() || strings.ContainsAny(got, ".eE+") {
+				t.Fatalf("tenant %q from number %q", got, v)
+			}
+		default:
+			t.Fatalf("accepted a claim of type %T", val)
+		}
+	})
+}
+
+// FuzzVerifyHeader: any Authorization value yields an identity only for a
+// validly signed token, and otherwise an *errs.Error; it never panics.
+func FuzzVerifyHeader(f *testing.F) {
+	keys(f)
+	good := sign(f, jwt.SigningMethodRS256, "rsa", rsaKey, claims())
+	for _, seed := range []string{"", "Bearer", "Bearer " + good, good, "bearer  " + good, "Basic x", "a.b.c", "..", good + "\r\n",
+		"Bearer " + strings.Repeat("a", 9000)} {
+		f.Add(seed)
+	}
+	cfg := config.Auth{Issuer: testIssuer, Audiences: []string{testAudience}, PublicKeyFiles: []string{"unused"}}
+	cfg.SetDefaults()
+	v, err := newVerifier(&cfg, &staticSource{keys: []staticKey{{kid: "rsa", key: &rsaKey.PublicKey}}}, clock)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		id, err := v.Verify(context.Background(), header)
+		if err != nil {
+			var e *errs.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error %v is not an *errs.Error", err)
+			}
+			if e.Message != "" && strings.Contains(header, ".") && len(header) > 10 && strings.Contains(e.Message, header) {
+				t.Fatal("message echoes the header")
+			}
+			return
+		}
+		if id.Tenant != "acme" || id.Subject != "alice" {
+			t.Fatalf("unexpected identity %+v", id)
+		}
+	})
+}
+
+func BenchmarkVerify(b *testing.B) {
+	keys(b)
+	cfg := config.Auth{Issuer: testIssuer, Audiences: []string{testAudience}, PublicKeyFiles: []string{"unused"}}
+	cfg.SetDefaults()
+	benches := map[string]struct {
+		method jwt.SigningMethod
+		key    any
+		pub    any
+	}{
+		"RS256": {jwt.SigningMethodRS256, rsaKey, &rsaKey.PublicKey},
+		"ES256": {jwt.SigningMethodES256, ecKey, &ecKey.PublicKey},
+		"EdDSA": {jwt.SigningMethodEdDSA, edKey, edKey.Public()},
+	}
+	for name, bb := range benches {
+		b.Run(name, func(b *testing.B) {
+			v, err := newVerifier(&cfg, &staticSource{keys: []staticKey{{kid: "k", key: bb.pub}}}, clock)
+			if err != nil {
+				b.Fatal(err)
+			}
+			header := "Bearer " + sign(b, bb.method, "k", bb.key, claims())
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := v.Verify(ctx, header); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,220 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Defaults applied by Parse (and Load) to fields left unset.
+const (
+	DefaultListen               = "127.0.0.1:8080"
+	DefaultLeeway               = 30 * time.Second
+	MaxLeeway                   = 5 * time.Minute
+	DefaultTenantClaim          = "tenant_id"
+	DefaultSubjectClaim         = "sub"
+	DefaultTenantPattern        = `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`
+	DefaultMaxTokenBytes        = 8192
+	DefaultJWKSRefresh          = time.Hour
+	DefaultJWKSRefreshRateLimit = 5 * time.Minute
+	DefaultLeadingKeyFormat     = "Tenant#{tenant}"
+	DefaultDuration             = 15 * time.Minute
+	DefaultMaxDuration          = time.Hour
+	MinSessionDuration          = 15 * time.Minute
+	MaxSessionDuration          = 12 * time.Hour
+	DefaultCacheMaxEntries      = 10000
+	DefaultRefreshBefore        = 15 * time.Minute
+	DefaultClientWindow         = 5 * time.Minute
+	DefaultPerTenantRPS         = 20
+	DefaultPerTenantBurst       = 40
+	DefaultPerSubjectRPS        = 5
+	DefaultPerSubjectBurst      = 10
+	DefaultReadHeaderTimeout    = 5 * time.Second
+	DefaultReadTimeout          = 10 * time.Second
+	DefaultWriteTimeout         = 30 * time.Second
+	DefaultIdleTimeout          = 60 * time.Second
+	DefaultRequestTimeout       = 25 * time.Second
+	DefaultShutdownTimeout      = 20 * time.Second
+	DefaultMaxHeaderBytes       = 16 << 10
+	DefaultMaxBodyBytes         = 64 << 10
+	DefaultSTSTimeout           = 10 * time.Second
+	DefaultSTSMaxAttempts       = 3
+	DefaultLogLevel             = "info"
+	DefaultLogFormat            = "json"
+)
+
+// DefaultAlgorithms are the JWT algorithms allowed when none are configured
+// and the key source is not an HMAC secret.
+var DefaultAlgorithms = []string{"RS256", "ES256", "EdDSA"}
+
+// DefaultProofTenants are the sample tenants of the isolation proof: "12"
+// starts with "1", so a template that matches tenant keys by prefix (the
+// published `{tenant}*` StringLike bug) fails the proof.
+var DefaultProofTenants = []string{"1", "12"}
+
+// Environment variables read by Parse and Load.
+const (
+	EnvHMACSecret = "TVM_AUTH_HMAC_SECRET"
+	EnvListen     = "TVM_LISTEN"
+	EnvIssuer     = "TVM_AUTH_ISSUER"
+	EnvJWKSURL    = "TVM_AUTH_JWKS_URL"
+	EnvSTSRegion  = "TVM_STS_REGION"
+	EnvLogLevel   = "TVM_LOG_LEVEL"
+)
+
+// maxFileBytes bounds a configuration file.
+const maxFileBytes = 1 << 20
+
+// Load reads the YAML file at path and returns the configuration after
+// environment overrides (read through getenv; nil means none), defaults and
+// Validate.
+func Load(path string, getenv func(string) string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", path, err)
+	}
+	if len(data) > maxFileBytes {
+		return nil, fmt.Errorf("config: %s is larger than %d bytes", path, maxFileBytes)
+	}
+	c, err := Parse(data, getenv)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// Parse decodes one strict YAML document (unknown or duplicated keys, a
+// second document and trailing garbage are errors), applies environment
+// overrides (read through getenv; nil means none) and defaults, and
+// validates the result.
+func Parse(data []byte, getenv func(string) string) (*Config, error) {
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errors.New("config: empty document")
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
+		if err != nil {
+			return nil, fmt.Errorf("config: after the document: %w", err)
+		}
+		return nil, errors.New("config: more than one YAML document")
+	}
+	c.applyEnv(getenv)
+	c.SetDefaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) applyEnv(getenv func(string) string) {
+	if getenv == nil {
+		return
+	}
+	set := func(dst *string, name string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	set(&c.Auth.HMACSecret, EnvHMACSecret)
+	set(&c.Listen, EnvListen)
+	set(&c.Auth.Issuer, EnvIssuer)
+	set(&c.Auth.JWKSURL, EnvJWKSURL)
+	set(&c.STS.Region, EnvSTSRegion)
+	set(&c.Log.Level, EnvLogLevel)
+}
+
+// SetDefaults fills every unset field with its default. Parse calls it;
+// call it yourself on a Config built in code before Validate.
+func (c *Config) SetDefaults() {
+	setDefault(&c.Listen, DefaultListen)
+	c.Auth.SetDefaults()
+	setDefault(&c.STS.Timeout, DefaultSTSTimeout)
+	setDefault(&c.STS.MaxAttempts, DefaultSTSMaxAttempts)
+	for i := range c.Profiles {
+		p := &c.Profiles[i]
+		setDefault(&p.LeadingKeyFormat, DefaultLeadingKeyFormat)
+		setDefault(&p.DefaultDuration, DefaultDuration)
+		setDefault(&p.MaxDuration, DefaultMaxDuration)
+		setDefault(&p.Sessions, PerTenant)
+	}
+	if c.DefaultProfile == "" && len(c.Profiles) == 1 {
+		c.DefaultProfile = c.Profiles[0].Name
+	}
+	setDefault(&c.Cache.MaxEntries, DefaultCacheMaxEntries)
+	setDefault(&c.Cache.RefreshBefore, DefaultRefreshBefore)
+	setDefault(&c.Cache.ClientWindow, DefaultClientWindow)
+	setDefault(&c.RateLimit.PerTenantRPS, DefaultPerTenantRPS)
+	setDefault(&c.RateLimit.PerTenantBurst, DefaultPerTenantBurst)
+	setDefault(&c.RateLimit.PerSubjectRPS, DefaultPerSubjectRPS)
+	setDefault(&c.RateLimit.PerSubjectBurst, DefaultPerSubjectBurst)
+	s := &c.Server
+	setDefault(&s.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	setDefault(&s.ReadTimeout, DefaultReadTimeout)
+	setDefault(&s.WriteTimeout, DefaultWriteTimeout)
+	setDefault(&s.IdleTimeout, DefaultIdleTimeout)
+	setDefault(&s.RequestTimeout, DefaultRequestTimeout)
+	setDefault(&s.ShutdownTimeout, DefaultShutdownTimeout)
+	setDefault(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
+	setDefault(&s.MaxBodyBytes, DefaultMaxBodyBytes)
+	setDefault(&c.Log.Level, DefaultLogLevel)
+	setDefault(&c.Log.Format, DefaultLogFormat)
+	if len(c.Proof.Tenants) == 0 {
+		c.Proof.Tenants = append([]string(nil), DefaultProofTenants...)
+	}
+}
+
+// SetDefaults fills every unset field of the auth section with its default.
+// With an HMAC secret and no algorithms, the default algorithm is HS256.
+func (a *Auth) SetDefaults() {
+	if len(a.Algorithms) == 0 {
+		if a.HMACSecret != "" && a.AllowHMAC {
+			a.Algorithms = []string{"HS256"}
+		} else {
+			a.Algorithms = append([]string(nil), DefaultAlgorithms...)
+		}
+	}
+	setDefault(&a.Leeway, DefaultLeeway)
+	setDefault(&a.JWKSRefresh, DefaultJWKSRefresh)
+	setDefault(&a.JWKSRefreshRateLimit, DefaultJWKSRefreshRateLimit)
+	setDefault(&a.TenantClaim, DefaultTenantClaim)
+	setDefault(&a.SubjectClaim, DefaultSubjectClaim)
+	setDefault(&a.TenantPattern, DefaultTenantPattern)
+	setDefault(&a.MaxTokenBytes, DefaultMaxTokenBytes)
+}
+
+func setDefault[T comparable](dst *T, def T) {
+	var zero T
+	if *dst == zero {
+		*dst = def
+	}
+}
+
+// Profile returns the profile called name; "" names the default profile.
+// The pointer refers into c.Profiles.
+func (c *Config) Profile(name string) (*Profile, bool) {
+	if name == "" {
+		name = c.DefaultProfile
+	}
+	for i := range c.Profiles {
+		if c.Profiles[i].Name == name {
+			return &c.Profiles[i], true
+		}
+	}
+	return nil, false
+}

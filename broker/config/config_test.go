@@ -1,0 +1,558 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// minimal is the smallest valid configuration.
+const minimal = `
+auth:
+  issuer: https://idp.example.com
+  audiences: [tvm-broker]
+  jwks_url: https://idp.example.com/jwks.json
+profiles:
+  - name: read
+    role_arn: arn:aws:iam::123456789012:role/tvm-tenant-read
+    template: dynamodb-read
+    table_arns: [arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo]
+`
+
+func noEnv(string) string { return "" }
+
+func TestLoadGolden(t *testing.T) {
+	got, err := Load(filepath.Join("testdata", "full.yaml"), nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	want := &Config{
+		Listen:    "0.0.0.0:9090",
+		PolicyDir: "/etc/tvm/policies",
+		Auth: Auth{
+			Issuer:               "https://idp.example.com/",
+			Audiences:            []string{"tvm-broker", "tvm-broker-2"},
+			Algorithms:           []string{"RS256", "ES256"},
+			Leeway:               10 * time.Second,
+			JWKSURL:              "https://idp.example.com/.well-known/jwks.json",
+			JWKSRefresh:          30 * time.Minute,
+			JWKSRefreshRateLimit: time.Minute,
+			TenantClaim:          "custom:tenant_id",
+			SubjectClaim:         "sub",
+			TenantPattern:        `^[a-z0-9]{1,32}$`,
+			MaxTokenBytes:        4096,
+		},
+		STS: STS{Region: "eu-west-1", Timeout: 5 * time.Second, MaxAttempts: 2},
+		Profiles: []Profile{
+			{
+				Name:              "read",
+				RoleARN:           "arn:aws:iam::123456789012:role/tvm-tenant-read",
+				Template:          "dynamodb-read",
+				TableARNs:         []string{"arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo"},
+				LeadingKeyFormat:  "Tenant#{tenant}",
+				DefaultDuration:   15 * time.Minute,
+				MaxDuration:       time.Hour,
+				ExternalID:        "tvm-ext-1",
+				SessionTags:       map[string]string{"tenant": "{tenant}", "user": "{subject}"},
+				TransitiveTagKeys: []string{"tenant"},
+				Sessions:          PerSubject,
+				SourceIdentity:    true,
+				AllowedTenants:    []string{"acme", "globex"},
+				RequiredScope:     "tvm:read",
+			},
+			{
+				Name:     "readwrite",
+				RoleARN:  "arn:aws:iam::123456789012:role/teams/tvm-tenant-readwrite",
+				Template: "dynamodb-readwrite",
+				TableARNs: []string{
+					"arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo",
+					"arn:aws:dynamodb:us-east-1:123456789012:table/tvm-other",
+				},
+				LeadingKeyFormat: DefaultLeadingKeyFormat,
+				DefaultDuration:  DefaultDuration,
+				MaxDuration:      12 * time.Hour,
+				Sessions:         PerTenant,
+			},
+		},
+		DefaultProfile: "read",
+		Cache:          Cache{MaxEntries: 500, RefreshBefore: 10 * time.Minute, ClientWindow: 5 * time.Minute},
+		RateLimit:      RateLimit{PerTenantRPS: 2.5, PerTenantBurst: 5, PerSubjectRPS: 1, PerSubjectBurst: 2},
+		Server: Server{
+			ReadHeaderTimeout: 2 * time.Second,
+			ReadTimeout:       3 * time.Second,
+			WriteTimeout:      20 * time.Second,
+			IdleTimeout:       30 * time.Second,
+			RequestTimeout:    15 * time.Second,
+			ShutdownTimeout:   10 * time.Second,
+			MaxHeaderBytes:    8192,
+			MaxBodyBytes:      1024,
+			AllowedHosts:      []string{"127.0.0.1:9090", "localhost:9090"},
+		},
+		Log:   Log{Level: "debug", Format: "text"},
+		Proof: Proof{Tenants: []string{"acme", "globex"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Load mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	got, err := Parse([]byte(minimal), noEnv)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	want := &Config{
+		Listen: DefaultListen,
+		Auth: Auth{
+			Issuer:               "https://idp.example.com",
+			Audiences:            []string{"tvm-broker"},
+			Algorithms:           []string{"RS256", "ES256", "EdDSA"},
+			Leeway:               30 * time.Second,
+			JWKSURL:              "https://idp.example.com/jwks.json",
+			JWKSRefresh:          time.Hour,
+			JWKSRefreshRateLimit: 5 * time.Minute,
+			TenantClaim:          "tenant_id",
+			SubjectClaim:         "sub",
+			TenantPattern:        `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`,
+			MaxTokenBytes:        8192,
+		},
+		STS: STS{Timeout: 10 * time.Second, MaxAttempts: 3},
+		Profiles: []Profile{{
+			Name:             "read",
+			RoleARN:          "arn:aws:iam::123456789012:role/tvm-tenant-read",
+			Template:         "dynamodb-read",
+			TableARNs:        []string{"arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo"},
+			LeadingKeyFormat: "Tenant#{tenant}",
+			DefaultDuration:  15 * time.Minute,
+			MaxDuration:      time.Hour,
+			Sessions:         PerTenant,
+		}},
+		DefaultProfile: "read",
+		Cache:          Cache{MaxEntries: 10000, RefreshBefore: 15 * time.Minute, ClientWindow: 5 * time.Minute},
+		RateLimit:      RateLimit{PerTenantRPS: 20, PerTenantBurst: 40, PerSubjectRPS: 5, PerSubjectBurst: 10},
+		Server: Server{
+			ReadHeaderTimeout: 5 * time.Second,
+			ReadTimeout:       10 * time.Second,
+			WriteTimeout:      30 * time.Second,
+			IdleTimeout:       60 * time.Second,
+			RequestTimeout:    25 * time.Second,
+			ShutdownTimeout:   20 * time.Second,
+			MaxHeaderBytes:    16384,
+			MaxBodyBytes:      65536,
+		},
+		Log:   Log{Level: "info", Format: "json"},
+		Proof: Proof{Tenants: []string{"1", "12"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("defaults mismatch (-want +got):\n%s", diff)
+	}
+	p, ok := got.Profile("")
+	if !ok || p.Name != "read" {
+		t.Errorf(`Profile("") = %v, %v; want the default profile "read"`, p, ok)
+	}
+	if _, ok := got.Profile("nope"); ok {
+		t.Error(`Profile("nope") found a profile`)
+	}
+}
+
+func TestParseEnvOverrides(t *testing.T) {
+	env := map[string]string{
+		EnvListen:    "127.0.0.1:9999",
+		EnvIssuer:    "http://127.0.0.1:4566",
+		EnvJWKSURL:   "http://127.0.0.1:4566/.well-known/jwks.json",
+		EnvSTSRegion: "us-west-2",
+		EnvLogLevel:  "warn",
+	}
+	got, err := Parse([]byte(minimal), func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	gotVals := map[string]string{
+		EnvListen:    got.Listen,
+		EnvIssuer:    got.Auth.Issuer,
+		EnvJWKSURL:   got.Auth.JWKSURL,
+		EnvSTSRegion: got.STS.Region,
+		EnvLogLevel:  got.Log.Level,
+	}
+	if diff := cmp.Diff(env, gotVals); diff != "" {
+		t.Errorf("overrides mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestParseHMACFromEnv(t *testing.T) {
+	doc := strings.Replace(minimal, "  jwks_url: https://idp.example.com/jwks.json\n", "  allow_hmac_for_development: true\n", 1)
+	secret := strings.Repeat("s", 32)
+	got, err := Parse([]byte(doc), func(k string) string {
+		if k == EnvHMACSecret {
+			return secret
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	if got.Auth.HMACSecret != secret {
+		t.Error("HMAC secret not taken from the environment")
+	}
+	if diff := cmp.Diff([]string{"HS256"}, got.Auth.Algorithms); diff != "" {
+		t.Errorf("algorithms (-want +got):\n%s", diff)
+	}
+	// Without the development switch the same secret is refused.
+	doc = strings.Replace(doc, "  allow_hmac_for_development: true\n", "", 1)
+	_, err = Parse([]byte(doc), func(k string) string {
+		if k == EnvHMACSecret {
+			return secret
+		}
+		return ""
+	})
+	if err == nil || !strings.Contains(err.Error(), "auth.hmac_secret: refused unless allow_hmac_for_development") {
+		t.Errorf("Parse = %v, want the hmac_secret refusal", err)
+	}
+	if err != nil && strings.Contains(err.Error(), secret) {
+		t.Error("error message contains the secret")
+	}
+}
+
+func TestParseSyntaxErrors(t *testing.T) {
+	tests := map[string]struct {
+		doc  string
+		want string
+	}{
+		"unknown top-level key": {minimal + "bogus: 1\n", "field bogus not found"},
+		"unknown nested key":    {strings.Replace(minimal, "  audiences:", "  audience: x\n  audiences:", 1), "field audience not found"},
+		"second document":       {minimal + "---\nlisten: x\n", "more than one YAML document"},
+		"trailing garbage":      {minimal + "---\n: : :\n", "after the document"},
+		"duplicate key":         {minimal + "listen: a:1\nlisten: b:2\n", "already defined"},
+		"empty":                 {"", "empty document"},
+		"not a mapping":         {"[1, 2]\n", "cannot unmarshal"},
+		"duration not a duration": {strings.Replace(minimal, "  audiences:", "  leeway: soon\n  audiences:", 1),
+			"cannot unmarshal"},
+		"duration as bare integer": {strings.Replace(minimal, "  audiences:", "  leeway: 30\n  audiences:", 1),
+			"cannot unmarshal"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.doc), noEnv)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Parse error = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	if _, err := Load(filepath.Join(t.TempDir(), "missing.yaml"), nil); err == nil {
+		t.Error("Load of a missing file succeeded")
+	}
+	big := filepath.Join(t.TempDir(), "big.yaml")
+	if err := os.WriteFile(big, make([]byte, maxFileBytes+1), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(big, nil); err == nil || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("Load of an oversized file = %v, want a size error", err)
+	}
+}
+
+// valid returns a fresh valid configuration (the minimal one with defaults).
+func valid(t *testing.T) *Config {
+	t.Helper()
+	c, err := Parse([]byte(minimal), noEnv)
+	if err != nil {
+		t.Fatalf("Parse(minimal): %v", err)
+	}
+	return c
+}
+
+func TestValidateNamesField(t *testing.T) {
+	second := func(c *Config) {
+		p := c.Profiles[0]
+		p.Name = "write"
+		c.Profiles = append(c.Profiles, p)
+		c.DefaultProfile = "read"
+	}
+	tests := map[string]struct {
+		mutate func(c *Config)
+		want   string
+	}{
+		"listen":                {func(c *Config) { c.Listen = "8080" }, "listen: not a host:port"},
+		"issuer required":       {func(c *Config) { c.Auth.Issuer = "" }, "auth.issuer: required"},
+		"issuer http remote":    {func(c *Config) { c.Auth.Issuer = "http://idp.example.com" }, "auth.issuer: must use https"},
+		"issuer relative":       {func(c *Config) { c.Auth.Issuer = "/idp" }, "auth.issuer: must be an absolute URL"},
+		"issuer other scheme":   {func(c *Config) { c.Auth.Issuer = "ftp://idp.example.com" }, "auth.issuer: scheme"},
+		"issuer user info":      {func(c *Config) { c.Auth.Issuer = "https://u:p@idp.example.com" }, "auth.issuer: must not carry user info"},
+		"audiences":             {func(c *Config) { c.Auth.Audiences = nil }, "auth.audiences: at least one"},
+		"empty audience":        {func(c *Config) { c.Auth.Audiences = []string{" "} }, "auth.audiences[0]: must not be empty"},
+		"alg none":              {func(c *Config) { c.Auth.Algorithms = []string{"RS256", "none"} }, `auth.algorithms[1]: "none" is never allowed`},
+		"alg unknown":           {func(c *Config) { c.Auth.Algorithms = []string{"RS1"} }, "auth.algorithms[0]: unknown algorithm"},
+		"alg duplicate":         {func(c *Config) { c.Auth.Algorithms = []string{"RS256", "RS256"} }, "auth.algorithms[1]: duplicate"},
+		"alg HS without switch": {func(c *Config) { c.Auth.Algorithms = []string{"HS256"} }, "auth.algorithms: HS* algorithms need"},
+		"alg HS mixed": {func(c *Config) {
+			c.Auth.JWKSURL, c.Auth.AllowHMAC, c.Auth.HMACSecret = "", true, strings.Repeat("k", 32)
+			c.Auth.Algorithms = []string{"HS256", "RS256"}
+		}, "auth.algorithms: HS* algorithms cannot be mixed"},
+		"hmac with RS algs": {func(c *Config) {
+			c.Auth.JWKSURL, c.Auth.AllowHMAC, c.Auth.HMACSecret = "", true, strings.Repeat("k", 32)
+		}, "auth.algorithms: an hmac_secret needs HS* algorithms only"},
+		"hmac short": {func(c *Config) {
+			c.Auth.JWKSURL, c.Auth.AllowHMAC, c.Auth.HMACSecret = "", true, "short"
+			c.Auth.Algorithms = []string{"HS256"}
+		}, "auth.hmac_secret: must be at least 32 bytes"},
+		"leeway too large":       {func(c *Config) { c.Auth.Leeway = 6 * time.Minute }, "auth.leeway: must be between"},
+		"no key source":          {func(c *Config) { c.Auth.JWKSURL = "" }, "auth.jwks_url: exactly one key source is required"},
+		"two key sources":        {func(c *Config) { c.Auth.JWKSFile = "keys.json" }, "auth.jwks_file: exactly one key source is allowed"},
+		"jwks url http":          {func(c *Config) { c.Auth.JWKSURL = "http://idp.example.com/jwks" }, "auth.jwks_url: must use https"},
+		"empty public key file":  {func(c *Config) { c.Auth.JWKSURL, c.Auth.PublicKeyFiles = "", []string{""} }, "auth.public_key_files[0]: must not be empty"},
+		"refresh interval":       {func(c *Config) { c.Auth.JWKSRefresh = time.Second }, "auth.jwks_refresh_interval:"},
+		"refresh rate limit":     {func(c *Config) { c.Auth.JWKSRefreshRateLimit = time.Millisecond }, "auth.jwks_refresh_rate_limit:"},
+		"tenant claim control":   {func(c *Config) { c.Auth.TenantClaim = "a\nb" }, "auth.tenant_claim: contains a control character"},
+		"subject claim long":     {func(c *Config) { c.Auth.SubjectClaim = strings.Repeat("s", 257) }, "auth.subject_claim: longer than"},
+		"pattern not compiling":  {func(c *Config) { c.Auth.TenantPattern = "^[a-$" }, "auth.tenant_pattern: does not compile"},
+		"pattern unanchored":     {func(c *Config) { c.Auth.TenantPattern = "[a-z]{1,8}" }, "auth.tenant_pattern: must be anchored"},
+		"pattern star":           {func(c *Config) { c.Auth.TenantPattern = `^[a-z*]{1,8}$` }, "auth.tenant_pattern: must not match the character '*'"},
+		"max token bytes":        {func(c *Config) { c.Auth.MaxTokenBytes = 100 }, "auth.max_token_bytes: must be between"},
+		"token over header":      {func(c *Config) { c.Auth.MaxTokenBytes = 20000 }, "auth.max_token_bytes: must not exceed server.max_header_bytes"},
+		"sts region":             {func(c *Config) { c.STS.Region = "mars" }, "sts.region: not an AWS region"},
+		"sts timeout":            {func(c *Config) { c.STS.Timeout = -1 }, "sts.timeout: must be between"},
+		"sts timeout vs request": {func(c *Config) { c.STS.Timeout = time.Minute }, "sts.timeout: must be less than server.request_timeout"},
+		"sts attempts":           {func(c *Config) { c.STS.MaxAttempts = 11 }, "sts.max_attempts:"},
+		"no profiles":            {func(c *Config) { c.Profiles, c.DefaultProfile = nil, "" }, "profiles: at least one profile"},
+		"profile name":           {func(c *Config) { c.Profiles[0].Name = "Read"; c.DefaultProfile = "Read" }, "profiles[0].name: must match"},
+		"profile duplicate": {func(c *Config) {
+			second(c)
+			c.Profiles[1].Name = "read"
+		}, "profiles[1].name: duplicate of profiles[0]"},
+		"role arn":               {func(c *Config) { c.Profiles[0].RoleARN = "arn:aws:iam::123456789012:user/broker" }, "profiles[0].role_arn: not an IAM role ARN"},
+		"role arn wildcard":      {func(c *Config) { c.Profiles[0].RoleARN = "arn:aws:iam::123456789012:role/*" }, "profiles[0].role_arn: not an IAM role ARN"},
+		"role arn wildcard path": {func(c *Config) { c.Profiles[0].RoleARN = "arn:aws:iam::123456789012:role/*/tvm" }, "profiles[0].role_arn: not an IAM role ARN"},
+		"second role arn":        {func(c *Config) { second(c); c.Profiles[1].RoleARN = "role" }, "profiles[1].role_arn: not an IAM role ARN"},
+		"template required":      {func(c *Config) { c.Profiles[0].Template = "" }, "profiles[0].template: required"},
+		"template path":          {func(c *Config) { c.Profiles[0].Template = "../x" }, "profiles[0].template: must match"},
+		"table arns required":    {func(c *Config) { c.Profiles[0].TableARNs = nil }, "profiles[0].table_arns: at least one"},
+		"table arn wildcard": {func(c *Config) {
+			c.Profiles[0].TableARNs = []string{"arn:aws:dynamodb:us-east-1:123456789012:table/*"}
+		}, "profiles[0].table_arns[0]: not a DynamoDB table ARN"},
+		"table arn index": {func(c *Config) {
+			c.Profiles[0].TableARNs = []string{"arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo/index/gsi"}
+		}, "profiles[0].table_arns[0]: not a DynamoDB table ARN"},
+		"table arn region wildcard": {func(c *Config) {
+			c.Profiles[0].TableARNs = []string{"arn:aws:dynamodb:*:123456789012:table/tvm-demo"}
+		}, "profiles[0].table_arns[0]: not a DynamoDB table ARN"},
+		"table arn duplicate": {func(c *Config) {
+			c.Profiles[0].TableARNs = append(c.Profiles[0].TableARNs, c.Profiles[0].TableARNs[0])
+		}, "profiles[0].table_arns[1]: duplicate"},
+		"leading key no tenant":  {func(c *Config) { c.Profiles[0].LeadingKeyFormat = "Tenant#" }, `profiles[0].leading_key_format: must contain "{tenant}" exactly once`},
+		"leading key two tenant": {func(c *Config) { c.Profiles[0].LeadingKeyFormat = "{tenant}#{tenant}" }, `profiles[0].leading_key_format: must contain "{tenant}" exactly once`},
+		"leading key wildcard":   {func(c *Config) { c.Profiles[0].LeadingKeyFormat = "Tenant#{tenant}*" }, "profiles[0].leading_key_format: must not contain"},
+		"leading key variable":   {func(c *Config) { c.Profiles[0].LeadingKeyFormat = "${aws:username}{tenant}" }, "profiles[0].leading_key_format: must not contain"},
+		"default duration short": {func(c *Config) { c.Profiles[0].DefaultDuration = 899 * time.Second }, "profiles[0].default_duration: must be between 15m0s"},
+		"default over max":       {func(c *Config) { c.Profiles[0].DefaultDuration = 2 * time.Hour }, "profiles[0].default_duration: must be between"},
+		"max over 12h":           {func(c *Config) { c.Profiles[0].MaxDuration = 13 * time.Hour }, "profiles[0].max_duration: must be between"},
+		"fractional duration":    {func(c *Config) { c.Profiles[0].MaxDuration = time.Hour + time.Millisecond }, "profiles[0].max_duration: must be a whole number"},
+		"external id short":      {func(c *Config) { c.Profiles[0].ExternalID = "x" }, "profiles[0].external_id:"},
+		"external id chars":      {func(c *Config) { c.Profiles[0].ExternalID = "a b" }, "profiles[0].external_id:"},
+		"external id long":       {func(c *Config) { c.Profiles[0].ExternalID = strings.Repeat("e", 1225) }, "profiles[0].external_id:"},
+		"too many tags": {func(c *Config) {
+			c.Profiles[0].SessionTags = map[string]string{}
+			for i := range 51 {
+				c.Profiles[0].SessionTags[strings.Repeat("k", i+1)] = "v"
+			}
+		}, "profiles[0].session_tags: at most 50"},
+		"tag key aws":                   {func(c *Config) { c.Profiles[0].SessionTags = map[string]string{"aws:x": "v"} }, `profiles[0].session_tags["aws:x"]: key must not start with "aws:"`},
+		"tag key chars":                 {func(c *Config) { c.Profiles[0].SessionTags = map[string]string{"a*": "v"} }, `profiles[0].session_tags["a*"]: key must be`},
+		"tag key case dup":              {func(c *Config) { c.Profiles[0].SessionTags = map[string]string{"Team": "a", "team": "b"} }, `profiles[0].session_tags["team"]: duplicates key "Team"`},
+		"tag value chars":               {func(c *Config) { c.Profiles[0].SessionTags = map[string]string{"t": "{tenant}*"} }, `profiles[0].session_tags["t"]: value must be`},
+		"tag value unknown placeholder": {func(c *Config) { c.Profiles[0].SessionTags = map[string]string{"t": "{role}"} }, `profiles[0].session_tags["t"]: value must be`},
+		"tag value long":                {func(c *Config) { c.Profiles[0].SessionTags = map[string]string{"t": strings.Repeat("v", 257)} }, `profiles[0].session_tags["t"]: value must be`},
+		"transitive unknown":            {func(c *Config) { c.Profiles[0].TransitiveTagKeys = []string{"x"} }, "profiles[0].transitive_tag_keys[0]: not a key of session_tags"},
+		"sessions":                      {func(c *Config) { c.Profiles[0].Sessions = "user" }, `profiles[0].sessions: must be "tenant" or "subject"`},
+		"source identity per tenant":    {func(c *Config) { c.Profiles[0].SourceIdentity = true }, "profiles[0].source_identity: requires sessions: subject"},
+		"allowed tenant":                {func(c *Config) { c.Profiles[0].AllowedTenants = []string{"ok", "*"} }, "profiles[0].allowed_tenants[1]: does not match"},
+		"required scope":                {func(c *Config) { c.Profiles[0].RequiredScope = "a b" }, "profiles[0].required_scope:"},
+		"default profile missing":       {func(c *Config) { c.DefaultProfile = "nope" }, `default_profile: no profile named "nope"`},
+		"default profile needed":        {func(c *Config) { second(c); c.DefaultProfile = "" }, "default_profile: required when more than one"},
+		"cache entries":                 {func(c *Config) { c.Cache.MaxEntries = -1 }, "cache.max_entries:"},
+		"cache window":                  {func(c *Config) { c.Cache.ClientWindow = time.Hour }, "cache.client_window:"},
+		"cache refresh":                 {func(c *Config) { c.Cache.RefreshBefore = time.Minute }, "cache.refresh_before: must be more than cache.client_window"},
+		"tenant rps":                    {func(c *Config) { c.RateLimit.PerTenantRPS = -1 }, "rate_limit.per_tenant_rps:"},
+		"subject rps NaN":               {func(c *Config) { c.RateLimit.PerSubjectRPS = nan() }, "rate_limit.per_subject_rps:"},
+		"tenant burst":                  {func(c *Config) { c.RateLimit.PerTenantBurst = -1 }, "rate_limit.per_tenant_burst:"},
+		"subject burst":                 {func(c *Config) { c.RateLimit.PerSubjectBurst = -1 }, "rate_limit.per_subject_burst:"},
+		"read timeout":                  {func(c *Config) { c.Server.ReadTimeout = -time.Second }, "server.read_timeout:"},
+		"request vs write":              {func(c *Config) { c.Server.RequestTimeout = time.Minute }, "server.request_timeout: must be less than server.write_timeout"},
+		"header bytes":                  {func(c *Config) { c.Server.MaxHeaderBytes = 100 }, "server.max_header_bytes:"},
+		"body bytes":                    {func(c *Config) { c.Server.MaxBodyBytes = -1 }, "server.max_body_bytes:"},
+		"allowed hosts":                 {func(c *Config) { c.Server.AllowedHosts = []string{"http://x/"} }, "server.allowed_hosts[0]:"},
+		"log level":                     {func(c *Config) { c.Log.Level = "trace" }, "log.level:"},
+		"log format":                    {func(c *Config) { c.Log.Format = "xml" }, "log.format:"},
+		"proof count":                   {func(c *Config) { c.Proof.Tenants = []string{"a"} }, "proof.tenants: must list exactly two"},
+		"proof same":                    {func(c *Config) { c.Proof.Tenants = []string{"a", "a"} }, "proof.tenants: the two tenants must differ"},
+		"proof pattern":                 {func(c *Config) { c.Proof.Tenants = []string{"a", "b/c"} }, "proof.tenants[1]: does not match"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := valid(t)
+			tt.mutate(c)
+			err := c.Validate()
+			if err == nil {
+				t.Fatalf("Validate() = nil, want an error containing %q", tt.want)
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Validate() = %v\nwant an error containing %q", err, tt.want)
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Errorf("Validate() error %T is not a *FieldError", err)
+			}
+		})
+	}
+}
+
+func nan() float64 {
+	zero := 0.0
+	return zero / zero
+}
+
+func TestValidateCollectsAll(t *testing.T) {
+	c := valid(t)
+	c.Auth.Issuer = ""
+	c.Profiles[0].RoleARN = "x"
+	c.Log.Level = "loud"
+	err := c.Validate()
+	for _, want := range []string{"auth.issuer: required", "profiles[0].role_arn:", "log.level:"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Validate() = %v, want it to contain %q", err, want)
+		}
+	}
+}
+
+func TestValidateAcceptsLoopbackHTTP(t *testing.T) {
+	for _, issuer := range []string{"http://127.0.0.1:4566", "http://localhost:4566", "http://[::1]:4566", "https://idp.example.com/realms/x"} {
+		t.Run(issuer, func(t *testing.T) {
+			c := valid(t)
+			c.Auth.Issuer = issuer
+			if err := c.Validate(); err != nil {
+				t.Errorf("Validate() = %v", err)
+			}
+		})
+	}
+}
+
+func TestAuthValidateAlone(t *testing.T) {
+	a := Auth{Issuer: "https://idp.example.com", Audiences: []string{"x"}, PublicKeyFiles: []string{"k.pem"}}
+	a.SetDefaults()
+	if err := a.Validate(); err != nil {
+		t.Fatalf("Validate() = %v", err)
+	}
+	a.Algorithms = []string{"none"}
+	if err := a.Validate(); err == nil || !strings.Contains(err.Error(), "auth.algorithms[0]") {
+		t.Errorf("Validate() = %v, want auth.algorithms[0]", err)
+	}
+}
+
+func FuzzParseConfig(f *testing.F) {
+	f.Add([]byte(minimal))
+	if data, err := os.ReadFile(filepath.Join("testdata", "full.yaml")); err == nil {
+		f.Add(data)
+	}
+	f.Add([]byte("auth: {leeway: 1h}\n"))
+	f.Add([]byte("profiles: [{name: a, max_duration: 99999h}]\n"))
+	f.Add([]byte("auth:\n  tenant_pattern: '^(a|b*)+$'\n"))
+	f.Add([]byte("---\n---\n"))
+	f.Add([]byte("rate_limit: {per_tenant_rps: .nan}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := Parse(data, noEnv)
+		if err != nil {
+			return
+		}
+		// Whatever parses must validate again and name a default profile.
+		if err := c.Validate(); err != nil {
+			t.Fatalf("Parse accepted a config that Validate refuses: %v", err)
+		}
+		if _, ok := c.Profile(""); !ok {
+			t.Fatal("accepted config has no default profile")
+		}
+	})
+}
+
+func TestCompileTenantPattern(t *testing.T) {
+	tests := map[string]struct {
+		pattern string
+		want    string // "" = accepted
+	}{
+		"default":              {DefaultTenantPattern, ""},
+		"digits":               {`^[0-9]{1,12}$`, ""},
+		"alternation grouped":  {`^(?:acme|globex)$`, ""},
+		"text anchors":         {`\A[a-z]{1,8}\z`, ""},
+		"latin-1 letters":      {`^[a-zé]{1,8}$`, ""},
+		"unanchored":           {`[a-z]{1,8}`, "must be anchored"},
+		"start only":           {`^[a-z]{1,8}`, "must be anchored"},
+		"end only":             {`[a-z]{1,8}$`, "must be anchored"},
+		"escaped dollar":       {`^[a-z]{1,8}\$`, "must be anchored"},
+		"top alternation":      {`^a$|^b$`, "must be anchored"},
+		"multi-line":           {`(?m)^[a-z]{1,8}$`, "must be anchored"},
+		"unbounded plus":       {`^[a-z]+$`, "must bound the tenant length"},
+		"unbounded star":       {`^a[a-z]*$`, "must bound the tenant length"},
+		"too long":             {`^[a-z]{1,200}$`, "must bound the tenant length"},
+		"open repeat":          {`^[a-z]{1,}$`, "must bound the tenant length"},
+		"dot":                  {`^.{1,8}$`, "must not use '.'"},
+		"star in class":        {`^[a-z*]{1,8}$`, `'*'`},
+		"question literal":     {`^a\?$`, `'?'`},
+		"quote":                {`^[a-z"]{1,8}$`, `'"'`},
+		"dollar in class":      {`^[a-z$]{1,8}$`, `'$'`},
+		"slash":                {`^[a-z/]{1,8}$`, `'/'`},
+		"backslash":            {`^[a-z\\]{1,8}$`, `'\\'`},
+		"brace":                {`^[a-z{]{1,8}$`, `'{'`},
+		"space":                {`^[a-z ]{1,8}$`, `' '`},
+		"negated class":        {`^[^a]{1,8}$`, "must not match the character"},
+		"not space":            {`^\S{1,8}$`, "must not match the character"},
+		"word chars unicode":   {`^[\p{L}]{1,8}$`, "must not match the character"},
+		"fold to kelvin":       {`(?i)^k{1,8}$`, "must not match the character"},
+		"fold class to kelvin": {`(?i)^[k]{1,8}$`, "must not match the character"},
+		"empty match":          {`^[a-z]{0,8}$`, "must not match the empty string"},
+		"empty alternative":    {`^(?:a|)$`, "must not match the empty string"},
+		"does not compile":     {`^[a-$`, "does not compile"},
+	}
+	for name, tt := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := CompileTenantPattern(tt.pattern)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("CompileTenantPattern(%q) = %v", tt.pattern, err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Fatalf("CompileTenantPattern(%q) = %v, want an error containing %q", tt.pattern, err, tt.want)
+			}
+		})
+	}
+}
+
+// FuzzTenantPattern: whatever pattern is accepted never matches a string
+// holding a forbidden character, nor the empty string.
+func FuzzTenantPattern(f *testing.F) {
+	for _, p := range []string{DefaultTenantPattern, `^[a-z*]{1,3}$`, `(?i)^k$`, `^(?:a|b){1,4}$`, `^[!-~]{1,4}$`} {
+		f.Add(p, "a*")
+	}
+	f.Fuzz(func(t *testing.T, pattern, probe string) {
+		re, err := CompileTenantPattern(pattern)
+		if err != nil {
+			return
+		}
+		for _, s := range []string{"", "*", "?", `"`, "$", "/", `\`, "{", "}", " ", "\n", "\x00", "\u212a", probe} {
+			if !re.MatchString(s) {
+				continue
+			}
+			if s == "" || strings.ContainsFunc(s, forbiddenRune) || len([]rune(s)) > MaxTenantLength {
+				t.Fatalf("accepted pattern %q matches %q", pattern, s)
+			}
+		}
+	})
+}
