@@ -145,10 +145,11 @@ type SessionScope string
 
 // Session scopes.
 const (
-	// PerTenant: one session (and cache entry) per tenant; the session name
-	// carries a hash of the subject that first requested it.
+	// PerTenant: one session (and cache entry) per tenant, shared by every
+	// subject of that tenant; the session is named t-<tenant>-<profile>.
 	PerTenant SessionScope = "tenant"
-	// PerSubject: one session per (tenant, subject); SourceIdentity may carry the subject.
+	// PerSubject: one session per (tenant, subject), named
+	// t-<tenant>-<hash of subject>; SourceIdentity may carry the subject.
 	PerSubject SessionScope = "subject"
 )
 

@@ -1,0 +1,273 @@
+package vend
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"go.uber.org/goleak"
+
+	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/policies"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const (
+	testRoleARN  = "arn:aws:iam::123456789012:role/tvm-tenant-read"
+	testTableARN = "arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo"
+)
+
+// testClock is a manually advanced clock.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *testClock {
+	return &testClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+}
+
+func (c *testClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// fakeSTS is a programmable AssumeRoleAPI with an atomic call counter.
+type fakeSTS struct {
+	clock *testClock
+	calls atomic.Int64
+	// gate, when non-nil, makes every call wait until it is closed or ctx ends.
+	gate chan struct{}
+	// started, when non-nil, receives each call's number as it starts.
+	started chan int64
+	// respond, when non-nil, answers call n (1-based) instead of the default.
+	respond func(ctx context.Context, n int64, in *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error)
+
+	mu      sync.Mutex
+	inputs  []*sts.AssumeRoleInput
+	options []sts.Options
+}
+
+func (f *fakeSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
+	n := f.calls.Add(1)
+	var o sts.Options
+	for _, fn := range optFns {
+		fn(&o)
+	}
+	f.mu.Lock()
+	f.inputs = append(f.inputs, in)
+	f.options = append(f.options, o)
+	f.mu.Unlock()
+	if f.started != nil {
+		f.started <- n
+	}
+	if f.gate != nil {
+		select {
+		case <-f.gate:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if f.respond != nil {
+		return f.respond(ctx, n, in)
+	}
+	return f.success(n, in), nil
+}
+
+// success answers call n with distinct credentials valid for the requested duration.
+func (f *fakeSTS) success(n int64, in *sts.AssumeRoleInput) *sts.AssumeRoleOutput {
+	exp := f.clock.Now().Add(time.Duration(aws.ToInt32(in.DurationSeconds)) * time.Second)
+	return &sts.AssumeRoleOutput{
+		Credentials: &types.Credentials{
+			AccessKeyId:     aws.String(fmt.Sprintf("ASIAFAKE%012d", n)),
+			SecretAccessKey: aws.String(fmt.Sprintf("fake-secret-%d-zzzzzzzzzzzzzzzz", n)),
+			SessionToken:    aws.String(fmt.Sprintf("fake-session-token-%d-yyyyyyyyyyyyyyy", n)),
+			Expiration:      aws.Time(exp),
+		},
+		AssumedRoleUser: &types.AssumedRoleUser{
+			Arn:           aws.String("arn:aws:sts::123456789012:assumed-role/tvm-tenant-read/" + aws.ToString(in.RoleSessionName)),
+			AssumedRoleId: aws.String("AROAFAKE:" + aws.ToString(in.RoleSessionName)),
+		},
+	}
+}
+
+func (f *fakeSTS) lastInput(t *testing.T) *sts.AssumeRoleInput {
+	t.Helper()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.inputs) == 0 {
+		t.Fatal("no AssumeRole call")
+	}
+	return f.inputs[len(f.inputs)-1]
+}
+
+// testObserver counts Observer events.
+type testObserver struct {
+	hits, misses atomic.Int64
+	rendered     atomic.Int64
+	// onMiss, when set, runs on every miss.
+	onMiss func()
+
+	mu    sync.Mutex
+	codes []string
+}
+
+func (o *testObserver) CacheLookup(_ string, hit bool) {
+	if hit {
+		o.hits.Add(1)
+		return
+	}
+	o.misses.Add(1)
+	if o.onMiss != nil {
+		o.onMiss()
+	}
+}
+
+func (o *testObserver) STSCall(_ string, _ time.Duration, code string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.codes = append(o.codes, code)
+}
+
+func (o *testObserver) PolicyRendered(_ string, size int) {
+	if size > 0 {
+		o.rendered.Add(1)
+	}
+}
+
+func (o *testObserver) stsCodes() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.codes...)
+}
+
+// syncBuffer is a goroutine-safe log sink.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// baseConfig has a per-tenant read profile (default) and a per-subject
+// profile with every AssumeRole option set.
+func baseConfig() *config.Config {
+	return &config.Config{
+		DefaultProfile: "read",
+		Profiles: []config.Profile{
+			{
+				Name:            "read",
+				RoleARN:         testRoleARN,
+				Template:        "dynamodb-read",
+				TableARNs:       []string{testTableARN},
+				DefaultDuration: time.Hour,
+			},
+			{
+				Name:              "user",
+				RoleARN:           "arn:aws:iam::123456789012:role/tvm-tenant-readwrite",
+				Template:          "dynamodb-readwrite",
+				TableARNs:         []string{testTableARN},
+				LeadingKeyFormat:  "T#{tenant}",
+				DefaultDuration:   30 * time.Minute,
+				MaxDuration:       2 * time.Hour,
+				ExternalID:        "tvm-external-id",
+				SessionTags:       map[string]string{"tenant": "{tenant}", "user": "{subject}", "app": "tvm"},
+				TransitiveTagKeys: []string{"tenant"},
+				Sessions:          config.PerSubject,
+				SourceIdentity:    true,
+				AllowedTenants:    []string{"acme", "globex"},
+				RequiredScope:     "tvm:write",
+			},
+		},
+	}
+}
+
+type harness struct {
+	v     *Vendor
+	sts   *fakeSTS
+	clock *testClock
+	obs   *testObserver
+	logs  *syncBuffer
+	// sleeps records the backoff waits.
+	sleeps *[]time.Duration
+}
+
+func loadTemplates(t testing.TB) *policies.Set {
+	t.Helper()
+	set, err := policies.LoadTemplates("")
+	if err != nil {
+		t.Fatalf("LoadTemplates: %v", err)
+	}
+	return set
+}
+
+// newHarness builds a Vendor over a fake STS; mutate adjusts the config.
+func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
+	t.Helper()
+	cfg := baseConfig()
+	if mutate != nil {
+		mutate(cfg)
+	}
+	clock := newClock()
+	h := &harness{
+		sts:    &fakeSTS{clock: clock},
+		clock:  clock,
+		obs:    &testObserver{},
+		logs:   &syncBuffer{},
+		sleeps: new([]time.Duration),
+	}
+	var sleepMu sync.Mutex
+	v, err := New(cfg, loadTemplates(t), h.sts, Options{
+		Observer: h.obs,
+		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Clock:    clock.Now,
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			sleepMu.Lock()
+			defer sleepMu.Unlock()
+			*h.sleeps = append(*h.sleeps, d)
+			return ctx.Err()
+		},
+	})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	h.v = v
+	t.Cleanup(v.Close)
+	return h
+}
+
+// waitBackground waits for background refreshes to finish. Only call it
+// when no Vend runs concurrently.
+func (h *harness) waitBackground() { h.v.wg.Wait() }
+
+func readReq(tenant string) Request {
+	return Request{Tenant: tenant, Subject: "alice@example.com"}
+}

@@ -1,0 +1,138 @@
+package vend
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+var (
+	stsNameRE  = regexp.MustCompile(`^[\w+=,.@-]{2,64}$`)
+	tagValueRE = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+)
+
+func TestSessionName(t *testing.T) {
+	long64 := strings.Repeat("a", 64)
+	tests := map[string]struct {
+		tenant, profile, subject string
+		perSubject               bool
+		want                     string
+	}{
+		"per subject":               {"acme", "read", "alice", true, "t-acme-" + hash8("alice")},
+		"tenant with underscore":    {"acme_corp-1", "read", "alice", true, "t-acme_corp-1-" + hash8("alice")},
+		"unicode subject hashed":    {"acme", "read", "Jürgen 🚀", true, "t-acme-" + hash8("Jürgen 🚀")},
+		"empty subject":             {"acme", "read", "", true, "t-acme-" + hash8("")},
+		"per tenant":                {"acme", "read", "alice", false, "t-acme-read"},
+		"per tenant ignores subj":   {"acme", "read", "bob", false, "t-acme-read"},
+		"53-char tenant fits":       {long64[:53], "read", "alice", true, "t-" + long64[:53] + "-" + hash8("alice")},
+		"54-char tenant shortened":  {long64[:54], "read", "alice", true, "t-" + long64[:44] + "." + hash8(long64[:54]) + "-" + hash8("alice")},
+		"64-char tenant":            {long64, "read", "alice", true, "t-" + long64[:44] + "." + hash8(long64) + "-" + hash8("alice")},
+		"tenant with bad chars":     {"a#b c", "read", "alice", true, "t-a_b_c." + hash8("a#b c") + "-" + hash8("alice")},
+		"unicode tenant":            {"ü", "read", "alice", true, "t-_." + hash8("ü") + "-" + hash8("alice")},
+		"long profile":              {"acme", strings.Repeat("p", 30), "x", false, "t-acme-" + strings.Repeat("p", 11) + "." + hash8(strings.Repeat("p", 30))},
+		"profile with space":        {"acme", "read only", "x", false, "t-acme-read_only." + hash8("read only")},
+		"64-char tenant per tenant": {long64, "read", "x", false, "t-" + long64[:48] + "." + hash8(long64) + "-read"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := sessionName(tc.tenant, tc.profile, tc.subject, tc.perSubject)
+			if got != tc.want {
+				t.Errorf("sessionName = %q, want %q", got, tc.want)
+			}
+			if !stsNameRE.MatchString(got) {
+				t.Errorf("%q is not a valid RoleSessionName", got)
+			}
+		})
+	}
+}
+
+func TestSessionNameUnique(t *testing.T) {
+	// Sanitizing or truncating must not merge distinct tenants.
+	pairs := [][2]string{
+		{"a#b", "a$b"},
+		{strings.Repeat("a", 60) + "1", strings.Repeat("a", 60) + "2"},
+		{"ü", "é"},
+		{"a_b", "a#b"},
+	}
+	for _, p := range pairs {
+		if a, b := sessionName(p[0], "read", "s", true), sessionName(p[1], "read", "s", true); a == b {
+			t.Errorf("tenants %q and %q share session name %q", p[0], p[1], a)
+		}
+	}
+	if sessionName("acme", "read", "alice", true) == sessionName("acme", "read", "bob", true) {
+		t.Error("subjects share a session name")
+	}
+}
+
+func TestSourceIdentity(t *testing.T) {
+	long := strings.Repeat("s", 70)
+	tests := map[string]struct{ subject, want string }{
+		"email kept":       {"alice@example.com", "alice@example.com"},
+		"uuid kept":        {"8c1d4c0e-2f3b-4a4e-9b7d-0f1e2d3c4b5a", "8c1d4c0e-2f3b-4a4e-9b7d-0f1e2d3c4b5a"},
+		"aws: prefix":      {"aws:root", "aws_root." + hash8("aws:root")},
+		"AWS: prefix":      {"AWS:x", "AWS_x." + hash8("AWS:x")},
+		"one char":         {"a", "a." + hash8("a")},
+		"pipe in auth0 id": {"auth0|123", "auth0_123." + hash8("auth0|123")},
+		"too long":         {long, long[:55] + "." + hash8(long)},
+		"exactly 64":       {long[:64], long[:64]},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := sourceIdentity(tc.subject)
+			if got != tc.want {
+				t.Errorf("sourceIdentity(%q) = %q, want %q", tc.subject, got, tc.want)
+			}
+			if !stsNameRE.MatchString(got) || strings.HasPrefix(strings.ToLower(got), "aws:") {
+				t.Errorf("%q is not a valid SourceIdentity", got)
+			}
+		})
+	}
+}
+
+func TestTagValue(t *testing.T) {
+	tests := map[string]struct{ template, tenant, subject, want string }{
+		"tenant":          {"{tenant}", "acme", "alice", "acme"},
+		"both":            {"{tenant}/{subject}", "acme", "alice@x.io", "acme/alice@x.io"},
+		"unicode letters": {"{subject}", "acme", "José Ñ", "José Ñ"},
+		"bad chars":       {"{subject}", "acme", `a"b*c|d<e>`, "a_b_c_d_e_"},
+		"control chars":   {"{subject}", "acme", "a\nb\x00", "a_b_"},
+		"invalid utf8":    {"{subject}", "acme", "a\xffb", "a_b"},
+		"truncated":       {"{subject}", "acme", strings.Repeat("é", 300), strings.Repeat("é", 256)},
+		"literal":         {"static", "acme", "alice", "static"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := tagValue(tc.template, tc.tenant, tc.subject)
+			if got != tc.want {
+				t.Errorf("tagValue = %q, want %q", got, tc.want)
+			}
+			if !tagValueRE.MatchString(got) || utf8.RuneCountInString(got) > 256 {
+				t.Errorf("%q is not a valid tag value", got)
+			}
+		})
+	}
+}
+
+func FuzzSessionName(f *testing.F) {
+	f.Add("acme", "read", "alice", true)
+	f.Add("", "", "", false)
+	f.Add(strings.Repeat("a", 64), strings.Repeat("p", 64), "Jürgen", true)
+	f.Add("a#b c", "read only", "\xff\xfe", false)
+	f.Add("ü", "ä", "aws:x", true)
+	f.Fuzz(func(t *testing.T, tenant, profile, subject string, perSubject bool) {
+		name := sessionName(tenant, profile, subject, perSubject)
+		if !stsNameRE.MatchString(name) {
+			t.Fatalf("sessionName(%q, %q, %q, %v) = %q: not 2-64 chars of [\\w+=,.@-]", tenant, profile, subject, perSubject, name)
+		}
+		if sessionName(tenant, profile, subject, perSubject) != name {
+			t.Fatal("not deterministic")
+		}
+		if si := sourceIdentity(subject); !stsNameRE.MatchString(si) || strings.HasPrefix(strings.ToLower(si), "aws:") {
+			t.Fatalf("sourceIdentity(%q) = %q: invalid", subject, si)
+		}
+		if v := tagValue("{tenant}-{subject}", tenant, subject); !tagValueRE.MatchString(v) || utf8.RuneCountInString(v) > 256 {
+			t.Fatalf("tagValue = %q: invalid", v)
+		}
+	})
+}

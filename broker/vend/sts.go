@@ -1,0 +1,221 @@
+package vend
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/tvmkit/tvm/broker/errs"
+)
+
+// Retry policy for throttled or unreachable STS calls.
+const (
+	retryBase = 100 * time.Millisecond
+	retryCap  = 2 * time.Second
+	// throttleRetryAfter is the Retry-After of a 503 upstream_throttled.
+	throttleRetryAfter = 5 * time.Second
+	// unavailableRetryAfter is the Retry-After of a 503 upstream_unavailable.
+	unavailableRetryAfter = 5 * time.Second
+)
+
+// Error codes used in Observer.STSCall for failures that carry no AWS code.
+const (
+	obsCodeTimeout  = "Timeout"
+	obsCodeNetwork  = "NetworkError"
+	obsCodeCanceled = "Canceled"
+	obsCodeInvalid  = "InvalidResponse"
+	obsCodeUnknown  = "Unknown"
+)
+
+// throttleCodes are the STS error codes treated as throttling.
+var throttleCodes = map[string]bool{
+	"Throttling":                true,
+	"ThrottlingException":       true,
+	"RequestLimitExceeded":      true,
+	"TooManyRequestsException":  true,
+	"RequestThrottledException": true,
+}
+
+// brokerCredentialCodes mean the broker's own AWS credentials (or region)
+// are the problem, not the tenant's request.
+var brokerCredentialCodes = map[string]bool{
+	"RegionDisabledException":             true,
+	"ExpiredTokenException":               true,
+	"ExpiredToken":                        true,
+	"InvalidClientTokenId":                true,
+	"SignatureDoesNotMatch":               true,
+	"IncompleteSignature":                 true,
+	"MissingAuthenticationToken":          true,
+	"UnrecognizedClientException":         true,
+	"InvalidSignatureException":           true,
+	"MissingAuthenticationTokenException": true,
+}
+
+// stsFailure describes one failed AssumeRole attempt.
+type stsFailure struct {
+	code      string // AWS error code, or one of the obsCode* values
+	requestID string
+	retryable bool
+	err       *errs.Error // public classification
+}
+
+// classify maps an AssumeRole error to the broker's public error. The
+// upstream message is never copied into the public message.
+func classify(err error) stsFailure {
+	f := stsFailure{code: obsCodeUnknown}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) {
+		f.requestID = re.ServiceRequestID()
+	}
+	var apiErr smithy.APIError
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		f.code = obsCodeTimeout
+		f.err = errs.Wrap(err, http.StatusGatewayTimeout, errs.CodeUpstreamTimeout, "STS did not answer in time")
+	case errors.Is(err, context.Canceled):
+		f.code = obsCodeCanceled
+		f.err = errs.Wrap(err, http.StatusServiceUnavailable, errs.CodeUpstreamUnavailable, "request cancelled before STS answered")
+	case errors.As(err, &apiErr):
+		f.code = apiErr.ErrorCode()
+		switch code := f.code; {
+		case throttleCodes[code]:
+			f.retryable = true
+			f.err = &errs.Error{Status: http.StatusServiceUnavailable, Code: errs.CodeUpstreamThrottled,
+				Message: "STS is throttling requests; retry later", RetryAfter: throttleRetryAfter, Cause: err}
+		case code == "AccessDenied" || code == "AccessDeniedException":
+			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamAccessDenied, "STS refused to assume the profile's role")
+		case code == "MalformedPolicyDocument" || code == "MalformedPolicyDocumentException" ||
+			code == "PackedPolicyTooLarge" || code == "PackedPolicyTooLargeException":
+			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamPolicyInvalid, "STS refused the session policy or tags")
+		case code == "ValidationError":
+			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamInvalid, "STS rejected the request parameters")
+		case brokerCredentialCodes[code]:
+			f.err = &errs.Error{Status: http.StatusServiceUnavailable, Code: errs.CodeUpstreamUnavailable,
+				Message: "the broker cannot use STS right now", RetryAfter: unavailableRetryAfter, Cause: err}
+		case apiErr.ErrorFault() == smithy.FaultServer:
+			f.retryable = true
+			f.err = &errs.Error{Status: http.StatusServiceUnavailable, Code: errs.CodeUpstreamUnavailable,
+				Message: "STS is unavailable", RetryAfter: unavailableRetryAfter, Cause: err}
+		default:
+			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamInvalid, "STS refused the request")
+		}
+	case isNetworkError(err):
+		f.code = obsCodeNetwork
+		f.retryable = true
+		f.err = &errs.Error{Status: http.StatusServiceUnavailable, Code: errs.CodeUpstreamUnavailable,
+			Message: "STS is unreachable", RetryAfter: unavailableRetryAfter, Cause: err}
+	default:
+		f.err = &errs.Error{Status: http.StatusServiceUnavailable, Code: errs.CodeUpstreamUnavailable,
+			Message: "STS call failed", RetryAfter: unavailableRetryAfter, Cause: err}
+	}
+	return f
+}
+
+func isNetworkError(err error) bool {
+	var send *smithyhttp.RequestSendError
+	var nerr net.Error
+	return errors.As(err, &send) || errors.As(err, &nerr)
+}
+
+// backoff returns the wait before retry number attempt (1-based):
+// exponential from retryBase, capped at retryCap, with equal jitter.
+func backoff(attempt int) time.Duration {
+	d := retryBase << min(attempt-1, 10)
+	d = min(d, retryCap)
+	return d/2 + rand.N(d/2+1)
+}
+
+// disableSDKRetries makes the SDK try once: this package owns the retry loop,
+// so throttling is not retried by two layers.
+func disableSDKRetries(o *sts.Options) { o.RetryMaxAttempts = 1 }
+
+// assumeRole calls STS, retrying throttling and transient failures with
+// backoff up to maxAttempts, and validates the answer.
+func (v *Vendor) assumeRole(ctx context.Context, p *profile, in *sts.AssumeRoleInput, log *slog.Logger) (*sts.AssumeRoleOutput, error) {
+	var last stsFailure
+	for attempt := 1; ; attempt++ {
+		start := v.now()
+		out, err := v.client.AssumeRole(ctx, in, disableSDKRetries)
+		elapsed := v.now().Sub(start)
+		if err == nil {
+			err = v.checkOutput(out)
+			if err == nil {
+				v.obs.STSCall(p.name, elapsed, "")
+				reqID, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+				log.Debug("sts assume role", "attempt", attempt, "request_id", reqID,
+					"access_key_id_suffix", keySuffix(aws.ToString(out.Credentials.AccessKeyId)),
+					"expiration", aws.ToTime(out.Credentials.Expiration))
+				return out, nil
+			}
+			v.obs.STSCall(p.name, elapsed, obsCodeInvalid)
+			log.Error("sts answered unusable credentials", "attempt", attempt, "error", err)
+			return nil, errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamInvalid, "STS answered unusable credentials")
+		}
+		last = classify(err)
+		v.obs.STSCall(p.name, elapsed, last.code)
+		log.Warn("sts assume role failed", "attempt", attempt, "aws_error_code", last.code,
+			"request_id", last.requestID, "status", last.err.Status, "error", err.Error())
+		if !last.retryable || attempt >= v.maxAttempts {
+			return nil, last.err
+		}
+		if v.sleep(ctx, backoff(attempt)) != nil {
+			// Out of time while backing off: the last failure says why.
+			return nil, last.err
+		}
+	}
+}
+
+// checkOutput refuses an AssumeRole answer that could not be served: no
+// credentials, an empty field, or an expiry not in the future.
+func (v *Vendor) checkOutput(out *sts.AssumeRoleOutput) error {
+	if out == nil || out.Credentials == nil {
+		return errors.New("no credentials in AssumeRole response")
+	}
+	c := out.Credentials
+	switch {
+	case aws.ToString(c.AccessKeyId) == "":
+		return errors.New("empty AccessKeyId")
+	case aws.ToString(c.SecretAccessKey) == "":
+		return errors.New("empty SecretAccessKey")
+	case aws.ToString(c.SessionToken) == "":
+		return errors.New("empty SessionToken")
+	case c.Expiration == nil:
+		return errors.New("no Expiration")
+	case !c.Expiration.After(v.now()):
+		return errors.New("credentials already expired")
+	}
+	return nil
+}
+
+// accountID extracts the account from the AssumedRoleUser ARN ("" if unknown).
+func accountID(out *sts.AssumeRoleOutput) string {
+	if out.AssumedRoleUser == nil {
+		return ""
+	}
+	a, err := arn.Parse(aws.ToString(out.AssumedRoleUser.Arn))
+	if err != nil {
+		return ""
+	}
+	return a.AccountID
+}
+
+// keySuffix returns the last 4 characters of an access key id, the most
+// that may be logged.
+func keySuffix(id string) string {
+	if len(id) <= 4 {
+		return id
+	}
+	return id[len(id)-4:]
+}

@@ -1,0 +1,532 @@
+// Package vend is the broker's vending core: it turns a verified identity
+// (tenant, subject, scopes) and a profile name into temporary AWS
+// credentials. It has no HTTP in it.
+//
+// # Flow
+//
+// Vend validates the tenant against the configured pattern, resolves the
+// profile (AllowedTenants, RequiredScope), checks the duration against
+// [900 s, profile max], renders the profile's policy template for the
+// tenant (rendering lints the result), and calls STS AssumeRole with:
+//
+//	RoleArn           the profile's role
+//	RoleSessionName   t-<tenant>-<first 8 hex of sha256(subject)>  (per-subject sessions)
+//	                  t-<tenant>-<profile>                         (per-tenant sessions)
+//	                  2-64 characters of [\w+=,.@-]; parts that do not fit or carry
+//	                  other characters are shortened to prefix + "." + 8 hex of their hash
+//	SourceIdentity    the sanitized subject (per-subject sessions, when configured)
+//	DurationSeconds   the requested or default duration
+//	Policy            the rendered session policy (compact JSON)
+//	ExternalId, Tags, TransitiveTagKeys  from the profile; tag values may use
+//	                  {tenant} and {subject} (the latter only for per-subject sessions)
+//
+// STS errors become *errs.Error values: throttling is retried with
+// exponential backoff and jitter, then answered 503 upstream_throttled with
+// a Retry-After; AccessDenied is 502 upstream_access_denied (and cached
+// negatively for 30 s per cache key); MalformedPolicyDocument and
+// PackedPolicyTooLarge are 502 upstream_policy_invalid; ValidationError and
+// unusable answers (empty key, secret or token, expiry not in the future)
+// are 502 upstream_invalid; the broker's own credential problems and network
+// errors are 503 upstream_unavailable; a deadline is 504 upstream_timeout.
+// Public messages never carry STS's message; it is logged with the AWS error
+// code and request id.
+//
+// # Cache
+//
+// Credentials are cached per (profile, tenant, subject for per-subject
+// sessions, requested duration); the policy hash is fixed by (profile,
+// tenant) for the life of a Vendor and recorded with each set. A set is
+// served only to requests for the same duration and only while more than
+// ClientWindow + 1 minute of its life remains (the AWS SDKs treat
+// credentials as expired 5 minutes early); otherwise the request fetches
+// synchronously. When less than min(RefreshBefore, half the set's lifetime)
+// remains (jittered), a hit starts one background refresh for the key and
+// keeps serving the current set meanwhile; a failed refresh keeps the
+// still-valid set and is retried later, never served. The cache is a
+// bounded LRU; evicted sets are forgotten.
+//
+// # Concurrency
+//
+// A Vendor is safe for concurrent use. Concurrent misses for one key share
+// one AssumeRole call (single-flight); that call runs on a context owned by
+// the Vendor with the STS timeout, so a caller whose context ends returns at
+// once without cancelling the call for the others. Background refreshes are
+// owned by the Vendor: Close cancels in-flight calls and waits for them.
+package vend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"regexp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/policies"
+)
+
+// Cache tuning. Zero configuration values take config's defaults
+// (config.DefaultCacheMaxEntries, DefaultRefreshBefore, DefaultClientWindow,
+// DefaultSTSTimeout, DefaultSTSMaxAttempts).
+const (
+	// servingMargin is added to the client window: a set with less than
+	// ClientWindow+servingMargin left is never served.
+	servingMargin = time.Minute
+	// negativeTTL is how long an AccessDenied is answered from the cache.
+	negativeTTL = 30 * time.Second
+	// refreshRetry is the pause after a failed background refresh.
+	refreshRetry = 30 * time.Second
+)
+
+// AssumeRoleAPI is the STS call the Vendor makes; *sts.Client satisfies it.
+type AssumeRoleAPI interface {
+	AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
+}
+
+// Request is one vend request from a verified identity.
+type Request struct {
+	Tenant, Subject string
+	// Profile names the profile; "" means the default profile.
+	Profile string
+	// Duration is the session length; 0 means the profile's default.
+	Duration time.Duration
+	// Scopes are the token's scopes, checked against the profile's RequiredScope.
+	Scopes []string
+}
+
+// Credentials are vended temporary credentials with what they were issued for.
+type Credentials struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
+	Expiration                                 time.Time
+	// AccountID is the role's account, from the AssumedRoleUser ARN ("" if unknown).
+	AccountID string
+	Tenant    string
+	Profile   string
+	// SessionName is the RoleSessionName used.
+	SessionName string
+	// PolicyHash is the hex sha256 of the session policy; PolicySize its length.
+	PolicyHash string
+	PolicySize int
+	// CacheHit is true when the set came from the cache.
+	CacheHit bool
+}
+
+// Observer receives metrics events; broker/metrics implements it. Its
+// methods must be safe for concurrent use and fast.
+type Observer interface {
+	// CacheLookup reports a cache lookup (negative-cache answers count as hits).
+	CacheLookup(profile string, hit bool)
+	// STSCall reports one AssumeRole attempt; errCode is "" on success, else
+	// the AWS error code or Timeout, NetworkError, Canceled, InvalidResponse, Unknown.
+	STSCall(profile string, d time.Duration, errCode string)
+	// PolicyRendered reports the size of a policy rendered for an STS call.
+	PolicyRendered(profile string, size int)
+}
+
+// Options are the Vendor's optional collaborators.
+type Options struct {
+	// Observer receives metrics events; nil means none.
+	Observer Observer
+	// Logger receives logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Clock returns the current time; nil means time.Now.
+	Clock func() time.Time
+	// Sleep waits d or until ctx ends (returning ctx.Err()); nil means a timer.
+	// Used between STS retries.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Vendor vends credentials; create it with New and release it with Close.
+type Vendor struct {
+	profiles       map[string]*profile
+	defaultProfile string
+	tenantRE       *regexp.Regexp
+	client         AssumeRoleAPI
+	obs            Observer
+	log            *slog.Logger
+	now            func() time.Time
+	sleep          func(context.Context, time.Duration) error
+
+	cacheOff      bool
+	refreshBefore time.Duration
+	floor         time.Duration // minimum remaining life of a served set
+	stsTimeout    time.Duration
+	maxAttempts   int
+
+	group  singleflight.Group
+	ctx    context.Context // owns STS calls made for the cache; cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	cache  *lru
+}
+
+// errClosed returns the error of a Vend after Close (a new value each time:
+// callers may annotate errors).
+func errClosed() *errs.Error {
+	return errs.New(http.StatusServiceUnavailable, errs.CodeNotReady, "the broker is shutting down")
+}
+
+// New compiles every profile of cfg, renders its policy for the proof
+// tenants (linting it) and, unless cfg.Proof.Disabled, proves its
+// isolation. A failing profile makes New fail with an error naming the
+// field or the failing proof row.
+func New(cfg *config.Config, templates *policies.Set, client AssumeRoleAPI, opts Options) (*Vendor, error) {
+	if client == nil {
+		return nil, errors.New("vend: nil AssumeRoleAPI")
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	c, err := checkAll(cfg, templates, log)
+	if err != nil {
+		return nil, err
+	}
+	v := &Vendor{
+		profiles:       c.profiles,
+		defaultProfile: cfg.DefaultProfile,
+		tenantRE:       c.tenantRE,
+		client:         client,
+		obs:            opts.Observer,
+		log:            log,
+		now:            opts.Clock,
+		sleep:          opts.Sleep,
+		cacheOff:       cfg.Cache.Disabled,
+	}
+	if v.defaultProfile == "" && len(cfg.Profiles) == 1 {
+		v.defaultProfile = cfg.Profiles[0].Name
+	}
+	if v.obs == nil {
+		v.obs = nopObserver{}
+	}
+	if v.now == nil {
+		v.now = time.Now
+	}
+	if v.sleep == nil {
+		v.sleep = sleepCtx
+	}
+	maxEntries, err := orDefault("cache.max_entries", cfg.Cache.MaxEntries, config.DefaultCacheMaxEntries)
+	if err != nil {
+		return nil, err
+	}
+	if v.refreshBefore, err = orDefault("cache.refresh_before", cfg.Cache.RefreshBefore, config.DefaultRefreshBefore); err != nil {
+		return nil, err
+	}
+	window, err := orDefault("cache.client_window", cfg.Cache.ClientWindow, config.DefaultClientWindow)
+	if err != nil {
+		return nil, err
+	}
+	v.floor = window + servingMargin
+	if v.stsTimeout, err = orDefault("sts.timeout", cfg.STS.Timeout, config.DefaultSTSTimeout); err != nil {
+		return nil, err
+	}
+	if v.maxAttempts, err = orDefault("sts.max_attempts", cfg.STS.MaxAttempts, config.DefaultSTSMaxAttempts); err != nil {
+		return nil, err
+	}
+	v.cache = newLRU(maxEntries)
+	v.ctx, v.cancel = context.WithCancel(context.Background())
+	return v, nil
+}
+
+func orDefault[T int | time.Duration](field string, v, def T) (T, error) {
+	switch {
+	case v < 0:
+		return 0, fmt.Errorf("%s: must not be negative", field)
+	case v == 0:
+		return def, nil
+	}
+	return v, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+type nopObserver struct{}
+
+func (nopObserver) CacheLookup(string, bool)              {}
+func (nopObserver) STSCall(string, time.Duration, string) {}
+func (nopObserver) PolicyRendered(string, int)            {}
+
+// Close stops background refreshes, cancels in-flight STS calls made for
+// the cache and waits for them. Vend returns 503 not_ready afterwards.
+// Close is idempotent.
+func (v *Vendor) Close() {
+	v.mu.Lock()
+	v.closed = true
+	v.mu.Unlock()
+	v.cancel()
+	v.wg.Wait()
+}
+
+// Vend returns credentials for req, from the cache when it can. Every
+// error is an *errs.Error.
+func (v *Vendor) Vend(ctx context.Context, req Request) (*Credentials, error) {
+	p, dur, err := v.resolve(req)
+	if err != nil {
+		return nil, err
+	}
+	key := cacheKey{Profile: p.name, Tenant: req.Tenant, Duration: dur}
+	if p.perSubject {
+		key.Subject = req.Subject
+	}
+	if v.cacheOff {
+		return v.vendUncached(ctx, p, key)
+	}
+	now := v.now()
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return nil, errClosed()
+	}
+	if e := v.cache.get(key); e != nil {
+		if e.creds != nil && e.creds.Expiration.Sub(now) >= v.floor {
+			if !now.Before(e.refreshAt) && !e.refreshing {
+				e.refreshing = true
+				v.wg.Add(1)
+				go v.refresh(e, p)
+			}
+			c := *e.creds
+			v.mu.Unlock()
+			v.obs.CacheLookup(p.name, true)
+			c.CacheHit = true
+			return &c, nil
+		}
+		if e.denied != nil && now.Before(e.deniedUntil) {
+			denied := *e.denied
+			v.mu.Unlock()
+			v.obs.CacheLookup(p.name, true)
+			return nil, &denied
+		}
+	}
+	v.mu.Unlock()
+	v.obs.CacheLookup(p.name, false)
+
+	ch := v.group.DoChan(key.String(), func() (any, error) { return v.fill(key, p) })
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		c := *r.Val.(*Credentials)
+		return &c, nil
+	case <-ctx.Done():
+		return nil, classify(ctx.Err()).err
+	}
+}
+
+// resolve validates req and returns its profile and duration.
+func (v *Vendor) resolve(req Request) (*profile, time.Duration, error) {
+	if err := policies.CheckTenant(req.Tenant, v.tenantRE); err != nil {
+		return nil, 0, errs.Wrap(err, http.StatusUnauthorized, errs.CodeInvalidTenant, "the tenant id is not valid")
+	}
+	if req.Subject == "" {
+		return nil, 0, errs.InvalidToken("the token has no subject", nil)
+	}
+	name := req.Profile
+	if name == "" {
+		name = v.defaultProfile
+		if name == "" {
+			return nil, 0, errs.InvalidRequest("no default profile is configured: name a profile")
+		}
+	}
+	p, ok := v.profiles[name]
+	if !ok {
+		return nil, 0, errs.New(http.StatusNotFound, errs.CodeProfileNotFound, "no such profile")
+	}
+	if p.allowedTenants != nil {
+		if _, ok := p.allowedTenants[req.Tenant]; !ok {
+			return nil, 0, errs.New(http.StatusForbidden, errs.CodeForbidden, "the profile is not available to this tenant")
+		}
+	}
+	if p.requiredScope != "" && !slices.Contains(req.Scopes, p.requiredScope) {
+		return nil, 0, errs.New(http.StatusForbidden, errs.CodeForbidden, "the token lacks the scope this profile requires")
+	}
+	dur := req.Duration
+	if dur == 0 {
+		dur = p.defaultDur
+	}
+	if dur < config.MinSessionDuration || dur > p.maxDur || dur%time.Second != 0 {
+		return nil, 0, errs.InvalidRequest(fmt.Sprintf("duration must be a whole number of seconds between %d and %d",
+			config.MinSessionDuration/time.Second, p.maxDur/time.Second))
+	}
+	return p, dur, nil
+}
+
+// vendUncached serves a request with the cache disabled: every call goes to STS.
+func (v *Vendor) vendUncached(ctx context.Context, p *profile, key cacheKey) (*Credentials, error) {
+	v.mu.Lock()
+	closed := v.closed
+	v.mu.Unlock()
+	if closed {
+		return nil, errClosed()
+	}
+	v.obs.CacheLookup(p.name, false)
+	ctx, cancel := context.WithTimeout(ctx, v.stsTimeout)
+	defer cancel()
+	return v.fetch(ctx, p, key)
+}
+
+// fill is the single-flight body of a miss: it re-checks the cache (a
+// flight for the same key may just have stored a set), then calls STS on
+// the Vendor's context and stores the result.
+func (v *Vendor) fill(key cacheKey, p *profile) (*Credentials, error) {
+	v.mu.Lock()
+	if v.closed {
+		v.mu.Unlock()
+		return nil, errClosed()
+	}
+	if e := v.cache.get(key); e != nil {
+		now := v.now()
+		if e.creds != nil && e.creds.Expiration.Sub(now) >= v.floor {
+			c := e.creds
+			v.mu.Unlock()
+			return c, nil
+		}
+		if e.denied != nil && now.Before(e.deniedUntil) {
+			denied := *e.denied
+			v.mu.Unlock()
+			return nil, &denied
+		}
+	}
+	v.wg.Add(1)
+	v.mu.Unlock()
+	defer v.wg.Done()
+
+	ctx, cancel := context.WithTimeout(v.ctx, v.stsTimeout)
+	defer cancel()
+	c, err := v.fetch(ctx, p, key)
+
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err != nil {
+		if e := errs.From(err); e.Code == errs.CodeUpstreamAccessDenied {
+			if old := v.cache.get(key); old == nil || old.creds == nil || old.creds.Expiration.Sub(v.now()) < v.floor {
+				v.cache.put(&entry{key: key, denied: e, deniedUntil: v.now().Add(negativeTTL)})
+			}
+		}
+		return nil, err
+	}
+	v.storeLocked(key, c)
+	return c, nil
+}
+
+// refresh renews e's credentials in the background. On failure the current
+// set stays (it is still valid) and the next refresh waits refreshRetry.
+func (v *Vendor) refresh(e *entry, p *profile) {
+	defer v.wg.Done()
+	ctx, cancel := context.WithTimeout(v.ctx, v.stsTimeout)
+	defer cancel()
+	_, err, _ := v.group.Do(e.key.String(), func() (any, error) {
+		c, err := v.fetch(ctx, p, e.key)
+		if err != nil {
+			return nil, err
+		}
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		// An evicted entry stays forgotten.
+		if v.cache.items[e.key] == e {
+			v.storeLocked(e.key, c)
+		}
+		return c, nil
+	})
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	e.refreshing = false
+	if err != nil {
+		e.refreshAt = v.now().Add(refreshRetry)
+		v.log.Warn("background credential refresh failed; serving the current set while it is valid",
+			"profile", p.name, "tenant", e.key.Tenant, "expiration", e.creds.Expiration, "error", err)
+	}
+}
+
+// storeLocked caches c under key with a jittered refresh time. v.mu must be held.
+func (v *Vendor) storeLocked(key cacheKey, c *Credentials) {
+	now := v.now()
+	life := c.Expiration.Sub(now)
+	lead := min(v.refreshBefore, life/2)
+	var jitter time.Duration
+	if spread := (lead - v.floor) / 4; spread > 0 {
+		jitter = rand.N(spread)
+	}
+	v.cache.put(&entry{key: key, creds: c, refreshAt: c.Expiration.Add(-lead + jitter)})
+}
+
+// fetch renders the policy and calls STS for key.
+func (v *Vendor) fetch(ctx context.Context, p *profile, key cacheKey) (*Credentials, error) {
+	name := sessionName(key.Tenant, p.name, key.Subject, p.perSubject)
+	log := v.log.With("profile", p.name, "tenant", key.Tenant, "session_name", name, "role_arn", p.roleARN)
+	r, err := renderPolicy(p, key.Tenant, v.tenantRE)
+	if err != nil {
+		var le *policies.LintError
+		if errors.As(err, &le) {
+			log.Error("rendered policy refused by the linter", "rule", le.Rule, "detail", le.Detail)
+		} else {
+			log.Error("rendering the policy failed", "error", err)
+		}
+		return nil, errs.Wrap(err, http.StatusInternalServerError, errs.CodeInternal, "internal error")
+	}
+	v.obs.PolicyRendered(p.name, r.Size)
+	in := buildInput(p, key, name, string(r.JSON))
+	out, err := v.assumeRole(ctx, p, in, log.With("policy_hash", r.Hash))
+	if err != nil {
+		return nil, err
+	}
+	cr := out.Credentials
+	return &Credentials{
+		AccessKeyID:     aws.ToString(cr.AccessKeyId),
+		SecretAccessKey: aws.ToString(cr.SecretAccessKey),
+		SessionToken:    aws.ToString(cr.SessionToken),
+		Expiration:      aws.ToTime(cr.Expiration),
+		AccountID:       accountID(out),
+		Tenant:          key.Tenant,
+		Profile:         p.name,
+		SessionName:     name,
+		PolicyHash:      r.Hash,
+		PolicySize:      r.Size,
+	}, nil
+}
+
+// buildInput builds the AssumeRole input for key.
+func buildInput(p *profile, key cacheKey, name, policy string) *sts.AssumeRoleInput {
+	in := &sts.AssumeRoleInput{
+		RoleArn:         aws.String(p.roleARN),
+		RoleSessionName: aws.String(name),
+		DurationSeconds: aws.Int32(int32(key.Duration / time.Second)),
+		Policy:          aws.String(policy),
+	}
+	if p.externalID != "" {
+		in.ExternalId = aws.String(p.externalID)
+	}
+	if p.sourceIdentity && p.perSubject {
+		in.SourceIdentity = aws.String(sourceIdentity(key.Subject))
+	}
+	for _, t := range p.tags {
+		in.Tags = append(in.Tags, types.Tag{Key: aws.String(t.Key), Value: aws.String(tagValue(t.Value, key.Tenant, key.Subject))})
+	}
+	if len(p.transitive) > 0 {
+		in.TransitiveTagKeys = slices.Clone(p.transitive)
+	}
+	return in
+}

@@ -1,0 +1,557 @@
+package vend
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/aws-sdk-go-v2/service/sts/types"
+	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/policies"
+)
+
+func wantErr(t *testing.T, err error, status int, code string) *errs.Error {
+	t.Helper()
+	var e *errs.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T) is not an *errs.Error", err, err)
+	}
+	if e.Status != status || e.Code != code {
+		t.Fatalf("got %d %s (%v), want %d %s", e.Status, e.Code, e, status, code)
+	}
+	return e
+}
+
+func TestVendValidation(t *testing.T) {
+	userReq := Request{Tenant: "acme", Subject: "alice", Profile: "user", Scopes: []string{"tvm:write"}}
+	tests := map[string]struct {
+		req     Request
+		status  int
+		code    string
+		message string // substring of the public message
+	}{
+		"empty tenant":          {Request{Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
+		"wildcard tenant":       {Request{Tenant: "*", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
+		"prefix wildcard":       {Request{Tenant: "1*", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
+		"question mark tenant":  {Request{Tenant: "a?", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
+		"quote tenant":          {Request{Tenant: `a"b`, Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
+		"dollar tenant":         {Request{Tenant: "${aws:username}", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
+		"slash tenant":          {Request{Tenant: "a/b", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
+		"control char tenant":   {Request{Tenant: "a\nb", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
+		"unicode tenant":        {Request{Tenant: "tenänt", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
+		"65-char tenant":        {Request{Tenant: strings.Repeat("a", 65), Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
+		"leading dash tenant":   {Request{Tenant: "-a", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
+		"no subject":            {Request{Tenant: "acme"}, 401, errs.CodeInvalidToken, "subject"},
+		"unknown profile":       {Request{Tenant: "acme", Subject: "alice", Profile: "admin"}, 404, errs.CodeProfileNotFound, "profile"},
+		"tenant not allowed":    {Request{Tenant: "initech", Subject: "alice", Profile: "user", Scopes: []string{"tvm:write"}}, 403, errs.CodeForbidden, "tenant"},
+		"scope missing":         {Request{Tenant: "acme", Subject: "alice", Profile: "user", Scopes: []string{"tvm:read"}}, 403, errs.CodeForbidden, "scope"},
+		"no scopes":             {Request{Tenant: "acme", Subject: "alice", Profile: "user"}, 403, errs.CodeForbidden, "scope"},
+		"duration too short":    {Request{Tenant: "acme", Subject: "alice", Duration: 899 * time.Second}, 400, errs.CodeInvalidRequest, "between 900 and 3600"},
+		"duration too long":     {Request{Tenant: "acme", Subject: "alice", Duration: 3601 * time.Second}, 400, errs.CodeInvalidRequest, "between 900 and 3600"},
+		"negative duration":     {Request{Tenant: "acme", Subject: "alice", Duration: -time.Hour}, 400, errs.CodeInvalidRequest, "between 900 and 3600"},
+		"fractional duration":   {Request{Tenant: "acme", Subject: "alice", Duration: 1000*time.Second + time.Millisecond}, 400, errs.CodeInvalidRequest, "whole number"},
+		"over profile max":      {func() Request { r := userReq; r.Duration = 2*time.Hour + time.Second; return r }(), 400, errs.CodeInvalidRequest, "between 900 and 7200"},
+		"over role-chain limit": {func() Request { r := userReq; r.Duration = 13 * time.Hour; return r }(), 400, errs.CodeInvalidRequest, "between 900 and 7200"},
+	}
+	h := newHarness(t, nil)
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			_, err := h.v.Vend(context.Background(), tc.req)
+			e := wantErr(t, err, tc.status, tc.code)
+			if !strings.Contains(e.Message, tc.message) {
+				t.Errorf("message %q does not mention %q", e.Message, tc.message)
+			}
+		})
+	}
+	if n := h.sts.calls.Load(); n != 0 {
+		t.Errorf("rejected requests made %d AssumeRole calls, want 0", n)
+	}
+}
+
+func TestVendNoDefaultProfile(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.DefaultProfile = "" })
+	_, err := h.v.Vend(context.Background(), readReq("acme"))
+	wantErr(t, err, 400, errs.CodeInvalidRequest)
+	// The named profile still works.
+	req := readReq("acme")
+	req.Profile = "read"
+	if _, err := h.v.Vend(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func renderFor(t *testing.T, template, format, tenant string) *policies.Rendered {
+	t.Helper()
+	return renderTables(t, template, format, tenant, []string{testTableARN})
+}
+
+func renderTables(t *testing.T, template, format, tenant string, tables []string) *policies.Rendered {
+	t.Helper()
+	tmpl, ok := loadTemplates(t).Get(template)
+	if !ok {
+		t.Fatalf("no template %q", template)
+	}
+	key, err := policies.LeadingKey(format, tenant, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := tmpl.Render(policies.Params{Tenant: tenant, LeadingKey: key, TableARNs: tables})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestAssumeRoleInput(t *testing.T) {
+	readPolicy := renderFor(t, "dynamodb-read", "Tenant#{tenant}", "acme")
+	userPolicy := renderFor(t, "dynamodb-readwrite", "T#{tenant}", "acme")
+	tests := map[string]struct {
+		req  Request
+		want *sts.AssumeRoleInput
+		// wantCreds are the non-secret fields of the result.
+		wantName, wantHash string
+		wantSize           int
+	}{
+		"per-tenant default profile": {
+			req: Request{Tenant: "acme", Subject: "alice@example.com"},
+			want: &sts.AssumeRoleInput{
+				RoleArn:         aws.String(testRoleARN),
+				RoleSessionName: aws.String("t-acme-read"),
+				DurationSeconds: aws.Int32(3600),
+				Policy:          aws.String(string(readPolicy.JSON)),
+			},
+			wantName: "t-acme-read", wantHash: readPolicy.Hash, wantSize: readPolicy.Size,
+		},
+		"per-subject with every option": {
+			req: Request{Tenant: "acme", Subject: "alice@example.com", Profile: "user", Duration: 2 * time.Hour, Scopes: []string{"openid", "tvm:write"}},
+			want: &sts.AssumeRoleInput{
+				RoleArn:         aws.String("arn:aws:iam::123456789012:role/tvm-tenant-readwrite"),
+				RoleSessionName: aws.String("t-acme-" + hash8("alice@example.com")),
+				DurationSeconds: aws.Int32(7200),
+				Policy:          aws.String(string(userPolicy.JSON)),
+				ExternalId:      aws.String("tvm-external-id"),
+				SourceIdentity:  aws.String("alice@example.com"),
+				Tags: []types.Tag{
+					{Key: aws.String("app"), Value: aws.String("tvm")},
+					{Key: aws.String("tenant"), Value: aws.String("acme")},
+					{Key: aws.String("user"), Value: aws.String("alice@example.com")},
+				},
+				TransitiveTagKeys: []string{"tenant"},
+			},
+			wantName: "t-acme-" + hash8("alice@example.com"), wantHash: userPolicy.Hash, wantSize: userPolicy.Size,
+		},
+		"per-subject default duration, unicode subject": {
+			req: Request{Tenant: "globex", Subject: "José Ñ/ü", Profile: "user", Scopes: []string{"tvm:write"}},
+			want: &sts.AssumeRoleInput{
+				RoleArn:         aws.String("arn:aws:iam::123456789012:role/tvm-tenant-readwrite"),
+				RoleSessionName: aws.String("t-globex-" + hash8("José Ñ/ü")),
+				DurationSeconds: aws.Int32(1800),
+				Policy:          aws.String(string(renderFor(t, "dynamodb-readwrite", "T#{tenant}", "globex").JSON)),
+				ExternalId:      aws.String("tvm-external-id"),
+				SourceIdentity:  aws.String("Jos_____."),
+				Tags: []types.Tag{
+					{Key: aws.String("app"), Value: aws.String("tvm")},
+					{Key: aws.String("tenant"), Value: aws.String("globex")},
+					{Key: aws.String("user"), Value: aws.String("José Ñ/ü")},
+				},
+				TransitiveTagKeys: []string{"tenant"},
+			},
+			wantName: "t-globex-" + hash8("José Ñ/ü"),
+			wantHash: renderFor(t, "dynamodb-readwrite", "T#{tenant}", "globex").Hash,
+			wantSize: renderFor(t, "dynamodb-readwrite", "T#{tenant}", "globex").Size,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			if tc.want.SourceIdentity != nil && strings.HasSuffix(*tc.want.SourceIdentity, ".") {
+				tc.want.SourceIdentity = aws.String(*tc.want.SourceIdentity + hash8(tc.req.Subject))
+			}
+			got, err := h.v.Vend(context.Background(), tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			in := h.sts.lastInput(t)
+			if diff := cmp.Diff(tc.want, in, cmpopts.IgnoreUnexported(sts.AssumeRoleInput{}, types.Tag{})); diff != "" {
+				t.Errorf("AssumeRoleInput (-want +got):\n%s", diff)
+			}
+			if o := h.sts.options[0]; o.RetryMaxAttempts != 1 {
+				t.Errorf("SDK RetryMaxAttempts = %d, want 1 (the vendor owns retries)", o.RetryMaxAttempts)
+			}
+			wantCreds := &Credentials{
+				AccessKeyID:     "ASIAFAKE000000000001",
+				SecretAccessKey: "fake-secret-1-zzzzzzzzzzzzzzzz",
+				SessionToken:    "fake-session-token-1-yyyyyyyyyyyyyyy",
+				Expiration:      h.clock.Now().Add(time.Duration(*tc.want.DurationSeconds) * time.Second),
+				AccountID:       "123456789012",
+				Tenant:          tc.req.Tenant,
+				Profile:         map[bool]string{true: tc.req.Profile, false: "read"}[tc.req.Profile != ""],
+				SessionName:     tc.wantName,
+				PolicyHash:      tc.wantHash,
+				PolicySize:      tc.wantSize,
+			}
+			if diff := cmp.Diff(wantCreds, got); diff != "" {
+				t.Errorf("Credentials (-want +got):\n%s", diff)
+			}
+			if h.obs.rendered.Load() != 1 {
+				t.Errorf("PolicyRendered observed %d times, want 1", h.obs.rendered.Load())
+			}
+		})
+	}
+}
+
+func TestVendRejectsUnusableSTSAnswers(t *testing.T) {
+	good := func(c *testClock) *types.Credentials {
+		return &types.Credentials{
+			AccessKeyId: aws.String("ASIAFAKE"), SecretAccessKey: aws.String("s"), SessionToken: aws.String("t"),
+			Expiration: aws.Time(c.Now().Add(time.Hour)),
+		}
+	}
+	tests := map[string]func(c *types.Credentials, clock *testClock) *sts.AssumeRoleOutput{
+		"nil output":     func(*types.Credentials, *testClock) *sts.AssumeRoleOutput { return nil },
+		"no credentials": func(*types.Credentials, *testClock) *sts.AssumeRoleOutput { return &sts.AssumeRoleOutput{} },
+		"empty key id": func(c *types.Credentials, _ *testClock) *sts.AssumeRoleOutput {
+			c.AccessKeyId = aws.String("")
+			return &sts.AssumeRoleOutput{Credentials: c}
+		},
+		"nil secret": func(c *types.Credentials, _ *testClock) *sts.AssumeRoleOutput {
+			c.SecretAccessKey = nil
+			return &sts.AssumeRoleOutput{Credentials: c}
+		},
+		"empty token": func(c *types.Credentials, _ *testClock) *sts.AssumeRoleOutput {
+			c.SessionToken = aws.String("")
+			return &sts.AssumeRoleOutput{Credentials: c}
+		},
+		"no expiration": func(c *types.Credentials, _ *testClock) *sts.AssumeRoleOutput {
+			c.Expiration = nil
+			return &sts.AssumeRoleOutput{Credentials: c}
+		},
+		"expired": func(c *types.Credentials, k *testClock) *sts.AssumeRoleOutput {
+			c.Expiration = aws.Time(k.Now())
+			return &sts.AssumeRoleOutput{Credentials: c}
+		},
+		"expired an hour": func(c *types.Credentials, k *testClock) *sts.AssumeRoleOutput {
+			c.Expiration = aws.Time(k.Now().Add(-time.Hour))
+			return &sts.AssumeRoleOutput{Credentials: c}
+		},
+	}
+	for name, mk := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.sts.respond = func(context.Context, int64, *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
+				return mk(good(h.clock), h.clock), nil
+			}
+			c, err := h.v.Vend(context.Background(), readReq("acme"))
+			if c != nil {
+				t.Fatalf("served unusable credentials %+v", c)
+			}
+			wantErr(t, err, http.StatusBadGateway, errs.CodeUpstreamInvalid)
+			// Nothing was cached: the next request asks STS again.
+			_, _ = h.v.Vend(context.Background(), readReq("acme"))
+			if n := h.sts.calls.Load(); n != 2 {
+				t.Errorf("AssumeRole calls = %d, want 2", n)
+			}
+		})
+	}
+}
+
+func TestNoAccountIDWhenARNUnparseable(t *testing.T) {
+	h := newHarness(t, nil)
+	h.sts.respond = func(_ context.Context, n int64, in *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
+		out := h.sts.success(n, in)
+		out.AssumedRoleUser.Arn = aws.String("not-an-arn")
+		return out, nil
+	}
+	c, err := h.v.Vend(context.Background(), readReq("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AccountID != "" {
+		t.Errorf("AccountID = %q, want empty", c.AccountID)
+	}
+}
+
+// apiErr returns an STS error as the SDK surfaces it: an OperationError
+// wrapping a ResponseError (with the request id) wrapping the API error.
+func apiErr(code, msg string, fault smithy.ErrorFault) error {
+	return &smithy.OperationError{
+		ServiceID: "STS", OperationName: "AssumeRole",
+		Err: &awshttp.ResponseError{
+			ResponseError: &smithyhttp.ResponseError{Response: &smithyhttp.Response{Response: &http.Response{StatusCode: 400}},
+				Err: &smithy.GenericAPIError{Code: code, Message: msg, Fault: fault}},
+			RequestID: "req-" + code,
+		},
+	}
+}
+
+func TestClassify(t *testing.T) {
+	tests := map[string]struct {
+		err        error
+		status     int
+		code       string
+		obsCode    string
+		retryable  bool
+		retryAfter bool
+	}{
+		"Throttling":               {apiErr("Throttling", "Rate exceeded", smithy.FaultClient), 503, errs.CodeUpstreamThrottled, "Throttling", true, true},
+		"ThrottlingException":      {apiErr("ThrottlingException", "x", smithy.FaultClient), 503, errs.CodeUpstreamThrottled, "ThrottlingException", true, true},
+		"RequestLimitExceeded":     {apiErr("RequestLimitExceeded", "x", smithy.FaultClient), 503, errs.CodeUpstreamThrottled, "RequestLimitExceeded", true, true},
+		"TooManyRequestsException": {apiErr("TooManyRequestsException", "x", smithy.FaultClient), 503, errs.CodeUpstreamThrottled, "TooManyRequestsException", true, true},
+		"AccessDenied":             {apiErr("AccessDenied", "User: arn:aws:iam::123456789012:user/broker is not authorized", smithy.FaultClient), 502, errs.CodeUpstreamAccessDenied, "AccessDenied", false, false},
+		"MalformedPolicyDocument":  {apiErr("MalformedPolicyDocument", "x", smithy.FaultClient), 502, errs.CodeUpstreamPolicyInvalid, "MalformedPolicyDocument", false, false},
+		"PackedPolicyTooLarge":     {apiErr("PackedPolicyTooLarge", "x", smithy.FaultClient), 502, errs.CodeUpstreamPolicyInvalid, "PackedPolicyTooLarge", false, false},
+		"ValidationError":          {apiErr("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.", smithy.FaultClient), 502, errs.CodeUpstreamInvalid, "ValidationError", false, false},
+		"RegionDisabledException":  {apiErr("RegionDisabledException", "x", smithy.FaultClient), 503, errs.CodeUpstreamUnavailable, "RegionDisabledException", false, true},
+		"ExpiredTokenException":    {apiErr("ExpiredTokenException", "x", smithy.FaultClient), 503, errs.CodeUpstreamUnavailable, "ExpiredTokenException", false, true},
+		"InvalidClientTokenId":     {apiErr("InvalidClientTokenId", "The security token included in the request is invalid", smithy.FaultClient), 503, errs.CodeUpstreamUnavailable, "InvalidClientTokenId", false, true},
+		"SignatureDoesNotMatch":    {apiErr("SignatureDoesNotMatch", "x", smithy.FaultClient), 503, errs.CodeUpstreamUnavailable, "SignatureDoesNotMatch", false, true},
+		"server fault":             {apiErr("InternalFailure", "x", smithy.FaultServer), 503, errs.CodeUpstreamUnavailable, "InternalFailure", true, true},
+		"unknown client code":      {apiErr("SomethingNew", "x", smithy.FaultClient), 502, errs.CodeUpstreamInvalid, "SomethingNew", false, false},
+		"deadline":                 {fmt.Errorf("op: %w", context.DeadlineExceeded), 504, errs.CodeUpstreamTimeout, "Timeout", false, false},
+		"sdk canceled deadline":    {&aws.RequestCanceledError{Err: context.DeadlineExceeded}, 504, errs.CodeUpstreamTimeout, "Timeout", false, false},
+		"canceled":                 {context.Canceled, 503, errs.CodeUpstreamUnavailable, "Canceled", false, false},
+		"connection refused":       {&smithy.OperationError{Err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}}}, 503, errs.CodeUpstreamUnavailable, "NetworkError", true, true},
+		"dns error":                {&net.DNSError{Err: "no such host", Name: "sts.example"}, 503, errs.CodeUpstreamUnavailable, "NetworkError", true, true},
+		"unknown error":            {errors.New("boom"), 503, errs.CodeUpstreamUnavailable, "Unknown", false, true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			f := classify(tc.err)
+			if f.err.Status != tc.status || f.err.Code != tc.code || f.code != tc.obsCode || f.retryable != tc.retryable {
+				t.Errorf("classify = %d %s obs=%s retry=%v, want %d %s obs=%s retry=%v",
+					f.err.Status, f.err.Code, f.code, f.retryable, tc.status, tc.code, tc.obsCode, tc.retryable)
+			}
+			if (f.err.RetryAfter > 0) != tc.retryAfter {
+				t.Errorf("RetryAfter = %v, want set=%v", f.err.RetryAfter, tc.retryAfter)
+			}
+			if !errors.Is(f.err, tc.err) {
+				t.Error("the cause is not kept for the logs")
+			}
+			var ae smithy.APIError
+			if errors.As(tc.err, &ae) {
+				if strings.Contains(f.err.Message, ae.ErrorMessage()) || strings.Contains(f.err.Message, ae.ErrorCode()) {
+					t.Errorf("public message %q leaks the upstream error", f.err.Message)
+				}
+				if f.requestID != "req-"+ae.ErrorCode() {
+					t.Errorf("requestID = %q", f.requestID)
+				}
+			}
+		})
+	}
+}
+
+func TestThrottlingRetriedThen503(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.STS.MaxAttempts = 4 })
+	h.sts.respond = func(context.Context, int64, *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
+		return nil, apiErr("Throttling", "Rate exceeded", smithy.FaultClient)
+	}
+	_, err := h.v.Vend(context.Background(), readReq("acme"))
+	e := wantErr(t, err, http.StatusServiceUnavailable, errs.CodeUpstreamThrottled)
+	if e.RetryAfter <= 0 {
+		t.Errorf("RetryAfter = %v, want > 0", e.RetryAfter)
+	}
+	if n := h.sts.calls.Load(); n != 4 {
+		t.Errorf("AssumeRole calls = %d, want 4 (max_attempts)", n)
+	}
+	sleeps := *h.sleeps
+	if len(sleeps) != 3 {
+		t.Fatalf("backoff sleeps = %v, want 3", sleeps)
+	}
+	for i, d := range sleeps {
+		base := min(retryBase<<i, retryCap)
+		if d < base/2 || d > base {
+			t.Errorf("sleep %d = %v, want in [%v, %v] (exponential with jitter)", i, d, base/2, base)
+		}
+	}
+	if diff := cmp.Diff([]string{"Throttling", "Throttling", "Throttling", "Throttling"}, h.obs.stsCodes()); diff != "" {
+		t.Errorf("observed STS codes (-want +got):\n%s", diff)
+	}
+	logs := h.logs.String()
+	if !strings.Contains(logs, `"aws_error_code":"Throttling"`) || !strings.Contains(logs, `"request_id":"req-Throttling"`) {
+		t.Errorf("STS failure not logged with code and request id:\n%s", logs)
+	}
+}
+
+func TestThrottlingThenSuccess(t *testing.T) {
+	h := newHarness(t, nil)
+	h.sts.respond = func(_ context.Context, n int64, in *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
+		if n < 3 {
+			return nil, apiErr("ThrottlingException", "slow down", smithy.FaultClient)
+		}
+		return h.sts.success(n, in), nil
+	}
+	c, err := h.v.Vend(context.Background(), readReq("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AccessKeyID != "ASIAFAKE000000000003" {
+		t.Errorf("AccessKeyID = %q", c.AccessKeyID)
+	}
+	if diff := cmp.Diff([]string{"ThrottlingException", "ThrottlingException", ""}, h.obs.stsCodes()); diff != "" {
+		t.Errorf("observed STS codes (-want +got):\n%s", diff)
+	}
+}
+
+func TestNonRetryableErrorsAreNotRetried(t *testing.T) {
+	for _, code := range []string{"AccessDenied", "MalformedPolicyDocument", "ValidationError", "InvalidClientTokenId"} {
+		t.Run(code, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.sts.respond = func(context.Context, int64, *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
+				return nil, apiErr(code, "upstream secret detail", smithy.FaultClient)
+			}
+			_, err := h.v.Vend(context.Background(), readReq("acme"))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if n := h.sts.calls.Load(); n != 1 {
+				t.Errorf("AssumeRole calls = %d, want 1", n)
+			}
+			if strings.Contains(errs.From(err).Message, "upstream secret detail") {
+				t.Error("public message carries the upstream message")
+			}
+		})
+	}
+}
+
+func TestAccessDeniedNegativelyCached(t *testing.T) {
+	h := newHarness(t, nil)
+	h.sts.respond = func(_ context.Context, n int64, in *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
+		if n == 1 {
+			return nil, apiErr("AccessDenied", "not authorized", smithy.FaultClient)
+		}
+		return h.sts.success(n, in), nil
+	}
+	for range 5 {
+		_, err := h.v.Vend(context.Background(), readReq("acme"))
+		wantErr(t, err, http.StatusBadGateway, errs.CodeUpstreamAccessDenied)
+	}
+	if n := h.sts.calls.Load(); n != 1 {
+		t.Fatalf("AssumeRole calls = %d, want 1 (AccessDenied cached)", n)
+	}
+	// Another tenant is not affected.
+	if _, err := h.v.Vend(context.Background(), readReq("globex")); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Advance(negativeTTL)
+	if _, err := h.v.Vend(context.Background(), readReq("acme")); err != nil {
+		t.Fatalf("after the negative TTL: %v", err)
+	}
+	if n := h.sts.calls.Load(); n != 3 {
+		t.Errorf("AssumeRole calls = %d, want 3", n)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	h := newHarness(t, nil)
+	h.sts.gate = make(chan struct{}) // never released: the call ends with its context
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_, err := h.v.Vend(ctx, readReq("acme"))
+	wantErr(t, err, http.StatusGatewayTimeout, errs.CodeUpstreamTimeout)
+}
+
+func TestUncachedTimeoutUsesCallerContext(t *testing.T) {
+	h := newHarness(t, func(c *config.Config) { c.Cache.Disabled = true })
+	h.sts.gate = make(chan struct{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	_, err := h.v.Vend(ctx, readReq("acme"))
+	wantErr(t, err, http.StatusGatewayTimeout, errs.CodeUpstreamTimeout)
+}
+
+func TestLogsCarryNoSecrets(t *testing.T) {
+	h := newHarness(t, nil)
+	h.sts.respond = func(_ context.Context, n int64, in *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
+		if n == 1 {
+			return nil, apiErr("Throttling", "Rate exceeded", smithy.FaultClient)
+		}
+		return h.sts.success(n, in), nil
+	}
+	c, err := h.v.Vend(context.Background(), readReq("acme"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := h.logs.String()
+	for _, secret := range []string{c.SecretAccessKey, c.SessionToken, c.AccessKeyID, c.AccessKeyID[:len(c.AccessKeyID)-4]} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("logs contain %q:\n%s", secret, logs)
+		}
+	}
+	if !strings.Contains(logs, `"access_key_id_suffix":"0002"`) {
+		t.Errorf("logs lack the key id suffix:\n%s", logs)
+	}
+}
+
+func TestLintFailureAtVendIs500(t *testing.T) {
+	// Many tables and a long leading-key format pass the start-up render for
+	// the short proof tenants but overflow the 2,048-character limit for a
+	// 64-character tenant.
+	var tables []string
+	for i := range 8 {
+		tables = append(tables, fmt.Sprintf("%s-%d", testTableARN, i))
+	}
+	base := renderTables(t, "dynamodb-read", "{tenant}", "12", tables).Size
+	format := strings.Repeat("k", policies.MaxPolicySize-40-base) + "{tenant}"
+	if size := renderTables(t, "dynamodb-read", format, "12", tables).Size; size != policies.MaxPolicySize-40 {
+		t.Fatalf("short-tenant policy is %d characters, want %d", size, policies.MaxPolicySize-40)
+	}
+	h := newHarness(t, func(c *config.Config) {
+		c.Profiles[0].LeadingKeyFormat = format
+		c.Profiles[0].TableARNs = tables
+	})
+	_, err := h.v.Vend(context.Background(), readReq(strings.Repeat("a", 64)))
+	e := wantErr(t, err, http.StatusInternalServerError, errs.CodeInternal)
+	var le *policies.LintError
+	if !errors.As(e, &le) {
+		t.Fatalf("cause %v is not a lint error", e.Cause)
+	}
+	if !strings.Contains(h.logs.String(), `"rule":"`+le.Rule+`"`) {
+		t.Errorf("lint rule not logged:\n%s", h.logs.String())
+	}
+	if n := h.sts.calls.Load(); n != 0 {
+		t.Errorf("AssumeRole calls = %d, want 0", n)
+	}
+}
+
+func TestBackoffInterruptedKeepsThrottleError(t *testing.T) {
+	clock := newClock()
+	fake := &fakeSTS{clock: clock, respond: func(context.Context, int64, *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
+		return nil, apiErr("Throttling", "Rate exceeded", smithy.FaultClient)
+	}}
+	v, err := New(baseConfig(), loadTemplates(t), fake, Options{
+		Clock: clock.Now,
+		Sleep: func(context.Context, time.Duration) error { return context.DeadlineExceeded },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	_, err = v.Vend(context.Background(), readReq("acme"))
+	wantErr(t, err, http.StatusServiceUnavailable, errs.CodeUpstreamThrottled)
+	if n := fake.calls.Load(); n != 1 {
+		t.Errorf("AssumeRole calls = %d, want 1", n)
+	}
+}
+
+func TestBackoff(t *testing.T) {
+	for attempt := 1; attempt <= 40; attempt++ {
+		base := min(retryBase<<min(attempt-1, 10), retryCap)
+		if d := backoff(attempt); d < base/2 || d > base {
+			t.Errorf("backoff(%d) = %v, want in [%v, %v]", attempt, d, base/2, base)
+		}
+	}
+}

@@ -1,0 +1,35 @@
+package dynamo
+
+import (
+	"net/http"
+
+	"github.com/tvmkit/tvm/policies/iam"
+)
+
+// Caller is an authenticated principal as the gateway needs it for
+// authorization.
+type Caller struct {
+	// ARN is arn:aws:sts::ACCT:assumed-role/ROLE/SESSION for a role session
+	// or arn:aws:iam::ACCT:user/NAME for an IAM user.
+	ARN string
+	// Account is the caller's account id; it is the account of every
+	// resource ARN the gateway builds for this caller.
+	Account string
+	// Policies are the caller's identity policies (+ session policies for an
+	// assumed-role session).
+	Policies iam.Input
+	// Context holds the global condition keys of the caller
+	// (aws:PrincipalArn, aws:username, aws:userid, aws:SourceIdentity,
+	// aws:PrincipalTag/<k>, aws:TokenIssueTime, ...). The gateway copies it
+	// and adds the request's DynamoDB keys; it never modifies it.
+	Context map[string][]string
+}
+
+// Authenticator verifies a request's SigV4 signature (service "dynamodb"),
+// access key, session token and expiry. body is the complete request body,
+// already read by the gateway. On failure it returns an *APIError with
+// DynamoDB's code and message; any other error is answered with a 500
+// InternalServerError. Implementations must be safe for concurrent use.
+type Authenticator interface {
+	Authenticate(r *http.Request, body []byte) (*Caller, error)
+}

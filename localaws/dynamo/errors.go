@@ -1,0 +1,125 @@
+package dynamo
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"hash/crc32"
+	"net/http"
+	"strconv"
+)
+
+// Error codes the gateway itself produces. Authenticators use the same
+// constructor, APIError, with their own codes (InvalidSignatureException,
+// UnrecognizedClientException, ExpiredTokenException, ...).
+const (
+	CodeAccessDenied       = "AccessDeniedException"
+	CodeUnknownOperation   = "UnknownOperationException"
+	CodeSerialization      = "SerializationException"
+	CodeValidation         = "ValidationException"
+	CodeResourceNotFound   = "ResourceNotFoundException"
+	CodeInternalServer     = "InternalServerError"
+	CodeRequestTooLarge    = "RequestEntityTooLarge"
+	contentTypeJSON10      = "application/x-amz-json-1.0"
+	headerRequestID        = "X-Amzn-Requestid"
+	headerCRC32            = "X-Amz-Crc32"
+	requestIDAlphabet      = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	requestIDLength        = 52
+	namespaceService       = "com.amazon.coral.service#"
+	namespaceValidation    = "com.amazon.coral.validate#"
+	namespaceDynamoDBModel = "com.amazonaws.dynamodb.v20120810#"
+)
+
+// APIError is an error in DynamoDB's JSON error shape. Status is the HTTP
+// status; Code the unqualified error type (for example
+// "AccessDeniedException"); Message the human-readable message, which is
+// returned to the client verbatim and so must never carry secrets.
+type APIError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+// Error returns "Code: Message".
+func (e *APIError) Error() string { return e.Code + ": " + e.Message }
+
+// errorType qualifies a code with the namespace DynamoDB uses for it on the
+// wire. SDKs keep only the part after '#', so the namespace is cosmetic, but
+// it is what DynamoDB sends: validation errors come from coral.validate,
+// modelled DynamoDB errors from the service model, everything else
+// (authentication, authorization, protocol) from coral.service.
+func errorType(code string) string {
+	switch code {
+	case CodeValidation:
+		return namespaceValidation + code
+	case CodeResourceNotFound, "ConditionalCheckFailedException", "ResourceInUseException",
+		"ProvisionedThroughputExceededException", "TransactionCanceledException":
+		return namespaceDynamoDBModel + code
+	default:
+		return namespaceService + code
+	}
+}
+
+// WriteError renders e as DynamoDB does: the HTTP status, Content-Type
+// application/x-amz-json-1.0, a body {"__type":"<namespace>#<Code>","Message":"..."},
+// a fresh x-amzn-RequestId and the x-amz-crc32 checksum of the body.
+func WriteError(w http.ResponseWriter, e *APIError) {
+	body, err := json.Marshal(struct {
+		Type    string `json:"__type"`
+		Message string `json:"Message"`
+	}{errorType(e.Code), e.Message})
+	if err != nil { // cannot happen for two strings; fail closed anyway
+		body = []byte(`{"__type":"` + namespaceService + CodeInternalServer + `"}`)
+	}
+	status := e.Status
+	if status == 0 {
+		status = http.StatusBadRequest
+	}
+	writeJSON(w, status, body)
+}
+
+// writeJSON writes a complete DynamoDB JSON response with the headers every
+// DynamoDB response carries.
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	h := w.Header()
+	h.Set("Content-Type", contentTypeJSON10)
+	if h.Get(headerRequestID) == "" {
+		h.Set(headerRequestID, newRequestID())
+	}
+	h.Set(headerCRC32, crc32Header(body))
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// crc32Header is the value of x-amz-crc32: the IEEE CRC-32 of the body as
+// an unsigned decimal number, which the AWS SDKs verify.
+func crc32Header(body []byte) string {
+	return strconv.FormatUint(uint64(crc32.ChecksumIEEE(body)), 10)
+}
+
+// newRequestID returns a 52-character request id in DynamoDB's alphabet.
+func newRequestID() string {
+	var b [requestIDLength]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	for i := range b {
+		b[i] = requestIDAlphabet[int(b[i])%len(requestIDAlphabet)]
+	}
+	return string(b[:])
+}
+
+func errValidation(msg string) *APIError {
+	return &APIError{Status: http.StatusBadRequest, Code: CodeValidation, Message: msg}
+}
+
+func errSerialization(msg string) *APIError {
+	return &APIError{Status: http.StatusBadRequest, Code: CodeSerialization, Message: msg}
+}
+
+func errUnknownOperation() *APIError {
+	// DynamoDB answers an unknown X-Amz-Target with no message at all.
+	return &APIError{Status: http.StatusBadRequest, Code: CodeUnknownOperation}
+}
+
+func errInternal() *APIError {
+	return &APIError{Status: http.StatusInternalServerError, Code: CodeInternalServer, Message: "Internal server error"}
+}

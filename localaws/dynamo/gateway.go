@@ -1,0 +1,238 @@
+package dynamo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/tvmkit/tvm/policies/iam"
+)
+
+// DefaultRegion is the region of resource ARNs when GatewayOptions.Region is empty.
+const DefaultRegion = "us-east-1"
+
+// DefaultMaxBodyBytes bounds request bodies when GatewayOptions.MaxBodyBytes
+// is zero: DynamoDB's own request size limit is 16 MB.
+const DefaultMaxBodyBytes = 16 << 20
+
+// GatewayOptions configures a Gateway.
+type GatewayOptions struct {
+	// Backend serves allowed requests (NewMinidynBackend, NewProxyBackend).
+	// It is never exposed: the gateway is its only client. Required.
+	Backend http.Handler
+	// Auth authenticates callers. Required.
+	Auth Authenticator
+	// Region is the region of resource ARNs; default DefaultRegion.
+	Region string
+	// Logger receives one line per authorization decision; default: discard.
+	Logger *slog.Logger
+	// MaxBodyBytes bounds request bodies; default DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// Gateway is the enforcing DynamoDB endpoint: it authenticates each request,
+// builds the request's authorization checks as DynamoDB does (see Extract),
+// evaluates every check against the caller's policies with iam.Evaluate and
+// forwards allowed requests to the backend, fixing the backend's known gaps
+// in the response. A Gateway is safe for concurrent use.
+type Gateway struct {
+	backend http.Handler
+	auth    Authenticator
+	region  string
+	log     *slog.Logger
+	maxBody int64
+	schemas *schemaCache
+}
+
+// NewGateway returns a Gateway for opts.
+func NewGateway(opts GatewayOptions) (*Gateway, error) {
+	if opts.Backend == nil {
+		return nil, errors.New("dynamo: GatewayOptions.Backend is required")
+	}
+	if opts.Auth == nil {
+		return nil, errors.New("dynamo: GatewayOptions.Auth is required")
+	}
+	if opts.MaxBodyBytes < 0 {
+		return nil, fmt.Errorf("dynamo: GatewayOptions.MaxBodyBytes must not be negative, got %d", opts.MaxBodyBytes)
+	}
+	g := &Gateway{
+		backend: opts.Backend,
+		auth:    opts.Auth,
+		region:  opts.Region,
+		log:     opts.Logger,
+		maxBody: opts.MaxBodyBytes,
+	}
+	if g.region == "" {
+		g.region = DefaultRegion
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.maxBody == 0 {
+		g.maxBody = DefaultMaxBodyBytes
+	}
+	g.schemas = newSchemaCache(g.backend, g.log)
+	return g, nil
+}
+
+// ServeHTTP serves DynamoDB JSON-protocol requests (POST with
+// X-Amz-Target: DynamoDB_20120810.<Operation>). Anything else is answered
+// with UnknownOperationException.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	target := r.Header.Get("X-Amz-Target")
+	if r.Method != http.MethodPost || !strings.HasPrefix(target, TargetPrefix) {
+		WriteError(w, errUnknownOperation())
+		return
+	}
+	op := strings.TrimPrefix(target, TargetPrefix)
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			WriteError(w, &APIError{Status: http.StatusRequestEntityTooLarge, Code: CodeRequestTooLarge,
+				Message: "Request size exceeded " + strconv.FormatInt(g.maxBody, 10) + " bytes"})
+			return
+		}
+		WriteError(w, errSerialization("could not read the request body"))
+		return
+	}
+
+	caller, err := g.auth.Authenticate(r, body)
+	if err != nil || caller == nil {
+		var apiErr *APIError
+		if errors.As(err, &apiErr) {
+			WriteError(w, apiErr)
+			return
+		}
+		g.log.ErrorContext(ctx, "dynamodb gateway: authentication failed", slog.Any("error", err))
+		WriteError(w, errInternal())
+		return
+	}
+
+	checks, err := Extract(op, body, g.region, caller.Account, func(table string) (*TableSchema, error) {
+		return g.schemas.lookup(ctx, table)
+	})
+	if err != nil {
+		var apiErr *APIError
+		if !errors.As(err, &apiErr) {
+			apiErr = errInternal()
+		}
+		g.log.InfoContext(ctx, "dynamodb request rejected", slog.String("principal", caller.ARN),
+			slog.String("operation", op), slog.String("code", apiErr.Code), slog.String("message", apiErr.Message))
+		WriteError(w, apiErr)
+		return
+	}
+
+	for _, c := range checks {
+		req := iam.Request{Principal: caller.ARN, Action: c.Action, Resource: c.Resource, Context: mergeContext(caller.Context, c.Context)}
+		d := iam.Evaluate(req, caller.Policies)
+		g.logDecision(ctx, op, req, c, d)
+		if !d.Allowed() {
+			WriteError(w, &APIError{Status: http.StatusBadRequest, Code: CodeAccessDenied, Message: d.DenialMessage(req)})
+			return
+		}
+	}
+	g.forward(w, r, op, body, caller.Account)
+}
+
+// mergeContext returns the caller's global keys plus the request's keys;
+// neither input is modified.
+func mergeContext(global, request map[string][]string) map[string][]string {
+	out := make(map[string][]string, len(global)+len(request))
+	maps.Copy(out, global)
+	maps.Copy(out, request)
+	return out
+}
+
+func (g *Gateway) logDecision(ctx context.Context, op string, req iam.Request, c Check, d iam.Decision) {
+	attrs := []slog.Attr{
+		slog.String("principal", req.Principal),
+		slog.String("operation", op),
+		slog.String("action", req.Action),
+		slog.String("resource", req.Resource),
+		slog.Any("leading_keys", c.Context[KeyLeadingKeys]),
+		slog.String("decision", string(d.Outcome)),
+		slog.String("policy_kind", string(d.Kind)),
+		slog.String("policy", d.Policy),
+		slog.Int("statement", d.Statement),
+		slog.String("sid", d.Sid),
+		slog.String("reason", d.Reason),
+	}
+	if enc := c.Context[KeyEnclosingOperation]; enc != nil {
+		attrs = append(attrs, slog.Any("enclosing_operation", enc))
+	}
+	level := slog.LevelInfo
+	if !d.Allowed() {
+		level = slog.LevelWarn
+	}
+	g.log.LogAttrs(ctx, level, "dynamodb authorization", attrs...)
+}
+
+// hopHeaders are request headers the backend never sees: the client's
+// credentials stay in the gateway, and compression is left to the
+// transport so the gateway can read and fix the response.
+var hopHeaders = []string{"Authorization", "X-Amz-Security-Token", "Accept-Encoding"}
+
+// forward sends an allowed request to the backend and writes its response,
+// with gap fixes and a fresh x-amz-crc32, to w.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, op string, body []byte, account string) {
+	out := r.Clone(r.Context())
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.ContentLength = int64(len(body))
+	out.RequestURI = ""
+	for _, h := range hopHeaders {
+		out.Header.Del(h)
+	}
+	rec := newResponseBuffer()
+	g.backend.ServeHTTP(rec, out)
+
+	switch op {
+	case "CreateTable", "UpdateTable", "DeleteTable":
+		if t, err := tableNameOf(body); err == nil {
+			g.schemas.invalidate(t)
+		}
+	}
+
+	status := rec.code()
+	respBody := rec.body.Bytes()
+	if status == http.StatusOK {
+		if fixed, ok := fixResponse(op, body, respBody, g.region, account); ok {
+			respBody = fixed
+		}
+	}
+	h := w.Header()
+	for k, v := range rec.header {
+		switch http.CanonicalHeaderKey(k) {
+		case "Content-Length", headerCRC32:
+			continue
+		}
+		h[k] = v
+	}
+	if h.Get("Content-Type") == "" {
+		h.Set("Content-Type", contentTypeJSON10)
+	}
+	if h.Get(headerRequestID) == "" {
+		h.Set(headerRequestID, newRequestID())
+	}
+	h.Set(headerCRC32, crc32Header(respBody))
+	h.Set("Content-Length", strconv.Itoa(len(respBody)))
+	w.WriteHeader(status)
+	_, _ = w.Write(respBody)
+}
+
+func tableNameOf(body []byte) (string, error) {
+	o, err := parseObject(body, true)
+	if err != nil {
+		return "", err
+	}
+	return o.str("TableName")
+}
