@@ -1,0 +1,34 @@
+// Package sampleapp is the seed's reader app rebuilt over the tvm client: it
+// seeds the demo table and runs the tenant-isolation experiments of the blog
+// post "Lock Down DynamoDB with IAM Policy Conditions" (table and GSI queries
+// with the app's own identity, with a no-grant role, and with broker-vended
+// credentials for tenant 1 and 2), plus checks the post did not make (Scan,
+// cross-tenant GetItem, mixed-tenant BatchGetItem, a wildcard tenant).
+//
+// The experiment logic runs against an Env: the app's own credentials, a
+// no-grant identity, a factory of broker-vended credentials and a factory of
+// DynamoDB clients (ReadAPI, a four-method subset of *dynamodb.Client). NewEnv
+// builds the real one from a Config; tests build one over fakes. Verify runs
+// the whole list and returns a Report; Report.WriteTable and Report.WriteJSON
+// render it. The CLI (Main, binary tvm-sample) is a thin layer over these.
+//
+// # Data
+//
+// Table tvm-demo: key PK (HASH) / SK (RANGE); GSI "gsi" on PK1 / SK1,
+// projection ALL. Items Tenant#1/Item#1 (PK1 Tenant#1), Tenant#2/Item#2 (PK1
+// Tenant#2) and Tenant#2/Item#3 (PK1 Tenant#1): on the GSI tenant 1 sees
+// Item#3, which tenant 2 owns on the table, because dynamodb:LeadingKeys is
+// checked against the partition key of what is queried — the index's, for an
+// index.
+//
+// # Outcomes
+//
+// Only DynamoDB's AccessDeniedException counts as "denied". A broker refusal,
+// a failure to obtain credentials, or any other error is its own outcome, so
+// a broken broker or STS can never pass as isolation.
+//
+// # Concurrency
+//
+// An Env and a Config are read-only after construction and safe for
+// concurrent use; Verify runs its experiments one after the other.
+package sampleapp

@@ -1,0 +1,122 @@
+package sampleapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+)
+
+// SeedAPI is the subset of *dynamodb.Client that Seed calls.
+type SeedAPI interface {
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+}
+
+// SeedItems are the seed's three items.
+var SeedItems = []Item{
+	{PK: "Tenant#1", SK: "Item#1", PK1: "Tenant#1", SK1: "Item#1"},
+	{PK: "Tenant#2", SK: "Item#2", PK1: "Tenant#2", SK1: "Item#2"},
+	{PK: "Tenant#2", SK: "Item#3", PK1: "Tenant#1", SK1: "Item#3"},
+}
+
+// TableWait bounds the wait for a created table to become ACTIVE.
+const TableWait = 2 * time.Minute
+
+// SeedOptions tunes Seed; the zero value is the production setting.
+type SeedOptions struct {
+	// MinDelay and MaxDelay of the table-exists waiter (default 1s and 10s).
+	MinDelay, MaxDelay time.Duration
+}
+
+// Seed creates the table (PK/SK, GSI on PK1/SK1, projection ALL, on-demand)
+// unless it exists, waits until it is ACTIVE (at most TableWait), and writes
+// the seed items. Items are written whole by key, so running it again leaves
+// the same three items. Progress goes to w.
+func Seed(ctx context.Context, api SeedAPI, table, index string, w io.Writer, opts SeedOptions) error {
+	if opts.MinDelay <= 0 {
+		opts.MinDelay = time.Second
+	}
+	if opts.MaxDelay < opts.MinDelay {
+		opts.MaxDelay = max(10*time.Second, opts.MinDelay)
+	}
+	_, err := api.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)})
+	var notFound *types.ResourceNotFoundException
+	switch {
+	case err == nil:
+		fmt.Fprintf(w, "table %s exists\n", table)
+	case errors.As(err, &notFound):
+		_, err := api.CreateTable(ctx, createTableInput(table, index))
+		var inUse *types.ResourceInUseException
+		switch {
+		case err == nil:
+			fmt.Fprintf(w, "table %s created\n", table)
+		case errors.As(err, &inUse):
+			fmt.Fprintf(w, "table %s is being created elsewhere\n", table)
+		default:
+			return fmt.Errorf("creating table %s: %w", table, err)
+		}
+	default:
+		return fmt.Errorf("describing table %s: %w", table, err)
+	}
+	waiter := dynamodb.NewTableExistsWaiter(api, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = opts.MinDelay, opts.MaxDelay
+	})
+	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, TableWait); err != nil {
+		return fmt.Errorf("waiting for table %s: %w", table, err)
+	}
+	for _, it := range SeedItems {
+		av, err := attributevalue.MarshalMap(it)
+		if err != nil {
+			return err
+		}
+		if _, err := api.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: av}); err != nil {
+			return fmt.Errorf("writing %s: %w", it, err)
+		}
+		fmt.Fprintf(w, "item %s (%s %s) written\n", it, index, it.PK1)
+	}
+	return nil
+}
+
+func createTableInput(table, index string) *dynamodb.CreateTableInput {
+	s := func(name string) types.AttributeDefinition {
+		return types.AttributeDefinition{AttributeName: aws.String(name), AttributeType: types.ScalarAttributeTypeS}
+	}
+	ks := func(hash, rng string) []types.KeySchemaElement {
+		return []types.KeySchemaElement{
+			{AttributeName: aws.String(hash), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(rng), KeyType: types.KeyTypeRange},
+		}
+	}
+	return &dynamodb.CreateTableInput{
+		TableName:            aws.String(table),
+		AttributeDefinitions: []types.AttributeDefinition{s("PK"), s("SK"), s("PK1"), s("SK1")},
+		KeySchema:            ks("PK", "SK"),
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName:  aws.String(index),
+			KeySchema:  ks("PK1", "SK1"),
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
+		BillingMode: types.BillingModePayPerRequest,
+	}
+}
+
+// SeedStack seeds the table of c with the app's own identity (the SDK
+// default chain).
+func SeedStack(ctx context.Context, c Config, w io.Writer) error {
+	if c.Table == "" || c.Index == "" || c.Region == "" {
+		return errors.New("table, index and region are required")
+	}
+	awsCfg, err := c.AWSConfig(ctx)
+	if err != nil {
+		return err
+	}
+	return Seed(ctx, dynamodb.NewFromConfig(awsCfg), c.Table, c.Index, w, SeedOptions{})
+}
