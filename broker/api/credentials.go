@@ -1,0 +1,367 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/tvmkit/tvm/broker/auth"
+	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/broker/vend"
+)
+
+// Parameter names and bounds of /v1/credentials.
+const (
+	paramProfile  = "profile"
+	paramDuration = "duration"
+	// maxDurationSeconds is STS's absolute maximum; profiles narrow it.
+	maxDurationSeconds = 43200
+	maxProfileLen      = 64
+	outcomeOK          = "ok"
+)
+
+// credentialsResponse is the 200 body: credential_process output and a
+// container-credentials response at once.
+type credentialsResponse struct {
+	Version         int    `json:"Version"`
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string `json:"SecretAccessKey"`
+	SessionToken    string `json:"SessionToken"`
+	Token           string `json:"Token"`
+	Expiration      string `json:"Expiration"`
+	AccountID       string `json:"AccountId,omitempty"`
+	Tenant          string `json:"Tenant"`
+	Profile         string `json:"Profile"`
+}
+
+// params are the validated request parameters.
+type params struct {
+	profile  string
+	duration time.Duration
+}
+
+// jsonBody is the strict JSON form of a POST body.
+type jsonBody struct {
+	Profile         *string `json:"profile"`
+	DurationSeconds *int64  `json:"duration_seconds"`
+}
+
+func (s *server) credentials(c echo.Context) error {
+	start := s.now()
+	ctx := c.Request().Context()
+	var (
+		id    *auth.Identity
+		p     params
+		creds *vend.Credentials
+		err   error
+	)
+	defer func() {
+		if r := recover(); r != nil {
+			// Audit the attempt as failed, then let the recover middleware answer.
+			s.audit(c, start, id, p, nil, errs.New(http.StatusInternalServerError, errs.CodeInternal, "internal error"))
+			panic(r)
+		}
+		s.audit(c, start, id, p, creds, err)
+	}()
+
+	id, err = s.authenticate(c)
+	if err != nil {
+		return err
+	}
+	if scope, wait, ok := s.limits.allow(id.Tenant, id.Subject, s.now()); !ok {
+		s.metrics.RateLimited(scope)
+		err = &errs.Error{
+			Status: http.StatusTooManyRequests, Code: errs.CodeRateLimited,
+			Message: "too many requests", RetryAfter: wait,
+		}
+		return err
+	}
+	if p, err = readParams(c); err != nil {
+		return err
+	}
+	creds, err = s.vendor.Vend(ctx, vend.Request{
+		Tenant:   id.Tenant,
+		Subject:  id.Subject,
+		Profile:  p.profile,
+		Duration: p.duration,
+		Scopes:   id.Scopes,
+	})
+	if err != nil {
+		return err
+	}
+	if err = usable(creds, s.now()); err != nil {
+		creds = nil
+		return err
+	}
+	c.Response().Header().Set("Pragma", "no-cache")
+	return writeJSON(c, http.StatusOK, credentialsResponse{
+		Version:         1,
+		AccessKeyID:     creds.AccessKeyID,
+		SecretAccessKey: creds.SecretAccessKey,
+		SessionToken:    creds.SessionToken,
+		Token:           creds.SessionToken,
+		Expiration:      creds.Expiration.UTC().Truncate(time.Second).Format(time.RFC3339),
+		AccountID:       creds.AccountID,
+		Tenant:          creds.Tenant,
+		Profile:         creds.Profile,
+	})
+}
+
+// authenticate passes the Authorization header, as sent, to the verifier.
+func (s *server) authenticate(c echo.Context) (*auth.Identity, error) {
+	values := c.Request().Header.Values(echo.HeaderAuthorization)
+	switch len(values) {
+	case 0:
+		return nil, errs.InvalidToken("missing Authorization header", nil)
+	case 1:
+	default:
+		return nil, errs.InvalidToken("more than one Authorization header", nil)
+	}
+	id, err := s.verifier.Verify(c.Request().Context(), values[0])
+	if err != nil {
+		return nil, err
+	}
+	if id == nil || id.Tenant == "" {
+		// Fail closed: a verifier must never return an identity without a tenant.
+		return nil, errs.Wrap(errors.New("verifier returned no tenant"), http.StatusInternalServerError, errs.CodeInternal, "internal error")
+	}
+	return id, nil
+}
+
+// usable refuses credentials that must never be served: empty parts or an
+// expiry already passed.
+func usable(creds *vend.Credentials, now time.Time) error {
+	switch {
+	case creds == nil, creds.AccessKeyID == "", creds.SecretAccessKey == "", creds.SessionToken == "":
+		return errs.Wrap(errors.New("vendor returned incomplete credentials"), http.StatusBadGateway, errs.CodeUpstreamInvalid, "upstream returned unusable credentials")
+	case !creds.Expiration.After(now):
+		return errs.Wrap(fmt.Errorf("vendor returned credentials expiring at %s", creds.Expiration.UTC().Format(time.RFC3339)), http.StatusBadGateway, errs.CodeUpstreamInvalid, "upstream returned unusable credentials")
+	}
+	return nil
+}
+
+// readParams reads profile and duration from the query string and, for a
+// POST, from a JSON or form body. A parameter may be given once.
+func readParams(c echo.Context) (params, error) {
+	raw := map[string]string{}
+	if err := addValues(raw, c.Request().URL.Query(), "query parameter"); err != nil {
+		return params{}, err
+	}
+	var body bodyParams
+	if c.Request().Method == http.MethodPost {
+		var err error
+		if body, err = readBody(c.Request()); err != nil {
+			return params{}, err
+		}
+		if err := addValues(raw, body.form, "form field"); err != nil {
+			return params{}, err
+		}
+	}
+	var p params
+	if v, ok := raw[paramProfile]; ok {
+		if err := checkProfile(v); err != nil {
+			return params{}, err
+		}
+		p.profile = v
+	}
+	if body.profile != nil {
+		if _, dup := raw[paramProfile]; dup {
+			return params{}, errs.InvalidRequest("profile given more than once")
+		}
+		if err := checkProfile(*body.profile); err != nil {
+			return params{}, err
+		}
+		p.profile = *body.profile
+	}
+	if v, ok := raw[paramDuration]; ok {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || len(v) > 6 || v[0] == '+' || v[0] == '-' {
+			return params{}, errs.InvalidRequest("duration must be a whole number of seconds")
+		}
+		if err := checkDuration(n); err != nil {
+			return params{}, err
+		}
+		p.duration = time.Duration(n) * time.Second
+	}
+	if body.durationSeconds != nil {
+		if _, dup := raw[paramDuration]; dup {
+			return params{}, errs.InvalidRequest("duration given more than once")
+		}
+		if err := checkDuration(*body.durationSeconds); err != nil {
+			return params{}, err
+		}
+		p.duration = time.Duration(*body.durationSeconds) * time.Second
+	}
+	return p, nil
+}
+
+// addValues copies the known parameters of vs into raw; unknown or repeated
+// parameters are refused.
+func addValues(raw map[string]string, vs url.Values, what string) error {
+	for k, v := range vs {
+		if k != paramProfile && k != paramDuration {
+			return errs.InvalidRequest(fmt.Sprintf("unknown %s %q", what, truncate(k, 32)))
+		}
+		if _, dup := raw[k]; dup || len(v) != 1 {
+			return errs.InvalidRequest(k + " given more than once")
+		}
+		raw[k] = v[0]
+	}
+	return nil
+}
+
+func checkProfile(v string) error {
+	if v == "" || len(v) > maxProfileLen {
+		return errs.InvalidRequest("profile must be 1-64 characters of [A-Za-z0-9_.-]")
+	}
+	for i := 0; i < len(v); i++ {
+		ch := v[i]
+		if !(ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '.' || ch == '-') {
+			return errs.InvalidRequest("profile must be 1-64 characters of [A-Za-z0-9_.-]")
+		}
+	}
+	return nil
+}
+
+func checkDuration(n int64) error {
+	if n < 1 || n > maxDurationSeconds {
+		return errs.InvalidRequest(fmt.Sprintf("duration must be between 1 and %d seconds", maxDurationSeconds))
+	}
+	return nil
+}
+
+// bodyParams are the parameters found in a POST body.
+type bodyParams struct {
+	form            url.Values
+	profile         *string
+	durationSeconds *int64
+}
+
+// readBody reads a POST body: empty, strict JSON or a urlencoded form.
+func readBody(r *http.Request) (bodyParams, error) {
+	if r.Body == nil || r.Body == http.NoBody {
+		return bodyParams{}, nil
+	}
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return bodyParams{}, errs.Wrap(err, http.StatusRequestEntityTooLarge, errs.CodeRequestTooLarge, "request body too large")
+		}
+		return bodyParams{}, errs.Wrap(err, http.StatusBadRequest, errs.CodeInvalidRequest, "cannot read request body")
+	}
+	if len(data) == 0 {
+		return bodyParams{}, nil
+	}
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
+	if err != nil {
+		mediaType = ""
+	}
+	switch mediaType {
+	case echo.MIMEApplicationJSON:
+		var b jsonBody
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&b); err != nil {
+			return bodyParams{}, errs.Wrap(err, http.StatusBadRequest, errs.CodeInvalidRequest, "invalid JSON body: "+jsonProblem(err))
+		}
+		if _, err := dec.Token(); err != io.EOF {
+			return bodyParams{}, errs.InvalidRequest("invalid JSON body: trailing data after the object")
+		}
+		return bodyParams{profile: b.Profile, durationSeconds: b.DurationSeconds}, nil
+	case echo.MIMEApplicationForm:
+		form, err := url.ParseQuery(string(data))
+		if err != nil {
+			return bodyParams{}, errs.Wrap(err, http.StatusBadRequest, errs.CodeInvalidRequest, "invalid form body")
+		}
+		return bodyParams{form: form}, nil
+	}
+	return bodyParams{}, errs.New(http.StatusUnsupportedMediaType, errs.CodeInvalidRequest,
+		"body must be application/json or application/x-www-form-urlencoded")
+}
+
+// jsonProblem describes a decoding error without echoing the input.
+func jsonProblem(err error) string {
+	var typeErr *json.UnmarshalTypeError
+	var syntaxErr *json.SyntaxError
+	switch {
+	case errors.As(err, &typeErr):
+		return fmt.Sprintf("field %q has the wrong type", truncate(typeErr.Field, 32))
+	case errors.As(err, &syntaxErr):
+		return "malformed JSON"
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "truncated JSON"
+	}
+	// encoding/json reports unknown fields as `json: unknown field "x"`.
+	const prefix = "json: unknown field "
+	if msg := err.Error(); len(msg) > len(prefix) && msg[:len(prefix)] == prefix {
+		return "unknown field " + truncate(msg[len(prefix):], 34)
+	}
+	return "malformed JSON"
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// audit writes the one audit record of a /v1/credentials request and counts
+// the vend outcome. It never logs a token, a secret key or a session token.
+func (s *server) audit(c echo.Context, start time.Time, id *auth.Identity, p params, creds *vend.Credentials, err error) {
+	outcome := outcomeOK
+	level := slog.LevelInfo
+	if err != nil {
+		outcome = toAPIError(err).Code
+		level = slog.LevelWarn
+	}
+	profile := p.profile
+	if profile == "" {
+		profile = s.defaultProfile
+	}
+	attrs := make([]slog.Attr, 0, 12)
+	attrs = append(attrs, slog.String("request_id", requestIDOf(c)))
+	if id != nil {
+		attrs = append(attrs, slog.String("tenant", id.Tenant), slog.String("subject", id.Subject))
+	} else {
+		attrs = append(attrs, slog.String("tenant", ""), slog.String("subject", ""))
+	}
+	var hash, session, last4, expiration string
+	cacheHit := false
+	if creds != nil {
+		profile = creds.Profile
+		hash, session, cacheHit = creds.PolicyHash, creds.SessionName, creds.CacheHit
+		last4 = lastN(creds.AccessKeyID, 4)
+		expiration = creds.Expiration.UTC().Format(time.RFC3339)
+	}
+	attrs = append(attrs,
+		slog.String("profile", profile),
+		slog.String("policy_hash", hash),
+		slog.String("session_name", session),
+		slog.String("access_key_id_last4", last4),
+		slog.String("expiration", expiration),
+		slog.Bool("cache_hit", cacheHit),
+		slog.String("outcome", outcome),
+		slog.Duration("duration", s.now().Sub(start)),
+	)
+	s.log.LogAttrs(c.Request().Context(), level, "vend", attrs...)
+	s.metrics.Vend(profile, outcome)
+}
+
+func lastN(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[len(s)-n:]
+}

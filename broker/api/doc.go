@@ -1,0 +1,45 @@
+// Package api is the broker's HTTP API, built on Echo v4. Handlers are a
+// thin layer over two small interfaces, Verifier (JWT -> identity) and Vendor
+// (identity -> temporary credentials); all policy and STS logic lives behind
+// them.
+//
+// # Routes
+//
+//	GET|POST /v1/credentials   vend credentials
+//	GET      /healthz          200 {"status":"ok"} while the process runs
+//	GET      /readyz           200 {"status":"ready"} once signing keys are loaded, else 503
+//	GET      /metrics          Prometheus text format (when Options.Metrics is set)
+//
+// /v1/credentials takes the JWT from the Authorization header, either
+// "Bearer <jwt>" or the raw "<jwt>" that AWS SDKs send to a
+// container-credentials endpoint. Two optional parameters, profile and
+// duration (seconds), come from the query string; a POST may carry them
+// instead as a JSON body {"profile":"read","duration_seconds":3600} (unknown
+// fields are refused) or as an application/x-www-form-urlencoded form.
+// Unknown or repeated parameters are refused.
+//
+// A 200 answer is one JSON object that is both credential_process output and
+// a container-credentials response:
+//
+//	{"Version":1,"AccessKeyId":"ASIA...","SecretAccessKey":"...","SessionToken":"...",
+//	 "Token":"...","Expiration":"2026-01-02T15:04:05Z","AccountId":"123456789012",
+//	 "Tenant":"1","Profile":"read"}
+//
+// with Cache-Control: no-store and Pragma: no-cache. Every error, including
+// Echo's own (404, 405, 413), is {"code":"...","message":"..."} with
+// Content-Type exactly application/json; codes are the stable errs codes. A
+// 401 carries WWW-Authenticate: Bearer error="invalid_token"; a 429 or 503
+// carries Retry-After in seconds. Internal causes are logged with the request
+// id, never returned.
+//
+// Every request gets an X-Request-Id (a sanitized client value or a random
+// one). Each request is logged once (without query string or Authorization
+// header) and each call of /v1/credentials produces one audit record with the
+// message "vend" that carries at most the last four characters of the access
+// key id and never a token, secret key or session token.
+//
+// # Concurrency
+//
+// The handler returned by New is safe for concurrent use. The rate limiter
+// holds per-tenant and per-subject token buckets in bounded LRU maps.
+package api

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/broker/vend"
+	"github.com/tvmkit/tvm/policies"
+)
+
+// check validates the configuration and proves every profile, printing one
+// table row per profile (and, with --rows, every proof row).
+func check(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (required)")
+	rows := fs.Bool("rows", false, "print every row of every isolation proof")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *configPath == "" || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tvm-broker check: --config is required and no arguments are taken\n%s", usage)
+		return exitUsage
+	}
+	cfg, err := config.Load(*configPath, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "tvm-broker check: invalid configuration: %v\n", err)
+		return exitUsage
+	}
+	templates, err := policies.LoadTemplates(cfg.PolicyDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "tvm-broker check: policy templates: %v\n", err)
+		return exitFailure
+	}
+	reports, err := vend.CheckProfiles(cfg, templates)
+	printChecks(stdout, reports, cfg.Proof.Disabled, *rows)
+	if err != nil {
+		fmt.Fprintf(stderr, "tvm-broker check: FAILED: %v\n", err)
+		return exitFailure
+	}
+	fmt.Fprintf(stdout, "ok: %d profiles checked\n", len(reports))
+	return exitOK
+}
+
+// printChecks writes the per-profile table.
+func printChecks(w io.Writer, reports []vend.ProfileCheck, proofDisabled, rows bool) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "PROFILE\tTEMPLATE\tPOLICY_SIZE\tPROOF\tRESULT")
+	for _, r := range reports {
+		proof := "not run"
+		switch {
+		case proofDisabled:
+			proof = "disabled"
+		case r.Proof != nil:
+			passed := 0
+			for _, row := range r.Proof.Rows {
+				if row.OK {
+					passed++
+				}
+			}
+			proof = fmt.Sprintf("%d/%d rows", passed, len(r.Proof.Rows))
+		}
+		size := "-"
+		if r.PolicySize > 0 {
+			size = strconv.Itoa(r.PolicySize)
+		}
+		result := "ok"
+		if !r.OK() {
+			result = "FAIL: " + r.Err.Error()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Profile, r.Template, size, proof, result)
+	}
+	_ = tw.Flush()
+	if !rows {
+		return
+	}
+	for _, r := range reports {
+		if r.Proof == nil {
+			continue
+		}
+		fmt.Fprintf(w, "\nprofile %s:\n", r.Profile)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ROW\tACTION\tRESOURCE\tWANT\tGOT\tOK")
+		for _, row := range r.Proof.Rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%v\n", row.Name, row.Action, row.Resource, row.Want, row.Got, row.OK)
+		}
+		_ = tw.Flush()
+	}
+}
+
+// render prints the session policy that a tenant gets from a profile.
+func render(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (required)")
+	profileName := fs.String("profile", "", "profile name (default: the configured default profile)")
+	tenant := fs.String("tenant", "", "tenant id (required)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *configPath == "" || *tenant == "" || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tvm-broker render: --config and --tenant are required\n%s", usage)
+		return exitUsage
+	}
+	cfg, err := config.Load(*configPath, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "tvm-broker render: invalid configuration: %v\n", err)
+		return exitUsage
+	}
+	p, ok := cfg.Profile(*profileName)
+	if !ok {
+		fmt.Fprintf(stderr, "tvm-broker render: no profile %q\n", *profileName)
+		return exitUsage
+	}
+	templates, err := policies.LoadTemplates(cfg.PolicyDir)
+	if err != nil {
+		fmt.Fprintf(stderr, "tvm-broker render: policy templates: %v\n", err)
+		return exitFailure
+	}
+	tmpl, ok := templates.Get(p.Template)
+	if !ok {
+		fmt.Fprintf(stderr, "tvm-broker render: profile %q: no template %q\n", p.Name, p.Template)
+		return exitFailure
+	}
+	pattern, err := config.CompileTenantPattern(cfg.Auth.TenantPattern)
+	if err != nil {
+		fmt.Fprintf(stderr, "tvm-broker render: auth.tenant_pattern: %v\n", err)
+		return exitUsage
+	}
+	key, err := policies.LeadingKey(p.LeadingKeyFormat, *tenant, pattern)
+	if err != nil {
+		fmt.Fprintf(stderr, "tvm-broker render: tenant refused: %v\n", err)
+		return exitFailure
+	}
+	r, err := tmpl.Render(policies.Params{Tenant: *tenant, LeadingKey: key, TableARNs: p.TableARNs})
+	if err != nil {
+		fmt.Fprintf(stderr, "tvm-broker render: %v\n", err)
+		return exitFailure
+	}
+	var out bytes.Buffer
+	if err := json.Indent(&out, r.JSON, "", "  "); err != nil {
+		fmt.Fprintf(stderr, "tvm-broker render: %v\n", err)
+		return exitFailure
+	}
+	out.WriteByte('\n')
+	if _, err := stdout.Write(out.Bytes()); err != nil {
+		return exitFailure
+	}
+	fmt.Fprintf(stderr, "profile %s, template %s, %d characters (STS limit 2048), sha256 %s\n", p.Name, tmpl.Name(), r.Size, r.Hash)
+	return exitOK
+}

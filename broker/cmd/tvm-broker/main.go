@@ -1,0 +1,92 @@
+// Command tvm-broker is the token vending machine: an HTTP service that
+// verifies a JWT, takes the tenant from a claim, renders a checked
+// dynamodb:LeadingKeys session policy and returns STS temporary credentials
+// scoped to that tenant.
+//
+// Usage:
+//
+//	tvm-broker [serve] --config FILE [--listen ADDR]
+//	tvm-broker check   --config FILE [--rows]
+//	tvm-broker render  --config FILE --profile P --tenant T
+//	tvm-broker version
+//
+// serve runs the HTTP API (see package broker/api) until SIGINT or SIGTERM,
+// then shuts down gracefully. It logs JSON lines to stderr; the line with
+// msg "ready" carries the bound address in "addr". The STS endpoint comes
+// from the AWS SDK's standard configuration (AWS_ENDPOINT_URL,
+// AWS_ENDPOINT_URL_STS) and the broker's own credentials from the SDK's
+// default chain.
+//
+// check validates the configuration, loads and lints the templates, renders
+// every profile and runs its isolation proof, prints one row per profile and
+// exits non-zero if any profile fails: a gate for CI pipelines of template
+// authors. render prints the session policy a tenant would get.
+//
+// Exit status: 0 success, 1 failure, 2 bad usage or invalid configuration.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/debug"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+)
+
+const usage = `usage:
+  tvm-broker [serve] --config FILE [--listen ADDR]   run the credential broker
+  tvm-broker check   --config FILE [--rows]          validate config, lint and prove every profile
+  tvm-broker render  --config FILE --profile P --tenant T
+                                                     print the session policy for a tenant
+  tvm-broker version                                 print the version
+`
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
+
+// run executes one subcommand and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	cmd := "serve"
+	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, stderr, getenv)
+	case "check":
+		return check(args, stdout, stderr, getenv)
+	case "render":
+		return render(args, stdout, stderr, getenv)
+	case "version":
+		fmt.Fprintf(stdout, "tvm-broker %s (%s)\n", buildVersion(), runtime.Version())
+		return exitOK
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	}
+	fmt.Fprintf(stderr, "tvm-broker: unknown command %q\n%s", cmd, usage)
+	return exitUsage
+}
+
+// buildVersion returns the -ldflags version, else the module version.
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}

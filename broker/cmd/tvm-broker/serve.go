@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/tvmkit/tvm/broker/api"
+	"github.com/tvmkit/tvm/broker/auth"
+	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/broker/metrics"
+	"github.com/tvmkit/tvm/broker/vend"
+	"github.com/tvmkit/tvm/policies"
+)
+
+// serve runs the broker until ctx ends or SIGINT/SIGTERM arrives.
+func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) int {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "configuration file (required)")
+	listen := fs.String("listen", "", "listen address, overrides the configuration (port 0 picks a free port)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	if *configPath == "" || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "tvm-broker serve: --config is required and no arguments are taken\n%s", usage)
+		return exitUsage
+	}
+	cfg, err := config.Load(*configPath, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "tvm-broker: invalid configuration: %v\n", err)
+		return exitUsage
+	}
+	if *listen != "" {
+		cfg.Listen = *listen
+	}
+	log, err := newLogger(stderr, cfg.Log)
+	if err != nil {
+		fmt.Fprintf(stderr, "tvm-broker: invalid configuration: %v\n", err)
+		return exitUsage
+	}
+	if err := runServer(ctx, cfg, log); err != nil {
+		log.Error("broker failed", slog.String("error", err.Error()))
+		return exitFailure
+	}
+	return exitOK
+}
+
+// runServer wires the broker together and serves until a signal arrives.
+func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Background work (JWKS refresh) lives until the server has shut down,
+	// not only until the signal.
+	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+
+	templates, err := policies.LoadTemplates(cfg.PolicyDir)
+	if err != nil {
+		return fmt.Errorf("policy templates: %w", err)
+	}
+	verifier, err := auth.New(bgCtx, cfg.Auth, auth.Options{Logger: log})
+	if err != nil {
+		return err
+	}
+	defer verifier.Close()
+
+	awsCfg, err := awsconfig.LoadDefaultConfig(sigCtx, awsconfig.WithRegion(cfg.STS.Region))
+	if err != nil {
+		return fmt.Errorf("AWS SDK configuration: %w", err)
+	}
+	m := metrics.New(profileNames(cfg))
+	vendor, err := vend.New(cfg, templates, sts.NewFromConfig(awsCfg), vend.Options{Observer: m, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer vendor.Close()
+
+	handler, err := api.New(api.Options{
+		Verifier:       verifier,
+		Vendor:         vendor,
+		Logger:         log,
+		Metrics:        m,
+		DefaultProfile: cfg.DefaultProfile,
+		Server:         cfg.Server,
+		RateLimit:      cfg.RateLimit,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		ReadTimeout:       cfg.Server.ReadTimeout,
+		WriteTimeout:      cfg.Server.WriteTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("ready",
+		slog.String("addr", ln.Addr().String()),
+		slog.String("version", buildVersion()),
+		slog.String("region", awsCfg.Region),
+		slog.Any("profiles", profileNames(cfg)),
+		slog.String("default_profile", cfg.DefaultProfile),
+	)
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-sigCtx.Done():
+	}
+	stop() // a second signal ends the process at once
+	log.Info("shutting down", slog.Duration("timeout", cfg.Server.ShutdownTimeout))
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.WithoutCancel(ctx), cfg.Server.ShutdownTimeout)
+	defer cancelShutdown()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		_ = srv.Close()
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// newLogger returns the JSON (or text) logger at the configured level.
+func newLogger(w io.Writer, cfg config.Log) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
+		return nil, fmt.Errorf("log.level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch cfg.Format {
+	case "", "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("log.format: %q is not json or text", cfg.Format)
+}
+
+func profileNames(cfg *config.Config) []string {
+	names := make([]string, 0, len(cfg.Profiles))
+	for _, p := range cfg.Profiles {
+		names = append(names, p.Name)
+	}
+	return names
+}

@@ -1,0 +1,207 @@
+// Package metrics holds the broker's Prometheus collectors.
+//
+// Every collector is registered on a dedicated registry (never the global
+// one), exposed by Handler in the Prometheus text exposition format:
+//
+//	tvm_vend_total{profile,outcome}                  vend attempts; outcome is "ok" or an errs code
+//	tvm_cache_lookups_total{profile,result}          credential cache lookups; result is "hit" or "miss"
+//	tvm_sts_request_duration_seconds{profile}        AssumeRole latency (histogram)
+//	tvm_sts_errors_total{profile,code}               AssumeRole failures by AWS error code
+//	tvm_policy_size_bytes{profile}                   rendered session policy size (histogram)
+//	tvm_rate_limited_total{scope}                    requests refused by the broker's limiter ("tenant", "subject")
+//	tvm_http_requests_total{route,method,status}     HTTP requests by route pattern
+//	tvm_http_request_duration_seconds{route,method}  HTTP latency (histogram)
+//
+// Label cardinality is bounded: profile labels are restricted to the profile
+// names given to New (anything else is recorded as "unknown"), outcome and
+// code labels must look like identifiers (anything else is "other"), and no
+// label ever carries a tenant id, a subject or a raw request path.
+//
+// A *Metrics is safe for concurrent use. Every method is a no-op on a nil
+// *Metrics, so callers may leave it unset.
+package metrics
+
+import (
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Label values used when an input would make cardinality unbounded.
+const (
+	UnknownProfile = "unknown" // a profile name not given to New
+	OtherValue     = "other"   // an outcome, code, route or method that is not a plain identifier
+)
+
+// Metrics is the broker's set of collectors on a private registry.
+type Metrics struct {
+	reg      *prometheus.Registry
+	profiles map[string]bool
+
+	vends        *prometheus.CounterVec
+	cacheLookups *prometheus.CounterVec
+	stsDuration  *prometheus.HistogramVec
+	stsErrors    *prometheus.CounterVec
+	policySize   *prometheus.HistogramVec
+	rateLimited  *prometheus.CounterVec
+	httpRequests *prometheus.CounterVec
+	httpDuration *prometheus.HistogramVec
+}
+
+// New returns collectors registered on a new registry, together with the Go
+// runtime and process collectors. profiles lists the configured profile
+// names: the only values the profile label may take besides "unknown".
+func New(profiles []string) *Metrics {
+	m := &Metrics{
+		reg:      prometheus.NewRegistry(),
+		profiles: make(map[string]bool, len(profiles)),
+		vends: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tvm_vend_total",
+			Help: "Credential vend attempts by profile and outcome (ok or an error code).",
+		}, []string{"profile", "outcome"}),
+		cacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tvm_cache_lookups_total",
+			Help: "Credential cache lookups by profile and result (hit or miss).",
+		}, []string{"profile", "result"}),
+		stsDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tvm_sts_request_duration_seconds",
+			Help:    "Duration of STS AssumeRole calls, including SDK retries.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"profile"}),
+		stsErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tvm_sts_errors_total",
+			Help: "Failed STS AssumeRole calls by profile and AWS error code.",
+		}, []string{"profile", "code"}),
+		policySize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tvm_policy_size_bytes",
+			Help:    "Size of rendered session policies in bytes (STS allows 2048 characters).",
+			Buckets: []float64{256, 512, 768, 1024, 1280, 1536, 1792, 2048},
+		}, []string{"profile"}),
+		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tvm_rate_limited_total",
+			Help: "Requests refused by the broker's rate limiter, by scope (tenant or subject).",
+		}, []string{"scope"}),
+		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tvm_http_requests_total",
+			Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "method", "status"}),
+		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tvm_http_request_duration_seconds",
+			Help:    "HTTP request duration by route pattern and method.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route", "method"}),
+	}
+	for _, p := range profiles {
+		m.profiles[p] = true
+	}
+	m.reg.MustRegister(
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		m.vends, m.cacheLookups, m.stsDuration, m.stsErrors, m.policySize,
+		m.rateLimited, m.httpRequests, m.httpDuration,
+	)
+	return m
+}
+
+// Registry returns the private registry, for tests and extra collectors.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// CacheLookup records one credential cache lookup (vend.Observer).
+func (m *Metrics) CacheLookup(profile string, hit bool) {
+	if m == nil {
+		return
+	}
+	result := "miss"
+	if hit {
+		result = "hit"
+	}
+	m.cacheLookups.WithLabelValues(m.profile(profile), result).Inc()
+}
+
+// STSCall records one AssumeRole call (vend.Observer); errCode is "" on success.
+func (m *Metrics) STSCall(profile string, d time.Duration, errCode string) {
+	if m == nil {
+		return
+	}
+	p := m.profile(profile)
+	m.stsDuration.WithLabelValues(p).Observe(d.Seconds())
+	if errCode != "" {
+		m.stsErrors.WithLabelValues(p, ident(errCode)).Inc()
+	}
+}
+
+// PolicyRendered records the size of a rendered session policy (vend.Observer).
+func (m *Metrics) PolicyRendered(profile string, size int) {
+	if m == nil {
+		return
+	}
+	m.policySize.WithLabelValues(m.profile(profile)).Observe(float64(size))
+}
+
+// Vend records one vend attempt; outcome is "ok" or an errs code.
+func (m *Metrics) Vend(profile, outcome string) {
+	if m == nil {
+		return
+	}
+	m.vends.WithLabelValues(m.profile(profile), ident(outcome)).Inc()
+}
+
+// RateLimited records one request refused by the limiter of scope
+// ("tenant" or "subject").
+func (m *Metrics) RateLimited(scope string) {
+	if m == nil {
+		return
+	}
+	m.rateLimited.WithLabelValues(ident(scope)).Inc()
+}
+
+// HTTPRequest records one HTTP request. route must be a registered route
+// pattern (never a raw path); callers map unmatched requests to one value.
+func (m *Metrics) HTTPRequest(route, method string, status int, d time.Duration) {
+	if m == nil {
+		return
+	}
+	method = httpMethod(method)
+	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.httpDuration.WithLabelValues(route, method).Observe(d.Seconds())
+}
+
+func (m *Metrics) profile(p string) string {
+	if m.profiles[p] {
+		return p
+	}
+	return UnknownProfile
+}
+
+func httpMethod(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return method
+	}
+	return OtherValue
+}
+
+// ident returns s when it is a plain identifier of at most 64 characters
+// ([A-Za-z0-9_.-]), else OtherValue.
+func ident(s string) string {
+	if s == "" || len(s) > 64 {
+		return OtherValue
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-') {
+			return OtherValue
+		}
+	}
+	return s
+}
