@@ -21,8 +21,8 @@ func check(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (required)")
 	rows := fs.Bool("rows", false, "print every row of every isolation proof")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *configPath == "" || fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tvm-broker check: --config is required and no arguments are taken\n%s", usage)
@@ -101,8 +101,8 @@ func render(args []string, stdout, stderr io.Writer, getenv func(string) string)
 	configPath := fs.String("config", "", "configuration file (required)")
 	profileName := fs.String("profile", "", "profile name (default: the configured default profile)")
 	tenant := fs.String("tenant", "", "tenant id (required)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *configPath == "" || *tenant == "" || fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tvm-broker render: --config and --tenant are required\n%s", usage)

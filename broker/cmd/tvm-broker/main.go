@@ -8,6 +8,7 @@
 //	tvm-broker [serve] --config FILE [--listen ADDR]
 //	tvm-broker check   --config FILE [--rows]
 //	tvm-broker render  --config FILE --profile P --tenant T
+//	tvm-broker healthcheck [--url URL]
 //	tvm-broker version
 //
 // serve runs the HTTP API (see package broker/api) until SIGINT or SIGTERM,
@@ -20,18 +21,24 @@
 // check validates the configuration, loads and lints the templates, renders
 // every profile and runs its isolation proof, prints one row per profile and
 // exits non-zero if any profile fails: a gate for CI pipelines of template
-// authors. render prints the session policy a tenant would get.
+// authors. render prints the session policy a tenant would get. healthcheck
+// probes a running broker (default http://127.0.0.1:8080/readyz) and exits 0
+// when it is ready: the container image has no shell or curl.
 //
 // Exit status: 0 success, 1 failure, 2 bad usage or invalid configuration.
 package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
+
+	"github.com/tvmkit/tvm/internal/cli/healthcheck"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
@@ -49,6 +56,7 @@ const usage = `usage:
   tvm-broker check   --config FILE [--rows]          validate config, lint and prove every profile
   tvm-broker render  --config FILE --profile P --tenant T
                                                      print the session policy for a tenant
+  tvm-broker healthcheck [--url URL]                 exit 0 if a running broker is ready
   tvm-broker version                                 print the version
 `
 
@@ -69,6 +77,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		return check(args, stdout, stderr, getenv)
 	case "render":
 		return render(args, stdout, stderr, getenv)
+	case "healthcheck":
+		return healthcheck.Main(args, "http://127.0.0.1:8080/readyz", stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "tvm-broker %s (%s)\n", buildVersion(), runtime.Version())
 		return exitOK
@@ -78,6 +88,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	fmt.Fprintf(stderr, "tvm-broker: unknown command %q\n%s", cmd, usage)
 	return exitUsage
+}
+
+// parseFlags parses a subcommand's flags. When parsing should end the
+// command it returns ok false and the exit status: 0 for -h/--help (the flag
+// package has printed the usage), 2 for a bad flag.
+func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
+	switch err := fs.Parse(args); {
+	case err == nil:
+		return exitOK, true
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, false
+	default:
+		return exitUsage, false
+	}
 }
 
 // buildVersion returns the -ldflags version, else the module version.

@@ -30,8 +30,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (required)")
 	listen := fs.String("listen", "", "listen address, overrides the configuration (port 0 picks a free port)")
-	if err := fs.Parse(args); err != nil {
-		return exitUsage
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *configPath == "" || fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "tvm-broker serve: --config is required and no arguments are taken\n%s", usage)

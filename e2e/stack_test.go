@@ -1,0 +1,327 @@
+// Package e2e runs the project's real binaries as separate processes — the
+// local AWS, the broker, the sample app and the credential_process helper —
+// and checks the whole flow end to end, against both DynamoDB backends.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+// Documented dev keys of the local AWS (localaws default config).
+const (
+	region        = "us-east-1"
+	brokerKeyID   = "AKIATVMBROKER0000001"
+	brokerSecret  = "tvmLocalBrokerSecretKey000000000000000001"
+	adminKeyID    = "AKIATVMADMIN00000001"
+	adminSecret   = "tvmLocalAdminSecretKey0000000000000000001"
+	startDeadline = 60 * time.Second
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tvm-e2e-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
+	goleak.VerifyTestMain(m, goleak.Cleanup(func(code int) {
+		os.RemoveAll(dir)
+		os.Exit(code)
+	}))
+}
+
+// repoRoot is the module root (this file lives in <root>/e2e).
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		t.Fatal("cannot locate the test file")
+	}
+	return filepath.Dir(filepath.Dir(file))
+}
+
+// binaries builds the four binaries once per test process.
+func binaries(t testing.TB) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		cmd := exec.Command("go", "build", "-o", binDir+string(os.PathSeparator),
+			"./localaws/cmd/tvm-local", "./broker/cmd/tvm-broker",
+			"./sampleapp/cmd/tvm-sample", "./client/cmd/tvm-creds")
+		cmd.Dir = repoRoot(t)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binDir
+}
+
+// freeAddr returns a loopback address with a port that was free a moment ago.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// process is a started binary whose output is captured.
+type process struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+	err  error
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// start runs a binary in the background; it is interrupted and awaited when
+// the test ends, and its output is logged if the test failed.
+func start(t *testing.T, name string, env []string, args ...string) *process {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binaries(t), name), args...)
+	cmd.Env = append(baseEnv(t), env...)
+	p := &process{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	cmd.Stdout = p.out
+	cmd.Stderr = p.out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-p.done:
+		case <-time.After(20 * time.Second):
+			_ = cmd.Process.Kill()
+			<-p.done
+			t.Errorf("%s did not stop within 20s of SIGINT", name)
+		}
+		if t.Failed() {
+			t.Logf("--- %s output:\n%s", name, p.out.String())
+		}
+	})
+	return p
+}
+
+// baseEnv is a minimal, hermetic environment: no AWS settings from the host.
+func baseEnv(t testing.TB) []string {
+	home := t.TempDir()
+	return []string{
+		"PATH=" + os.Getenv("PATH"),
+		"HOME=" + home,
+		"TMPDIR=" + os.TempDir(),
+		"AWS_CONFIG_FILE=" + filepath.Join(home, "aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "aws-credentials"),
+		"AWS_EC2_METADATA_DISABLED=true",
+		"AWS_REGION=" + region,
+	}
+}
+
+// waitReady polls url until it answers 200 or the process exits.
+func waitReady(t *testing.T, p *process, url string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), startDeadline)
+	defer cancel()
+	client := &http.Client{Timeout: 2 * time.Second}
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		resp, err := client.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited before %s was ready: %v\n%s", p.name, url, p.err, p.out.String())
+		case <-ctx.Done():
+			t.Fatalf("%s: %s not ready after %s\n%s", p.name, url, startDeadline, p.out.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// stack is a running local AWS plus broker.
+type stack struct {
+	localURL  string
+	brokerURL string
+	local     *process
+	broker    *process
+}
+
+// startStack starts tvm-local (with the given backend URL, "" = in-process
+// minidyn) and tvm-broker configured from examples/broker.yaml.
+func startStack(t *testing.T, backend string) *stack {
+	t.Helper()
+	localAddr, brokerAddr := freeAddr(t), freeAddr(t)
+	s := &stack{localURL: "http://" + localAddr, brokerURL: "http://" + brokerAddr}
+	args := []string{"serve", "--listen", localAddr, "--issuer", s.localURL}
+	if backend != "" {
+		args = append(args, "--backend", backend)
+	}
+	s.local = start(t, "tvm-local", nil, args...)
+	waitReady(t, s.local, s.localURL+"/healthz")
+
+	s.broker = start(t, "tvm-broker", []string{
+		"AWS_ACCESS_KEY_ID=" + brokerKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + brokerSecret,
+		"AWS_ENDPOINT_URL=" + s.localURL,
+		"TVM_AUTH_ISSUER=" + s.localURL,
+		"TVM_AUTH_JWKS_URL=" + s.localURL + "/.well-known/jwks.json",
+	}, "serve", "--config", filepath.Join(repoRoot(t), "examples", "broker.yaml"), "--listen", brokerAddr)
+	waitReady(t, s.broker, s.brokerURL+"/readyz")
+	return s
+}
+
+// adminEnv is the sample app's own identity on the local AWS.
+func (s *stack) adminEnv() []string {
+	return []string{
+		"AWS_ACCESS_KEY_ID=" + adminKeyID,
+		"AWS_SECRET_ACCESS_KEY=" + adminSecret,
+		"AWS_ENDPOINT_URL=" + s.localURL,
+		"TVM_BROKER_URL=" + s.brokerURL,
+	}
+}
+
+// run runs a binary to completion and returns its combined output and exit code.
+func run(t *testing.T, env []string, name string, args ...string) (string, int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, filepath.Join(binaries(t), name), args...)
+	cmd.Env = append(baseEnv(t), env...)
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return string(out), 0
+	case errors.As(err, &exit):
+		return string(out), exit.ExitCode()
+	default:
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		return "", -1
+	}
+}
+
+// dynaliteBin finds dynalite: $TVM_DYNALITE_BIN, else tools/dynalite.
+// It skips the test when absent, unless TVM_REQUIRE_DYNALITE=1.
+func dynaliteBin(t *testing.T) string {
+	t.Helper()
+	candidates := []string{os.Getenv("TVM_DYNALITE_BIN"),
+		filepath.Join(repoRoot(t), "tools", "dynalite", "node_modules", ".bin", "dynalite")}
+	for _, c := range candidates {
+		if c == "" {
+			continue
+		}
+		if _, err := os.Stat(c); err == nil {
+			return c
+		}
+	}
+	if os.Getenv("TVM_REQUIRE_DYNALITE") == "1" {
+		t.Fatal("dynalite not found and TVM_REQUIRE_DYNALITE=1: run `make dynalite`")
+	}
+	t.Skip("dynalite not installed (make dynalite); skipping the dynalite backend")
+	return ""
+}
+
+// startDynalite starts dynalite on a free port and returns its URL.
+func startDynalite(t *testing.T) string {
+	t.Helper()
+	bin := dynaliteBin(t)
+	addr := freeAddr(t)
+	_, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command(bin, "--port", port, "--host", "127.0.0.1", "--createTableMs", "0")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start dynalite: %v", err)
+	}
+	done := make(chan struct{})
+	ready := make(chan struct{})
+	go func() {
+		defer close(done)
+		sc := bufio.NewScanner(stdout)
+		signalled := false
+		for sc.Scan() {
+			if !signalled && strings.Contains(sc.Text(), "listening") {
+				close(ready)
+				signalled = true
+			}
+		}
+		if !signalled {
+			close(ready)
+		}
+		_ = cmd.Wait()
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-done
+	})
+	select {
+	case <-ready:
+	case <-time.After(startDeadline):
+		t.Fatal("dynalite did not start")
+	}
+	return "http://" + addr
+}
+
+// backends lists the DynamoDB backends every stack test runs against.
+func backends() map[string]func(t *testing.T) string {
+	return map[string]func(t *testing.T) string{
+		"minidyn":  func(*testing.T) string { return "" },
+		"dynalite": startDynalite,
+	}
+}

@@ -1,0 +1,309 @@
+// Command tvm-local runs the project's local AWS: STS (AssumeRole,
+// GetCallerIdentity), a DynamoDB endpoint that enforces IAM policies, and a
+// dev OIDC identity provider, on one endpoint (default http://127.0.0.1:4566).
+//
+// Usage:
+//
+//	tvm-local [serve] [--listen 127.0.0.1:4566] [--config FILE] [--backend URL]
+//	          [--issuer URL] [--idp-key FILE] [--region us-east-1] [--log-level info]
+//	tvm-local token --tenant T --subject S [--audience A] [--ttl 15m] [--endpoint URL]
+//	tvm-local simulate --policy FILE --action A --resource ARN [...]
+//	tvm-local print-config
+//	tvm-local healthcheck [--url http://127.0.0.1:4566/healthz]
+//	tvm-local version
+//
+// serve prints one ready line (and, with the built-in configuration, the
+// documented dev credentials) on stdout, logs JSON on stderr, and exits 0
+// after a graceful shutdown on SIGINT or SIGTERM. token prints the minted JWT
+// on stdout, followed by a newline only when stdout is a terminal, so that
+// `tvm-local token ... > token` writes a file usable as
+// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tvmkit/tvm/internal/cli/healthcheck"
+	"github.com/tvmkit/tvm/internal/cli/simulate"
+	"github.com/tvmkit/tvm/localaws"
+	"github.com/tvmkit/tvm/localaws/identity"
+	"github.com/tvmkit/tvm/localaws/idp"
+)
+
+// version is set at build time with -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+// Exit statuses.
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+const usage = `tvm-local: a local AWS (STS, IAM-enforcing DynamoDB, dev OIDC IdP) for tvm.
+
+Usage:
+  tvm-local [serve] [flags]     run the server (default command)
+  tvm-local token [flags]       mint a dev JWT from a running server
+  tvm-local simulate [flags]    evaluate a request against policies
+  tvm-local print-config        print the built-in YAML configuration
+  tvm-local healthcheck [flags] exit 0 if a running server is healthy
+  tvm-local version             print the version
+
+Run "tvm-local <command> -h" for a command's flags.
+`
+
+// run executes one command and returns the exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, stdout, stderr)
+	case "token":
+		return token(ctx, args, stdout, stderr)
+	case "simulate":
+		return simulate.Main(args, stdout, stderr)
+	case "print-config":
+		if len(args) > 0 {
+			fmt.Fprintln(stderr, "tvm-local print-config takes no arguments")
+			return exitUsage
+		}
+		_, _ = stdout.Write(identity.DefaultYAML)
+		return exitOK
+	case "healthcheck":
+		return healthcheck.Main(args, "http://127.0.0.1:4566/healthz", stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "tvm-local", versionString())
+		return exitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "tvm-local: unknown command %q\n\n%s", cmd, usage)
+		return exitUsage
+	}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
+}
+
+// serveFlags are the serve command's settings.
+type serveFlags struct {
+	listen, config, backend, issuer, idpKey, region, logLevel string
+}
+
+func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
+	f := &serveFlags{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.listen, "listen", localaws.DefaultListen, "`address` to listen on")
+	fs.StringVar(&f.config, "config", "", "YAML configuration `file` (default: the built-in one, see print-config)")
+	fs.StringVar(&f.backend, "backend", "", "DynamoDB-compatible backend `URL`, e.g. http://127.0.0.1:4567 for dynalite (default: in-process minidyn)")
+	fs.StringVar(&f.issuer, "issuer", "", "dev IdP issuer `URL` (default: http://<listen address>)")
+	fs.StringVar(&f.idpKey, "idp-key", "", "PEM `file` with the IdP's RSA private key (default: a key generated at start)")
+	fs.StringVar(&f.region, "region", localaws.DefaultRegion, "the `region` requests are signed for and DynamoDB ARNs name")
+	fs.StringVar(&f.logLevel, "log-level", "info", "log `level`: debug, info, warn or error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if _, _, err := net.SplitHostPort(f.listen); err != nil {
+		return nil, fmt.Errorf("--listen %q: %w", f.listen, err)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+	}
+	return f, nil
+}
+
+func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, err := parseServeFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "tvm-local serve:", err)
+		return exitUsage
+	}
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(f.logLevel))
+	log := slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+
+	cfg := localaws.Config{Region: f.region, BackendURL: f.backend, Issuer: f.issuer, Logger: log}
+	if f.config != "" {
+		if cfg.Identity, err = identity.LoadConfig(f.config); err != nil {
+			fmt.Fprintln(stderr, "tvm-local serve:", err)
+			return exitError
+		}
+	}
+	if f.idpKey != "" {
+		if cfg.IDPKey, err = idp.LoadKey(f.idpKey); err != nil {
+			fmt.Fprintln(stderr, "tvm-local serve:", err)
+			return exitError
+		}
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "tvm-local serve:", err)
+		return exitError
+	}
+	base := "http://" + ln.Addr().String()
+	if cfg.Issuer == "" {
+		cfg.Issuer = base
+	}
+	srv, err := localaws.New(cfg)
+	if err != nil {
+		ln.Close()
+		fmt.Fprintln(stderr, "tvm-local serve:", err)
+		return exitError
+	}
+	backend := "minidyn (in-process)"
+	if f.backend != "" {
+		backend = f.backend
+	}
+	fmt.Fprintf(stdout, "tvm-local ready on %s (region %s, backend %s, issuer %s)\n", base, f.region, backend, cfg.Issuer)
+	if f.config == "" {
+		fmt.Fprintf(stdout, devKeysHint, base, f.region)
+	}
+	log.Info("tvm-local listening", "address", ln.Addr().String(), "region", f.region, "backend", backend, "issuer", cfg.Issuer)
+	if err := localaws.Serve(ctx, ln, srv, log); err != nil {
+		log.Error("tvm-local stopped", "error", err.Error())
+		return exitError
+	}
+	log.Info("tvm-local stopped")
+	return exitOK
+}
+
+// devKeysHint documents the built-in (non-secret) development credentials.
+const devKeysHint = `Built-in dev credentials (documented, not secret; never use them against AWS):
+  export AWS_ENDPOINT_URL=%s AWS_REGION=%s
+  broker: AWS_ACCESS_KEY_ID=AKIATVMBROKER0000001 AWS_SECRET_ACCESS_KEY=tvmLocalBrokerSecretKey000000000000000001
+  admin:  AWS_ACCESS_KEY_ID=AKIATVMADMIN00000001 AWS_SECRET_ACCESS_KEY=tvmLocalAdminSecretKey0000000000000000001
+  roles:  arn:aws:iam::123456789012:role/tvm-tenant-read, .../tvm-tenant-readwrite, .../tvm-no-grant
+`
+
+// tokenFlags are the token command's settings.
+type tokenFlags struct {
+	tenant, subject, audience, endpoint string
+	ttl                                 time.Duration
+}
+
+func parseTokenFlags(args []string, stderr io.Writer) (*tokenFlags, error) {
+	f := &tokenFlags{}
+	fs := flag.NewFlagSet("token", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.tenant, "tenant", "", "tenant id put in the tenant_id claim (required)")
+	fs.StringVar(&f.subject, "subject", "", "subject (sub claim) (required)")
+	fs.StringVar(&f.audience, "audience", idp.DefaultAudience, "audience (aud claim)")
+	fs.DurationVar(&f.ttl, "ttl", idp.DefaultTTL, "token lifetime, at most 24h")
+	fs.StringVar(&f.endpoint, "endpoint", "http://"+localaws.DefaultListen, "tvm-local base `URL`")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	switch {
+	case fs.NArg() > 0:
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	case f.tenant == "":
+		return nil, errors.New("--tenant is required")
+	case f.subject == "":
+		return nil, errors.New("--subject is required")
+	case f.ttl < time.Second || f.ttl > idp.MaxTTL || f.ttl%time.Second != 0:
+		return nil, fmt.Errorf("--ttl %v: want whole seconds between 1s and %v", f.ttl, idp.MaxTTL)
+	case !strings.HasPrefix(f.endpoint, "http://") && !strings.HasPrefix(f.endpoint, "https://"):
+		return nil, fmt.Errorf("--endpoint %q: want an http(s) URL", f.endpoint)
+	}
+	return f, nil
+}
+
+func token(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	f, err := parseTokenFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "tvm-local token:", err)
+		return exitUsage
+	}
+	body, _ := json.Marshal(idp.MintRequest{Tenant: f.tenant, Subject: f.subject, Audience: f.audience, TTLSeconds: int64(f.ttl / time.Second)})
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(f.endpoint, "/")+idp.TokenPath, bytes.NewReader(body))
+	if err != nil {
+		fmt.Fprintln(stderr, "tvm-local token:", err)
+		return exitUsage
+	}
+	req.Header.Set("Content-Type", "application/json")
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	resp, err := client.Do(req)
+	if err != nil {
+		fmt.Fprintln(stderr, "tvm-local token:", err)
+		return exitError
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		fmt.Fprintln(stderr, "tvm-local token:", err)
+		return exitError
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error, Message string }
+		_ = json.Unmarshal(raw, &e)
+		fmt.Fprintf(stderr, "tvm-local token: %s: %s %s\n", resp.Status, e.Error, e.Message)
+		return exitError
+	}
+	var out idp.MintResponse
+	if err := json.Unmarshal(raw, &out); err != nil || out.Token == "" {
+		fmt.Fprintln(stderr, "tvm-local token: malformed response from", f.endpoint)
+		return exitError
+	}
+	_, _ = io.WriteString(stdout, out.Token)
+	if isTerminal(stdout) {
+		_, _ = io.WriteString(stdout, "\n")
+	}
+	return exitOK
+}
+
+// isTerminal reports whether w is a character device.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}

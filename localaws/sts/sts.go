@@ -1,0 +1,730 @@
+// Package sts serves the local AWS's STS endpoint: AssumeRole and
+// GetCallerIdentity over the AWS Query protocol.
+//
+// Wire format: POST / with Content-Type application/x-www-form-urlencoded and
+// a body such as
+//
+//	Action=AssumeRole&Version=2011-06-15&RoleArn=...&RoleSessionName=...&DurationSeconds=900
+//	&Policy=...&Tags.member.1.Key=k&Tags.member.1.Value=v&TransitiveTagKeys.member.1=k
+//	&ExternalId=...&SourceIdentity=...
+//
+// (GET with the same parameters in the query string is accepted too), SigV4
+// signed for service "sts". Responses are AWS's XML documents in the
+// https://sts.amazonaws.com/doc/2011-06-15/ namespace; errors are
+// <ErrorResponse><Error><Type>Sender</Type><Code/><Message/></Error><RequestId/></ErrorResponse>
+// with AWS's codes and HTTP statuses. Every response carries x-amzn-RequestId.
+//
+// AssumeRole enforces every documented parameter constraint (ValidationError),
+// the 2,048-character session policy limit (PackedPolicyTooLarge), policy
+// syntax (MalformedPolicyDocument), the caller's identity policy
+// (sts:AssumeRole, sts:TagSession, sts:SetSourceIdentity on the role), the
+// role's trust policy, the role's MaxSessionDuration and the one-hour cap of
+// role chaining. It logs one structured line per authorization decision.
+//
+// A Handler is safe for concurrent use.
+package sts
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/tvmkit/tvm/localaws/identity"
+	"github.com/tvmkit/tvm/localaws/sigv4"
+	"github.com/tvmkit/tvm/policies/iam"
+)
+
+// Namespace is the STS XML namespace.
+const Namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
+
+// APIVersion is the only Version accepted.
+const APIVersion = "2011-06-15"
+
+// Limits from the STS API reference.
+const (
+	PolicyPlaintextLimit = 2048
+	MaxTags              = 50
+	DefaultDuration      = time.Hour
+	MinDuration          = 15 * time.Minute
+	MaxDuration          = 12 * time.Hour
+	ChainedMaxDuration   = time.Hour
+	DefaultMaxBodyBytes  = 256 << 10
+)
+
+// Options configures a Handler.
+type Options struct {
+	Store *identity.Store
+	// Region is the region the credential scope must name ("" = any).
+	Region string
+	// Logger receives one line per decision; nil discards.
+	Logger *slog.Logger
+	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+}
+
+// Handler is the STS endpoint.
+type Handler struct {
+	store    *identity.Store
+	verifier *sigv4.Verifier
+	log      *slog.Logger
+	maxBody  int64
+}
+
+// New returns an STS handler over opts.Store.
+func New(opts Options) (*Handler, error) {
+	if opts.Store == nil {
+		return nil, errors.New("sts: Store is required")
+	}
+	v, err := sigv4.NewVerifier(sigv4.Options{Service: "sts", Region: opts.Region, Clock: opts.Store.Now})
+	if err != nil {
+		return nil, fmt.Errorf("sts: %w", err)
+	}
+	h := &Handler{store: opts.Store, verifier: v, log: opts.Logger, maxBody: opts.MaxBodyBytes}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	if h.maxBody <= 0 {
+		h.maxBody = DefaultMaxBodyBytes
+	}
+	return h, nil
+}
+
+// Error is an STS error response.
+type Error struct {
+	Status  int
+	Type    string // Sender or Receiver
+	Code    string
+	Message string
+}
+
+// Error returns "Code: Message".
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+func senderErr(status int, code, format string, args ...any) *Error {
+	return &Error{Status: status, Type: "Sender", Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// IsRequest reports whether r looks like a Query-protocol request (an Action
+// parameter in the query string, or a form-encoded POST).
+func IsRequest(r *http.Request) bool {
+	if r.URL.Query().Has("Action") {
+		return true
+	}
+	if r.Method != http.MethodPost {
+		return false
+	}
+	ct := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
+	return ct == "application/x-www-form-urlencoded" && r.Header.Get("X-Amz-Target") == ""
+}
+
+// ServeHTTP answers one STS request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	reqID := newRequestID()
+	resp, err := h.serve(r, reqID)
+	if err != nil {
+		var e *Error
+		if !errors.As(err, &e) {
+			h.log.Error("sts internal error", "request_id", reqID, "error", err.Error())
+			e = &Error{Status: http.StatusInternalServerError, Type: "Receiver", Code: "InternalFailure",
+				Message: "The request processing has failed because of an unknown error, exception or failure."}
+		}
+		writeXML(w, e.Status, reqID, errorResponse{
+			Error:     errorBody{Type: e.Type, Code: e.Code, Message: e.Message},
+			RequestID: reqID,
+		})
+		return
+	}
+	writeXML(w, http.StatusOK, reqID, resp)
+}
+
+func (h *Handler) serve(r *http.Request, reqID string) (any, error) {
+	if r.Method != http.MethodPost && r.Method != http.MethodGet {
+		return nil, senderErr(http.StatusMethodNotAllowed, "InvalidAction", "Only GET and POST are supported.")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
+	if err != nil {
+		return nil, senderErr(http.StatusBadRequest, "MalformedQueryString", "The request body could not be read.")
+	}
+	if int64(len(body)) > h.maxBody {
+		return nil, senderErr(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body exceeds %d bytes.", h.maxBody)
+	}
+	params, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, senderErr(http.StatusBadRequest, "MalformedQueryString", "The query string is malformed.")
+	}
+	if r.Method == http.MethodPost && len(body) > 0 {
+		form, err := url.ParseQuery(string(body))
+		if err != nil {
+			return nil, senderErr(http.StatusBadRequest, "MalformedQueryString", "The request body is not a valid form encoding.")
+		}
+		for k, v := range form {
+			params[k] = append(params[k], v...)
+		}
+	}
+	action := params.Get("Action")
+	if action == "" {
+		return nil, senderErr(http.StatusBadRequest, "MissingAction", "Missing Action")
+	}
+	if v := params.Get("Version"); v != APIVersion {
+		if v == "" {
+			return nil, senderErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter Version.")
+		}
+		return nil, senderErr(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", clip(action, 64), clip(v, 32))
+	}
+	if action != "AssumeRole" && action != "GetCallerIdentity" {
+		return nil, senderErr(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", clip(action, 64), APIVersion)
+	}
+
+	caller, keyID, err := h.store.Authenticate(h.verifier, r, body)
+	if err != nil {
+		e := authError(err)
+		h.log.Info("sts authentication failed", "request_id", reqID, "action", "sts:"+action,
+			"access_key", identity.KeyHint(keyID), "code", e.Code)
+		return nil, e
+	}
+	switch action {
+	case "GetCallerIdentity":
+		return &getCallerIdentityResponse{
+			Result: getCallerIdentityResult{Arn: caller.ARN(), UserID: caller.UserID(), Account: caller.Account()},
+			Meta:   responseMetadata{RequestID: reqID},
+		}, nil
+	default:
+		return h.assumeRole(caller, keyID, params, reqID)
+	}
+}
+
+// authError maps an authentication failure to STS's error.
+func authError(err error) *Error {
+	var se *sigv4.Error
+	switch {
+	case errors.Is(err, identity.ErrExpiredToken):
+		return senderErr(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
+	case errors.Is(err, identity.ErrInvalidToken):
+		return senderErr(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+	case errors.As(err, &se):
+		switch se.Kind {
+		case sigv4.MissingAuth:
+			return senderErr(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
+		case sigv4.IncompleteSignature:
+			return senderErr(http.StatusBadRequest, "IncompleteSignature", "%s", se.Message)
+		case sigv4.UnknownKey:
+			return senderErr(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
+		default: // BadScope, Skew, Mismatch
+			return senderErr(http.StatusForbidden, "SignatureDoesNotMatch", "%s", se.Message)
+		}
+	}
+	return &Error{Status: http.StatusInternalServerError, Type: "Receiver", Code: "InternalFailure", Message: "Authentication failed unexpectedly."}
+}
+
+var (
+	sessionNameRE    = regexp.MustCompile(`^[\w+=,.@-]*$`)
+	externalIDRE     = regexp.MustCompile(`^[\w+=,.@:/-]*$`)
+	tagKeyRE         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
+	tagValueRE       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	arnRE            = regexp.MustCompile(`^[\x{0009}\x{000A}\x{000D}\x{0020}-\x{007E}\x{0085}\x{00A0}-\x{D7FF}\x{E000}-\x{FFFD}\x{10000}-\x{10FFFF}]+$`)
+	errBadListMember = errors.New("list members must be numbered from 1 without gaps")
+)
+
+// validation collects AWS-style validation messages.
+type validation []string
+
+func (v *validation) addf(value, field, constraint string) {
+	*v = append(*v, fmt.Sprintf("Value '%s' at '%s' failed to satisfy constraint: %s", value, field, constraint))
+}
+
+func (v *validation) length(value, field string, minLen, maxLen int) bool {
+	n := utf8.RuneCountInString(value)
+	switch {
+	case n < minLen:
+		v.addf(value, field, fmt.Sprintf("Member must have length greater than or equal to %d", minLen))
+		return false
+	case n > maxLen:
+		v.addf(clip(value, 128), field, fmt.Sprintf("Member must have length less than or equal to %d", maxLen))
+		return false
+	}
+	return true
+}
+
+func (v *validation) pattern(value, field string, re *regexp.Regexp, text string) {
+	if !re.MatchString(value) {
+		v.addf(value, field, "Member must satisfy regular expression pattern: "+text)
+	}
+}
+
+func (v validation) err() *Error {
+	if len(v) == 0 {
+		return nil
+	}
+	noun := "error"
+	if len(v) > 1 {
+		noun = "errors"
+	}
+	return senderErr(http.StatusBadRequest, "ValidationError", "%d validation %s detected: %s", len(v), noun, strings.Join(v, "; "))
+}
+
+// assumeRoleInput is a parsed and validated AssumeRole request.
+type assumeRoleInput struct {
+	roleARN           string
+	sessionName       string
+	duration          time.Duration
+	durationSet       bool
+	policy            string
+	policySet         bool
+	policyArns        []string
+	tags              []identity.Tag
+	transitiveTagKeys []string
+	externalID        string
+	sourceIdentity    string
+}
+
+func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
+	var v validation
+	in := &assumeRoleInput{duration: DefaultDuration}
+	if !p.Has("RoleArn") {
+		v = append(v, "Value null at 'roleArn' failed to satisfy constraint: Member must not be null")
+	} else {
+		in.roleARN = p.Get("RoleArn")
+		if v.length(in.roleARN, "roleArn", 20, 2048) {
+			v.pattern(in.roleARN, "roleArn", arnRE, `[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+`)
+		}
+	}
+	if !p.Has("RoleSessionName") {
+		v = append(v, "Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null")
+	} else {
+		in.sessionName = p.Get("RoleSessionName")
+		if v.length(in.sessionName, "roleSessionName", 2, 64) {
+			v.pattern(in.sessionName, "roleSessionName", sessionNameRE, `[\w+=,.@-]*`)
+		}
+	}
+	if p.Has("DurationSeconds") {
+		raw := p.Get("DurationSeconds")
+		n, err := strconv.Atoi(raw)
+		switch {
+		case err != nil:
+			v.addf(clip(raw, 32), "durationSeconds", "Member must be an integer")
+		case n < int(MinDuration/time.Second):
+			v.addf(raw, "durationSeconds", "Member must have value greater than or equal to 900")
+		case n > int(MaxDuration/time.Second):
+			v.addf(raw, "durationSeconds", "Member must have value less than or equal to 43200")
+		default:
+			in.duration = time.Duration(n) * time.Second
+			in.durationSet = true
+		}
+	}
+	if p.Has("ExternalId") {
+		in.externalID = p.Get("ExternalId")
+		if v.length(in.externalID, "externalId", 2, 1224) {
+			v.pattern(in.externalID, "externalId", externalIDRE, `[\w+=,.@:\/-]*`)
+		}
+	}
+	if p.Has("SourceIdentity") {
+		in.sourceIdentity = p.Get("SourceIdentity")
+		if v.length(in.sourceIdentity, "sourceIdentity", 2, 64) {
+			v.pattern(in.sourceIdentity, "sourceIdentity", sessionNameRE, `[\w+=,.@-]*`)
+		}
+	}
+	if p.Has("Policy") {
+		in.policy, in.policySet = p.Get("Policy"), true
+		if in.policy == "" {
+			v.addf("", "policy", "Member must have length greater than or equal to 1")
+		} else if i := strings.IndexFunc(in.policy, badPolicyRune); i >= 0 {
+			v.addf(clip(in.policy, 128), "policy", `Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+`)
+		}
+	}
+	var err error
+	if in.policyArns, err = memberList(p, "PolicyArns.member.", ".arn"); err != nil {
+		v = append(v, "PolicyArns must be numbered PolicyArns.member.N.arn from 1")
+	}
+	if len(in.policyArns) > 10 {
+		v.addf(strconv.Itoa(len(in.policyArns)), "policyArns", "Member must have length less than or equal to 10")
+	}
+	keys, err1 := memberList(p, "Tags.member.", ".Key")
+	values, err2 := memberList(p, "Tags.member.", ".Value")
+	if err1 != nil || err2 != nil || len(values) > len(keys) {
+		v = append(v, "Tags must be numbered Tags.member.N.Key / Tags.member.N.Value from 1")
+	}
+	if len(keys) > MaxTags {
+		v.addf(strconv.Itoa(len(keys)), "tags", "Member must have length less than or equal to 50")
+	} else {
+		seen := map[string]bool{}
+		for i, k := range keys {
+			val := ""
+			if i < len(values) {
+				val = values[i]
+			}
+			field := fmt.Sprintf("tags.%d.member.key", i+1)
+			if v.length(k, field, 1, 128) {
+				v.pattern(k, field, tagKeyRE, `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`)
+			}
+			vfield := fmt.Sprintf("tags.%d.member.value", i+1)
+			if v.length(val, vfield, 0, 256) {
+				v.pattern(val, vfield, tagValueRE, `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`)
+			}
+			lk := strings.ToLower(k)
+			if seen[lk] {
+				return nil, senderErr(http.StatusBadRequest, "InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+			}
+			seen[lk] = true
+			in.tags = append(in.tags, identity.Tag{Key: k, Value: val})
+		}
+	}
+	if in.transitiveTagKeys, err = memberList(p, "TransitiveTagKeys.member.", ""); err != nil {
+		v = append(v, "TransitiveTagKeys must be numbered TransitiveTagKeys.member.N from 1")
+	}
+	if len(in.transitiveTagKeys) > MaxTags {
+		v.addf(strconv.Itoa(len(in.transitiveTagKeys)), "transitiveTagKeys", "Member must have length less than or equal to 50")
+	}
+	for i, k := range in.transitiveTagKeys {
+		field := fmt.Sprintf("transitiveTagKeys.%d.member", i+1)
+		if v.length(k, field, 1, 128) {
+			v.pattern(k, field, tagKeyRE, `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`)
+		}
+	}
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	for _, t := range in.tags {
+		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
+			return nil, senderErr(http.StatusBadRequest, "InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for AWS use.")
+		}
+	}
+	for _, k := range in.transitiveTagKeys {
+		found := false
+		for _, t := range in.tags {
+			found = found || strings.EqualFold(t.Key, k)
+		}
+		if !found {
+			return nil, senderErr(http.StatusBadRequest, "InvalidParameterValue", "The transitive tag key %s is not present in the session tags.", clip(k, 128))
+		}
+	}
+	if strings.HasPrefix(strings.ToLower(in.sourceIdentity), "aws:") {
+		return nil, senderErr(http.StatusBadRequest, "ValidationError", "The source identity cannot start with the reserved prefix 'aws:'.")
+	}
+	if len(in.policyArns) > 0 {
+		return nil, senderErr(http.StatusBadRequest, "ValidationError", "Managed session policies (PolicyArns) are not supported by tvm-local: pass an inline Policy.")
+	}
+	return in, nil
+}
+
+// badPolicyRune reports characters outside STS's policy character set.
+func badPolicyRune(r rune) bool {
+	return !(r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r <= 0xFF))
+}
+
+// memberList reads PREFIX1SUFFIX, PREFIX2SUFFIX, ... in order; a gap or a
+// non-numeric index is an error.
+func memberList(p url.Values, prefix, suffix string) ([]string, error) {
+	byIndex := map[int]string{}
+	for k, vs := range p {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		idx, ok := strings.CutSuffix(rest, suffix)
+		if !ok {
+			continue
+		}
+		if suffix == "" && strings.Contains(idx, ".") {
+			return nil, errBadListMember
+		}
+		n, err := strconv.Atoi(idx)
+		if err != nil || n < 1 {
+			return nil, errBadListMember
+		}
+		byIndex[n] = vs[0]
+	}
+	out := make([]string, 0, len(byIndex))
+	for i := 1; i <= len(byIndex); i++ {
+		v, ok := byIndex[i]
+		if !ok {
+			return nil, errBadListMember
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// packedPercent is PackedPolicySize: the share of the packed limit used by
+// the policy plaintext and the session tags (keys and values), rounded up.
+func packedPercent(policy string, tags []identity.Tag) (total, tagsOnly int) {
+	tagChars := 0
+	for _, t := range tags {
+		tagChars += len(t.Key) + len(t.Value)
+	}
+	ceil := func(n int) int { return (n*100 + PolicyPlaintextLimit - 1) / PolicyPlaintextLimit }
+	return ceil(len(policy) + tagChars), ceil(tagChars)
+}
+
+func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Values, reqID string) (any, error) {
+	in, verr := parseAssumeRole(p)
+	if verr != nil {
+		return nil, verr
+	}
+	if n := len(in.policy); n > PolicyPlaintextLimit {
+		pct, _ := packedPercent(in.policy, nil)
+		return nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge",
+			"Packed policy consumes %d%% of allotted space, please use smaller policy.", pct)
+	}
+	packed, tagPct := packedPercent(in.policy, in.tags)
+	if packed > 100 {
+		if tagPct > 100 {
+			return nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge", "Packed size of session tags consumes %d%% of allotted space.", tagPct)
+		}
+		return nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge", "Packed policy consumes %d%% of allotted space, please use smaller policy.", packed)
+	}
+	var sessionPolicies []*iam.Policy
+	if in.policySet {
+		pol, err := iam.Parse("session policy", []byte(in.policy))
+		if err != nil {
+			var pe *iam.ParseError
+			msg := "The policy is not in the valid JSON format."
+			if errors.As(err, &pe) && pe.Msg != "" {
+				msg = pe.Msg
+			}
+			return nil, senderErr(http.StatusBadRequest, "MalformedPolicyDocument", "%s", msg)
+		}
+		sessionPolicies = []*iam.Policy{pol}
+	}
+
+	log := h.log.With("request_id", reqID, "principal", caller.ARN(), "access_key", identity.KeyHint(keyID),
+		"role", in.roleARN, "session_name", in.sessionName)
+	now := h.store.Now()
+	ctx := caller.ContextKeys(now)
+	if in.externalID != "" {
+		ctx["sts:ExternalId"] = []string{in.externalID}
+	}
+	ctx["sts:RoleSessionName"] = []string{in.sessionName}
+	if in.sourceIdentity != "" {
+		ctx["sts:SourceIdentity"] = []string{in.sourceIdentity}
+	}
+	if len(in.tags) > 0 {
+		var keys []string
+		for _, t := range in.tags {
+			ctx["aws:RequestTag/"+t.Key] = []string{t.Value}
+			keys = append(keys, t.Key)
+		}
+		ctx["aws:TagKeys"] = keys
+	}
+	if len(in.transitiveTagKeys) > 0 {
+		ctx["sts:TransitiveTagKeys"] = in.transitiveTagKeys
+	}
+
+	role, ok := h.store.Role(in.roleARN)
+	actions := []string{"sts:AssumeRole"}
+	if len(in.tags) > 0 || len(in.transitiveTagKeys) > 0 {
+		actions = append(actions, "sts:TagSession")
+	}
+	if in.sourceIdentity != "" {
+		actions = append(actions, "sts:SetSourceIdentity")
+	}
+	for _, action := range actions {
+		req := iam.Request{Principal: caller.ARN(), Action: action, Resource: in.roleARN, Context: ctx}
+		d := iam.Evaluate(req, caller.Policies())
+		if d.Allowed() && ok {
+			d = iam.Evaluate(req, iam.Input{Resource: []*iam.Policy{role.Trust}})
+		} else if d.Allowed() {
+			// Unknown role: AWS answers as if the trust policy denied.
+			d = iam.Decision{Outcome: iam.ImplicitDeny, Kind: iam.ResourcePolicy, Statement: -1, Reason: "no such role"}
+		}
+		logDecision(log, action, d)
+		if !d.Allowed() {
+			msg := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", caller.ARN(), action, in.roleARN)
+			if d.Kind == iam.IdentityPolicy || d.Kind == iam.SessionPolicy {
+				msg = d.DenialMessage(req)
+			}
+			return nil, senderErr(http.StatusForbidden, "AccessDenied", "%s", msg)
+		}
+	}
+
+	chained := caller.Session != nil
+	if chained && in.duration > ChainedMaxDuration {
+		return nil, senderErr(http.StatusBadRequest, "ValidationError",
+			"The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
+	}
+	if in.duration > role.MaxSessionDuration {
+		return nil, senderErr(http.StatusBadRequest, "ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+	}
+	tags, transitive := in.tags, in.transitiveTagKeys
+	sourceIdentity := in.sourceIdentity
+	if chained {
+		prev := caller.Session
+		if prev.SourceIdentity != "" {
+			if sourceIdentity != "" && sourceIdentity != prev.SourceIdentity {
+				return nil, senderErr(http.StatusForbidden, "AccessDenied", "The source identity of a role session cannot be changed by role chaining.")
+			}
+			sourceIdentity = prev.SourceIdentity
+		}
+		tags, transitive = inheritTransitive(prev, tags, transitive)
+	}
+	sess, err := h.store.CreateSession(identity.SessionSpec{
+		Role: role, Name: in.sessionName, Duration: in.duration, Policies: sessionPolicies,
+		Tags: tags, TransitiveTagKeys: transitive, SourceIdentity: sourceIdentity, Chained: chained,
+	})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("sts session issued", "action", "sts:AssumeRole", "session_arn", sess.ARN,
+		"session_key", identity.KeyHint(sess.AccessKeyID), "expiration", sess.Expiration.Format(time.RFC3339),
+		"packed_policy_size", packed, "source_identity", sourceIdentity)
+	res := assumeRoleResult{
+		SourceIdentity: sourceIdentity,
+		Credentials: xmlCredentials{
+			SessionToken:    sess.SessionToken,
+			SecretAccessKey: sess.SecretAccessKey,
+			Expiration:      sess.Expiration.UTC().Format("2006-01-02T15:04:05Z"),
+			AccessKeyID:     sess.AccessKeyID,
+		},
+		AssumedRoleUser: assumedRoleUser{Arn: sess.ARN, AssumedRoleID: sess.AssumedRoleID},
+	}
+	if in.policySet || len(in.tags) > 0 {
+		res.PackedPolicySize = &packed
+	}
+	return &assumeRoleResponse{Result: res, Meta: responseMetadata{RequestID: reqID}}, nil
+}
+
+// inheritTransitive adds the calling session's transitive tags to a chained
+// session (a tag set explicitly in the request for the same key is an error
+// at AWS; here the inherited value wins, as it does for the policy keys).
+func inheritTransitive(prev *identity.Session, tags []identity.Tag, transitive []string) ([]identity.Tag, []string) {
+	if len(prev.TransitiveTagKeys) == 0 {
+		return tags, transitive
+	}
+	byKey := map[string]string{}
+	for _, t := range prev.Tags {
+		byKey[strings.ToLower(t.Key)] = t.Value
+	}
+	out := make([]identity.Tag, 0, len(tags)+len(prev.TransitiveTagKeys))
+	inherited := map[string]bool{}
+	for _, k := range prev.TransitiveTagKeys {
+		if v, ok := byKey[strings.ToLower(k)]; ok {
+			out = append(out, identity.Tag{Key: k, Value: v})
+			inherited[strings.ToLower(k)] = true
+			transitive = append(transitive, k)
+		}
+	}
+	for _, t := range tags {
+		if !inherited[strings.ToLower(t.Key)] {
+			out = append(out, t)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, dedupFold(transitive)
+}
+
+func dedupFold(keys []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, k := range keys {
+		if !seen[strings.ToLower(k)] {
+			seen[strings.ToLower(k)] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+func logDecision(log *slog.Logger, action string, d iam.Decision) {
+	log.Info("authorization decision", "action", action, "decision", string(d.Outcome),
+		"policy_kind", string(d.Kind), "policy", d.Policy, "statement", d.Statement, "sid", d.Sid, "reason", d.Reason)
+}
+
+// XML documents.
+
+type responseMetadata struct {
+	RequestID string `xml:"RequestId"`
+}
+
+type getCallerIdentityResponse struct {
+	XMLName xml.Name                `xml:"https://sts.amazonaws.com/doc/2011-06-15/ GetCallerIdentityResponse"`
+	Result  getCallerIdentityResult `xml:"GetCallerIdentityResult"`
+	Meta    responseMetadata        `xml:"ResponseMetadata"`
+}
+
+type getCallerIdentityResult struct {
+	Arn     string `xml:"Arn"`
+	UserID  string `xml:"UserId"`
+	Account string `xml:"Account"`
+}
+
+type assumeRoleResponse struct {
+	XMLName xml.Name         `xml:"https://sts.amazonaws.com/doc/2011-06-15/ AssumeRoleResponse"`
+	Result  assumeRoleResult `xml:"AssumeRoleResult"`
+	Meta    responseMetadata `xml:"ResponseMetadata"`
+}
+
+type assumeRoleResult struct {
+	SourceIdentity   string          `xml:"SourceIdentity,omitempty"`
+	Credentials      xmlCredentials  `xml:"Credentials"`
+	AssumedRoleUser  assumedRoleUser `xml:"AssumedRoleUser"`
+	PackedPolicySize *int            `xml:"PackedPolicySize,omitempty"`
+}
+
+type xmlCredentials struct {
+	SessionToken    string `xml:"SessionToken"`
+	SecretAccessKey string `xml:"SecretAccessKey"`
+	Expiration      string `xml:"Expiration"`
+	AccessKeyID     string `xml:"AccessKeyId"`
+}
+
+type assumedRoleUser struct {
+	Arn           string `xml:"Arn"`
+	AssumedRoleID string `xml:"AssumedRoleId"`
+}
+
+type errorResponse struct {
+	XMLName   xml.Name  `xml:"https://sts.amazonaws.com/doc/2011-06-15/ ErrorResponse"`
+	Error     errorBody `xml:"Error"`
+	RequestID string    `xml:"RequestId"`
+}
+
+type errorBody struct {
+	Type    string `xml:"Type"`
+	Code    string `xml:"Code"`
+	Message string `xml:"Message"`
+}
+
+func writeXML(w http.ResponseWriter, status int, reqID string, v any) {
+	out, err := xml.MarshalIndent(v, "", "  ")
+	if err != nil {
+		status = http.StatusInternalServerError
+		out = []byte(`<ErrorResponse xmlns="` + Namespace + `"><Error><Type>Receiver</Type><Code>InternalFailure</Code></Error></ErrorResponse>`)
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("x-amzn-RequestId", reqID)
+	w.Header().Set("Content-Length", strconv.Itoa(len(out)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(out)
+	_, _ = w.Write([]byte("\n"))
+}
+
+// newRequestID returns a random UUID (version 4), the shape of STS request ids.
+func newRequestID() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("sts: crypto/rand: " + err.Error())
+	}
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n]) + "..."
+}
