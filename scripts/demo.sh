@@ -2,7 +2,8 @@
 # The one-command demo: builds the binaries, starts the local AWS (in-memory
 # DynamoDB) and the broker, seeds the demo table, runs the sample app's
 # isolation verification and stops everything it started. Exit status is the
-# verdict of `tvm-sample verify`.
+# verdict of `tvm-sample verify`. Logs are kept (and their tails printed) on
+# failure, or always with TVM_DEMO_KEEP_LOGS=1.
 #
 # Needs only Go. Uses ports 4566 (local AWS) and 8080 (broker) on 127.0.0.1:
 # the example broker config and the dev identity provider's issuer name them.
@@ -18,11 +19,16 @@ cleanup() {
   local rc=$?
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  if [ "$rc" -ne 0 ] && [ "${TVM_DEMO_KEEP_LOGS:-}" = "" ]; then
+  if [ "$rc" -ne 0 ]; then
     echo "--- last lines of the local AWS log ($logdir/tvm-local.log)" >&2
     tail -n 20 "$logdir/tvm-local.log" >&2 || true
     echo "--- last lines of the broker log ($logdir/tvm-broker.log)" >&2
     tail -n 20 "$logdir/tvm-broker.log" >&2 || true
+    echo "logs kept in $logdir" >&2
+  elif [ -n "${TVM_DEMO_KEEP_LOGS:-}" ]; then
+    echo "logs kept in $logdir"
+  else
+    rm -rf "$logdir"
   fi
   exit "$rc"
 }
@@ -37,17 +43,16 @@ pids+=($!)
 wait_http "http://$LOCAL_ADDR/healthz" "local AWS"
 
 say "starting the broker on $BROKER_ADDR (examples/broker.yaml)"
-broker_env bin/tvm-broker serve --config examples/broker.yaml --listen "$BROKER_ADDR" >"$logdir/tvm-broker.log" 2>&1 &
+env "${BROKER_ENV[@]}" bin/tvm-broker serve --config examples/broker.yaml --listen "$BROKER_ADDR" >"$logdir/tvm-broker.log" 2>&1 &
 pids+=($!)
 wait_http "http://$BROKER_ADDR/readyz" "broker"
 
 say "seeding table tvm-demo with the seed's three items (as the admin principal)"
-admin_env bin/tvm-sample seed
+env "${ADMIN_ENV[@]}" bin/tvm-sample seed
 
 say "running the isolation experiments"
 set +e
-admin_env bin/tvm-sample verify
+env "${ADMIN_ENV[@]}" bin/tvm-sample verify
 rc=$?
 set -e
-say "logs kept in $logdir"
 exit "$rc"

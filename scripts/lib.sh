@@ -39,15 +39,12 @@ wait_http() {
 
 # The broker's own AWS identity: the local AWS `broker` principal, through the
 # SDK's standard environment variables (with real AWS, leave these unset and
-# let the default chain find the broker's role).
-broker_env() {
-  env AWS_ACCESS_KEY_ID="$BROKER_KEY_ID" AWS_SECRET_ACCESS_KEY="$BROKER_SECRET" \
-    AWS_REGION="$REGION" AWS_ENDPOINT_URL="http://$LOCAL_ADDR" AWS_EC2_METADATA_DISABLED=true "$@"
-}
+# let the default chain find the broker's role). Used as `env "${BROKER_ENV[@]}" cmd`
+# so that a backgrounded command's $! is the command itself, not a subshell.
+BROKER_ENV=(AWS_ACCESS_KEY_ID="$BROKER_KEY_ID" AWS_SECRET_ACCESS_KEY="$BROKER_SECRET"
+  AWS_REGION="$REGION" AWS_ENDPOINT_URL="http://$LOCAL_ADDR" AWS_EC2_METADATA_DISABLED=true)
 
 # The sample app's own identity: the local AWS `admin` principal.
-admin_env() {
-  env AWS_ACCESS_KEY_ID="$ADMIN_KEY_ID" AWS_SECRET_ACCESS_KEY="$ADMIN_SECRET" \
-    AWS_REGION="$REGION" AWS_ENDPOINT_URL="http://$LOCAL_ADDR" AWS_EC2_METADATA_DISABLED=true \
-    TVM_BROKER_URL="http://$BROKER_ADDR" "$@"
-}
+ADMIN_ENV=(AWS_ACCESS_KEY_ID="$ADMIN_KEY_ID" AWS_SECRET_ACCESS_KEY="$ADMIN_SECRET"
+  AWS_REGION="$REGION" AWS_ENDPOINT_URL="http://$LOCAL_ADDR" AWS_EC2_METADATA_DISABLED=true
+  TVM_BROKER_URL="http://$BROKER_ADDR")

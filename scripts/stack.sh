@@ -17,10 +17,10 @@ up)
   nohup bin/tvm-local serve --listen "$LOCAL_ADDR" >"$dir/tvm-local.log" 2>&1 &
   echo $! >"$dir/tvm-local.pid"
   wait_http "http://$LOCAL_ADDR/healthz" "local AWS"
-  broker_env nohup bin/tvm-broker serve --config examples/broker.yaml --listen "$BROKER_ADDR" >"$dir/tvm-broker.log" 2>&1 &
+  nohup env "${BROKER_ENV[@]}" bin/tvm-broker serve --config examples/broker.yaml --listen "$BROKER_ADDR" >"$dir/tvm-broker.log" 2>&1 &
   echo $! >"$dir/tvm-broker.pid"
   wait_http "http://$BROKER_ADDR/readyz" "broker"
-  admin_env bin/tvm-sample seed
+  env "${ADMIN_ENV[@]}" bin/tvm-sample seed
   say "local AWS on http://$LOCAL_ADDR, broker on http://$BROKER_ADDR; logs in $dir; stop with: make stack-down"
   ;;
 down)

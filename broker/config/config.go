@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -90,7 +91,26 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	c.resolvePaths(filepath.Dir(path))
 	return c, nil
+}
+
+// resolvePaths makes the file paths of the configuration (policy_dir,
+// auth.jwks_file, auth.public_key_files) that are relative absolute against
+// base, the directory of the configuration file, so that a configuration
+// means the same thing whatever the working directory of the process.
+func (c *Config) resolvePaths(base string) {
+	abs := func(p string) string {
+		if p == "" || filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(base, p)
+	}
+	c.PolicyDir = abs(c.PolicyDir)
+	c.Auth.JWKSFile = abs(c.Auth.JWKSFile)
+	for i, p := range c.Auth.PublicKeyFiles {
+		c.Auth.PublicKeyFiles[i] = abs(p)
+	}
 }
 
 // Parse decodes one strict YAML document (unknown or duplicated keys, a

@@ -556,3 +556,42 @@ func FuzzTenantPattern(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadResolvesRelativePaths checks that file paths in a configuration are
+// relative to the configuration file, not to the process's working directory.
+func TestLoadResolvesRelativePaths(t *testing.T) {
+	dir := t.TempDir()
+	doc := `
+policy_dir: policies
+auth:
+  issuer: https://idp.example.com/
+  audiences: [tvm-broker]
+  public_key_files: [keys/a.pem, /etc/tvm/b.pem]
+profiles:
+  - name: read
+    role_arn: arn:aws:iam::123456789012:role/tvm-tenant-read
+    template: dynamodb-read
+    table_arns: [arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo]
+`
+	path := filepath.Join(dir, "broker.yaml")
+	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Load(path, nil)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	tests := map[string]struct{ got, want string }{
+		"policy_dir":            {c.PolicyDir, filepath.Join(dir, "policies")},
+		"relative key file":     {c.Auth.PublicKeyFiles[0], filepath.Join(dir, "keys", "a.pem")},
+		"absolute key file":     {c.Auth.PublicKeyFiles[1], "/etc/tvm/b.pem"},
+		"empty jwks_file stays": {c.Auth.JWKSFile, ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if tc.got != tc.want {
+				t.Fatalf("got %q, want %q", tc.got, tc.want)
+			}
+		})
+	}
+}

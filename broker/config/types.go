@@ -33,7 +33,8 @@ type Config struct {
 	// TVM_LISTEN override). Default "127.0.0.1:8080".
 	Listen string `yaml:"listen"`
 	// PolicyDir, when set, is a directory of policy templates that override
-	// or extend the embedded ones.
+	// or extend the embedded ones. Like every file path in the configuration,
+	// a relative path is resolved against the configuration file's directory.
 	PolicyDir string `yaml:"policy_dir"`
 	// Auth configures JWT verification.
 	Auth Auth `yaml:"auth"`

@@ -70,7 +70,7 @@ profiles:
 		"check example config":     {args: []string{"check", "--config", exampleConfig}, wantCode: exitOK, wantStdout: "ok: 3 profiles checked"},
 		"check leaky template":     {args: []string{"check", "--config", "testdata/leaky.yaml"}, wantCode: exitFailure, wantStderr: `Query other tenant's key on table`},
 		"check leaky, every row":   {args: []string{"check", "--config", "testdata/leaky.yaml", "--rows"}, wantCode: exitFailure, wantStdout: "profile leaky:"},
-		"serve, templates missing": {args: []string{"serve", "--config", writeFile(t, "nodir.yaml", strings.Replace(readFile(t, "testdata/leaky.yaml"), "policy_dir: testdata/leaky", "policy_dir: /nonexistent-dir", 1))}, wantCode: exitFailure, wantStderr: "policy templates"},
+		"serve, templates missing": {args: []string{"serve", "--config", writeFile(t, "nodir.yaml", strings.Replace(readFile(t, "testdata/leaky.yaml"), "policy_dir: leaky", "policy_dir: /nonexistent-dir", 1))}, wantCode: exitFailure, wantStderr: "policy templates"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
