@@ -4,7 +4,11 @@ import "strings"
 
 // dynamoDBActions lists every IAM action of the DynamoDB service (prefix
 // "dynamodb"), from the Service Authorization Reference ("Actions, resources,
-// and condition keys for Amazon DynamoDB"), including permission-only actions.
+// and condition keys for Amazon DynamoDB"), including permission-only actions
+// such as ReadDataForReplication, WriteDataForReplication and
+// ReplicateSettings (granted to the replication service principal of
+// multi-account global tables, DynamoDB Developer Guide "DynamoDB global
+// tables security").
 // The linter expands action wildcards against this list, so a pattern such as
 // "dynamodb:Get*" is seen to grant GetRecords and GetShardIterator as well as
 // GetItem.
@@ -65,6 +69,7 @@ var dynamoDBActions = []string{
 	"PutItem",
 	"PutResourcePolicy",
 	"Query",
+	"ReadDataForReplication",
 	"ReplicateSettings",
 	"RestoreTableFromAwsBackup",
 	"RestoreTableFromBackup",
@@ -84,6 +89,7 @@ var dynamoDBActions = []string{
 	"UpdateTable",
 	"UpdateTableReplicaAutoScaling",
 	"UpdateTimeToLive",
+	"WriteDataForReplication",
 }
 
 // dynamoDBActionByLower maps "dynamodb:name" in lower case to the action's name.

@@ -38,8 +38,9 @@
 // with symbolic sample values substituted, and on every rendered policy.
 // Prove evaluates a rendered template for two sample tenants with the IAM
 // evaluator of package iam and refuses it, naming the failing row, if any
-// tenant can reach the other's keys, Scan, or lose access to its own items on
-// the table or an index.
+// tenant can reach the other's keys (with any keyed action the policy
+// grants), Scan, use a key-less action the policy grants, or lose access to
+// its own items on the table or an index.
 //
 // # Concurrency
 //

@@ -396,28 +396,7 @@ func matchesStreams(r string) bool {
 }
 
 // globMatch matches s against a pattern with '*' (any run) and '?' (one
-// character), case-insensitively.
+// character), case-insensitively: the matching IAM uses for actions.
 func globMatch(pattern, s string) bool {
-	p, str := []rune(strings.ToLower(pattern)), []rune(strings.ToLower(s))
-	pi, si, star, mark := 0, 0, -1, 0
-	for si < len(str) {
-		switch {
-		case pi < len(p) && (p[pi] == '?' || p[pi] == str[si]):
-			pi++
-			si++
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, si
-			pi++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
+	return iam.MatchAction(pattern, s)
 }

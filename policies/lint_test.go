@@ -89,6 +89,8 @@ func TestLint(t *testing.T) {
 			rule: RuleKeylessAction, statement: 0, sid: "S", text: "dynamodb:scan"},
 		"question-mark wildcard reaching Scan": {doc: policy(`{"Effect":"Allow","Action":"dynamodb:?can",` + tableRes + `,` + goodCond + `}`),
 			rule: RuleKeylessAction, statement: 0, text: "dynamodb:?can"},
+		"wildcard reaching a replication action": {doc: policy(`{"Effect":"Allow","Action":"dynamodb:*rite*",` + tableRes + `,` + goodCond + `}`),
+			rule: RuleKeylessAction, statement: 0, text: "dynamodb:*rite*"},
 		"action star": {doc: policy(`{"Effect":"Allow","Action":"*",` + tableRes + `,` + goodCond + `}`),
 			rule: RuleKeylessAction, statement: 0, text: "*"},
 		"service wildcard refused by the parser": {doc: policy(`{"Effect":"Allow","Action":"dynamo*:*",` + tableRes + `,` + goodCond + `}`),

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/tvmkit/tvm/policies/iam"
@@ -82,10 +83,13 @@ const proofStreamLabel = "2024-01-01T00:00:00.000"
 // session policy of an allow-all role. For each tenant, on each table:
 // Query on the table and on an index, GetItem and BatchGetItem with its own
 // key are allowed; the other tenant's key on the table and index, a batch
-// mixing both keys, a Query with no LeadingKeys, Scan on table and index,
-// DeleteTable and GetRecords on a stream are denied; for every write action
-// the policy names, its own key is allowed, the other's denied, and a mixed
-// BatchWriteItem denied.
+// mixing both keys, a Query with no LeadingKeys, a Query with any other key
+// the policy's LeadingKeys conditions name, Scan on table and index,
+// DeleteTable and GetRecords on a stream are denied; for every other keyed
+// action an Allow statement grants (the writes, PartiQL), its own key is
+// allowed, the other's denied, and a mixed BatchWriteItem denied; every
+// other key-less DynamoDB action an Allow statement grants (DescribeTable,
+// ExportTableToPointInTime, ...) is denied.
 //
 // Prove does not lint: it is an independent check of what the policy
 // actually allows. It returns the report together with a *ProofError when
@@ -148,7 +152,7 @@ func Prove(spec ProofSpec) (*ProofReport, error) {
 			if len(spec.TableARNs) > 1 {
 				b.suffix = fmt.Sprintf(" (table %d)", ti)
 			}
-			b.run(table, keys[self], keys[other], writesNamed(session))
+			b.run(table, keys[self], keys[other], grantedActions(session), namedKeys(session, keys[self], keys[other]))
 			report.Rows = append(report.Rows, b.rows...)
 		}
 	}
@@ -178,7 +182,7 @@ type battery struct {
 	rows           []ProofRow
 }
 
-func (b *battery) run(table, own, other string, writes []string) {
+func (b *battery) run(table, own, other string, granted map[string]bool, named []string) {
 	index := table + "/index/gsi"
 	stream := table + "/stream/" + proofStreamLabel
 	allow, deny := iam.Allowed, iam.ImplicitDeny
@@ -193,11 +197,27 @@ func (b *battery) run(table, own, other string, writes []string) {
 	b.row("Scan table", "Scan", table, nil, deny)
 	b.row("Scan index", "Scan", index, nil, deny)
 	b.row("Query without LeadingKeys", "Query", table, nil, deny)
-	for _, w := range writes {
-		b.row(w+" own key", w, table, []string{own}, allow)
-		b.row(w+" other tenant's key", w, table, []string{other}, deny)
-		if w == "BatchWriteItem" {
-			b.row("BatchWriteItem mixing own and other tenant's keys", w, table, []string{own, other}, deny)
+	for _, k := range named {
+		b.row(fmt.Sprintf("Query key %q named by the policy", k), "Query", table, []string{k}, deny)
+	}
+	for _, a := range provedKeyedActions {
+		if !granted[a] {
+			continue
+		}
+		b.row(a+" own key", a, table, []string{own}, allow)
+		b.row(a+" other tenant's key", a, table, []string{other}, deny)
+		if a == "BatchWriteItem" {
+			b.row("BatchWriteItem mixing own and other tenant's keys", a, table, []string{own, other}, deny)
+		}
+	}
+	for _, a := range dynamoDBActions {
+		switch {
+		case !granted[a] || keyedActions[a] || a == "Scan" || a == "DeleteTable" || a == "GetRecords":
+			// Not granted, or proved by the fixed rows.
+		case a == "DescribeStream" || a == "GetShardIterator":
+			b.row(a+" on stream", a, stream, nil, deny)
+		default:
+			b.row(a, a, table, nil, deny)
 		}
 	}
 	b.row("DeleteTable", "DeleteTable", table, nil, deny)
@@ -238,23 +258,45 @@ func describeDecision(d iam.Decision) string {
 	return s
 }
 
-// writesNamed returns the write actions that an Allow statement of p names,
-// so the proof checks tenant isolation for every write the policy grants.
-func writesNamed(p *iam.Policy) []string {
+// provedKeyedActions are the keyed actions beyond Query, GetItem and
+// BatchGetItem (which every proof checks) that get own/other rows when a
+// policy grants them: the writes first, in writeActions order, then PartiQL.
+var provedKeyedActions = append(slices.Clone(writeActions), "PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete")
+
+// namedKeys returns the dynamodb:LeadingKeys values that the conditions of
+// p's Allow statements name besides own and other, in policy order without
+// repeats: a constant key there (a shared or another tenant's partition)
+// would be reachable by every tenant, so the proof checks each is denied.
+func namedKeys(p *iam.Policy, own, other string) []string {
 	var out []string
-	for _, w := range writeActions {
-		for _, st := range p.Statements {
-			if st.Effect != iam.Allow {
+	for _, st := range p.Statements {
+		if st.Effect != iam.Allow {
+			continue
+		}
+		for _, c := range st.Conditions {
+			if !strings.EqualFold(c.Key, LeadingKeysKey) || c.Operator == "Null" {
 				continue
 			}
-			named := matchesAny(st.Action, "dynamodb:"+w)
-			if st.NotAction != nil {
-				named = !matchesAny(st.NotAction, "dynamodb:"+w)
+			for _, v := range c.Values {
+				if v != own && v != other && !slices.Contains(out, v) {
+					out = append(out, v)
+				}
 			}
-			if named {
-				out = append(out, w)
-				break
-			}
+		}
+	}
+	return out
+}
+
+// grantedActions returns the known DynamoDB actions that some Allow
+// statement of p grants, through Action (wildcards expanded) or NotAction.
+func grantedActions(p *iam.Policy) map[string]bool {
+	out := map[string]bool{}
+	for i := range p.Statements {
+		if p.Statements[i].Effect != iam.Allow {
+			continue
+		}
+		for _, a := range grantedDynamoActions(&p.Statements[i]) {
+			out[a] = true
 		}
 	}
 	return out

@@ -3,6 +3,7 @@ package policies
 import (
 	"errors"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -114,6 +115,24 @@ func TestProveLeaky(t *testing.T) {
 			doc:     policy(leakyStatement("Read", tmplRead, tmplResources, tmplGuarded), leakyStatement("Streams", `"dynamodb:GetRecords"`, `"arn:aws:dynamodb:*:*:table/*"`, "")),
 			wantRow: `tenant "1": GetRecords on stream`,
 		},
+		"unconditioned PartiQLSelect": {
+			doc:     policy(leakyStatement("Read", tmplRead, tmplResources, tmplGuarded), leakyStatement("PartiQL", `"dynamodb:PartiQL*"`, tmplResources, "")),
+			wantRow: `tenant "1": PartiQLSelect other tenant's key`,
+		},
+		"unconditioned table export": {
+			doc:     policy(leakyStatement("Read", tmplRead, tmplResources, tmplGuarded), leakyStatement("Export", `"dynamodb:Export*"`, `"{{table_arns}}"`, "")),
+			wantRow: `tenant "1": ExportTableToPointInTime`,
+		},
+		"NotAction grants a key-less action": {
+			doc: policy(leakyStatement("Read", tmplRead, tmplResources, tmplGuarded),
+				`{"Sid":"Not","Effect":"Allow","NotAction":["dynamodb:*Item","dynamodb:Query","dynamodb:Scan","dynamodb:DeleteTable","dynamodb:GetRecords","dynamodb:PartiQL*"],"Resource":"{{table_arns}}"}`),
+			wantRow: `tenant "1": AssociateTableReplica`,
+		},
+		"a constant key every tenant can reach": {
+			doc: policy(leakyStatement("Read", tmplRead, tmplResources,
+				`{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["{{leading_key}}","Tenant#admin"]},"Null":{"dynamodb:LeadingKeys":"false"}}`)),
+			wantRow: `tenant "1": Query key "Tenant#admin" named by the policy`,
+		},
 		"DeleteTable": {
 			doc:     policy(leakyStatement("Read", tmplRead, tmplResources, tmplGuarded), leakyStatement("Drop", `"dynamodb:DeleteTable"`, `"{{table_arns}}"`, "")),
 			wantRow: `tenant "1": DeleteTable`,
@@ -167,5 +186,21 @@ func TestProveSpecErrors(t *testing.T) {
 				t.Fatalf("Prove = %v, %v; want a spec error without a report", rep, err)
 			}
 		})
+	}
+}
+
+// TestProvedKeyedActions: every keyed action is proved, either by the fixed
+// rows (Query, GetItem, BatchGetItem) or by own/other rows when granted.
+func TestProvedKeyedActions(t *testing.T) {
+	for a := range keyedActions {
+		fixed := a == "Query" || a == "GetItem" || a == "BatchGetItem"
+		if !fixed && !slices.Contains(provedKeyedActions, a) {
+			t.Errorf("keyed action %s gets no proof rows", a)
+		}
+	}
+	for _, a := range provedKeyedActions {
+		if !keyedActions[a] {
+			t.Errorf("proved action %s is not keyed", a)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // DefaultTenantPattern is the tenant-id pattern used when none is configured:
@@ -49,12 +50,18 @@ var (
 // a tenant is refused if it is empty, longer than MaxTenantLength, not ASCII,
 // or contains a control character or any of * ? " $ / \ — characters that are
 // wildcards, policy-variable syntax, JSON or ARN delimiters. The format must
-// contain {tenant} exactly once and the result must be at most
+// contain {tenant} exactly once and none of * ? $ " \ or a control
+// character, and the result must be at most
 // MaxLeadingKeyLength characters. Errors wrap ErrInvalidTenant or
 // ErrInvalidFormat and never echo the tenant id (it is attacker input).
 func LeadingKey(format, tenant string, pattern *regexp.Regexp) (string, error) {
 	if n := strings.Count(format, TenantPlaceholder); n != 1 {
 		return "", fmt.Errorf("%w: must contain %s exactly once, found %d", ErrInvalidFormat, TenantPlaceholder, n)
+	}
+	if strings.ContainsAny(format, `*?$"\`) || strings.IndexFunc(format, unicode.IsControl) >= 0 {
+		// Defence in depth (configuration refuses these too): wildcards,
+		// policy-variable syntax, JSON delimiters and control characters.
+		return "", fmt.Errorf("%w: must not contain * ? $ \" \\ or control characters", ErrInvalidFormat)
 	}
 	if err := CheckTenant(tenant, pattern); err != nil {
 		return "", err

@@ -39,6 +39,14 @@ func TestLeadingKey(t *testing.T) {
 		"unanchored pattern partial":    {format: DefaultLeadingKeyFormat, tenant: "abc1", pattern: unanchored, wantErr: ErrInvalidTenant},
 		"format without placeholder":    {format: "Tenant#", tenant: "1", wantErr: ErrInvalidFormat},
 		"format with two placeholders":  {format: "{tenant}#{tenant}", tenant: "1", wantErr: ErrInvalidFormat},
+		"format with a wildcard":        {format: "Tenant#{tenant}*", tenant: "1", wantErr: ErrInvalidFormat},
+		"format with a question mark":   {format: "Tenant?{tenant}", tenant: "1", wantErr: ErrInvalidFormat},
+		"format with a variable":        {format: "${aws:username}{tenant}", tenant: "1", wantErr: ErrInvalidFormat},
+		"format with a quote":           {format: `T"{tenant}`, tenant: "1", wantErr: ErrInvalidFormat},
+		"format with a backslash":       {format: `T\{tenant}`, tenant: "1", wantErr: ErrInvalidFormat},
+		"format with a control char":    {format: "Tenant\x00#{tenant}", tenant: "1", wantErr: ErrInvalidFormat},
+		"format with a newline":         {format: "Tenant\n{tenant}", tenant: "1", wantErr: ErrInvalidFormat},
+		"format with latin-1 ok":        {format: "Mandant§{tenant}", tenant: "1", want: "Mandant§1"},
 		"result too long":               {format: strings.Repeat("x", MaxLeadingKeyLength) + "{tenant}", tenant: "1", wantErr: ErrInvalidFormat},
 	}
 	for name, tc := range tests {

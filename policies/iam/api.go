@@ -24,7 +24,9 @@
 // IP addresses in text form, BinaryEquals keys as the raw bytes (the policy
 // holds their base64). A key mapped to an empty slice is present with an
 // empty value set, which Null treats as null and ForAllValues as vacuously
-// true.
+// true. A key with several values needs ForAllValues or ForAnyValue: AWS
+// defines no result for a bare operator on it, so Evaluate fails closed
+// (an Allow with such a condition does not apply, a Deny does).
 //
 // # Concurrency
 //

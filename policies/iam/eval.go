@@ -23,7 +23,9 @@ import (
 // A statement applies when its Action/NotAction, Resource/NotResource,
 // Principal/NotPrincipal (resource policies) and every condition match. A
 // condition whose operator is unknown (possible only for hand-built
-// policies; Parse rejects them) makes an Allow inapplicable and a Deny
+// policies; Parse rejects them), or whose operator has no ForAllValues /
+// ForAnyValue qualifier while the request holds several values for its key
+// (a result AWS does not define), makes an Allow inapplicable and a Deny
 // applicable, so evaluation fails closed.
 func Evaluate(req Request, in Input) Decision {
 	ev := evaluator{req: req, ctx: newContext(req.Context)}
@@ -203,7 +205,8 @@ func (ev *evaluator) applies(p *Policy, st *Statement) (ok bool, failed *Conditi
 		c := &st.Conditions[i]
 		res, valid := ev.condition(c, vars)
 		if !valid {
-			// Unknown operator: fail closed.
+			// Undefined condition (unknown operator, or a single-valued
+			// operator on several request values): fail closed.
 			return st.Effect == Deny, c
 		}
 		if !res {
@@ -352,7 +355,9 @@ func sessionOfRole(caller, roleARN string) bool {
 	return role != "" && (rpath == role || strings.HasSuffix(rpath, "/"+role))
 }
 
-// condition evaluates one condition. valid is false for an unknown operator.
+// condition evaluates one condition. valid is false when the condition has
+// no defined result: an unknown operator, or an operator without
+// ForAllValues/ForAnyValue on a key with more than one request value.
 func (ev *evaluator) condition(c *Condition, vars bool) (result, valid bool) {
 	op, msg := parseOperator(c.Operator)
 	if msg != "" {
@@ -405,28 +410,21 @@ func (ev *evaluator) condition(c *Condition, vars bool) (result, valid bool) {
 		}
 		return false, true
 	default:
-		// Without a set qualifier a multivalued key is undocumented
-		// territory (AWS says to use ForAllValues/ForAnyValue). We take the
-		// permissive reading (inference): a positive operator holds when any
-		// request value matches, a negated one when none does. For a tool
-		// that proves isolation, erring permissive means a template that
-		// relies on the unqualified form fails its proof here rather than
-		// leaking on AWS.
-		if op.negated {
-			// NOR: no request value may match any policy value.
-			for _, rv := range reqVals {
-				if !ev.valuePasses(op, pvs, rv) {
-					return false, true
-				}
-			}
-			return true, true
+		if len(reqVals) > 1 {
+			// A single-valued operator met a key with several request
+			// values. AWS says multivalued keys "require a condition set
+			// operator" and documents no result for the bare form
+			// ("Single-valued vs. multivalued context keys"), so the
+			// condition is undefined and fails closed like an unknown
+			// operator: an Allow does not apply, a Deny does.
+			return false, false
 		}
-		for _, rv := range reqVals {
-			if ev.valuePasses(op, pvs, rv) {
-				return true, true
-			}
+		if len(reqVals) == 0 {
+			// An empty set: no value matches, so a positive operator is
+			// false and a negated one (NOR) true, as for an absent key.
+			return op.negated, true
 		}
-		return false, true
+		return ev.valuePasses(op, pvs, reqVals[0]), true
 	}
 }
 
