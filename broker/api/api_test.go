@@ -327,6 +327,21 @@ func TestCredentialsOK(t *testing.T) {
 	}
 }
 
+// TestVendRequestCarriesTokenExpiry checks the vendor is told when the
+// token expires, so that it can cap the session.
+func TestVendRequestCarriesTokenExpiry(t *testing.T) {
+	h := newHarness(t, nil)
+	exp := t0.Add(20 * time.Minute)
+	h.verifier.ids[goodToken] = &auth.Identity{Subject: "alice", Tenant: "1", Expiry: exp}
+	if rec := h.do(req{target: "/v1/credentials?duration=3600", header: bearer(goodToken)}); rec.Code != 200 {
+		t.Fatalf("status = %d: %s", rec.Code, rec.Body)
+	}
+	want := []vend.Request{{Tenant: "1", Subject: "alice", Duration: time.Hour, NotAfter: exp}}
+	if diff := cmp.Diff(want, h.vendor.requests()); diff != "" {
+		t.Errorf("vend requests (-want +got):\n%s", diff)
+	}
+}
+
 // TestCredentialsResponseFieldOrder pins the exact wire bytes of a 200.
 func TestCredentialsResponseFieldOrder(t *testing.T) {
 	h := newHarness(t, nil)
@@ -474,6 +489,14 @@ func TestErrors(t *testing.T) {
 		"profile empty":           {req: req{target: "/v1/credentials?profile=", header: bearer(goodToken)}, wantStatus: 400, wantCode: errs.CodeInvalidRequest},
 		"profile with slash":      {req: req{target: "/v1/credentials?profile=..%2Fetc", header: bearer(goodToken)}, wantStatus: 400, wantCode: errs.CodeInvalidRequest},
 		"profile too long":        {req: req{target: "/v1/credentials?profile=" + strings.Repeat("p", 65), header: bearer(goodToken)}, wantStatus: 400, wantCode: errs.CodeInvalidRequest},
+		"query with a bad escape": {
+			req:        req{target: "/v1/credentials?profile=readwrite&duration=%zz", header: bearer(goodToken)},
+			wantStatus: 400, wantCode: errs.CodeInvalidRequest, wantMessage: "malformed query string",
+		},
+		"query with a semicolon": {
+			req:        req{target: "/v1/credentials?profile=readwrite;duration=7200", header: bearer(goodToken)},
+			wantStatus: 400, wantCode: errs.CodeInvalidRequest, wantMessage: "malformed query string",
+		},
 		"unknown query parameter": {
 			req:        req{target: "/v1/credentials?duraton=900", header: bearer(goodToken)},
 			wantStatus: 400, wantCode: errs.CodeInvalidRequest, wantMessage: `unknown query parameter "duraton"`,
@@ -482,6 +505,21 @@ func TestErrors(t *testing.T) {
 			req: req{method: http.MethodPost, target: "/v1/credentials", header: bearer(goodToken),
 				contentType: "application/json", body: `{"profile":"read","tenant":"2"}`},
 			wantStatus: 400, wantCode: errs.CodeInvalidRequest, wantMessage: `invalid JSON body: unknown field "tenant"`,
+		},
+		"JSON duplicate field": {
+			req: req{method: http.MethodPost, target: "/v1/credentials", header: bearer(goodToken),
+				contentType: "application/json", body: `{"profile":"read","profile":"readwrite"}`},
+			wantStatus: 400, wantCode: errs.CodeInvalidRequest, wantMessage: `invalid JSON body: field "profile" given more than once`,
+		},
+		"JSON duplicate field in another case": {
+			req: req{method: http.MethodPost, target: "/v1/credentials", header: bearer(goodToken),
+				contentType: "application/json", body: `{"duration_seconds":900,"profile":"read","DURATION_SECONDS":3600}`},
+			wantStatus: 400, wantCode: errs.CodeInvalidRequest, wantMessage: `invalid JSON body: field "duration_seconds" given more than once`,
+		},
+		"JSON duplicate null field": {
+			req: req{method: http.MethodPost, target: "/v1/credentials", header: bearer(goodToken),
+				contentType: "application/json", body: `{"profile":"readwrite","profile":null}`},
+			wantStatus: 400, wantCode: errs.CodeInvalidRequest, wantMessage: `invalid JSON body: field "profile" given more than once`,
 		},
 		"JSON trailing data": {
 			req: req{method: http.MethodPost, target: "/v1/credentials", header: bearer(goodToken),
@@ -932,6 +970,44 @@ func TestPanicIsAuditedAsFailure(t *testing.T) {
 	}
 }
 
+// TestPanicValueIsRedacted checks a panic quoting the bearer token (here
+// one not shaped like a JWT) does not carry it into the logs.
+func TestPanicValueIsRedacted(t *testing.T) {
+	const opaque = "opaque-bearer-token-0123456789"
+	h := newHarness(t, nil)
+	h.verifier.ids[opaque] = &auth.Identity{Subject: "alice", Tenant: "1"}
+	h.vendor.fn = func(context.Context, vend.Request) (*vend.Credentials, error) {
+		panic("cannot use token " + opaque)
+	}
+	rec := h.do(req{target: "/v1/credentials", header: bearer(opaque)})
+	if rec.Code != 500 {
+		t.Fatalf("status = %d, want 500", rec.Code)
+	}
+	if logs := h.logs.String(); strings.Contains(logs, opaque) {
+		t.Errorf("logs contain the token:\n%s", logs)
+	}
+	panics := h.logs.records(t, "panic")
+	if len(panics) != 1 || panics[0]["panic"] != "cannot use token [REDACTED]" {
+		t.Errorf("panic records = %v, want the redacted panic value", panics)
+	}
+}
+
+// TestTokenInPathIsNotLogged checks the access log redacts a token sent in
+// the path instead of the Authorization header.
+func TestTokenInPathIsNotLogged(t *testing.T) {
+	h := newHarness(t, nil)
+	rec := h.do(req{target: "/v1/credentials/" + goodToken})
+	if rec.Code != 404 {
+		t.Fatalf("status = %d, want 404", rec.Code)
+	}
+	if logs := h.logs.String(); strings.Contains(logs, "good-token-payload") {
+		t.Errorf("logs contain the token:\n%s", logs)
+	}
+	if recs := h.logs.records(t, "http request"); len(recs) != 1 || recs[0]["path"] != "/v1/credentials/[REDACTED]" {
+		t.Errorf("access log records = %v, want the path redacted", recs)
+	}
+}
+
 func TestRedact(t *testing.T) {
 	jwtish := "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln"
 	tests := map[string]struct {
@@ -941,6 +1017,8 @@ func TestRedact(t *testing.T) {
 		"no secret":             {msg: "token has invalid claims: token is expired", want: "token has invalid claims: token is expired"},
 		"raw header":            {msg: "rejected opaque-token-value", auth: []string{"opaque-token-value"}, want: "rejected [REDACTED]"},
 		"bearer header":         {msg: "rejected opaque-token-value", auth: []string{"Bearer opaque-token-value"}, want: "rejected [REDACTED]"},
+		"lower-case bearer":     {msg: "rejected opaque-token-value", auth: []string{"bearer opaque-token-value"}, want: "rejected [REDACTED]"},
+		"upper-case bearer":     {msg: "rejected opaque-token-value", auth: []string{"BEARER opaque-token-value"}, want: "rejected [REDACTED]"},
 		"JWT shape, no header":  {msg: "cannot parse " + jwtish + " here", want: "cannot parse [REDACTED] here"},
 		"short header unused":   {msg: "bad token abc", auth: []string{"abc"}, want: "bad token abc"},
 		"JWT header and detail": {msg: "x " + jwtish, auth: []string{"Bearer " + jwtish}, want: "x [REDACTED]"},

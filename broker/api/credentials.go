@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -95,6 +96,7 @@ func (s *server) credentials(c echo.Context) error {
 		Profile:  p.profile,
 		Duration: p.duration,
 		Scopes:   id.Scopes,
+		NotAfter: id.Expiry, // the session must not outlive the token
 	})
 	if err != nil {
 		return err
@@ -154,7 +156,13 @@ func usable(creds *vend.Credentials, now time.Time) error {
 // POST, from a JSON or form body. A parameter may be given once.
 func readParams(c echo.Context) (params, error) {
 	raw := map[string]string{}
-	if err := addValues(raw, c.Request().URL.Query(), "query parameter"); err != nil {
+	// URL.Query would drop a malformed pair (bad escape, ';') silently and
+	// serve the default instead of what was asked for.
+	query, err := url.ParseQuery(c.Request().URL.RawQuery)
+	if err != nil {
+		return params{}, errs.Wrap(err, http.StatusBadRequest, errs.CodeInvalidRequest, "malformed query string")
+	}
+	if err := addValues(raw, query, "query parameter"); err != nil {
 		return params{}, err
 	}
 	var body bodyParams
@@ -269,6 +277,9 @@ func readBody(r *http.Request) (bodyParams, error) {
 	}
 	switch mediaType {
 	case echo.MIMEApplicationJSON:
+		if name := duplicateField(data, jsonFields); name != "" {
+			return bodyParams{}, errs.InvalidRequest(fmt.Sprintf("invalid JSON body: field %q given more than once", name))
+		}
 		var b jsonBody
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.DisallowUnknownFields()
@@ -288,6 +299,43 @@ func readBody(r *http.Request) (bodyParams, error) {
 	}
 	return bodyParams{}, errs.New(http.StatusUnsupportedMediaType, errs.CodeInvalidRequest,
 		"body must be application/json or application/x-www-form-urlencoded")
+}
+
+// jsonFields are the field names of jsonBody.
+var jsonFields = []string{paramProfile, "duration_seconds"}
+
+// duplicateField walks the top-level JSON object in data and returns the
+// first of names that it carries more than once, or "". Keys are matched the
+// way encoding/json matches them to struct fields, case-insensitively, so
+// {"profile":"a","Profile":"b"} is a duplicate too: encoding/json would
+// silently keep the last value. Malformed JSON yields "" and is left to the
+// decoder to report.
+func duplicateField(data []byte, names []string) string {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return ""
+	}
+	seen := make(map[string]bool, len(names))
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return ""
+		}
+		key, _ := tok.(string)
+		for _, name := range names {
+			if strings.EqualFold(key, name) {
+				if seen[name] {
+					return name
+				}
+				seen[name] = true
+			}
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return ""
+		}
+	}
+	return ""
 }
 
 // jsonProblem describes a decoding error without echoing the input.
@@ -342,7 +390,7 @@ func (s *server) audit(c echo.Context, start time.Time, id *auth.Identity, p par
 	if creds != nil {
 		profile = creds.Profile
 		hash, session, cacheHit = creds.PolicyHash, creds.SessionName, creds.CacheHit
-		last4 = lastN(creds.AccessKeyID, 4)
+		last4 = vend.KeySuffix(creds.AccessKeyID)
 		expiration = creds.Expiration.UTC().Format(time.RFC3339)
 	}
 	attrs = append(attrs,
@@ -357,11 +405,4 @@ func (s *server) audit(c echo.Context, start time.Time, id *auth.Identity, p par
 	)
 	s.log.LogAttrs(c.Request().Context(), level, "vend", attrs...)
 	s.metrics.Vend(profile, outcome)
-}
-
-func lastN(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[len(s)-n:]
 }

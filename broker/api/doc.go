@@ -15,8 +15,11 @@
 // container-credentials endpoint. Two optional parameters, profile and
 // duration (seconds), come from the query string; a POST may carry them
 // instead as a JSON body {"profile":"read","duration_seconds":3600} (unknown
-// fields are refused) or as an application/x-www-form-urlencoded form.
-// Unknown or repeated parameters are refused.
+// or repeated fields are refused, including names differing only in case)
+// or as an application/x-www-form-urlencoded form. Unknown, repeated or
+// malformed parameters (a bad %-escape, a ';' separator) are refused. The
+// session is never longer than the token's remaining lifetime rounded down
+// to a quarter hour, nor shorter than 15 minutes (see broker/vend).
 //
 // A 200 answer is one JSON object that is both credential_process output and
 // a container-credentials response:

@@ -64,7 +64,11 @@ var jwtLike = regexp.MustCompile(`eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_.-]*`)
 // carry a bearer token into the logs.
 func redact(msg string, authorization []string) string {
 	for _, v := range authorization {
-		for _, secret := range []string{v, strings.TrimSpace(strings.TrimPrefix(v, "Bearer "))} {
+		tok := v
+		if scheme, rest, ok := strings.Cut(v, " "); ok && strings.EqualFold(scheme, "bearer") {
+			tok = strings.TrimSpace(rest) // the scheme is case-insensitive
+		}
+		for _, secret := range []string{v, tok} {
 			if len(secret) >= 8 {
 				msg = strings.ReplaceAll(msg, secret, "[REDACTED]")
 			}

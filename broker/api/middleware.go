@@ -65,8 +65,9 @@ func requestIDOf(c echo.Context) string {
 }
 
 // accessLog renders errors through the error handler, then writes one access
-// log line and records HTTP metrics. It logs the path without the query
-// string and no request header other than the user agent.
+// log line and records HTTP metrics. It logs the path (redacted like error
+// causes) without the query string and no request header other than the
+// user agent.
 func (s *server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		start := s.now()
@@ -79,7 +80,8 @@ func (s *server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if !s.routes[route] {
 			route = routeUnmatched
 		}
-		path := req.URL.Path
+		// A token pasted into the path must not reach the logs either.
+		path := redact(req.URL.Path, req.Header.Values(echo.HeaderAuthorization))
 		if len(path) > maxLoggedPath {
 			path = path[:maxLoggedPath]
 		}
@@ -115,7 +117,8 @@ func (s *server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 			stack = stack[:runtime.Stack(stack, false)]
 			s.log.LogAttrs(c.Request().Context(), slog.LevelError, "panic",
 				slog.String("request_id", requestIDOf(c)),
-				slog.String("panic", fmt.Sprint(r)),
+				// A panic value may quote a token or a secret: redact it.
+				slog.String("panic", redact(fmt.Sprint(r), c.Request().Header.Values(echo.HeaderAuthorization))),
 				slog.String("stack", string(stack)),
 			)
 			err = errs.New(http.StatusInternalServerError, errs.CodeInternal, "internal error")

@@ -633,3 +633,41 @@ func TestCancelledContextStopsRefresh(t *testing.T) {
 	}
 	cancel() // goleak in TestMain checks the refresh goroutine ends
 }
+
+// TestKeysNeverFromToken checks a token pointing at its own key set (jku,
+// x5u, or an issuer that serves one) is refused without a fetch: keys come
+// from the configured source only.
+func TestKeysNeverFromToken(t *testing.T) {
+	srv := standardServer(t)
+	evil := newJWKSServer(t, rsaJWK("evil-1", "RS256", &rsaOther.PublicKey))
+	v := newTestVerifier(t, jwksAuth(srv.URL), srv.Client())
+	forge := func(kid string, header map[string]any, c jwt.MapClaims) string {
+		tok := jwt.NewWithClaims(jwt.SigningMethodRS256, c)
+		tok.Header["kid"] = kid
+		for k, val := range header {
+			tok.Header[k] = val
+		}
+		s, err := tok.SignedString(rsaOther)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tests := map[string]string{
+		"jku, own kid":        forge("evil-1", map[string]any{"jku": evil.URL}, claims()),
+		"jku, configured kid": forge("rsa-1", map[string]any{"jku": evil.URL}, claims()),
+		"x5u":                 forge("evil-1", map[string]any{"x5u": evil.URL}, claims()),
+		"jwk embedded":        forge("", map[string]any{"jwk": rsaJWK("evil-1", "RS256", &rsaOther.PublicKey)}, claims()),
+		"iss serving keys":    forge("evil-1", nil, with(func(c jwt.MapClaims) { c["iss"] = evil.URL })),
+	}
+	for name, tok := range tests {
+		t.Run(name, func(t *testing.T) {
+			if id, err := v.Verify(context.Background(), "Bearer "+tok); err == nil {
+				t.Fatalf("forged token accepted: %+v", id)
+			}
+		})
+	}
+	if n := evil.hits.Load(); n != 0 {
+		t.Errorf("the token's key set was fetched %d times", n)
+	}
+}

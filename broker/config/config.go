@@ -49,6 +49,16 @@ const (
 	DefaultLogFormat            = "json"
 )
 
+// Bounds of the credential cache's serving rule.
+const (
+	// ServingMargin is added to cache.client_window: credentials with less
+	// than ClientWindow+ServingMargin left are never served, fresh or cached.
+	ServingMargin = time.Minute
+	// MaxClientWindow bounds cache.client_window so that a fresh session of
+	// MinSessionDuration stays servable for at least a minute.
+	MaxClientWindow = MinSessionDuration - ServingMargin - time.Minute
+)
+
 // DefaultAlgorithms are the JWT algorithms allowed when none are configured
 // and the key source is not an HMAC secret.
 var DefaultAlgorithms = []string{"RS256", "ES256", "EdDSA"}

@@ -382,6 +382,7 @@ func TestValidateNamesField(t *testing.T) {
 		"default profile needed":        {func(c *Config) { second(c); c.DefaultProfile = "" }, "default_profile: required when more than one"},
 		"cache entries":                 {func(c *Config) { c.Cache.MaxEntries = -1 }, "cache.max_entries:"},
 		"cache window":                  {func(c *Config) { c.Cache.ClientWindow = time.Hour }, "cache.client_window:"},
+		"cache window over a session":   {func(c *Config) { c.Cache.ClientWindow = 14 * time.Minute }, "cache.client_window: must be between 0s and 13m0s"},
 		"cache refresh":                 {func(c *Config) { c.Cache.RefreshBefore = time.Minute }, "cache.refresh_before: must be more than cache.client_window"},
 		"tenant rps":                    {func(c *Config) { c.RateLimit.PerTenantRPS = -1 }, "rate_limit.per_tenant_rps:"},
 		"subject rps NaN":               {func(c *Config) { c.RateLimit.PerSubjectRPS = nan() }, "rate_limit.per_subject_rps:"},

@@ -212,8 +212,9 @@ type Cache struct {
 	// RefreshBefore: refresh in the background when less than this remains
 	// (default 15m, more than ClientWindow, at most 1h).
 	RefreshBefore time.Duration `yaml:"refresh_before"`
-	// ClientWindow is the AWS SDKs' expiry window (default 5m); credentials
-	// closer to expiry than this plus a margin are never served.
+	// ClientWindow is the AWS SDKs' expiry window (default 5m, at most 13m);
+	// credentials closer to expiry than this plus ServingMargin (1m) are
+	// never served, cached or fresh from STS.
 	ClientWindow time.Duration `yaml:"client_window"`
 	// Disabled turns the cache off: every request calls AssumeRole.
 	Disabled bool `yaml:"disabled"`

@@ -413,8 +413,8 @@ func (c *Config) validateLimits(v *validator) {
 	if ca.MaxEntries < 1 || ca.MaxEntries > 10_000_000 {
 		v.add("cache.max_entries", "must be between 1 and 10000000")
 	}
-	if ca.ClientWindow < 0 || ca.ClientWindow > 30*time.Minute {
-		v.add("cache.client_window", "must be between 0s and 30m")
+	if ca.ClientWindow < 0 || ca.ClientWindow > MaxClientWindow {
+		v.add("cache.client_window", "must be between 0s and %s (a fresh 15m session must be servable)", MaxClientWindow)
 	}
 	if ca.RefreshBefore <= ca.ClientWindow || ca.RefreshBefore > time.Hour {
 		v.add("cache.refresh_before", "must be more than cache.client_window and at most 1h")

@@ -69,12 +69,12 @@ func New(profiles []string) *Metrics {
 		}, []string{"profile", "result"}),
 		stsDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tvm_sts_request_duration_seconds",
-			Help:    "Duration of STS AssumeRole calls, including SDK retries.",
+			Help:    "Duration of STS AssumeRole attempts (each retry is one more observation; the SDK does not retry).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"profile"}),
 		stsErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tvm_sts_errors_total",
-			Help: "Failed STS AssumeRole calls by profile and AWS error code.",
+			Help: "Failed STS AssumeRole attempts by profile and AWS error code.",
 		}, []string{"profile", "code"}),
 		policySize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "tvm_policy_size_bytes",

@@ -229,7 +229,7 @@ func TestNeverServeNearExpiry(t *testing.T) {
 			h.clock.Advance(tc.advance)
 			c := mustVend(t, h.v, readReq("acme"))
 			h.waitBackground()
-			if left := c.Expiration.Sub(h.clock.Now()); left < config.DefaultClientWindow+servingMargin {
+			if left := c.Expiration.Sub(h.clock.Now()); left < config.DefaultClientWindow+config.ServingMargin {
 				t.Errorf("served a set with %v left", left)
 			}
 			if hit := c.CacheHit && c.AccessKeyID == first.AccessKeyID; hit != tc.wantHit {

@@ -62,12 +62,14 @@ type profile struct {
 }
 
 // compileTenantPattern compiles the configured tenant pattern (or the
-// default), anchored so that it must match the whole tenant id.
+// default) with config.CompileTenantPattern, the check auth applies too: it
+// must be anchored, bound the length and never match a character that is
+// unsafe in a policy, even when cfg did not go through config.Validate.
 func compileTenantPattern(pattern string) (*regexp.Regexp, error) {
 	if pattern == "" {
-		pattern = policies.DefaultTenantPattern
+		pattern = config.DefaultTenantPattern
 	}
-	re, err := regexp.Compile(`^(?:` + pattern + `)$`)
+	re, err := config.CompileTenantPattern(pattern)
 	if err != nil {
 		return nil, fmt.Errorf("auth.tenant_pattern: %w", err)
 	}

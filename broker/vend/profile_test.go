@@ -18,6 +18,9 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	}{
 		"no profiles":            {func(c *config.Config) { c.Profiles = nil }, "profiles: at least one"},
 		"bad tenant pattern":     {func(c *config.Config) { c.Auth.TenantPattern = "(" }, "auth.tenant_pattern"},
+		"unanchored pattern":     {func(c *config.Config) { c.Auth.TenantPattern = "[a-z0-9]{1,8}" }, "auth.tenant_pattern: must be anchored"},
+		"pattern allows a space": {func(c *config.Config) { c.Auth.TenantPattern = "^[a-z0-9 ]{1,8}$" }, "auth.tenant_pattern: must not match"},
+		"unbounded pattern":      {func(c *config.Config) { c.Auth.TenantPattern = "^[a-z0-9]+$" }, "auth.tenant_pattern: must bound"},
 		"one proof tenant":       {func(c *config.Config) { c.Proof.Tenants = []string{"a"} }, "proof.tenants"},
 		"equal proof tenants":    {func(c *config.Config) { c.Proof.Tenants = []string{"a", "a"} }, "proof.tenants"},
 		"proof tenant bad":       {func(c *config.Config) { c.Proof.Tenants = []string{"a", "*"} }, "proof.tenants[1]"},
@@ -47,9 +50,10 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		"tag keys differ by case": {func(c *config.Config) {
 			c.Profiles[0].SessionTags = map[string]string{"Team": "a", "team": "b"}
 		}, "differ in more than case"},
-		"transitive not a tag": {func(c *config.Config) { c.Profiles[1].TransitiveTagKeys = []string{"nope"} }, "profiles[1].transitive_tag_keys[0]"},
-		"negative max entries": {func(c *config.Config) { c.Cache.MaxEntries = -1 }, "cache.max_entries"},
-		"negative timeout":     {func(c *config.Config) { c.STS.Timeout = -time.Second }, "sts.timeout"},
+		"transitive not a tag":         {func(c *config.Config) { c.Profiles[1].TransitiveTagKeys = []string{"nope"} }, "profiles[1].transitive_tag_keys[0]"},
+		"negative max entries":         {func(c *config.Config) { c.Cache.MaxEntries = -1 }, "cache.max_entries"},
+		"negative timeout":             {func(c *config.Config) { c.STS.Timeout = -time.Second }, "sts.timeout"},
+		"client window over a session": {func(c *config.Config) { c.Cache.ClientWindow = 14 * time.Minute }, "cache.client_window"},
 		"policy over 2048 at start-up": {func(c *config.Config) {
 			c.Profiles[0].LeadingKeyFormat = strings.Repeat("k", 1000) + "{tenant}"
 			for i := range 8 {

@@ -3,6 +3,7 @@ package vend
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -96,9 +97,12 @@ func classify(err error) stsFailure {
 				Message: "STS is throttling requests; retry later", RetryAfter: throttleRetryAfter, Cause: err}
 		case code == "AccessDenied" || code == "AccessDeniedException":
 			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamAccessDenied, "STS refused to assume the profile's role")
-		case code == "MalformedPolicyDocument" || code == "MalformedPolicyDocumentException" ||
-			code == "PackedPolicyTooLarge" || code == "PackedPolicyTooLargeException":
-			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamPolicyInvalid, "STS refused the session policy or tags")
+		case code == "MalformedPolicyDocument" || code == "MalformedPolicyDocumentException":
+			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamPolicyInvalid, "STS refused the session policy as malformed")
+		case code == "PackedPolicyTooLarge" || code == "PackedPolicyTooLargeException":
+			// A size overrun says so: the fix (a shorter policy or fewer
+			// session tags) differs from a malformed policy's.
+			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamPolicyInvalid, "STS refused the session policy and tags as too large once packed")
 		case code == "ValidationError":
 			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamInvalid, "STS rejected the request parameters")
 		case brokerCredentialCodes[code]:
@@ -155,7 +159,7 @@ func (v *Vendor) assumeRole(ctx context.Context, p *profile, in *sts.AssumeRoleI
 				v.obs.STSCall(p.name, elapsed, "")
 				reqID, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
 				log.Debug("sts assume role", "attempt", attempt, "request_id", reqID,
-					"access_key_id_suffix", keySuffix(aws.ToString(out.Credentials.AccessKeyId)),
+					"access_key_id_suffix", KeySuffix(aws.ToString(out.Credentials.AccessKeyId)),
 					"expiration", aws.ToTime(out.Credentials.Expiration))
 				return out, nil
 			}
@@ -178,7 +182,9 @@ func (v *Vendor) assumeRole(ctx context.Context, p *profile, in *sts.AssumeRoleI
 }
 
 // checkOutput refuses an AssumeRole answer that could not be served: no
-// credentials, an empty field, or an expiry not in the future.
+// credentials, an empty field, or an expiry not in the future or so near
+// that clients would treat the set as expired (less than the client window
+// plus config.ServingMargin left).
 func (v *Vendor) checkOutput(out *sts.AssumeRoleOutput) error {
 	if out == nil || out.Credentials == nil {
 		return errors.New("no credentials in AssumeRole response")
@@ -195,6 +201,8 @@ func (v *Vendor) checkOutput(out *sts.AssumeRoleOutput) error {
 		return errors.New("no Expiration")
 	case !c.Expiration.After(v.now()):
 		return errors.New("credentials already expired")
+	case c.Expiration.Sub(v.now()) < v.floor:
+		return fmt.Errorf("credentials expire at %s, within the client window", c.Expiration.UTC().Format(time.RFC3339))
 	}
 	return nil
 }
@@ -211,9 +219,9 @@ func accountID(out *sts.AssumeRoleOutput) string {
 	return a.AccountID
 }
 
-// keySuffix returns the last 4 characters of an access key id, the most
-// that may be logged.
-func keySuffix(id string) string {
+// KeySuffix returns the last 4 characters of an access key id, the most
+// of it that may be logged.
+func KeySuffix(id string) string {
 	if len(id) <= 4 {
 		return id
 	}

@@ -15,7 +15,9 @@
 //	                  2-64 characters of [\w+=,.@-]; parts that do not fit or carry
 //	                  other characters are shortened to prefix + "." + 8 hex of their hash
 //	SourceIdentity    the sanitized subject (per-subject sessions, when configured)
-//	DurationSeconds   the requested or default duration
+//	DurationSeconds   the requested or default duration, capped by the token's
+//	                  remaining lifetime (Request.NotAfter - now) rounded down to a
+//	                  multiple of 15 minutes, never below STS's 15-minute minimum
 //	Policy            the rendered session policy (compact JSON)
 //	ExternalId, Tags, TransitiveTagKeys  from the profile; tag values may use
 //	                  {tenant} and {subject} (the latter only for per-subject sessions)
@@ -31,15 +33,27 @@
 // Public messages never carry STS's message; it is logged with the AWS error
 // code and request id.
 //
+// # Credentials and the token's lifetime
+//
+// Temporary credentials cannot be revoked, so a session that outlived the
+// JWT it was vended for would keep a signed-out or removed user's access.
+// When Request.NotAfter is set, a duration longer than the token's
+// remaining lifetime is cut to that lifetime rounded down to a multiple of
+// 15 minutes, and never below 15 minutes (STS's minimum), so vended
+// credentials (fresh or cached) expire no later than max(NotAfter, now +
+// 15 min). The rounding keeps the cached durations, and so the number of
+// AssumeRole calls, few: at most one per quarter hour of max_duration.
+//
 // # Cache
 //
 // Credentials are cached per (profile, tenant, subject for per-subject
-// sessions, requested duration); the policy hash is fixed by (profile,
-// tenant) for the life of a Vendor and recorded with each set. A set is
-// served only to requests for the same duration and only while more than
-// ClientWindow + 1 minute of its life remains (the AWS SDKs treat
-// credentials as expired 5 minutes early); otherwise the request fetches
-// synchronously. When less than min(RefreshBefore, half the set's lifetime)
+// sessions, session duration after the token cap); the policy hash is
+// fixed by (profile, tenant) for the life of a Vendor and recorded with each
+// set. A set is served only to requests for the same duration and only
+// while more than ClientWindow + config.ServingMargin of its life remains
+// (the AWS SDKs treat credentials as expired 5 minutes early); otherwise the
+// request fetches synchronously, and a fresh set from STS with less left is
+// refused as 502 upstream_invalid. When less than min(RefreshBefore, half the set's lifetime)
 // remains (jittered), a hit starts one background refresh for the key and
 // keeps serving the current set meanwhile; a failed refresh keeps the
 // still-valid set and is retried later, never served. The cache is a
@@ -47,8 +61,8 @@
 //
 // # Concurrency
 //
-// A Vendor is safe for concurrent use. Concurrent misses for one key share
-// one AssumeRole call (single-flight); that call runs on a context owned by
+// A Vendor is safe for concurrent use. With the cache enabled, concurrent
+// misses for one key share one AssumeRole call (single-flight); that call runs on a context owned by
 // the Vendor with the STS timeout, so a caller whose context ends returns at
 // once without cancelling the call for the others. Background refreshes are
 // owned by the Vendor: Close cancels in-flight calls and waits for them.
@@ -80,9 +94,6 @@ import (
 // (config.DefaultCacheMaxEntries, DefaultRefreshBefore, DefaultClientWindow,
 // DefaultSTSTimeout, DefaultSTSMaxAttempts).
 const (
-	// servingMargin is added to the client window: a set with less than
-	// ClientWindow+servingMargin left is never served.
-	servingMargin = time.Minute
 	// negativeTTL is how long an AccessDenied is answered from the cache.
 	negativeTTL = 30 * time.Second
 	// refreshRetry is the pause after a failed background refresh.
@@ -103,6 +114,11 @@ type Request struct {
 	Duration time.Duration
 	// Scopes are the token's scopes, checked against the profile's RequiredScope.
 	Scopes []string
+	// NotAfter, when set, is the expiry of the token the request was made
+	// with: the session is shortened so that it does not outlive the token
+	// by more than STS's 15-minute minimum (see "Credentials and the
+	// token's lifetime" in the package documentation). Zero means no cap.
+	NotAfter time.Time
 }
 
 // Credentials are vended temporary credentials with what they were issued for.
@@ -230,7 +246,11 @@ func New(cfg *config.Config, templates *policies.Set, client AssumeRoleAPI, opts
 	if err != nil {
 		return nil, err
 	}
-	v.floor = window + servingMargin
+	if window > config.MaxClientWindow {
+		// Even a fresh 15-minute session would be inside the window.
+		return nil, fmt.Errorf("cache.client_window: must be at most %s", config.MaxClientWindow)
+	}
+	v.floor = window + config.ServingMargin
 	if v.stsTimeout, err = orDefault("sts.timeout", cfg.STS.Timeout, config.DefaultSTSTimeout); err != nil {
 		return nil, err
 	}
@@ -280,8 +300,9 @@ func (v *Vendor) Close() {
 	v.wg.Wait()
 }
 
-// Vend returns credentials for req, from the cache when it can. Every
-// error is an *errs.Error.
+// Vend returns credentials for req, from the cache when it can, for a
+// session no longer than the requested duration capped by req.NotAfter.
+// Every error is an *errs.Error.
 func (v *Vendor) Vend(ctx context.Context, req Request) (*Credentials, error) {
 	p, dur, err := v.resolve(req)
 	if err != nil {
@@ -336,7 +357,8 @@ func (v *Vendor) Vend(ctx context.Context, req Request) (*Credentials, error) {
 	}
 }
 
-// resolve validates req and returns its profile and duration.
+// resolve validates req and returns its profile and duration (capped by
+// req.NotAfter).
 func (v *Vendor) resolve(req Request) (*profile, time.Duration, error) {
 	if err := policies.CheckTenant(req.Tenant, v.tenantRE); err != nil {
 		return nil, 0, errs.Wrap(err, http.StatusUnauthorized, errs.CodeInvalidTenant, "the tenant id is not valid")
@@ -371,7 +393,21 @@ func (v *Vendor) resolve(req Request) (*profile, time.Duration, error) {
 		return nil, 0, errs.InvalidRequest(fmt.Sprintf("duration must be a whole number of seconds between %d and %d",
 			config.MinSessionDuration/time.Second, p.maxDur/time.Second))
 	}
+	if !req.NotAfter.IsZero() {
+		dur = capToToken(dur, req.NotAfter.Sub(v.now()))
+	}
 	return p, dur, nil
+}
+
+// capToToken shortens a session duration dur (at least
+// config.MinSessionDuration) that is longer than remaining, the token's
+// remaining lifetime, to remaining rounded down to a multiple of
+// config.MinSessionDuration, and never below config.MinSessionDuration.
+func capToToken(dur, remaining time.Duration) time.Duration {
+	if remaining >= dur {
+		return dur
+	}
+	return max(remaining.Truncate(config.MinSessionDuration), config.MinSessionDuration)
 }
 
 // vendUncached serves a request with the cache disabled: every call goes to STS.

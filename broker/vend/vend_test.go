@@ -244,6 +244,14 @@ func TestVendRejectsUnusableSTSAnswers(t *testing.T) {
 			c.Expiration = aws.Time(k.Now())
 			return &sts.AssumeRoleOutput{Credentials: c}
 		},
+		"expires within the client window": func(c *types.Credentials, k *testClock) *sts.AssumeRoleOutput {
+			c.Expiration = aws.Time(k.Now().Add(config.DefaultClientWindow))
+			return &sts.AssumeRoleOutput{Credentials: c}
+		},
+		"one second short of the serving floor": func(c *types.Credentials, k *testClock) *sts.AssumeRoleOutput {
+			c.Expiration = aws.Time(k.Now().Add(config.DefaultClientWindow + config.ServingMargin - time.Second))
+			return &sts.AssumeRoleOutput{Credentials: c}
+		},
 		"expired an hour": func(c *types.Credentials, k *testClock) *sts.AssumeRoleOutput {
 			c.Expiration = aws.Time(k.Now().Add(-time.Hour))
 			return &sts.AssumeRoleOutput{Credentials: c}
@@ -295,6 +303,19 @@ func apiErr(code, msg string, fault smithy.ErrorFault) error {
 				Err: &smithy.GenericAPIError{Code: code, Message: msg, Fault: fault}},
 			RequestID: "req-" + code,
 		},
+	}
+}
+
+// TestPolicyRefusalsAreTellable checks a packed-size overrun and a
+// malformed policy share a code but not a public message.
+func TestPolicyRefusalsAreTellable(t *testing.T) {
+	malformed := classify(apiErr("MalformedPolicyDocument", "x", smithy.FaultClient)).err
+	tooLarge := classify(apiErr("PackedPolicyTooLarge", "x", smithy.FaultClient)).err
+	if malformed.Message == tooLarge.Message {
+		t.Errorf("both refusals answer %q", malformed.Message)
+	}
+	if !strings.Contains(tooLarge.Message, "too large") {
+		t.Errorf("PackedPolicyTooLarge message = %q, want it to say too large", tooLarge.Message)
 	}
 }
 
@@ -553,5 +574,67 @@ func TestBackoff(t *testing.T) {
 		if d := backoff(attempt); d < base/2 || d > base {
 			t.Errorf("backoff(%d) = %v, want in [%v, %v]", attempt, d, base/2, base)
 		}
+	}
+}
+
+// TestSessionCappedByTokenLifetime checks a session never outlives the
+// token that asked for it by more than STS's 15-minute minimum.
+func TestSessionCappedByTokenLifetime(t *testing.T) {
+	tests := map[string]struct {
+		duration, remaining time.Duration // remaining 0: no NotAfter
+		wantSeconds         int32
+	}{
+		"no token expiry":                 {duration: 0, remaining: 0, wantSeconds: 3600},
+		"token outlives the session":      {duration: 0, remaining: 2 * time.Hour, wantSeconds: 3600},
+		"token expires with the session":  {duration: 0, remaining: time.Hour, wantSeconds: 3600},
+		"rounded down to a quarter hour":  {duration: 0, remaining: 59 * time.Minute, wantSeconds: 2700},
+		"explicit duration capped":        {duration: 45 * time.Minute, remaining: 31 * time.Minute, wantSeconds: 1800},
+		"short token gets the minimum":    {duration: 0, remaining: 5 * time.Minute, wantSeconds: 900},
+		"token in its leeway (expired)":   {duration: 0, remaining: -10 * time.Second, wantSeconds: 900},
+		"minimum duration is never below": {duration: 15 * time.Minute, remaining: time.Minute, wantSeconds: 900},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			req := readReq("acme")
+			req.Duration = tc.duration
+			if tc.remaining != 0 {
+				req.NotAfter = h.clock.Now().Add(tc.remaining)
+			}
+			c := mustVend(t, h.v, req)
+			if got := aws.ToInt32(h.sts.lastInput(t).DurationSeconds); got != tc.wantSeconds {
+				t.Errorf("DurationSeconds = %d, want %d", got, tc.wantSeconds)
+			}
+			limit := h.clock.Now().Add(15 * time.Minute)
+			if !req.NotAfter.IsZero() && req.NotAfter.After(limit) {
+				limit = req.NotAfter
+			}
+			if !req.NotAfter.IsZero() && c.Expiration.After(limit) {
+				t.Errorf("Expiration %s is after max(token expiry, now+15m) %s", c.Expiration, limit)
+			}
+		})
+	}
+}
+
+// TestTokenCapKeepsTheCacheShared checks capped requests share cache
+// entries: tokens with nearby expiries map to the same capped duration.
+func TestTokenCapKeepsTheCacheShared(t *testing.T) {
+	h := newHarness(t, nil)
+	now := h.clock.Now()
+	long := mustVend(t, h.v, Request{Tenant: "acme", Subject: "a", NotAfter: now.Add(3 * time.Hour)})
+	short1 := mustVend(t, h.v, Request{Tenant: "acme", Subject: "b", NotAfter: now.Add(50 * time.Minute)})
+	short2 := mustVend(t, h.v, Request{Tenant: "acme", Subject: "c", NotAfter: now.Add(55 * time.Minute)})
+	if n := h.sts.calls.Load(); n != 2 {
+		t.Errorf("AssumeRole calls = %d, want 2 (one per capped duration)", n)
+	}
+	if short1.AccessKeyID != short2.AccessKeyID || short1.AccessKeyID == long.AccessKeyID {
+		t.Errorf("keys = %s, %s, %s: want the two short-token requests to share a set", long.AccessKeyID, short1.AccessKeyID, short2.AccessKeyID)
+	}
+	if short1.Expiration.After(now.Add(50 * time.Minute)) {
+		t.Errorf("capped set expires at %s, after the token (%s)", short1.Expiration, now.Add(50*time.Minute))
+	}
+	// A longer-lived token never gets a set cut for a shorter one, nor the reverse.
+	if again := mustVend(t, h.v, Request{Tenant: "acme", Subject: "d", NotAfter: now.Add(2 * time.Hour)}); again.AccessKeyID != long.AccessKeyID {
+		t.Errorf("2h token got %s, want the uncapped set %s", again.AccessKeyID, long.AccessKeyID)
 	}
 }

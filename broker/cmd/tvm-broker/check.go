@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -17,21 +16,11 @@ import (
 // check validates the configuration and proves every profile, printing one
 // table row per profile (and, with --rows, every proof row).
 func check(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "configuration file (required)")
-	rows := fs.Bool("rows", false, "print every row of every isolation proof")
-	if code, ok := parseFlags(fs, args); !ok {
+	cmd := newSubcommand("check", stderr)
+	rows := cmd.fs.Bool("rows", false, "print every row of every isolation proof")
+	cfg, code, ok := cmd.load(args, stderr, getenv)
+	if !ok {
 		return code
-	}
-	if *configPath == "" || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tvm-broker check: --config is required and no arguments are taken\n%s", usage)
-		return exitUsage
-	}
-	cfg, err := config.Load(*configPath, getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "tvm-broker check: invalid configuration: %v\n", err)
-		return exitUsage
 	}
 	templates, err := policies.LoadTemplates(cfg.PolicyDir)
 	if err != nil {
@@ -96,22 +85,12 @@ func printChecks(w io.Writer, reports []vend.ProfileCheck, proofDisabled, rows b
 
 // render prints the session policy that a tenant gets from a profile.
 func render(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	fs := flag.NewFlagSet("render", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "configuration file (required)")
-	profileName := fs.String("profile", "", "profile name (default: the configured default profile)")
-	tenant := fs.String("tenant", "", "tenant id (required)")
-	if code, ok := parseFlags(fs, args); !ok {
+	cmd := newSubcommand("render", stderr)
+	profileName := cmd.fs.String("profile", "", "profile name (default: the configured default profile)")
+	tenant := cmd.fs.String("tenant", "", "tenant id (required)")
+	cfg, code, ok := cmd.load(args, stderr, getenv, "tenant")
+	if !ok {
 		return code
-	}
-	if *configPath == "" || *tenant == "" || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tvm-broker render: --config and --tenant are required\n%s", usage)
-		return exitUsage
-	}
-	cfg, err := config.Load(*configPath, getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "tvm-broker render: invalid configuration: %v\n", err)
-		return exitUsage
 	}
 	p, ok := cfg.Profile(*profileName)
 	if !ok {

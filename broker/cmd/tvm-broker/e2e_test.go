@@ -587,7 +587,10 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("POST JSON per-subject profile", func(t *testing.T) {
-		res, body := b.do(t, http.MethodPost, "/v1/credentials", "Bearer "+alice,
+		// A token valid for longer than the session: no cap.
+		aliceLong := p.mint(t, nil, jwt.MapClaims{"exp": time.Now().Add(3 * time.Hour).Unix()})
+		tokens = append(tokens, aliceLong)
+		res, body := b.do(t, http.MethodPost, "/v1/credentials", "Bearer "+aliceLong,
 			map[string]string{"Content-Type": "application/json"}, `{"profile":"readwrite","duration_seconds":7200}`)
 		if res.StatusCode != 200 {
 			t.Fatalf("status %d: %s", res.StatusCode, body)

@@ -37,7 +37,9 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 
+	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/internal/cli/healthcheck"
 )
 
@@ -88,6 +90,50 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	}
 	fmt.Fprintf(stderr, "tvm-broker: unknown command %q\n%s", cmd, usage)
 	return exitUsage
+}
+
+// subcommand is the flag set of a subcommand that reads the configuration
+// file named by its --config flag.
+type subcommand struct {
+	name       string
+	fs         *flag.FlagSet
+	configPath *string
+}
+
+func newSubcommand(name string, stderr io.Writer) *subcommand {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &subcommand{name: name, fs: fs, configPath: fs.String("config", "", "configuration file (required)")}
+}
+
+// load parses args, checks that --config and the flags named in required
+// are set and that no argument is left, and loads the configuration. When
+// the command should end it has written why to stderr and returns ok false
+// with the exit status.
+func (s *subcommand) load(args []string, stderr io.Writer, getenv func(string) string, required ...string) (cfg *config.Config, code int, ok bool) {
+	if code, ok := parseFlags(s.fs, args); !ok {
+		return nil, code, false
+	}
+	names := []string{"--config"}
+	missing := *s.configPath == ""
+	for _, name := range required {
+		names = append(names, "--"+name)
+		missing = missing || s.fs.Lookup(name).Value.String() == ""
+	}
+	if missing || s.fs.NArg() > 0 {
+		verb := "is"
+		if len(names) > 1 {
+			verb = "are"
+		}
+		fmt.Fprintf(stderr, "tvm-broker %s: %s %s required and no arguments are taken\n%s", s.name, strings.Join(names, " and "), verb, usage)
+		return nil, exitUsage, false
+	}
+	cfg, err := config.Load(*s.configPath, getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "tvm-broker %s: invalid configuration: %v\n", s.name, err)
+		return nil, exitUsage, false
+	}
+	return cfg, exitOK, true
 }
 
 // parseFlags parses a subcommand's flags. When parsing should end the

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -26,21 +25,11 @@ import (
 
 // serve runs the broker until ctx ends or SIGINT/SIGTERM arrives.
 func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) int {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "configuration file (required)")
-	listen := fs.String("listen", "", "listen address, overrides the configuration (port 0 picks a free port)")
-	if code, ok := parseFlags(fs, args); !ok {
+	cmd := newSubcommand("serve", stderr)
+	listen := cmd.fs.String("listen", "", "listen address, overrides the configuration (port 0 picks a free port)")
+	cfg, code, ok := cmd.load(args, stderr, getenv)
+	if !ok {
 		return code
-	}
-	if *configPath == "" || fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "tvm-broker serve: --config is required and no arguments are taken\n%s", usage)
-		return exitUsage
-	}
-	cfg, err := config.Load(*configPath, getenv)
-	if err != nil {
-		fmt.Fprintf(stderr, "tvm-broker: invalid configuration: %v\n", err)
-		return exitUsage
 	}
 	if *listen != "" {
 		cfg.Listen = *listen
