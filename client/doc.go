@@ -26,8 +26,10 @@
 // follow redirects, so the token never travels to another URL.
 //
 // The broker URL must be https, or plain http to a loopback host
-// (127.0.0.0/8, ::1, localhost) — the rule the AWS SDKs apply to
-// AWS_CONTAINER_CREDENTIALS_FULL_URI — unless Options.AllowInsecureHTTP is set.
+// (127.0.0.0/8, ::1, or "localhost" if it resolves to loopback addresses
+// only) — the rule the AWS SDKs apply to AWS_CONTAINER_CREDENTIALS_FULL_URI,
+// without its ECS and EKS agent addresses — unless Options.AllowInsecureHTTP
+// is set.
 //
 // # Caching and concurrency
 //

@@ -283,23 +283,24 @@ func (p *Provider) parseCredentials(body []byte) (aws.Credentials, error) {
 }
 
 // statusError maps an error answer to a typed error. The token is scrubbed
-// from the broker's message in case a broker ever echoes it.
+// from the broker's code and message in case a broker ever echoes it.
 func (p *Provider) statusError(resp *http.Response, body []byte, tok string) error {
 	var er errorResponse
 	_ = json.Unmarshal(body, &er) // a non-JSON body leaves code and message empty
+	code := strings.ReplaceAll(er.Code, tok, "[redacted]")
 	msg := strings.ReplaceAll(er.Message, tok, "[redacted]")
-	if msg == "" && er.Code == "" {
+	if msg == "" && code == "" {
 		msg = http.StatusText(resp.StatusCode)
 	}
 	switch resp.StatusCode {
 	case http.StatusUnauthorized:
-		return &InvalidTokenError{Code: er.Code, Message: msg}
+		return &InvalidTokenError{Code: code, Message: msg}
 	case http.StatusForbidden:
-		return &ForbiddenError{Code: er.Code, Message: msg}
+		return &ForbiddenError{Code: code, Message: msg}
 	}
 	return &BrokerError{
 		Status:     resp.StatusCode,
-		Code:       er.Code,
+		Code:       code,
 		Message:    msg,
 		RetryAfter: parseRetryAfter(resp.Header.Get("Retry-After"), p.now()),
 	}
@@ -380,8 +381,12 @@ func endpoint(brokerURL string, o Options) (string, error) {
 
 // ValidateBrokerURL applies the transport rule of the AWS SDKs' container
 // credentials provider: https to any host; http only to a loopback host
-// (127.0.0.0/8, ::1 or the name "localhost") unless allowInsecure. The URL
-// must have a host and carry no user information, query or fragment.
+// unless allowInsecure. A loopback host is an address in 127.0.0.0/8 or ::1,
+// or the name "localhost" when every address it resolves to is one (as
+// aws-sdk-go-v2's isAllowedHost checks it; a failed lookup is an error).
+// Other names are refused for http without a lookup, so DNS cannot turn a
+// remote name into an allowed one. The URL must have a host and carry no
+// user information, query or fragment.
 func ValidateBrokerURL(u *url.URL, allowInsecure bool) error {
 	switch {
 	case u.Host == "" || u.Hostname() == "":
@@ -395,7 +400,14 @@ func ValidateBrokerURL(u *url.URL, allowInsecure bool) error {
 	case "https":
 		return nil
 	case "http":
-		if allowInsecure || isLoopback(u.Hostname()) {
+		if allowInsecure {
+			return nil
+		}
+		ok, err := isLoopback(u.Hostname())
+		if err != nil {
+			return fmt.Errorf("tvm client: broker URL %q: resolving %s: %w", u.Redacted(), u.Hostname(), err)
+		}
+		if ok {
 			return nil
 		}
 		return fmt.Errorf("tvm client: broker URL %q: plain http is allowed only to a loopback host (127.0.0.0/8, ::1, localhost); use https", u.Redacted())
@@ -404,10 +416,26 @@ func ValidateBrokerURL(u *url.URL, allowInsecure bool) error {
 	}
 }
 
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
+// lookupHost resolves "localhost" for isLoopback; tests replace it.
+var lookupHost = net.LookupHost
+
+// isLoopback reports whether host is a loopback address, or the name
+// "localhost" resolving to loopback addresses only.
+func isLoopback(host string) (bool, error) {
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback(), nil
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	if !strings.EqualFold(host, "localhost") {
+		return false, nil
+	}
+	addrs, err := lookupHost(host)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range addrs {
+		if ip := net.ParseIP(a); ip == nil || !ip.IsLoopback() {
+			return false, nil
+		}
+	}
+	return len(addrs) > 0, nil
 }

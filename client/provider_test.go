@@ -453,6 +453,13 @@ func TestErrorClasses(t *testing.T) {
 				return errors.As(err, &e) && e.Message == "bad token [redacted]"
 			},
 		},
+		"echoedTokenInCodeScrubbed": {
+			resp: errResponse(500, "bad:"+testJWT, "", nil),
+			check: func(err error) bool {
+				var e *BrokerError
+				return errors.As(err, &e) && e.Code == "bad:[redacted]"
+			},
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fb := newFakeBroker(t, tc.resp)
@@ -524,6 +531,9 @@ func TestInvalidCredentialsRefused(t *testing.T) {
 }
 
 func TestBrokerURLValidation(t *testing.T) {
+	orig := lookupHost
+	t.Cleanup(func() { lookupHost = orig })
+	lookupHost = func(string) ([]string, error) { return []string{"127.0.0.1", "::1"}, nil } // a typical /etc/hosts
 	for name, tc := range map[string]struct {
 		url      string
 		insecure bool
@@ -561,6 +571,58 @@ func TestBrokerURLValidation(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestLocalhostMustResolveToLoopback: like aws-sdk-go-v2's isAllowedHost,
+// plain http to "localhost" is allowed only when every address the name
+// resolves to is a loopback address.
+func TestLocalhostMustResolveToLoopback(t *testing.T) {
+	orig := lookupHost
+	t.Cleanup(func() { lookupHost = orig })
+	for name, tc := range map[string]struct {
+		addrs   []string
+		err     error
+		ok      bool
+		wantErr string
+	}{
+		"loopbackOnly": {addrs: []string{"127.0.0.1", "::1"}, ok: true},
+		"oneRemote":    {addrs: []string{"127.0.0.1", "10.1.2.3"}, wantErr: "loopback host"},
+		"remoteOnly":   {addrs: []string{"192.0.2.7"}, wantErr: "loopback host"},
+		"notAnIP":      {addrs: []string{"fe80::1%eth0"}, wantErr: "loopback host"},
+		"noAddress":    {addrs: nil, wantErr: "loopback host"},
+		"lookupFails":  {err: errors.New("no such host"), wantErr: "resolving localhost: no such host"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var looked []string
+			lookupHost = func(host string) ([]string, error) {
+				looked = append(looked, host)
+				return tc.addrs, tc.err
+			}
+			err := New("http://localhost:8080", StaticToken(testJWT)).Err()
+			if tc.ok != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Fatalf("Err() = %v, want ok=%v or an error containing %q", err, tc.ok, tc.wantErr)
+			}
+			if diff := cmp.Diff([]string{"localhost"}, looked); diff != "" {
+				t.Errorf("lookups (-want +got):\n%s", diff)
+			}
+			// Opting in skips the check; https never needs it.
+			looked = nil
+			if err := New("http://localhost:8080", StaticToken(testJWT), func(o *Options) { o.AllowInsecureHTTP = true }).Err(); err != nil {
+				t.Errorf("AllowInsecureHTTP: %v", err)
+			}
+			if err := New("https://localhost:8443", StaticToken(testJWT)).Err(); err != nil {
+				t.Errorf("https: %v", err)
+			}
+			if len(looked) != 0 {
+				t.Errorf("lookups without plain http: %v", looked)
+			}
+		})
+	}
+	// Other names are never looked up: DNS cannot make them loopback.
+	lookupHost = func(string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+	if err := New("http://tvm.localtest.me:8080", StaticToken(testJWT)).Err(); err == nil {
+		t.Error("a name resolving to 127.0.0.1 was accepted for plain http")
 	}
 }
 
@@ -644,7 +706,14 @@ func TestTokenFileRotation(t *testing.T) {
 	if _, err := p.Retrieve(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"Bearer token-one", "Bearer token-one", "Bearer token-two", "Bearer token-tri"}
+	// Rewritten in place within one timestamp tick (coarse-mtime file
+	// systems): same inode, size and mtime. The SDKs re-read the file on
+	// every retrieval, and so must FileToken.
+	write("token-for", base.Add(time.Second))
+	if _, err := p.Retrieve(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Bearer token-one", "Bearer token-one", "Bearer token-two", "Bearer token-tri", "Bearer token-for"}
 	if diff := cmp.Diff(want, fb.auth); diff != "" {
 		t.Errorf("Authorization headers (-want +got):\n%s", diff)
 	}

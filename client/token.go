@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"strings"
-	"sync"
 )
 
 // maxTokenFileBytes bounds what FileToken reads: a JWT is a few KiB at most.
@@ -36,54 +35,38 @@ func (s staticToken) Token(context.Context) (string, error) { return string(s), 
 // StaticToken returns a TokenSource that always returns token.
 func StaticToken(token string) TokenSource { return staticToken(token) }
 
-// FileToken returns a TokenSource that reads the token from the file at path,
-// the way AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE is read: the file is read
-// again whenever its size, modification time or identity (inode, e.g. after a
-// Kubernetes projected-volume symlink swap) changes, so a rotated token is
-// picked up by the next Retrieve. One trailing newline ("\n" or "\r\n") is
-// removed; an empty token or one with CR or LF inside is an error.
-func FileToken(path string) TokenSource { return &fileToken{path: path} }
+// FileToken returns a TokenSource that reads the token from the file at path
+// on every call, the way the AWS SDKs read AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+// so a rotated token (rewritten in place, or swapped in by a Kubernetes
+// projected volume) is used by the next Retrieve. One trailing newline ("\n"
+// or "\r\n") is removed; an empty token, one with CR or LF inside, or a file
+// over 64 KiB is an error.
+func FileToken(path string) TokenSource { return fileToken(path) }
 
-type fileToken struct {
-	path string
+type fileToken string
 
-	mu    sync.Mutex
-	info  os.FileInfo // of the file the cached token was read from
-	token string
-}
-
-// Token returns the file's token, reading the file again when it changed.
-func (f *fileToken) Token(ctx context.Context) (string, error) {
+// Token reads the file's token.
+func (f fileToken) Token(ctx context.Context) (string, error) {
 	if err := ctx.Err(); err != nil {
 		return "", err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fh, err := os.Open(f.path)
+	path := string(f)
+	fh, err := os.Open(path)
 	if err != nil {
 		return "", fmt.Errorf("tvm client: token file: %w", err)
 	}
 	defer fh.Close()
-	info, err := fh.Stat()
-	if err != nil {
-		return "", fmt.Errorf("tvm client: token file: %w", err)
-	}
-	if f.info != nil && os.SameFile(f.info, info) && f.info.Size() == info.Size() &&
-		f.info.ModTime().Equal(info.ModTime()) {
-		return f.token, nil
-	}
 	data, err := io.ReadAll(io.LimitReader(fh, maxTokenFileBytes+1))
 	if err != nil {
 		return "", fmt.Errorf("tvm client: token file: %w", err)
 	}
 	if len(data) > maxTokenFileBytes {
-		return "", fmt.Errorf("tvm client: token file %s: larger than %d bytes", f.path, maxTokenFileBytes)
+		return "", fmt.Errorf("tvm client: token file %s: larger than %d bytes", path, maxTokenFileBytes)
 	}
 	tok, err := trimToken(string(data))
 	if err != nil {
-		return "", fmt.Errorf("tvm client: token file %s: %w", f.path, err)
+		return "", fmt.Errorf("tvm client: token file %s: %w", path, err)
 	}
-	f.info, f.token = info, tok
 	return tok, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials/stscreds"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -61,13 +62,21 @@ type Config struct {
 	Profile, NoGrantProfile string
 	// NoGrantRoleARN is the role the app assumes with its own credentials to
 	// act as the no-grant role; "" = role/tvm-no-grant in the caller's
-	// account (from sts:GetCallerIdentity).
+	// account and partition (from sts:GetCallerIdentity).
 	NoGrantRoleARN string
 	// AllowInsecureHTTP permits plain http to a non-loopback broker.
 	AllowInsecureHTTP bool
 	// HTTPClient is used for the IdP and the broker; nil = a client with a
 	// 10-second timeout.
 	HTTPClient *http.Client
+}
+
+// httpClient returns HTTPClient, or a client with a 10-second timeout.
+func (c Config) httpClient() *http.Client {
+	if c.HTTPClient != nil {
+		return c.HTTPClient
+	}
+	return &http.Client{Timeout: 10 * time.Second}
 }
 
 // DefaultConfig returns the configuration for the local stack.
@@ -134,9 +143,7 @@ func NewEnv(ctx context.Context, c Config) (*Env, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if c.HTTPClient == nil {
-		c.HTTPClient = &http.Client{Timeout: 10 * time.Second}
-	}
+	c.HTTPClient = c.httpClient()
 	awsCfg, err := c.AWSConfig(ctx)
 	if err != nil {
 		return nil, err
@@ -170,21 +177,34 @@ func NewEnv(ctx context.Context, c Config) (*Env, error) {
 			if noGrant != nil {
 				return noGrant, nil
 			}
-			arn := c.NoGrantRoleARN
-			if arn == "" {
+			roleARN := c.NoGrantRoleARN
+			if roleARN == "" {
 				out, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
 				if err != nil {
 					return nil, fmt.Errorf("finding the account of the no-grant role: %w", err)
 				}
-				arn = fmt.Sprintf("arn:aws:iam::%s:role/%s", aws.ToString(out.Account), DefaultNoGrantRole)
+				if roleARN, err = noGrantRoleARN(out); err != nil {
+					return nil, err
+				}
 			}
-			noGrant = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, arn, func(o *stscreds.AssumeRoleOptions) {
+			noGrant = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, roleARN, func(o *stscreds.AssumeRoleOptions) {
 				o.RoleSessionName = "tvm-sample-nogrant"
 			}))
 			return noGrant, nil
 		},
 	}
 	return env, nil
+}
+
+// noGrantRoleARN is role/DefaultNoGrantRole in the caller's account and
+// partition (aws, aws-cn, aws-us-gov, ...).
+func noGrantRoleARN(id *sts.GetCallerIdentityOutput) (string, error) {
+	caller, err := arn.Parse(aws.ToString(id.Arn))
+	if err != nil || aws.ToString(id.Account) == "" {
+		return "", fmt.Errorf("finding the account of the no-grant role: caller identity %q (account %q) is not usable", aws.ToString(id.Arn), aws.ToString(id.Account))
+	}
+	return arn.ARN{Partition: caller.Partition, Service: "iam", AccountID: aws.ToString(id.Account),
+		Resource: "role/" + DefaultNoGrantRole}.String(), nil
 }
 
 // NewVendProvider returns an uncached provider of broker-vended credentials
@@ -212,10 +232,7 @@ func TokenSource(c Config, tenant string) client.TokenSource {
 	if c.TokenFile != "" {
 		return client.FileToken(strings.ReplaceAll(c.TokenFile, "{tenant}", tenant))
 	}
-	hc := c.HTTPClient
-	if hc == nil {
-		hc = &http.Client{Timeout: 10 * time.Second}
-	}
+	hc := c.httpClient()
 	return client.TokenFunc(func(ctx context.Context) (string, error) {
 		return MintToken(ctx, hc, c.IdPURL, MintRequest{Tenant: tenant, Subject: c.Subject, Audience: c.Audience})
 	})

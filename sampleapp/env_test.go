@@ -15,6 +15,9 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -97,6 +100,8 @@ func TestTokenSourceFilePerTenant(t *testing.T) {
 // fakeAWS answers STS (GetCallerIdentity, AssumeRole) and DynamoDB Query,
 // recording which access key signed each call.
 type fakeAWS struct {
+	callerARN string // GetCallerIdentity's Arn; "" = the local admin user
+
 	mu    sync.Mutex
 	calls []string // "<service>:<action>:<access key id>[:<role arn>]"
 }
@@ -133,8 +138,12 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		switch form.Get("Action") {
 		case "GetCallerIdentity":
 			record("sts:GetCallerIdentity:" + keyID)
+			caller := f.callerARN
+			if caller == "" {
+				caller = "arn:aws:iam::123456789012:user/admin"
+			}
 			_, _ = io.WriteString(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>`+
-				`<Arn>arn:aws:iam::123456789012:user/admin</Arn><UserId>AIDAADMIN</UserId><Account>123456789012</Account>`+
+				`<Arn>`+caller+`</Arn><UserId>AIDAADMIN</UserId><Account>123456789012</Account>`+
 				`</GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>`)
 		case "AssumeRole":
 			record("sts:AssumeRole:" + keyID + ":" + form.Get("RoleArn"))
@@ -154,7 +163,10 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // TestNewEnvWiring runs NewEnv's real SDK clients against a fake AWS
 // endpoint, the fake dev IdP and the fake broker: each identity must reach
 // DynamoDB with its own credentials.
-func TestNewEnvWiring(t *testing.T) {
+// setAdminEnv makes the SDK default chain find the local admin's keys and
+// nothing else.
+func setAdminEnv(t *testing.T) {
+	t.Helper()
 	t.Setenv("AWS_ACCESS_KEY_ID", adminKey)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "tvmLocalAdminSecretKey0000000000000000001")
 	t.Setenv("AWS_SESSION_TOKEN", "")
@@ -162,6 +174,10 @@ func TestNewEnvWiring(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL", "")
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(t.TempDir(), "none"))
+}
+
+func TestNewEnvWiring(t *testing.T) {
+	setAdminEnv(t)
 	fake := &fakeAWS{}
 	awsSrv := httptest.NewServer(fake)
 	defer awsSrv.Close()
@@ -209,6 +225,49 @@ func TestNewEnvWiring(t *testing.T) {
 	}
 }
 
+// TestNoGrantRoleDerived: without --no-grant-role the app assumes
+// role/tvm-no-grant in the caller's account and partition, so the default
+// also works outside the aws partition.
+func TestNoGrantRoleDerived(t *testing.T) {
+	setAdminEnv(t)
+	for name, tc := range map[string]struct {
+		caller, configured, want string
+	}{
+		"aws":        {caller: "arn:aws:iam::123456789012:user/admin", want: "arn:aws:iam::123456789012:role/tvm-no-grant"},
+		"china":      {caller: "arn:aws-cn:sts::123456789012:assumed-role/ops/alice", want: "arn:aws-cn:iam::123456789012:role/tvm-no-grant"},
+		"govCloud":   {caller: "arn:aws-us-gov:iam::123456789012:user/admin", want: "arn:aws-us-gov:iam::123456789012:role/tvm-no-grant"},
+		"configured": {caller: "arn:aws:iam::123456789012:user/admin", configured: "arn:aws:iam::210987654321:role/demo-no-grant", want: "arn:aws:iam::210987654321:role/demo-no-grant"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			fake := &fakeAWS{callerARN: tc.caller}
+			awsSrv := httptest.NewServer(fake)
+			defer awsSrv.Close()
+			c := DefaultConfig()
+			c.Endpoint, c.NoGrantRoleARN = awsSrv.URL, tc.configured
+			env, err := NewEnv(context.Background(), c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := env.NoGrant(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Retrieve(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			var assumed []string
+			for _, call := range fake.calls {
+				if role, ok := strings.CutPrefix(call, "sts:AssumeRole:"+adminKey+":"); ok {
+					assumed = append(assumed, role)
+				}
+			}
+			if diff := cmp.Diff([]string{tc.want}, assumed); diff != "" {
+				t.Errorf("AssumeRole RoleArn (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestAWSConfigEndpoint(t *testing.T) {
 	t.Setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
 	t.Setenv("AWS_ACCESS_KEY_ID", adminKey)
@@ -237,3 +296,36 @@ func TestAWSConfigEndpoint(t *testing.T) {
 }
 
 func ptr(s string) *string { return &s }
+
+// TestDeniedOnlyFromDynamoDB runs real DynamoDB clients: an
+// AccessDeniedException that DynamoDB answers is a denial; the same code from
+// a credential provider's own AWS call during the DynamoDB operation (an STS
+// or SSO refresh) is a failure to get credentials and can never pass a row
+// that expects a denial.
+func TestDeniedOnlyFromDynamoDB(t *testing.T) {
+	awsSrv := httptest.NewServer(&fakeAWS{})
+	defer awsSrv.Close()
+	refreshDenied := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
+		return aws.Credentials{}, &smithy.OperationError{ServiceID: "SSO", OperationName: "GetRoleCredentials",
+			Err: &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "session expired"}}
+	})
+	for name, tc := range map[string]struct {
+		creds aws.CredentialsProvider
+		want  Outcome
+	}{
+		"dynamoDBDenies":    {creds: credentials(noGrantKey), want: Denied},
+		"credentialsDenied": {creds: refreshDenied, want: Failed},
+	} {
+		t.Run(name, func(t *testing.T) {
+			api := dynamodb.New(dynamodb.Options{Region: "us-east-1", BaseEndpoint: aws.String(awsSrv.URL), Credentials: tc.creds})
+			_, err := queryOp("1", false)(context.Background(), api, DefaultConfig())
+			if err == nil {
+				t.Fatal("Query succeeded")
+			}
+			r := awsFailure(err)
+			if r.Outcome != tc.want || r.Code != "AccessDeniedException" {
+				t.Errorf("awsFailure = %+v, want outcome %s", r, tc.want)
+			}
+		})
+	}
+}

@@ -112,9 +112,10 @@ func plural(n int, what string) string {
 // op is one DynamoDB call whose result is a list of items.
 type op func(ctx context.Context, api ReadAPI, cfg Config) ([]Item, error)
 
-// Run obtains the identity's credentials and runs f with them, classifying
+// run obtains the identity's credentials and runs f with them, classifying
 // the outcome. Credentials are obtained first, so a failure to get them is
-// never mistaken for a DynamoDB denial.
+// never mistaken for a DynamoDB denial. A nil f only obtains the credentials:
+// getting them counts as Allowed (with no items).
 func (e *Env) run(ctx context.Context, id Identity, f op) Result {
 	p, err := e.credentials(ctx, id)
 	if err == nil {
@@ -122,6 +123,9 @@ func (e *Env) run(ctx context.Context, id Identity, f op) Result {
 	}
 	if err != nil {
 		return credentialsFailure(err)
+	}
+	if f == nil {
+		return Result{Outcome: Allowed}
 	}
 	items, err := f(ctx, e.DynamoDB(p), e.Config)
 	if err != nil {
@@ -164,18 +168,36 @@ func credentialsFailure(err error) Result {
 	return r
 }
 
-// awsFailure classifies a DynamoDB error: only AccessDeniedException is a
-// denial.
+// awsFailure classifies a DynamoDB error: only DynamoDB's own
+// AccessDeniedException is a denial. An API error of an operation nested in
+// the DynamoDB call (e.g. a credential provider refreshing through STS or
+// SSO) is a failure to get credentials, whatever its code.
 func awsFailure(err error) Result {
 	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		o := Failed
-		if ae.ErrorCode() == "AccessDeniedException" {
-			o = Denied
-		}
-		return Result{Outcome: o, Code: ae.ErrorCode(), Message: ae.ErrorMessage()}
+	if !errors.As(err, &ae) {
+		return Result{Outcome: Failed, Message: err.Error()}
 	}
-	return Result{Outcome: Failed, Message: err.Error()}
+	r := Result{Outcome: Failed, Code: ae.ErrorCode(), Message: ae.ErrorMessage()}
+	if nestedOperation(err) {
+		r.Message = "obtaining credentials: " + err.Error()
+		return r
+	}
+	if ae.ErrorCode() == "AccessDeniedException" {
+		r.Outcome = Denied
+	}
+	return r
+}
+
+// nestedOperation reports whether the outermost *smithy.OperationError in
+// err wraps another one: the error then comes from a call made on behalf of
+// the outer operation, not from the outer service's answer.
+func nestedOperation(err error) bool {
+	var outer *smithy.OperationError
+	if !errors.As(err, &outer) {
+		return false
+	}
+	var inner *smithy.OperationError
+	return errors.As(outer.Err, &inner)
 }
 
 // LeadingKey formats a tenant's partition-key value as the broker's default

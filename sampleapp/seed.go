@@ -18,6 +18,7 @@ type SeedAPI interface {
 	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
 	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, optFns ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
 	PutItem(ctx context.Context, in *dynamodb.PutItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, optFns ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
 }
 
 // SeedItems are the seed's three items.
@@ -37,9 +38,10 @@ type SeedOptions struct {
 }
 
 // Seed creates the table (PK/SK, GSI on PK1/SK1, projection ALL, on-demand)
-// unless it exists, waits until it is ACTIVE (at most TableWait), and writes
-// the seed items. Items are written whole by key, so running it again leaves
-// the same three items. Progress goes to w.
+// unless it exists, waits until it is ACTIVE (at most TableWait), writes the
+// seed items and reads each one back (strongly consistent): an item that is
+// missing or differs afterwards is an error. Items are written whole by key,
+// so running it again leaves the same three items. Progress goes to w.
 func Seed(ctx context.Context, api SeedAPI, table, index string, w io.Writer, opts SeedOptions) error {
 	if opts.MinDelay <= 0 {
 		opts.MinDelay = time.Second
@@ -82,6 +84,20 @@ func Seed(ctx context.Context, api SeedAPI, table, index string, w io.Writer, op
 		}
 		fmt.Fprintf(w, "item %s (%s %s) written\n", it, index, it.PK1)
 	}
+	for _, it := range SeedItems {
+		out, err := api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(it), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return fmt.Errorf("reading back %s: %w", it, err)
+		}
+		var got Item
+		if out.Item == nil {
+			return fmt.Errorf("reading back %s: not found", it)
+		}
+		if err := attributevalue.UnmarshalMap(out.Item, &got); err != nil || got != it {
+			return fmt.Errorf("reading back %s: the table holds %+v, want %+v", it, got, it)
+		}
+	}
+	fmt.Fprintf(w, "%d items read back\n", len(SeedItems))
 	return nil
 }
 

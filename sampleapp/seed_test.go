@@ -27,6 +27,8 @@ type fakeSeedAPI struct {
 	items       map[string]Item
 	describeErr error
 	createErr   error
+	lost        string // key ("PK/SK") of a write acknowledged but not stored
+	gets        int
 }
 
 func (f *fakeSeedAPI) DescribeTable(_ context.Context, in *dynamodb.DescribeTableInput, _ ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
@@ -69,8 +71,25 @@ func (f *fakeSeedAPI) PutItem(_ context.Context, in *dynamodb.PutItemInput, _ ..
 	if f.items == nil {
 		f.items = map[string]Item{}
 	}
-	f.items[it.String()] = it
+	if it.String() != f.lost {
+		f.items[it.String()] = it
+	}
 	return &dynamodb.PutItemOutput{}, nil
+}
+
+func (f *fakeSeedAPI) GetItem(_ context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.gets++
+	if !aws.ToBool(in.ConsistentRead) {
+		return nil, errors.New("read back without ConsistentRead")
+	}
+	pk, sk := keyOf(in.Key)
+	it, ok := f.items[pk+"/"+sk]
+	if !ok {
+		return &dynamodb.GetItemOutput{}, nil
+	}
+	return &dynamodb.GetItemOutput{Item: av(it)}, nil
 }
 
 var fastWait = SeedOptions{MinDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond}
@@ -97,7 +116,10 @@ func TestSeedIdempotent(t *testing.T) {
 	if diff := cmp.Diff(seedItemMap(), api.items); diff != "" {
 		t.Errorf("items (-want +got):\n%s", diff)
 	}
-	for _, want := range []string{"table tvm-demo created", "table tvm-demo exists", "item Tenant#2/Item#3 (gsi Tenant#1) written"} {
+	if api.gets != 2*len(SeedItems) {
+		t.Errorf("GetItem calls = %d, want %d (every item read back on every run)", api.gets, 2*len(SeedItems))
+	}
+	for _, want := range []string{"table tvm-demo created", "table tvm-demo exists", "item Tenant#2/Item#3 (gsi Tenant#1) written", "3 items read back"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
@@ -164,6 +186,26 @@ func TestSeedErrors(t *testing.T) {
 				t.Errorf("items written = %v, want %v", tc.api.items, tc.wantItems)
 			}
 		})
+	}
+}
+
+// TestSeedReadsBack: a write DynamoDB acknowledged but that is not in the
+// table afterwards fails the seed, and a stale item is replaced whole.
+func TestSeedReadsBack(t *testing.T) {
+	lost := &fakeSeedAPI{exists: true, lost: SeedItems[1].String()}
+	err := Seed(context.Background(), lost, "tvm-demo", "gsi", &bytes.Buffer{}, fastWait)
+	if err == nil || !strings.Contains(err.Error(), "reading back Tenant#2/Item#2: not found") {
+		t.Fatalf("Seed = %v, want a read-back error for Tenant#2/Item#2", err)
+	}
+
+	stale := &fakeSeedAPI{exists: true, items: map[string]Item{
+		"Tenant#2/Item#3": {PK: "Tenant#2", SK: "Item#3", PK1: "Tenant#2", SK1: "old"},
+	}}
+	if err := Seed(context.Background(), stale, "tvm-demo", "gsi", &bytes.Buffer{}, fastWait); err != nil {
+		t.Fatalf("Seed over a stale item: %v", err)
+	}
+	if diff := cmp.Diff(seedItemMap(), stale.items); diff != "" {
+		t.Errorf("items (-want +got):\n%s", diff)
 	}
 }
 

@@ -4,13 +4,15 @@
 //
 // Usage:
 //
-//	tvm-creds --broker URL [--token-file FILE | --token-env NAME] [--profile P] [--duration D]
+//	tvm-creds --broker URL [--token-file FILE | --token-env NAME] [--profile P] [--duration D] [--timeout D] [--allow-insecure-http]
 //
 // The broker URL defaults to $TVM_BROKER_URL; the token is read from
 // --token-file (re-read on every run, one trailing newline removed), else
 // from the environment variable named by --token-env (default TVM_TOKEN).
-// --duration takes seconds ("900") or a Go duration ("15m"). Plain http is
-// accepted only to a loopback broker unless --allow-insecure-http.
+// --duration takes seconds ("900") or a Go duration ("15m"). --timeout
+// (default 30s) bounds the whole run, retries of 429, 5xx and network errors
+// included. Plain http is accepted only to a loopback broker unless
+// --allow-insecure-http.
 //
 // On success it prints one JSON object to stdout and exits 0:
 //

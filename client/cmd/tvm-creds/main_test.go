@@ -146,7 +146,7 @@ func TestRunFailure(t *testing.T) {
 	}{
 		"rejectedToken": {
 			args: []string{"--broker", denied.srv.URL}, env: map[string]string{"TVM_TOKEN": testJWT},
-			wantCode: 1, wantStderr: "invalid_tenant",
+			wantCode: 1, wantStderr: "(401 invalid_tenant): tenant claim fails the pattern",
 		},
 		"noBroker":        {env: map[string]string{"TVM_TOKEN": testJWT}, wantCode: 2, wantStderr: "--broker"},
 		"remoteHTTP":      {args: []string{"--broker", "http://broker.example.com"}, env: map[string]string{"TVM_TOKEN": testJWT}, wantCode: 2, wantStderr: "loopback"},

@@ -71,7 +71,7 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 	fs.DurationVar(&o.timeout, "timeout", 30*time.Second, "overall deadline, retries included")
 	fs.BoolVar(&o.insecure, "allow-insecure-http", false, "allow plain http to a non-loopback broker (test networks only)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tvm-creds --broker URL [--token-file FILE | --token-env NAME] [--profile P] [--duration D]")
+		fmt.Fprintln(stderr, "usage: tvm-creds --broker URL [--token-file FILE | --token-env NAME] [--profile P] [--duration D] [--timeout D] [--allow-insecure-http]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {

@@ -10,8 +10,10 @@
 // 127.0.0.1:4566, broker on 127.0.0.1:8080). The app's own identity comes
 // from the AWS SDK default chain, e.g. the local admin's documented keys in
 // AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY. Against real AWS: --endpoint ""
-// (and AWS_ENDPOINT_URL unset), --broker https://..., and --token-file
-// '/path/tenant-{tenant}.jwt' with tokens from your IdP.
+// (AWS_ENDPOINT_URL is then ignored), --broker https://..., --token-file
+// '/path/tenant-{tenant}.jwt' with tokens from your IdP for tenants 1, 2 and
+// * (the dev IdP is then not used), and --no-grant-role ARN unless the
+// no-grant role is role/tvm-no-grant in the app's own account.
 package main
 
 import (
