@@ -4,23 +4,20 @@
 package e2e
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/tvmkit/tvm/internal/testenv"
 	"go.uber.org/goleak"
 )
 
@@ -82,41 +79,14 @@ func binaries(t testing.TB) string {
 	return binDir
 }
 
-// freeAddr returns a loopback address with a port that was free a moment ago.
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
 
 // process is a started binary whose output is captured.
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testenv.SyncBuffer
 	done chan struct{}
 	err  error
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // start runs a binary in the background; it is interrupted and awaited when
@@ -125,7 +95,7 @@ func start(t *testing.T, name string, env []string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binaries(t), name), args...)
 	cmd.Env = append(baseEnv(t), env...)
-	p := &process{name: name, cmd: cmd, out: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, out: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = p.out
 	cmd.Stderr = p.out
 	if err := cmd.Start(); err != nil {
@@ -203,7 +173,7 @@ type stack struct {
 // minidyn) and tvm-broker configured from examples/broker.yaml.
 func startStack(t *testing.T, backend string) *stack {
 	t.Helper()
-	localAddr, brokerAddr := freeAddr(t), freeAddr(t)
+	localAddr, brokerAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
 	s := &stack{localURL: "http://" + localAddr, brokerURL: "http://" + brokerAddr}
 	args := []string{"serve", "--listen", localAddr, "--issuer", s.localURL}
 	if backend != "" {
@@ -253,75 +223,10 @@ func run(t *testing.T, env []string, name string, args ...string) (string, int) 
 	}
 }
 
-// dynaliteBin finds dynalite: $TVM_DYNALITE_BIN, else tools/dynalite.
-// It skips the test when absent, unless TVM_REQUIRE_DYNALITE=1.
-func dynaliteBin(t *testing.T) string {
-	t.Helper()
-	candidates := []string{os.Getenv("TVM_DYNALITE_BIN"),
-		filepath.Join(repoRoot(t), "tools", "dynalite", "node_modules", ".bin", "dynalite")}
-	for _, c := range candidates {
-		if c == "" {
-			continue
-		}
-		if _, err := os.Stat(c); err == nil {
-			return c
-		}
-	}
-	if os.Getenv("TVM_REQUIRE_DYNALITE") == "1" {
-		t.Fatal("dynalite not found and TVM_REQUIRE_DYNALITE=1: run `make dynalite`")
-	}
-	t.Skip("dynalite not installed (make dynalite); skipping the dynalite backend")
-	return ""
-}
-
-// startDynalite starts dynalite on a free port and returns its URL.
-func startDynalite(t *testing.T) string {
-	t.Helper()
-	bin := dynaliteBin(t)
-	addr := freeAddr(t)
-	_, port, _ := net.SplitHostPort(addr)
-	cmd := exec.Command(bin, "--port", port, "--host", "127.0.0.1", "--createTableMs", "0")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dynalite: %v", err)
-	}
-	done := make(chan struct{})
-	ready := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(stdout)
-		signalled := false
-		for sc.Scan() {
-			if !signalled && strings.Contains(sc.Text(), "listening") {
-				close(ready)
-				signalled = true
-			}
-		}
-		if !signalled {
-			close(ready)
-		}
-		_ = cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	select {
-	case <-ready:
-	case <-time.After(startDeadline):
-		t.Fatal("dynalite did not start")
-	}
-	return "http://" + addr
-}
-
 // backends lists the DynamoDB backends every stack test runs against.
 func backends() map[string]func(t *testing.T) string {
 	return map[string]func(t *testing.T) string{
 		"minidyn":  func(*testing.T) string { return "" },
-		"dynalite": startDynalite,
+		"dynalite": func(t *testing.T) string { return testenv.Dynalite(t) },
 	}
 }

@@ -1,17 +1,12 @@
 package localaws
 
 import (
-	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -26,6 +21,7 @@ import (
 	ddbtypes "github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/tvmkit/tvm/internal/testenv"
 	"github.com/tvmkit/tvm/localaws/identity"
 	"go.uber.org/goleak"
 )
@@ -81,23 +77,11 @@ func (s clockSigner) SignHTTP(ctx context.Context, creds aws.Credentials, r *htt
 	return v4.NewSigner().SignHTTP(ctx, creds, r, payloadHash, service, region, s.clock.Now(), optFns...)
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 type stack struct {
 	url   string
 	srv   *Server
 	clock *testClock
-	logs  *lockedBuffer
+	logs  *testenv.SyncBuffer
 	cfg   aws.Config
 }
 
@@ -119,7 +103,7 @@ func startStack(t testing.TB, backendURL string) *stack {
 		t.Fatal(err)
 	}
 	hs := httptest.NewUnstartedServer(nil)
-	st := &stack{url: "http://" + hs.Listener.Addr().String(), clock: &testClock{}, logs: &lockedBuffer{}}
+	st := &stack{url: "http://" + hs.Listener.Addr().String(), clock: &testClock{}, logs: &testenv.SyncBuffer{}}
 	st.srv, err = New(Config{
 		Identity: idcfg, Issuer: st.url, BackendURL: backendURL, Clock: st.clock.Now,
 		Logger: slog.New(slog.NewJSONHandler(st.logs, nil)),
@@ -257,7 +241,7 @@ func queryInput(index, pkAttr, value string) *dynamodb.QueryInput {
 
 func TestEndToEnd(t *testing.T) {
 	t.Run("minidyn", func(t *testing.T) { runSuite(t, startStack(t, "")) })
-	t.Run("dynalite", func(t *testing.T) { runSuite(t, startStack(t, startDynalite(t))) })
+	t.Run("dynalite", func(t *testing.T) { runSuite(t, startStack(t, testenv.Dynalite(t))) })
 }
 
 func runSuite(t *testing.T, st *stack) {
@@ -475,79 +459,6 @@ func countOf[T any](out *T, err error, n func(*T) int) (int, error) {
 		return 0, err
 	}
 	return n(out), nil
-}
-
-// dynaliteBin finds dynalite: $TVM_DYNALITE_BIN, node_modules/.bin/dynalite
-// in this directory or a parent, or dynalite on PATH.
-func dynaliteBin() string {
-	if p := os.Getenv("TVM_DYNALITE_BIN"); p != "" {
-		return p
-	}
-	if dir, err := os.Getwd(); err == nil {
-		for {
-			p := filepath.Join(dir, "node_modules", ".bin", "dynalite")
-			if _, err := os.Stat(p); err == nil {
-				return p
-			}
-			parent := filepath.Dir(dir)
-			if parent == dir {
-				break
-			}
-			dir = parent
-		}
-	}
-	if p, err := exec.LookPath("dynalite"); err == nil {
-		return p
-	}
-	return ""
-}
-
-// startDynalite runs dynalite on a free loopback port for the test's
-// lifetime; it skips the test when dynalite is not installed unless
-// TVM_REQUIRE_DYNALITE=1.
-func startDynalite(t *testing.T) string {
-	t.Helper()
-	bin := dynaliteBin()
-	if bin == "" {
-		if os.Getenv("TVM_REQUIRE_DYNALITE") == "1" {
-			t.Fatal("dynalite not found (set TVM_DYNALITE_BIN or npm install dynalite@4.0.0) and TVM_REQUIRE_DYNALITE=1")
-		}
-		t.Skip("dynalite not found: set TVM_DYNALITE_BIN or npm install dynalite@4.0.0")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	var out lockedBuffer
-	cmd := exec.Command(bin, "--port", port, "--host", "127.0.0.1", "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start dynalite: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		<-done
-	})
-	addr := "127.0.0.1:" + port
-	for i := 0; ; i++ {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return "http://" + addr
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("dynalite exited: %v\n%s", err, out.String())
-		case <-time.After(50 * time.Millisecond):
-		}
-		if i > 400 {
-			t.Fatalf("dynalite did not listen on %s within 20s:\n%s", addr, out.String())
-		}
-	}
 }
 
 // BenchmarkGetItemThroughGateway measures an allowed tenant GetItem through

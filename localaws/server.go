@@ -128,10 +128,10 @@ func (s *Server) IDP() *idp.Provider { return s.idp }
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	switch target := r.Header.Get("X-Amz-Target"); {
-	case strings.HasPrefix(target, "DynamoDB_20120810."):
+	case strings.HasPrefix(target, dynamo.TargetPrefix):
 		s.gateway.ServeHTTP(w, r)
 	case target != "":
-		dynamo.WriteError(w, &dynamo.APIError{Status: http.StatusBadRequest, Code: "UnknownOperationException"})
+		dynamo.WriteError(w, &dynamo.APIError{Status: http.StatusBadRequest, Code: dynamo.CodeUnknownOperation})
 	case sts.IsRequest(r):
 		s.sts.ServeHTTP(w, r)
 	case idp.IsRequest(r):

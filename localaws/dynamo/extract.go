@@ -321,10 +321,25 @@ func consumedCapacity(c *Check, req *object) error {
 	return err
 }
 
-func returnValues(c *Check, req *object) error {
+// writeContext adds dynamodb:ReturnValues and dynamodb:ReturnConsumedCapacity
+// for a single-item write.
+func writeContext(c *Check, req *object) error {
 	v, err := strDefault(req, "ReturnValues", "NONE")
+	if err != nil {
+		return err
+	}
 	c.Context[KeyReturnValues] = []string{v}
-	return err
+	return consumedCapacity(c, req)
+}
+
+// memberNames returns the names of o's members, sorted.
+func memberNames(o *object) []string {
+	names := make([]string, 0, len(o.members))
+	for n := range o.members {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
 }
 
 func (x *extractor) getItem(req *object) ([]Check, error) {
@@ -344,16 +359,8 @@ func (x *extractor) putItem(req *object) ([]Check, error) {
 		return nil, err
 	}
 	// For PutItem dynamodb:Attributes holds the names of the item's attributes.
-	names := make([]string, 0, len(item.members))
-	for n := range item.members {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	c.Context[KeyAttributes] = names
-	if err := returnValues(&c, req); err != nil {
-		return nil, err
-	}
-	return []Check{c}, consumedCapacity(&c, req)
+	c.Context[KeyAttributes] = memberNames(item)
+	return []Check{c}, writeContext(&c, req)
 }
 
 func (x *extractor) updateItem(req *object) ([]Check, error) {
@@ -368,17 +375,9 @@ func (x *extractor) updateItem(req *object) ([]Check, error) {
 		return nil, err
 	}
 	if upd != nil {
-		names := make([]string, 0, len(upd.members))
-		for n := range upd.members {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		c.Context[KeyAttributes] = names
+		c.Context[KeyAttributes] = memberNames(upd)
 	}
-	if err := returnValues(&c, req); err != nil {
-		return nil, err
-	}
-	return []Check{c}, consumedCapacity(&c, req)
+	return []Check{c}, writeContext(&c, req)
 }
 
 func (x *extractor) deleteItem(req *object) ([]Check, error) {
@@ -386,10 +385,7 @@ func (x *extractor) deleteItem(req *object) ([]Check, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := returnValues(&c, req); err != nil {
-		return nil, err
-	}
-	return []Check{c}, consumedCapacity(&c, req)
+	return []Check{c}, writeContext(&c, req)
 }
 
 // indexTarget reads TableName and IndexName and returns the resource ARN
@@ -631,6 +627,25 @@ func leadingKeys(keys []*object, s *TableSchema) ([]string, error) {
 	return out, nil
 }
 
+// batchCheck builds the check of one table of a batch request: action on the
+// table with the partition-key values of keys as dynamodb:LeadingKeys (none
+// when the table is unknown).
+func (x *extractor) batchCheck(action, table string, keys []*object) (Check, error) {
+	c := Check{Action: "dynamodb:" + action, Resource: x.tableARN(table), Context: map[string][]string{}}
+	s, err := x.schema(table)
+	if err != nil {
+		return Check{}, err
+	}
+	lk, err := leadingKeys(keys, s)
+	if err != nil {
+		return Check{}, err
+	}
+	if lk != nil {
+		c.Context[KeyLeadingKeys] = lk
+	}
+	return c, nil
+}
+
 func (x *extractor) batchGetItem(req *object) ([]Check, error) {
 	items, tables, err := requestTables(req)
 	if err != nil {
@@ -660,17 +675,9 @@ func (x *extractor) batchGetItem(req *object) ([]Check, error) {
 			}
 			keys = append(keys, k)
 		}
-		c := Check{Action: "dynamodb:BatchGetItem", Resource: x.tableARN(t), Context: map[string][]string{}}
-		s, err := x.schema(t)
+		c, err := x.batchCheck("BatchGetItem", t, keys)
 		if err != nil {
 			return nil, err
-		}
-		lk, err := leadingKeys(keys, s)
-		if err != nil {
-			return nil, err
-		}
-		if lk != nil {
-			c.Context[KeyLeadingKeys] = lk
 		}
 		if err := readContext(&c, ka, false); err != nil {
 			return nil, err
@@ -730,17 +737,9 @@ func (x *extractor) batchWriteItem(req *object) ([]Check, error) {
 			}
 			keys = append(keys, k)
 		}
-		c := Check{Action: "dynamodb:BatchWriteItem", Resource: x.tableARN(t), Context: map[string][]string{}}
-		s, err := x.schema(t)
+		c, err := x.batchCheck("BatchWriteItem", t, keys)
 		if err != nil {
 			return nil, err
-		}
-		lk, err := leadingKeys(keys, s)
-		if err != nil {
-			return nil, err
-		}
-		if lk != nil {
-			c.Context[KeyLeadingKeys] = lk
 		}
 		if err := consumedCapacity(&c, req); err != nil {
 			return nil, err

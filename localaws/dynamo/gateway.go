@@ -83,12 +83,14 @@ func NewGateway(opts GatewayOptions) (*Gateway, error) {
 }
 
 // ServeHTTP serves DynamoDB JSON-protocol requests (POST with
-// X-Amz-Target: DynamoDB_20120810.<Operation>). Anything else is answered
-// with UnknownOperationException.
+// X-Amz-Target: DynamoDB_20120810.<Operation>, exactly one such header).
+// Anything else is answered with UnknownOperationException.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	target := r.Header.Get("X-Amz-Target")
-	if r.Method != http.MethodPost || !strings.HasPrefix(target, TargetPrefix) {
+	// One operation per request: with a repeated X-Amz-Target the gateway
+	// would authorize the first value while a backend may read another.
+	if r.Method != http.MethodPost || !strings.HasPrefix(target, TargetPrefix) || len(r.Header.Values("X-Amz-Target")) != 1 {
 		WriteError(w, errUnknownOperation())
 		return
 	}

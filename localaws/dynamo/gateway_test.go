@@ -25,6 +25,7 @@ import (
 	"github.com/aws/smithy-go/logging"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/tvmkit/tvm/internal/testenv"
 	"github.com/tvmkit/tvm/policies/iam"
 )
 
@@ -32,7 +33,11 @@ const (
 	adminKey   = "AKIATVMADMIN00000001"
 	tenant1Key = "ASIATENANT1000000001"
 	noGrantKey = "ASIANOGRANT000000001"
-	tenant1ARN = "arn:aws:sts::123456789012:assumed-role/tvm-tenant-read/t-1-ab12"
+	// Sessions denied dynamodb:ListTables explicitly, by the role's policy
+	// or by the session policy.
+	roleDenyKey    = "ASIAROLEDENY00000001"
+	sessionDenyKey = "ASIASESSIONDENY00001"
+	tenant1ARN     = "arn:aws:sts::123456789012:assumed-role/tvm-tenant-read/t-1-ab12"
 )
 
 func mustParse(t testing.TB, name, doc string) *iam.Policy {
@@ -54,7 +59,8 @@ const (
 		"Action":["dynamodb:GetItem","dynamodb:BatchGetItem","dynamodb:Query","dynamodb:ConditionCheckItem"],
 		"Resource":["arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo","arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo/index/*"],
 		"Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["Tenant#1"]},"Null":{"dynamodb:LeadingKeys":"false"}}}]}`
-	adminPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+	adminPolicy          = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
+	denyListTablesPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"dynamodb:ListTables","Resource":"*"}]}`
 )
 
 // fakeAuth authenticates by access key id alone (taken from the SigV4
@@ -76,6 +82,16 @@ func newFakeAuth(t testing.TB) *fakeAuth {
 			Context: map[string][]string{"aws:PrincipalArn": {"arn:aws:iam::123456789012:role/tvm-tenant-read"}}},
 		noGrantKey: {ARN: "arn:aws:sts::123456789012:assumed-role/tvm-no-grant/s", Account: testAccount,
 			Policies: iam.Input{Identity: []*iam.Policy{}}},
+		roleDenyKey: {ARN: "arn:aws:sts::123456789012:assumed-role/deny/s", Account: testAccount,
+			Policies: iam.Input{
+				Identity: []*iam.Policy{mustParse(t, "admin", adminPolicy), mustParse(t, "deny", denyListTablesPolicy)},
+				Session:  []*iam.Policy{mustParse(t, "session admin", adminPolicy)},
+			}},
+		sessionDenyKey: {ARN: "arn:aws:sts::123456789012:assumed-role/deny/s", Account: testAccount,
+			Policies: iam.Input{
+				Identity: []*iam.Policy{mustParse(t, "admin", adminPolicy)},
+				Session:  []*iam.Policy{mustParse(t, "session admin", adminPolicy), mustParse(t, "session deny", denyListTablesPolicy)},
+			}},
 	}}
 }
 
@@ -96,33 +112,15 @@ func (a *fakeAuth) Authenticate(r *http.Request, _ []byte) (*Caller, error) {
 	return c, nil
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type testStack struct {
 	srv  *httptest.Server
 	gw   *Gateway
-	logs *syncBuffer
+	logs *testenv.SyncBuffer
 }
 
 func newTestStack(t testing.TB, backend http.Handler) *testStack {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	gw, err := NewGateway(GatewayOptions{
 		Backend: backend,
 		Auth:    newFakeAuth(t),
@@ -137,7 +135,7 @@ func newTestStack(t testing.TB, backend http.Handler) *testStack {
 }
 
 // client returns a real SDK client for key; sdkLogs collects what the SDK logs.
-func (s *testStack) client(key string, sdkLogs *syncBuffer) *dynamodb.Client {
+func (s *testStack) client(key string, sdkLogs *testenv.SyncBuffer) *dynamodb.Client {
 	cfg := aws.Config{
 		Region:      testRegion,
 		Credentials: credentials.NewStaticCredentialsProvider(key, "secret-not-checked-here", "session-token"),
@@ -219,7 +217,7 @@ func sks(items []map[string]types.AttributeValue) []string {
 func runIsolationSuite(t *testing.T, backend http.Handler) {
 	ctx := t.Context()
 	st := newTestStack(t, backend)
-	sdkLogs := &syncBuffer{}
+	sdkLogs := &testenv.SyncBuffer{}
 	admin := st.client(adminKey, sdkLogs)
 	seedDemo(t, ctx, admin)
 	tenant := st.client(tenant1Key, sdkLogs)
@@ -454,6 +452,10 @@ func TestGatewayErrors(t *testing.T) {
 			"1 validation error detected: Value null at 'key' failed to satisfy constraint: Member must not be null"},
 		"no grant": {noGrantKey, TargetPrefix + "ListTables", `{}`, 400, "com.amazon.coral.service#AccessDeniedException",
 			"User: arn:aws:sts::123456789012:assumed-role/tvm-no-grant/s is not authorized to perform: dynamodb:ListTables on resource: * because no identity-based policy allows the dynamodb:ListTables action"},
+		"explicit deny in the role policy": {roleDenyKey, TargetPrefix + "ListTables", `{}`, 400, "com.amazon.coral.service#AccessDeniedException",
+			"User: arn:aws:sts::123456789012:assumed-role/deny/s is not authorized to perform: dynamodb:ListTables on resource: * with an explicit deny in an identity-based policy"},
+		"explicit deny in the session policy": {sessionDenyKey, TargetPrefix + "ListTables", `{}`, 400, "com.amazon.coral.service#AccessDeniedException",
+			"User: arn:aws:sts::123456789012:assumed-role/deny/s is not authorized to perform: dynamodb:ListTables on resource: * with an explicit deny in a session policy"},
 		"too large": {adminKey, TargetPrefix + "ListTables", `{"x":"` + strings.Repeat("a", DefaultMaxBodyBytes) + `"}`, 413,
 			"com.amazon.coral.service#RequestEntityTooLarge", "Request size exceeded 16777216 bytes"},
 		"backend unsupported op": {adminKey, TargetPrefix + "DescribeTimeToLive", `{"TableName":"tvm-demo"}`, 400,
@@ -475,6 +477,33 @@ func TestGatewayErrors(t *testing.T) {
 			checkHeaders(t, resp, body)
 		})
 	}
+}
+
+// TestGatewayRefusesRepeatedTarget checks that a request naming two
+// operations is refused: the gateway would authorize the first while a
+// backend may execute another (dynalite, through Node, joins repeated
+// headers; minidyn reads the first).
+func TestGatewayRefusesRepeatedTarget(t *testing.T) {
+	st := newTestStack(t, NewMinidynBackend())
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, st.srv.URL, strings.NewReader(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Add("X-Amz-Target", TargetPrefix+"ListTables")
+	req.Header.Add("X-Amz-Target", TargetPrefix+"DeleteTable")
+	req.Header.Set("Content-Type", contentTypeJSON10)
+	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+adminKey+"/20250101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	http.DefaultClient.CloseIdleConnections()
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "#UnknownOperationException") {
+		t.Errorf("got %d %s, want 400 UnknownOperationException", resp.StatusCode, body)
+	}
+	checkHeaders(t, resp, body)
 }
 
 // checkHeaders asserts the headers every DynamoDB response carries.

@@ -10,7 +10,10 @@
 // scope (date, region, service, terminator), the clock-skew window (15 minutes
 // by default), looks the secret up through a callback and recomputes the
 // signature over exactly the headers the client listed in SignedHeaders,
-// comparing it in constant time.
+// comparing it in constant time. SignedHeaders must include host and every
+// x-amz-* header the request carries; Authorization, X-Amz-Date,
+// X-Amz-Security-Token and X-Amz-Content-Sha256 may appear only once; an
+// X-Amz-Content-Sha256 header must hold the body's hash.
 //
 // The canonical request is built here rather than with aws-sdk-go-v2's
 // aws/signer/v4: that signer always signs host and, for a non-empty body,
@@ -251,13 +254,19 @@ func NewVerifier(opts Options) (*Verifier, error) {
 var validRegion = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 
 // Verify checks r's signature. body is the complete request body (r.Body is
-// not read). The checks run in AWS's order: header syntax, X-Amz-Date,
-// credential scope, clock skew, access key, signature. Every failure is an
-// *Error.
+// not read). The checks run in AWS's order: header syntax (one value per
+// authentication header), X-Amz-Date, signed-header coverage (host and every
+// x-amz-* header), credential scope, clock skew, access key, payload hash,
+// signature. Every failure is an *Error.
 func (v *Verifier) Verify(r *http.Request, body []byte, secret SecretFunc) (*Result, error) {
 	auth, err := ParseAuthorization(r.Header.Get("Authorization"))
 	if err != nil {
 		return nil, err
+	}
+	for _, h := range singleValued {
+		if len(r.Header.Values(h)) > 1 {
+			return nil, newErr(IncompleteSignature, "The request must not carry more than one '%s' header.", h)
+		}
 	}
 	amzDate := r.Header.Get("X-Amz-Date")
 	if amzDate == "" {
@@ -271,13 +280,17 @@ func (v *Verifier) Verify(r *http.Request, body []byte, secret SecretFunc) (*Res
 	if !containsString(auth.SignedHeaders, "host") {
 		return nil, newErr(IncompleteSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
 	}
+	if unsigned := unsignedAmzHeaders(r, auth.SignedHeaders); len(unsigned) > 0 {
+		return nil, newErr(IncompleteSignature, "There were headers present in the request which were not signed: %s.",
+			truncate(strings.Join(unsigned, ", "), 256))
+	}
 	if auth.Date != t.Format(ShortTimeFormat) {
 		return nil, newErr(BadScope,
 			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
 			truncate(auth.Date, 16), t.Format(ShortTimeFormat), amzDate)
 	}
 	if !validRegion.MatchString(auth.Region) || (v.region != "" && auth.Region != v.region) {
-		return nil, newErr(BadScope, "Credential should be scoped to a valid region. ")
+		return nil, newErr(BadScope, "Credential should be scoped to a valid region, not '%s'. ", truncate(auth.Region, 32))
 	}
 	if auth.Service != v.service {
 		return nil, newErr(BadScope, "Credential should be scoped to correct service: '%s'. ", v.service)
@@ -299,6 +312,10 @@ func (v *Verifier) Verify(r *http.Request, body []byte, secret SecretFunc) (*Res
 	if !ok {
 		return nil, newErr(UnknownKey, "The security token included in the request is invalid.")
 	}
+	payloadHash := sha256.Sum256(body)
+	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" && h != hex.EncodeToString(payloadHash[:]) {
+		return nil, newErr(Mismatch, "The provided 'x-amz-content-sha256' header does not match what was computed.")
+	}
 	want := Signature(key, auth.Date, auth.Region, auth.Service, StringToSign(amzDate, auth.Scope(), CanonicalRequest(r, auth.SignedHeaders, body)))
 	got, err := hex.DecodeString(auth.Signature)
 	if err != nil || !hmac.Equal(want, got) {
@@ -311,6 +328,26 @@ func (v *Verifier) Verify(r *http.Request, body []byte, secret SecretFunc) (*Res
 		SignedHeaders: auth.SignedHeaders,
 		SessionToken:  r.Header.Get("X-Amz-Security-Token"),
 	}, nil
+}
+
+// singleValued are the headers Verify reads one value of: a request that
+// repeats one is refused rather than verified against an ambiguous value.
+var singleValued = []string{"Authorization", "X-Amz-Date", "X-Amz-Security-Token", "X-Amz-Content-Sha256"}
+
+// unsignedAmzHeaders returns, sorted and lowercase, the x-amz-* headers of r
+// that signedHeaders leaves out. AWS requires host and every x-amz-* header
+// to be signed; aws-sdk-go-v2 and botocore sign them all (the SDKs' own
+// amz-sdk-* headers have no x- prefix).
+func unsignedAmzHeaders(r *http.Request, signedHeaders []string) []string {
+	var out []string
+	for name := range r.Header {
+		lower := strings.ToLower(name)
+		if strings.HasPrefix(lower, "x-amz-") && !containsString(signedHeaders, lower) {
+			out = append(out, lower)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Scope returns the credential scope DATE/REGION/SERVICE/TERMINATOR.

@@ -94,6 +94,9 @@ func TestVerifyAcceptsSDKSignedRequests(t *testing.T) {
 			query: "Action=AssumeRole&Version=2011-06-15&RoleSessionName=a%20b%2Bc&Policy=%7B%22x%22%3A%22~%2F*%22%7D&Tags.member.1.Key=k&Tags.member.1.Key=j"},
 		"escaped path": {method: "GET", path: "/a%20b/c~d/%C3%A9", service: "sts"},
 		"empty body":   {method: "POST", path: "/", service: "sts"},
+		"signed content hash header": {method: "POST", path: "/", service: "dynamodb", body: `{"TableName":"tvm-demo"}`,
+			headers: map[string]string{"Content-Type": "application/x-amz-json-1.0", "X-Amz-Target": "DynamoDB_20120810.DescribeTable",
+				"X-Amz-Content-Sha256": sha256Hex(`{"TableName":"tvm-demo"}`)}},
 		"spaces in header value": {method: "POST", path: "/", service: "dynamodb", body: "{}",
 			headers: map[string]string{"X-Amz-Meta-Note": "  a   b  c ", "Content-Type": "application/x-amz-json-1.0"}},
 	}
@@ -211,7 +214,7 @@ func TestVerifyFailures(t *testing.T) {
 			r.Header.Del("X-Amz-Date")
 		}, want: IncompleteSignature},
 		"wrong service": {mutate: sign("sts", "us-east-1"), want: BadScope, msg: "Credential should be scoped to correct service: 'dynamodb'. "},
-		"wrong region":  {mutate: sign("dynamodb", "eu-west-1"), want: BadScope},
+		"wrong region":  {mutate: sign("dynamodb", "eu-west-1"), want: BadScope, msg: "Credential should be scoped to a valid region, not 'eu-west-1'. "},
 		"bad region":    {mutate: sign("dynamodb", "moon"), want: BadScope},
 		"bad terminator": {mutate: func(r *http.Request) {
 			sign("dynamodb", "us-east-1")(r)
@@ -246,6 +249,39 @@ func TestVerifyFailures(t *testing.T) {
 			}
 			r.Header.Set("Authorization", a)
 		}, want: IncompleteSignature},
+		"x-amz header added after signing": {mutate: func(r *http.Request) {
+			sign("dynamodb", "us-east-1")(r)
+			r.Header.Set("X-Amz-Security-Token", "stolen-token")
+		}, want: IncompleteSignature, msg: "There were headers present in the request which were not signed: x-amz-security-token."},
+		"target left out of SignedHeaders": {mutate: func(r *http.Request) {
+			sign("dynamodb", "us-east-1")(r)
+			a := r.Header.Get("Authorization")
+			if !strings.Contains(a, ";x-amz-target") {
+				t.Fatalf("target not signed by the SDK: %s", a)
+			}
+			r.Header.Set("Authorization", strings.Replace(a, ";x-amz-target", "", 1))
+		}, want: IncompleteSignature, msg: "There were headers present in the request which were not signed: x-amz-target."},
+		"date repeated": {mutate: func(r *http.Request) {
+			sign("dynamodb", "us-east-1")(r)
+			r.Header.Add("X-Amz-Date", r.Header.Get("X-Amz-Date"))
+		}, want: IncompleteSignature, msg: "The request must not carry more than one 'X-Amz-Date' header."},
+		"authorization repeated": {mutate: func(r *http.Request) {
+			sign("dynamodb", "us-east-1")(r)
+			r.Header.Add("Authorization", r.Header.Get("Authorization"))
+		}, want: IncompleteSignature},
+		"token repeated": {mutate: func(r *http.Request) {
+			r.Header.Add("X-Amz-Security-Token", "a")
+			r.Header.Add("X-Amz-Security-Token", "b")
+			sign("dynamodb", "us-east-1")(r)
+		}, want: IncompleteSignature},
+		"signed content hash of another body": {mutate: func(r *http.Request) {
+			r.Header.Set("X-Amz-Content-Sha256", sha256Hex(`{"other":1}`))
+			sign("dynamodb", "us-east-1")(r)
+		}, want: Mismatch, msg: "The provided 'x-amz-content-sha256' header does not match what was computed."},
+		"unsigned payload": {mutate: func(r *http.Request) {
+			r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+			sign("dynamodb", "us-east-1")(r)
+		}, want: Mismatch},
 		"non-hex signature": {mutate: func(r *http.Request) {
 			sign("dynamodb", "us-east-1")(r)
 			a := r.Header.Get("Authorization")
@@ -325,6 +361,11 @@ func kindOf(err error) Kind {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+func sha256Hex(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
 
 // TestBotocoreRequests verifies requests recorded from the AWS CLI v1
 // (botocore 1.43), whose signer is independent of the Go SDK's and signs a

@@ -1,7 +1,6 @@
 package sts
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+	"github.com/tvmkit/tvm/internal/testenv"
 	"github.com/tvmkit/tvm/localaws/identity"
 	"go.uber.org/goleak"
 )
@@ -81,19 +81,7 @@ type env struct {
 	srv   *httptest.Server
 	store *identity.Store
 	clock *clock
-	logs  *bytes.Buffer
-	logMu *sync.Mutex
-}
-
-type syncWriter struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
+	logs  *testenv.SyncBuffer
 }
 
 func newEnv(t *testing.T) *env {
@@ -107,8 +95,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{store: store, clock: c, logs: &bytes.Buffer{}, logMu: &sync.Mutex{}}
-	h, err := New(Options{Store: store, Region: "us-east-1", Logger: slog.New(slog.NewJSONHandler(syncWriter{e.logMu, e.logs}, nil))})
+	e := &env{store: store, clock: c, logs: &testenv.SyncBuffer{}}
+	h, err := New(Options{Store: store, Region: "us-east-1", Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,9 +231,7 @@ func TestAssumeRole(t *testing.T) {
 		t.Errorf("expired session: %d %s", resp.StatusCode, body)
 	}
 
-	e.logMu.Lock()
 	logs := e.logs.String()
-	e.logMu.Unlock()
 	for _, secret := range []string{aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken), brokerSec} {
 		if strings.Contains(logs, secret) {
 			t.Error("a secret was logged")
