@@ -79,7 +79,6 @@ func binaries(t testing.TB) string {
 	return binDir
 }
 
-
 // process is a started binary whose output is captured.
 type process struct {
 	name string
