@@ -1,7 +1,6 @@
 package vend
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/internal/testenv"
 	"github.com/tvmkit/tvm/policies"
 )
 
@@ -159,24 +159,6 @@ func (o *testObserver) stsCodes() []string {
 	return append([]string(nil), o.codes...)
 }
 
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // baseConfig has a per-tenant read profile (default) and a per-subject
 // profile with every AssumeRole option set.
 func baseConfig() *config.Config {
@@ -215,7 +197,7 @@ type harness struct {
 	sts   *fakeSTS
 	clock *testClock
 	obs   *testObserver
-	logs  *syncBuffer
+	logs  *testenv.SyncBuffer
 	// sleeps records the backoff waits.
 	sleeps *[]time.Duration
 }
@@ -241,7 +223,7 @@ func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
 		sts:    &fakeSTS{clock: clock},
 		clock:  clock,
 		obs:    &testObserver{},
-		logs:   &syncBuffer{},
+		logs:   &testenv.SyncBuffer{},
 		sleeps: new([]time.Duration),
 	}
 	var sleepMu sync.Mutex

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/internal/testenv"
 )
 
 // TestRealSDKClient runs the Vendor over a real *sts.Client talking to an
@@ -82,7 +83,7 @@ func TestRealSDKClient(t *testing.T) {
 				Credentials:  credentials.NewStaticCredentialsProvider("AKIATVMBROKER0000001", "tvmLocalBrokerSecretKey000000000000000001", ""),
 				HTTPClient:   srv.Client(),
 			})
-			logs := &syncBuffer{}
+			logs := &testenv.SyncBuffer{}
 			v, err := New(baseConfig(), loadTemplates(t), client, Options{
 				Clock:  clock.Now,
 				Sleep:  func(context.Context, time.Duration) error { return nil },
