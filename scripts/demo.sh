@@ -40,12 +40,12 @@ require_free_port "$BROKER_ADDR"
 say "starting the local AWS on $LOCAL_ADDR (STS + enforcing DynamoDB + dev identity provider, in-memory backend)"
 bin/tvm-local serve --listen "$LOCAL_ADDR" >"$logdir/tvm-local.log" 2>&1 &
 pids+=($!)
-wait_http "http://$LOCAL_ADDR/healthz" "local AWS"
+wait_ready bin/tvm-local "http://$LOCAL_ADDR/healthz" "local AWS"
 
 say "starting the broker on $BROKER_ADDR (examples/broker.yaml)"
 env "${BROKER_ENV[@]}" bin/tvm-broker serve --config examples/broker.yaml --listen "$BROKER_ADDR" >"$logdir/tvm-broker.log" 2>&1 &
 pids+=($!)
-wait_http "http://$BROKER_ADDR/readyz" "broker"
+wait_ready bin/tvm-broker "http://$BROKER_ADDR/readyz" "broker"
 
 say "seeding table tvm-demo with the seed's three items (as the admin principal)"
 env "${ADMIN_ENV[@]}" bin/tvm-sample seed

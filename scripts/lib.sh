@@ -26,11 +26,12 @@ require_free_port() {
   fi
 }
 
-# wait_http URL NAME waits up to 30 s for URL to answer 200.
-wait_http() {
-  local url=$1 name=$2 i
+# wait_ready BINARY URL NAME waits up to 30 s for URL to answer 200, probing
+# with the binary's own healthcheck subcommand (no curl needed).
+wait_ready() {
+  local bin=$1 url=$2 name=$3 i
   for i in $(seq 1 300); do
-    if curl -fsS -o /dev/null "$url" 2>/dev/null; then return 0; fi
+    if "$bin" healthcheck --url "$url" --timeout 1s >/dev/null 2>&1; then return 0; fi
     sleep 0.1
   done
   echo "$name did not become ready at $url" >&2

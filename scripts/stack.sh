@@ -16,10 +16,10 @@ up)
   require_free_port "$BROKER_ADDR"
   nohup bin/tvm-local serve --listen "$LOCAL_ADDR" >"$dir/tvm-local.log" 2>&1 &
   echo $! >"$dir/tvm-local.pid"
-  wait_http "http://$LOCAL_ADDR/healthz" "local AWS"
+  wait_ready bin/tvm-local "http://$LOCAL_ADDR/healthz" "local AWS"
   nohup env "${BROKER_ENV[@]}" bin/tvm-broker serve --config examples/broker.yaml --listen "$BROKER_ADDR" >"$dir/tvm-broker.log" 2>&1 &
   echo $! >"$dir/tvm-broker.pid"
-  wait_http "http://$BROKER_ADDR/readyz" "broker"
+  wait_ready bin/tvm-broker "http://$BROKER_ADDR/readyz" "broker"
   env "${ADMIN_ENV[@]}" bin/tvm-sample seed
   say "local AWS on http://$LOCAL_ADDR, broker on http://$BROKER_ADDR; logs in $dir; stop with: make stack-down"
   ;;
