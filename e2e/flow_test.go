@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -18,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/tvmkit/tvm/sampleapp"
 )
 
 // TestSampleAppVerify is the one-command demo as a test: the real local AWS,
@@ -54,25 +54,18 @@ func TestSampleAppVerify(t *testing.T) {
 	}
 }
 
-// mintToken asks the local AWS's dev identity provider for a JWT.
+// mintToken asks the local AWS's dev identity provider for a JWT, through
+// the sample app's own client of it.
 func mintToken(t *testing.T, idp, tenant, subject string) string {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"tenant": tenant, "subject": subject, "audience": "tvm-broker", "ttl_seconds": 900})
-	resp, err := http.Post(idp+"/idp/token", "application/json", bytes.NewReader(body))
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	token, err := sampleapp.MintToken(context.Background(), hc, idp, sampleapp.MintRequest{
+		Tenant: tenant, Subject: subject, Audience: "tvm-broker", TTLSeconds: 900,
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Token string `json:"token"`
-	}
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("mint token: HTTP %d", resp.StatusCode)
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Token == "" {
 		t.Fatalf("mint token: %v", err)
 	}
-	return out.Token
+	return token
 }
 
 // queryCount runs the table (or GSI) query for a tenant's partition.
