@@ -119,6 +119,9 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		WriteError(w, r, se)
 		return
 	}
+	if caller.Signature != nil && caller.Signature.Presigned {
+		r = hoistQueryHeaders(r)
+	}
 	op, serr := Classify(r)
 	if serr == nil {
 		serr = g.checkOwner(r.Header)
@@ -197,6 +200,30 @@ func (g *Gateway) logDecision(ctx context.Context, op *Op, req iam.Request, c Ch
 		level = slog.LevelWarn
 	}
 	g.log.LogAttrs(ctx, level, "s3 authorization", attrs...)
+}
+
+// hoistQueryHeaders returns r with the x-amz-* query parameters of a
+// presigned URL (other than its authentication parameters) moved into the
+// headers, where S3 reads them (presigners hoist signed x-amz-* headers,
+// such as x-amz-checksum-mode or x-amz-acl, into the query).
+func hoistQueryHeaders(r *http.Request) *http.Request {
+	q := r.URL.Query()
+	var moved bool
+	out := r.Clone(r.Context())
+	for k, vs := range q {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-") && !contains(commonQuery, k) {
+			for _, v := range vs {
+				out.Header.Add(k, v)
+			}
+			q.Del(k)
+			moved = true
+		}
+	}
+	if !moved {
+		return r
+	}
+	out.URL.RawQuery = q.Encode()
+	return out
 }
 
 // requestContext returns the request-wide S3 condition keys.
