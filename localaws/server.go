@@ -164,9 +164,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // scopeService returns the service name of the request's SigV4 credential
 // scope (ACCESSKEY/DATE/REGION/SERVICE/aws4_request), from the Authorization
 // header's Credential= or a presigned URL's X-Amz-Credential; "" if none.
+// Signature Version 2 (S3 only) counts as "s3", so that the S3 gateway can
+// refuse it clearly.
 func scopeService(r *http.Request) string {
-	cred := r.URL.Query().Get("X-Amz-Credential")
-	if auth := r.Header.Get("Authorization"); auth != "" {
+	q := r.URL.Query()
+	cred := q.Get("X-Amz-Credential")
+	auth := r.Header.Get("Authorization")
+	if strings.HasPrefix(auth, "AWS ") || q.Has("AWSAccessKeyId") {
+		return "s3"
+	}
+	if auth != "" {
 		_, after, ok := strings.Cut(auth, "Credential=")
 		if !ok {
 			return ""

@@ -62,9 +62,13 @@ func notImplemented(what string) *Error {
 		"A header or query you provided implies functionality that is not implemented: "+what)
 }
 
-func invalidArgument(msg string) *Error { return newError(http.StatusBadRequest, CodeInvalidArgument, msg) }
+func invalidArgument(msg string) *Error {
+	return newError(http.StatusBadRequest, CodeInvalidArgument, msg)
+}
 
-func invalidRequest(msg string) *Error { return newError(http.StatusBadRequest, CodeInvalidRequest, msg) }
+func invalidRequest(msg string) *Error {
+	return newError(http.StatusBadRequest, CodeInvalidRequest, msg)
+}
 
 func internalError() *Error {
 	return newError(http.StatusInternalServerError, CodeInternalError, "We encountered an internal error. Please try again.")

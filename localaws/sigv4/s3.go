@@ -143,6 +143,10 @@ func (v *Verifier) VerifyS3(r *http.Request, secret SecretFunc) (*S3Result, erro
 		amzDate string
 		res     S3Result
 	)
+	if q.Has("AWSAccessKeyId") || strings.HasPrefix(authHeader, "AWS ") {
+		return nil, newErr(Unsupported, "tvm-local does not implement Signature Version 2: sign with SigV4 "+
+			"(AWS CLI v1 presigned URLs: aws configure set default.s3.signature_version s3v4)")
+	}
 	switch {
 	case presigned && authHeader != "":
 		return nil, newErr(IncompleteSignature, "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "+
