@@ -188,8 +188,14 @@ func TestS3TenantIsolationGoSDK(t *testing.T) {
 			_, err := t1.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("tenants/1/copy.txt"), CopySource: aws.String(s3Bucket + "/tenants/1/a.txt")})
 			return err
 		}, ""},
-		{"delete own", func() error { _, err := t1.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("tenants/1/new.txt")}); return err }, ""},
-		{"get tenant 12", func() error { _, err := t1.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("tenants/12/b.txt")}); return err }, "AccessDenied"},
+		{"delete own", func() error {
+			_, err := t1.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: b, Key: aws.String("tenants/1/new.txt")})
+			return err
+		}, ""},
+		{"get tenant 12", func() error {
+			_, err := t1.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("tenants/12/b.txt")})
+			return err
+		}, "AccessDenied"},
 		{"put tenant 12", func() error {
 			_, err := t1.PutObject(ctx, &s3.PutObjectInput{Bucket: b, Key: aws.String("tenants/12/x.txt"), Body: strings.NewReader("x")})
 			return err
@@ -203,7 +209,10 @@ func TestS3TenantIsolationGoSDK(t *testing.T) {
 			_, err := t1.CopyObject(ctx, &s3.CopyObjectInput{Bucket: b, Key: aws.String("tenants/1/stolen.txt"), CopySource: aws.String(s3Bucket + "/tenants/12/b.txt")})
 			return err
 		}, "AccessDenied"},
-		{"list multipart uploads", func() error { _, err := t1.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: b}); return err }, "AccessDenied"},
+		{"list multipart uploads", func() error {
+			_, err := t1.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: b})
+			return err
+		}, "AccessDenied"},
 		{"get own missing key (no unconditional ListBucket: 403)", func() error {
 			_, err := t1.GetObject(ctx, &s3.GetObjectInput{Bucket: b, Key: aws.String("tenants/1/missing")})
 			return err

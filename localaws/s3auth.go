@@ -57,7 +57,9 @@ func (a *S3Authenticator) Authenticate(r *http.Request) (*s3.Caller, error) {
 }
 
 func s3AuthError(err error) error {
-	e := func(status int, code, msg string) *s3.Error { return &s3.Error{Status: status, Code: code, Message: msg} }
+	e := func(status int, code, msg string) *s3.Error {
+		return &s3.Error{Status: status, Code: code, Message: msg}
+	}
 	var se *sigv4.Error
 	switch {
 	case errors.Is(err, identity.ErrExpiredToken):
