@@ -157,7 +157,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	default:
-		writeJSON(w, http.StatusNotFound, `{"error":"not_found","message":"tvm-local serves DynamoDB (X-Amz-Target), STS (Action=), /.well-known/*, /idp/token and /healthz"}`)
+		writeJSON(w, http.StatusNotFound, `{"error":"not_found","message":"tvm-local serves DynamoDB (X-Amz-Target), S3 (SigV4 signed for s3), STS (Action=), /.well-known/*, /idp/token and /healthz"}`)
 	}
 }
 

@@ -171,13 +171,13 @@ func (g *Gateway) authorize(ctx context.Context, caller *Caller, op *Op, c Check
 	maps.Copy(reqCtx, c.Context)
 	req := iam.Request{Principal: caller.ARN, Action: c.Action, Resource: c.Resource, Context: reqCtx}
 	d := iam.Evaluate(req, caller.Policies)
-	g.logDecision(ctx, op, req, c, d)
+	g.logDecision(ctx, op, req, c, d, base[KeyContentSHA256])
 	quoted := req
 	quoted.Resource = strconv.Quote(req.Resource)
 	return d, d.DenialMessage(quoted)
 }
 
-func (g *Gateway) logDecision(ctx context.Context, op *Op, req iam.Request, c Check, d iam.Decision) {
+func (g *Gateway) logDecision(ctx context.Context, op *Op, req iam.Request, c Check, d iam.Decision, payload []string) {
 	attrs := []slog.Attr{
 		slog.String("principal", req.Principal),
 		slog.String("operation", op.Name),
@@ -189,6 +189,7 @@ func (g *Gateway) logDecision(ctx context.Context, op *Op, req iam.Request, c Ch
 		slog.Int("statement", d.Statement),
 		slog.String("sid", d.Sid),
 		slog.String("reason", d.Reason),
+		slog.Any("payload", payload),
 	}
 	for _, k := range []string{KeyPrefix, KeyDelimiter, KeyMaxKeys, KeyVersionID, KeyCopySource} {
 		if v, ok := c.Context[k]; ok {

@@ -25,6 +25,13 @@
 // recorded from the AWS CLI (botocore), and against the worked example of
 // AWS's SigV4 documentation.
 //
+// S3 verifies differently (VerifyS3): the canonical URI is the path as sent,
+// not encoded a second time; the payload line is the X-Amz-Content-Sha256
+// value (a hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* mode, whose body
+// the caller verifies, with ChunkChain for signed aws-chunked bodies); and
+// presigned URLs (X-Amz-* query parameters, X-Amz-Expires at most seven
+// days) are accepted. Both paths share one canonicalization.
+//
 // A Verifier is immutable after construction and safe for concurrent use.
 package sigv4
 
