@@ -21,8 +21,12 @@ import (
 //	[<trailer name>:<value>\r\n ... [x-amz-trailer-signature:<64 hex>\r\n]]
 //	\r\n
 
-// maxChunkLine bounds a chunk-size or trailer line.
-const maxChunkLine = 4096
+// maxChunkLine bounds a chunk-size or trailer line; maxTrailers bounds the
+// number of trailer lines.
+const (
+	maxChunkLine = 4096
+	maxTrailers  = 16
+)
 
 // chunkedBody is a decoded aws-chunked body.
 type chunkedBody struct {
@@ -125,7 +129,7 @@ func readTrailers(br *bufio.Reader, out *chunkedBody, chain *sigv4.ChunkChain, s
 			break
 		}
 		name, value, ok := strings.Cut(line, ":")
-		if !ok || trailerSig != "" {
+		if !ok || trailerSig != "" || len(out.trailers) >= maxTrailers {
 			return malformedTrailer()
 		}
 		name, value = strings.ToLower(strings.TrimSpace(name)), strings.TrimSpace(value)

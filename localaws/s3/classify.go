@@ -77,6 +77,17 @@ var ops = map[string]opSpec{
 	"ListParts":               {needKey: true, query: []string{"uploadId", "max-parts", "part-number-marker"}},
 }
 
+// unhonouredConditions are conditional request headers gofakes3 ignores
+// for an operation (it honours If-None-Match and If-Modified-Since on reads,
+// If-Match and If-None-Match on PutObject): ignoring them would turn a
+// failed precondition into a silent success.
+var unhonouredConditions = map[string][]string{
+	"GetObject":    {"If-Match", "If-Unmodified-Since"},
+	"HeadObject":   {"If-Match", "If-Unmodified-Since"},
+	"DeleteObject": {"If-Match"},
+	"CopyObject":   {"If-Match", "If-None-Match"},
+}
+
 // commonQuery may accompany any operation: the SDKs' x-id and the
 // parameters of a presigned URL (consumed by authentication).
 var commonQuery = []string{"x-id", "X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
@@ -119,6 +130,11 @@ func Classify(r *http.Request) (*Op, *Error) {
 	}
 	if err := checkHeaders(r.Header, spec.headers); err != nil {
 		return nil, err
+	}
+	for _, h := range unhonouredConditions[op.Name] {
+		if r.Header.Get(h) != "" {
+			return nil, notImplemented("the conditional header '" + h + "' on " + op.Name)
+		}
 	}
 	if vs, ok := q["versionId"]; ok {
 		if err := checkVersionID(vs); err != nil {

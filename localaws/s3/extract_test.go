@@ -134,6 +134,8 @@ func TestClassifyRefuses(t *testing.T) {
 		{"bad bucket name", "GET", "/B_ad/k", nil, "", CodeInvalidBucketName},
 		{"key too long", "GET", "/bkt/" + string(make([]byte, 1025)), nil, "", CodeKeyTooLong},
 		{"virtual-hosted style", "GET", "/k", nil, "bkt.localhost:4566", CodeInvalidRequest},
+		{"GET with If-Match", "GET", "/bkt/k", map[string]string{"If-Match": `"e"`}, "", CodeNotImplemented},
+		{"conditional DeleteObject", "DELETE", "/bkt/k", map[string]string{"If-Match": `"e"`}, "", CodeNotImplemented},
 		{"DeleteObjects with bypass governance", "POST", "/bkt?delete", map[string]string{"X-Amz-Bypass-Governance-Retention": "true"}, "", CodeNotImplemented},
 	}
 	for _, row := range rows {

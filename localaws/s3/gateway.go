@@ -340,11 +340,17 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, op *Op, caller
 			h[k] = v
 		}
 	}
-	if r.Method != http.MethodHead {
+	// HEAD keeps the backend's Content-Length (the object's size); 204 and
+	// 304 carry neither a body nor a length.
+	noBody := r.Method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified
+	if status == http.StatusNoContent || status == http.StatusNotModified {
+		h.Del("Content-Length")
+	}
+	if !noBody {
 		h.Set("Content-Length", strconv.Itoa(len(respBody)))
 	}
 	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
+	if !noBody {
 		_, _ = w.Write(respBody)
 	}
 }
