@@ -23,12 +23,13 @@ var benchNow = time.Date(2026, 11, 26, 7, 0, 0, 0, time.UTC)
 // the benchmark includes what the gateway adds: signature, payload hash,
 // classification, IAM evaluation, forwarding.
 type sigAuth struct {
-	v      *sigv4.Verifier
-	caller Caller
+	v           *sigv4.Verifier
+	key, secret string
+	caller      Caller
 }
 
 func (a sigAuth) Authenticate(r *http.Request) (*Caller, error) {
-	res, err := a.v.VerifyS3(r, func(id string) (string, bool) { return recSecret, id == recKeyID })
+	res, err := a.v.VerifyS3(r, func(id string) (string, bool) { return a.secret, id == a.key })
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +61,7 @@ func BenchmarkGateway(b *testing.B) {
 	}
 	in := iam.Input{Identity: []*iam.Policy{mustPolicy(b, allowAll)}, Session: []*iam.Policy{mustPolicy(b, tenantSession)}}
 	gw, err := NewGateway(GatewayOptions{Backend: backend, Owner: "123456789012", Region: "us-east-1",
-		Auth: sigAuth{v: v, caller: Caller{ARN: "arn:aws:sts::123456789012:assumed-role/r/t-1", Account: "123456789012", Policies: in}}})
+		Auth: sigAuth{v: v, key: recKeyID, secret: recSecret, caller: Caller{ARN: "arn:aws:sts::123456789012:assumed-role/r/t-1", Account: "123456789012", Policies: in}}})
 	if err != nil {
 		b.Fatal(err)
 	}

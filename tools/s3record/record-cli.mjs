@@ -44,13 +44,13 @@ function aws(name, expect, ...args) {
 await aws("s3api put-object (checksum header, hex payload)", "hello from the cli", "s3api", "put-object", "--bucket", "tvm-s3-demo", "--key", "tenants/1/cli.txt", "--body", small);
 await aws("s3 cp upload", "hello from the cli", "s3", "cp", small, "s3://tvm-s3-demo/tenants/1/cp.txt");
 await aws("s3api list-objects-v2 --prefix", "", "s3api", "list-objects-v2", "--bucket", "tvm-s3-demo", "--prefix", "tenants/1/");
-await aws("s3api delete-objects", null, "s3api", "delete-objects", "--bucket", "tvm-s3-demo", "--delete", '{"Objects":[{"Key":"tenants/1/cli.txt"}]}');
 await aws("s3api get-object", "", "s3api", "get-object", "--bucket", "tvm-s3-demo", "--key", "tenants/1/cli.txt", path.join(dir, "got.txt"));
+await aws("s3api delete-objects", null, "s3api", "delete-objects", "--bucket", "tvm-s3-demo", "--delete", '{"Objects":[{"Key":"tenants/1/cli.txt"}]}');
 // The CLI v1 presigns S3 URLs with Signature Version 2 unless told s3v4:
 // record both (the gateway refuses SigV2 with NotImplemented).
 function presign(name, extraEnv, expectError) {
   cap.label = name;
-  const url = new URL(execFileSync("aws", ["--endpoint-url", cap.endpoint, "s3", "presign", "s3://tvm-s3-demo/tenants/1/cli.txt",
+  const url = new URL(execFileSync("aws", ["--endpoint-url", cap.endpoint, "s3", "presign", "s3://tvm-s3-demo/tenants/1/cp.txt",
     "--expires-in", "600"], { env: { ...env, ...extraEnv }, encoding: "utf8" }).trim());
   const r = { name, method: "GET", uri: url.pathname + url.search, headers: [["Host", url.host]], body_base64: "", expect_body_base64: "" };
   if (expectError) r.expect_error = expectError;
