@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -252,7 +253,7 @@ func checkNames(op *Op, spec opSpec) *Error {
 
 func checkQuery(q url.Values, allowed []string) *Error {
 	for name := range q {
-		if !contains(allowed, name) && !contains(commonQuery, name) {
+		if !slices.Contains(allowed, name) && !slices.Contains(commonQuery, name) {
 			return notImplemented("the query parameter '" + name + "'")
 		}
 	}
@@ -264,10 +265,10 @@ func checkQuery(q url.Values, allowed []string) *Error {
 func checkHeaders(h http.Header, allowed []string) *Error {
 	for name, vs := range h {
 		lower := strings.ToLower(name)
-		if !strings.HasPrefix(lower, "x-amz-") || contains(commonHeaders, lower) {
+		if !strings.HasPrefix(lower, "x-amz-") || slices.Contains(commonHeaders, lower) {
 			continue
 		}
-		if !contains(allowed, lower) && !(strings.HasPrefix(lower, "x-amz-meta-") && contains(allowed, "x-amz-meta-")) {
+		if !slices.Contains(allowed, lower) && !(strings.HasPrefix(lower, "x-amz-meta-") && slices.Contains(allowed, "x-amz-meta-")) {
 			return notImplemented("the header '" + lower + "'")
 		}
 		if err := checkHeaderValue(lower, vs[0]); err != nil {
@@ -348,15 +349,6 @@ func isVirtualHosted(host string) bool {
 		host = h
 	}
 	return strings.HasSuffix(strings.ToLower(host), ".localhost")
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func truncate(s string, n int) string {

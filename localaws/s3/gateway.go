@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -212,7 +213,7 @@ func hoistQueryHeaders(r *http.Request) *http.Request {
 	var moved bool
 	out := r.Clone(r.Context())
 	for k, vs := range q {
-		if strings.HasPrefix(strings.ToLower(k), "x-amz-") && !contains(commonQuery, k) {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-") && !slices.Contains(commonQuery, k) {
 			for _, v := range vs {
 				out.Header.Add(k, v)
 			}

@@ -416,3 +416,23 @@ func TestDecisionsLoggedWithoutSecrets(t *testing.T) {
 		}
 	}
 }
+
+// Versioning is off in the backend: version requests are authorized as
+// their *Version actions and then answered NotImplemented, never served
+// from the current version.
+func TestVersionsNotImplemented(t *testing.T) {
+	env := newGateways(t)
+	for _, r := range []*http.Request{
+		httptest.NewRequest(http.MethodGet, "/bkt/tenants/1/a.txt?versionId=v1", nil),
+		httptest.NewRequest(http.MethodDelete, "/bkt/tenants/1/a.txt?versionId=v1", nil),
+		httptest.NewRequest(http.MethodGet, "/bkt?versions", nil),
+		putReq("/bkt?versioning", `<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>`),
+	} {
+		if w := do(env.admin, r); w.Code != http.StatusNotImplemented {
+			t.Errorf("%s %s: %d %s", r.Method, r.URL, w.Code, w.Body)
+		}
+	}
+	if _, got := env.stored("tenants/1/a.txt"); got != "one" {
+		t.Errorf("object changed: %q", got)
+	}
+}
