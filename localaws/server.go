@@ -8,6 +8,10 @@
 //     AssumeRole and GetCallerIdentity, see localaws/sts;
 //   - the dev OIDC provider (/.well-known/openid-configuration,
 //     /.well-known/jwks.json, POST /idp/token), see localaws/idp;
+//   - S3's REST protocol (requests signed for service "s3": the SigV4
+//     credential scope of the Authorization header or of a presigned URL's
+//     X-Amz-Credential) through the enforcing gateway of localaws/s3, in
+//     front of an in-process gofakes3;
 //   - GET /healthz -> 200 {"status":"ok"}.
 //
 // Anything else is answered 404 {"error":"not_found",...}. Requests are
@@ -34,6 +38,7 @@ import (
 	"github.com/tvmkit/tvm/localaws/dynamo"
 	"github.com/tvmkit/tvm/localaws/identity"
 	"github.com/tvmkit/tvm/localaws/idp"
+	"github.com/tvmkit/tvm/localaws/s3"
 	"github.com/tvmkit/tvm/localaws/sigv4"
 	"github.com/tvmkit/tvm/localaws/sts"
 )
@@ -72,6 +77,7 @@ type Server struct {
 	idp     *idp.Provider
 	sts     *sts.Handler
 	gateway http.Handler
+	s3      http.Handler
 	log     *slog.Logger
 }
 
@@ -115,7 +121,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{store: store, idp: provider, sts: stsHandler, gateway: gw, log: log}, nil
+	s3auth, err := NewS3Authenticator(store, cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	s3gw, err := s3.NewGateway(s3.GatewayOptions{Auth: s3auth, Owner: DefaultAccount, Region: cfg.Region, Logger: log.With("service", "s3")})
+	if err != nil {
+		return nil, err
+	}
+	return &Server{store: store, idp: provider, sts: stsHandler, gateway: gw, s3: s3gw, log: log}, nil
 }
 
 // Store returns the server's principals and sessions.
@@ -126,6 +140,10 @@ func (s *Server) IDP() *idp.Provider { return s.idp }
 
 // ServeHTTP dispatches by request shape.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if scopeService(r) == "s3" { // the S3 gateway bounds its bodies itself
+		s.s3.ServeHTTP(w, r)
+		return
+	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	switch target := r.Header.Get("X-Amz-Target"); {
 	case strings.HasPrefix(target, dynamo.TargetPrefix):
@@ -139,8 +157,37 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
 		writeJSON(w, http.StatusOK, `{"status":"ok"}`)
 	default:
-		writeJSON(w, http.StatusNotFound, `{"error":"not_found","message":"tvm-local serves DynamoDB (X-Amz-Target), STS (Action=), /.well-known/*, /idp/token and /healthz"}`)
+		writeJSON(w, http.StatusNotFound, `{"error":"not_found","message":"tvm-local serves DynamoDB (X-Amz-Target), S3 (SigV4 signed for s3), STS (Action=), /.well-known/*, /idp/token and /healthz"}`)
 	}
+}
+
+// scopeService returns the service name of the request's SigV4 credential
+// scope (ACCESSKEY/DATE/REGION/SERVICE/aws4_request), from the Authorization
+// header's Credential= or a presigned URL's X-Amz-Credential; "" if none.
+// Signature Version 2 (S3 only) counts as "s3", so that the S3 gateway can
+// refuse it clearly.
+func scopeService(r *http.Request) string {
+	q := r.URL.Query()
+	cred := q.Get("X-Amz-Credential")
+	auth := r.Header.Get("Authorization")
+	if strings.HasPrefix(auth, "AWS ") || q.Has("AWSAccessKeyId") {
+		return "s3"
+	}
+	if auth != "" {
+		_, after, ok := strings.Cut(auth, "Credential=")
+		if !ok {
+			return ""
+		}
+		cred, _, _ = strings.Cut(after, ",")
+	}
+	// SigV4: KEY/DATE/REGION/SERVICE/aws4_request; SigV4a has no region.
+	switch parts := strings.Split(strings.TrimSpace(cred), "/"); len(parts) {
+	case 5:
+		return parts[3]
+	case 4:
+		return parts[2]
+	}
+	return ""
 }
 
 func writeJSON(w http.ResponseWriter, status int, body string) {

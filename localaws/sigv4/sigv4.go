@@ -25,6 +25,13 @@
 // recorded from the AWS CLI (botocore), and against the worked example of
 // AWS's SigV4 documentation.
 //
+// S3 verifies differently (VerifyS3): the canonical URI is the path as sent,
+// not encoded a second time; the payload line is the X-Amz-Content-Sha256
+// value (a hex SHA-256, UNSIGNED-PAYLOAD or a STREAMING-* mode, whose body
+// the caller verifies, with ChunkChain for signed aws-chunked bodies); and
+// presigned URLs (X-Amz-* query parameters, X-Amz-Expires at most seven
+// days) are accepted. Both paths share one canonicalization.
+//
 // A Verifier is immutable after construction and safe for concurrent use.
 package sigv4
 
@@ -96,6 +103,14 @@ func (k Kind) String() string {
 		return "UnknownKey"
 	case Mismatch:
 		return "Mismatch"
+	case BadPayload:
+		return "BadPayload"
+	case Expired:
+		return "Expired"
+	case Unsupported:
+		return "Unsupported"
+	case BadPresign:
+		return "BadPresign"
 	}
 	return "Kind(" + strconv.Itoa(int(k)) + ")"
 }
@@ -284,29 +299,11 @@ func (v *Verifier) Verify(r *http.Request, body []byte, secret SecretFunc) (*Res
 		return nil, newErr(IncompleteSignature, "There were headers present in the request which were not signed: %s.",
 			truncate(strings.Join(unsigned, ", "), 256))
 	}
-	if auth.Date != t.Format(ShortTimeFormat) {
-		return nil, newErr(BadScope,
-			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
-			truncate(auth.Date, 16), t.Format(ShortTimeFormat), amzDate)
+	if err := v.checkScope(auth, t, amzDate); err != nil {
+		return nil, err
 	}
-	if !validRegion.MatchString(auth.Region) || (v.region != "" && auth.Region != v.region) {
-		return nil, newErr(BadScope, "Credential should be scoped to a valid region, not '%s'. ", truncate(auth.Region, 32))
-	}
-	if auth.Service != v.service {
-		return nil, newErr(BadScope, "Credential should be scoped to correct service: '%s'. ", v.service)
-	}
-	if auth.Terminator != Terminator {
-		return nil, newErr(BadScope, "Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ",
-			truncate(auth.Terminator, 32))
-	}
-	now := v.now().UTC()
-	if t.Before(now.Add(-v.maxSkew)) {
-		return nil, newErr(Skew, "Signature expired: %s is now earlier than %s (%s - %s.)",
-			amzDate, now.Add(-v.maxSkew).Format(TimeFormat), now.Format(TimeFormat), skewText(v.maxSkew))
-	}
-	if t.After(now.Add(v.maxSkew)) {
-		return nil, newErr(Skew, "Signature not yet current: %s is still later than %s (%s + %s.)",
-			amzDate, now.Add(v.maxSkew).Format(TimeFormat), now.Format(TimeFormat), skewText(v.maxSkew))
+	if err := v.checkSkew(t, amzDate); err != nil {
+		return nil, err
 	}
 	key, ok := secret(auth.AccessKeyID)
 	if !ok {
@@ -328,6 +325,41 @@ func (v *Verifier) Verify(r *http.Request, body []byte, secret SecretFunc) (*Res
 		SignedHeaders: auth.SignedHeaders,
 		SessionToken:  r.Header.Get("X-Amz-Security-Token"),
 	}, nil
+}
+
+// checkScope checks the credential scope against the signing time t and the
+// verifier's region and service.
+func (v *Verifier) checkScope(auth *Authorization, t time.Time, amzDate string) error {
+	if auth.Date != t.Format(ShortTimeFormat) {
+		return newErr(BadScope,
+			"Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.",
+			truncate(auth.Date, 16), t.Format(ShortTimeFormat), amzDate)
+	}
+	if !validRegion.MatchString(auth.Region) || (v.region != "" && auth.Region != v.region) {
+		return newErr(BadScope, "Credential should be scoped to a valid region, not '%s'. ", truncate(auth.Region, 32))
+	}
+	if auth.Service != v.service {
+		return newErr(BadScope, "Credential should be scoped to correct service: '%s'. ", v.service)
+	}
+	if auth.Terminator != Terminator {
+		return newErr(BadScope, "Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ",
+			truncate(auth.Terminator, 32))
+	}
+	return nil
+}
+
+// checkSkew checks that t lies within the clock-skew window.
+func (v *Verifier) checkSkew(t time.Time, amzDate string) error {
+	now := v.now().UTC()
+	if t.Before(now.Add(-v.maxSkew)) {
+		return newErr(Skew, "Signature expired: %s is now earlier than %s (%s - %s.)",
+			amzDate, now.Add(-v.maxSkew).Format(TimeFormat), now.Format(TimeFormat), skewText(v.maxSkew))
+	}
+	if t.After(now.Add(v.maxSkew)) {
+		return newErr(Skew, "Signature not yet current: %s is still later than %s (%s + %s.)",
+			amzDate, now.Add(v.maxSkew).Format(TimeFormat), now.Format(TimeFormat), skewText(v.maxSkew))
+	}
+	return nil
 }
 
 // singleValued are the headers Verify reads one value of: a request that
@@ -356,18 +388,29 @@ func (a *Authorization) Scope() string {
 }
 
 // CanonicalRequest builds the SigV4 canonical request of r over exactly
-// signedHeaders (lowercase, sorted), hashing body as the payload.
+// signedHeaders (lowercase, sorted), hashing body as the payload. The
+// canonical URI is the escaped path encoded once more, as every service but
+// S3 expects (see canonicalS3 for S3's rules).
 func CanonicalRequest(r *http.Request, signedHeaders []string, body []byte) string {
-	var b strings.Builder
-	b.WriteString(r.Method)
-	b.WriteByte('\n')
 	path := r.URL.EscapedPath()
 	if path == "" {
 		path = "/"
 	}
-	b.WriteString(httpbinding.EscapePath(path, false))
+	sum := sha256.Sum256(body)
+	return canonicalRequest(r, signedHeaders, httpbinding.EscapePath(path, false), r.URL.RawQuery, hex.EncodeToString(sum[:]))
+}
+
+// canonicalRequest is the one canonicalization both CanonicalRequest and
+// the S3 verifier use: method, canonical URI (given), canonical query of
+// rawQuery (X-Amz-Signature left out), the signed headers and the payload
+// line.
+func canonicalRequest(r *http.Request, signedHeaders []string, canonicalURI, rawQuery, payload string) string {
+	var b strings.Builder
+	b.WriteString(r.Method)
 	b.WriteByte('\n')
-	b.WriteString(canonicalQuery(r.URL.RawQuery))
+	b.WriteString(canonicalURI)
+	b.WriteByte('\n')
+	b.WriteString(canonicalQuery(rawQuery))
 	b.WriteByte('\n')
 	for _, h := range signedHeaders {
 		b.WriteString(h)
@@ -378,8 +421,7 @@ func CanonicalRequest(r *http.Request, signedHeaders []string, body []byte) stri
 	b.WriteByte('\n')
 	b.WriteString(strings.Join(signedHeaders, ";"))
 	b.WriteByte('\n')
-	sum := sha256.Sum256(body)
-	b.WriteString(hex.EncodeToString(sum[:]))
+	b.WriteString(payload)
 	return b.String()
 }
 
@@ -498,11 +540,15 @@ func StringToSign(amzDate, scope, canonicalRequest string) string {
 // Signature derives the signing key from secret and the scope and returns the
 // HMAC-SHA256 of stringToSign.
 func Signature(secret, date, region, service, stringToSign string) []byte {
+	return hmacSHA256(signingKey(secret, date, region, service), stringToSign)
+}
+
+// signingKey derives the SigV4 signing key of a scope.
+func signingKey(secret, date, region, service string) []byte {
 	k := hmacSHA256([]byte("AWS4"+secret), date)
 	k = hmacSHA256(k, region)
 	k = hmacSHA256(k, service)
-	k = hmacSHA256(k, Terminator)
-	return hmacSHA256(k, stringToSign)
+	return hmacSHA256(k, Terminator)
 }
 
 func hmacSHA256(key []byte, data string) []byte {

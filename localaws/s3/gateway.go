@@ -1,0 +1,440 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"encoding/xml"
+	"errors"
+	"io"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/tvmkit/tvm/localaws/sigv4"
+	"github.com/tvmkit/tvm/policies/iam"
+)
+
+// DefaultMaxObjectBytes bounds a request body (decoded) when
+// GatewayOptions.MaxObjectBytes is zero.
+const DefaultMaxObjectBytes = 64 << 20
+
+// Caller is an authenticated principal as the gateway needs it.
+type Caller struct {
+	// ARN is the caller's ARN (assumed-role session or IAM user).
+	ARN string
+	// Account is the caller's account id.
+	Account string
+	// Policies are the caller's identity (+ session) policies.
+	Policies iam.Input
+	// Context holds the caller's global condition keys; never modified.
+	Context map[string][]string
+	// Signature is the verified SigV4 signature: payload mode, chunk chain,
+	// presigned or not.
+	Signature *sigv4.S3Result
+}
+
+// Authenticator verifies a request's SigV4 signature (service "s3", header
+// or presigned), access key, session token and expiry without reading the
+// body. Failures are *Error values with S3's codes; any other error is
+// answered InternalError. Implementations must be safe for concurrent use.
+type Authenticator interface {
+	Authenticate(r *http.Request) (*Caller, error)
+}
+
+// GatewayOptions configures a Gateway.
+type GatewayOptions struct {
+	// Backend serves allowed requests; nil means NewMemoryBackend(). It is
+	// never exposed: the gateway is its only client.
+	Backend http.Handler
+	// Auth authenticates callers. Required.
+	Auth Authenticator
+	// Owner is the account id that owns every bucket (s3:ResourceAccount,
+	// x-amz-expected-bucket-owner). Required.
+	Owner string
+	// Region is the region buckets live in (CreateBucket's location
+	// constraint, GetBucketLocation). Required.
+	Region string
+	// Logger receives one line per authorization decision; nil discards.
+	Logger *slog.Logger
+	// MaxObjectBytes bounds a request's decoded body; zero means
+	// DefaultMaxObjectBytes.
+	MaxObjectBytes int64
+}
+
+// Gateway is the enforcing S3 endpoint. A Gateway is safe for concurrent use.
+type Gateway struct {
+	backend http.Handler
+	auth    Authenticator
+	owner   string
+	region  string
+	log     *slog.Logger
+	maxBody int64
+}
+
+// NewMemoryBackend returns an in-memory gofakes3 (s3mem) handler.
+func NewMemoryBackend() http.Handler {
+	return gofakes3.New(s3mem.New(), gofakes3.WithoutVersioning(), gofakes3.WithTimeSkewLimit(0)).Server()
+}
+
+// NewGateway returns a Gateway for opts.
+func NewGateway(opts GatewayOptions) (*Gateway, error) {
+	switch {
+	case opts.Auth == nil:
+		return nil, errors.New("s3: GatewayOptions.Auth is required")
+	case opts.Owner == "" || opts.Region == "":
+		return nil, errors.New("s3: GatewayOptions.Owner and Region are required")
+	case opts.MaxObjectBytes < 0:
+		return nil, errors.New("s3: GatewayOptions.MaxObjectBytes must not be negative")
+	}
+	g := &Gateway{backend: opts.Backend, auth: opts.Auth, owner: opts.Owner, region: opts.Region, log: opts.Logger, maxBody: opts.MaxObjectBytes}
+	if g.backend == nil {
+		g.backend = NewMemoryBackend()
+	}
+	if g.log == nil {
+		g.log = slog.New(slog.DiscardHandler)
+	}
+	if g.maxBody == 0 {
+		g.maxBody = DefaultMaxObjectBytes
+	}
+	return g, nil
+}
+
+// ServeHTTP authenticates, classifies (allow-list), authorizes every check
+// of the request, verifies and decodes the body, and forwards the request
+// to the backend.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	caller, err := g.auth.Authenticate(r)
+	if err != nil || caller == nil {
+		var se *Error
+		if !errors.As(err, &se) {
+			g.log.ErrorContext(r.Context(), "s3 gateway: authentication failed", slog.Any("error", err))
+			se = internalError()
+		}
+		WriteError(w, r, se)
+		return
+	}
+	if caller.Signature != nil && caller.Signature.Presigned {
+		r = hoistQueryHeaders(r)
+	}
+	op, serr := Classify(r)
+	if serr == nil {
+		serr = g.checkOwner(r.Header)
+	}
+	if serr != nil {
+		g.log.InfoContext(r.Context(), "s3 request rejected", slog.String("principal", caller.ARN),
+			slog.String("method", r.Method), slog.String("code", serr.Code), slog.String("message", serr.Message))
+		WriteError(w, r, serr)
+		return
+	}
+	base := requestContext(r, caller, g.owner)
+	for _, c := range Extract(op, r.Header) {
+		if d, msg := g.authorize(r.Context(), caller, op, c, base); !d.Allowed() {
+			WriteError(w, r, accessDenied(msg))
+			return
+		}
+	}
+	body, serr := readBody(r, caller.Signature, g.maxBody)
+	if serr != nil {
+		WriteError(w, r, serr)
+		return
+	}
+	switch op.Name {
+	case "DeleteObjects":
+		serr = g.deleteObjects(w, r, op, caller, base, body)
+	case "UploadPartCopy":
+		serr = g.uploadPartCopy(w, r, op)
+	case "CreateBucket":
+		if serr = checkLocation(body, g.region); serr == nil {
+			g.forward(w, r, op, caller, base, body)
+		}
+	default:
+		g.forward(w, r, op, caller, base, body)
+	}
+	if serr != nil {
+		WriteError(w, r, serr)
+	}
+}
+
+// authorize evaluates one check — the gateway's only call into the IAM
+// evaluator — logs the decision and returns it with S3's AccessDenied
+// message (S3 quotes the resource).
+func (g *Gateway) authorize(ctx context.Context, caller *Caller, op *Op, c Check, base map[string][]string) (iam.Decision, string) {
+	reqCtx := make(map[string][]string, len(caller.Context)+len(base)+len(c.Context))
+	maps.Copy(reqCtx, caller.Context)
+	maps.Copy(reqCtx, base)
+	maps.Copy(reqCtx, c.Context)
+	req := iam.Request{Principal: caller.ARN, Action: c.Action, Resource: c.Resource, Context: reqCtx}
+	d := iam.Evaluate(req, caller.Policies)
+	g.logDecision(ctx, op, req, c, d, base[KeyContentSHA256])
+	quoted := req
+	quoted.Resource = strconv.Quote(req.Resource)
+	return d, d.DenialMessage(quoted)
+}
+
+func (g *Gateway) logDecision(ctx context.Context, op *Op, req iam.Request, c Check, d iam.Decision, payload []string) {
+	attrs := []slog.Attr{
+		slog.String("principal", req.Principal),
+		slog.String("operation", op.Name),
+		slog.String("action", req.Action),
+		slog.String("resource", req.Resource),
+		slog.String("decision", string(d.Outcome)),
+		slog.String("policy_kind", string(d.Kind)),
+		slog.String("policy", d.Policy),
+		slog.Int("statement", d.Statement),
+		slog.String("sid", d.Sid),
+		slog.String("reason", d.Reason),
+		slog.Any("payload", payload),
+	}
+	for _, k := range []string{KeyPrefix, KeyDelimiter, KeyMaxKeys, KeyVersionID, KeyCopySource} {
+		if v, ok := c.Context[k]; ok {
+			attrs = append(attrs, slog.Any(k, v))
+		}
+	}
+	level := slog.LevelInfo
+	if !d.Allowed() {
+		level = slog.LevelWarn
+	}
+	g.log.LogAttrs(ctx, level, "s3 authorization", attrs...)
+}
+
+// hoistQueryHeaders returns r with the x-amz-* query parameters of a
+// presigned URL (other than its authentication parameters) moved into the
+// headers, where S3 reads them (presigners hoist signed x-amz-* headers,
+// such as x-amz-checksum-mode or x-amz-acl, into the query).
+func hoistQueryHeaders(r *http.Request) *http.Request {
+	q := r.URL.Query()
+	var moved bool
+	out := r.Clone(r.Context())
+	for k, vs := range q {
+		if strings.HasPrefix(strings.ToLower(k), "x-amz-") && !slices.Contains(commonQuery, k) {
+			for _, v := range vs {
+				out.Header.Add(k, v)
+			}
+			q.Del(k)
+			moved = true
+		}
+	}
+	if !moved {
+		return r
+	}
+	out.URL.RawQuery = q.Encode()
+	return out
+}
+
+// requestContext returns the request-wide S3 condition keys.
+func requestContext(r *http.Request, caller *Caller, owner string) map[string][]string {
+	authType := "REST-HEADER"
+	if caller.Signature != nil && caller.Signature.Presigned {
+		authType = "REST-QUERY-STRING"
+	}
+	ctx := map[string][]string{
+		KeyAuthType:           {authType},
+		KeySignatureVersion:   {"AWS4-HMAC-SHA256"},
+		KeyResourceAccount:    {owner},
+		"aws:SecureTransport": {strconv.FormatBool(r.TLS != nil)},
+	}
+	if caller.Signature != nil {
+		ctx[KeyContentSHA256] = []string{caller.Signature.Payload}
+	}
+	return ctx
+}
+
+// checkOwner answers AccessDenied when x-amz-expected-bucket-owner (or the
+// copy source's) names another account, as S3 does.
+func (g *Gateway) checkOwner(h http.Header) *Error {
+	for _, name := range []string{"X-Amz-Expected-Bucket-Owner", "X-Amz-Source-Expected-Bucket-Owner"} {
+		if v := h.Get(name); v != "" && v != g.owner {
+			return accessDenied("Access Denied")
+		}
+	}
+	return nil
+}
+
+// strippedHeaders never reach the backend: credentials, signing and payload
+// framing (already verified and decoded), checksums (verified), and headers
+// gofakes3 would store as object metadata without honouring them.
+var strippedHeaders = []string{"Authorization", "X-Amz-Security-Token", "X-Amz-Date", "X-Amz-Content-Sha256",
+	"X-Amz-Decoded-Content-Length", "X-Amz-Trailer", "X-Amz-Sdk-Checksum-Algorithm", "X-Amz-Checksum-Mode",
+	"X-Amz-Checksum-Algorithm", "X-Amz-Checksum-Type", "X-Amz-User-Agent", "X-Amz-Expected-Bucket-Owner",
+	"X-Amz-Source-Expected-Bucket-Owner", "X-Amz-Request-Payer", "X-Amz-Acl", "X-Amz-Metadata-Directive",
+	"X-Amz-Copy-Source-Range", "Content-Md5", "Expect", "Transfer-Encoding", "Accept-Encoding"}
+
+// backendRequest builds the request the backend sees: the same method and
+// path, the query without signing parameters, a plain body with an exact
+// Content-Length, and only the headers the backend honours.
+func backendRequest(r *http.Request, op *Op, body []byte) *http.Request {
+	out := r.Clone(r.Context())
+	out.RequestURI = ""
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.ContentLength = int64(len(body))
+	out.TransferEncoding = nil
+	q := url.Values{}
+	for k, vs := range op.Query {
+		if k != "x-id" && !strings.HasPrefix(k, "X-Amz-") {
+			q[k] = vs
+		}
+	}
+	out.URL.RawQuery = q.Encode()
+	for _, h := range strippedHeaders {
+		out.Header.Del(h)
+	}
+	for name := range out.Header {
+		if _, ok := checksumByName(name); ok {
+			out.Header.Del(name)
+		}
+	}
+	if enc := withoutChunkedEncoding(r.Header); enc != "" {
+		out.Header.Set("Content-Encoding", enc)
+	} else {
+		out.Header.Del("Content-Encoding")
+	}
+	out.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	if op.Copy != nil {
+		// gofakes3 splits at the first "/" and query-unescapes the key.
+		out.Header.Set("X-Amz-Copy-Source", op.Copy.Bucket+"/"+url.QueryEscape(op.Copy.Key))
+		if op.Name == "CopyObject" { // COPY: metadata comes from the source only
+			for name := range out.Header {
+				if strings.HasPrefix(strings.ToLower(name), "x-amz-meta-") {
+					out.Header.Del(name)
+				}
+			}
+			out.Header.Del("Content-Type")
+			out.Header.Del("Content-Disposition")
+			out.Header.Del("Content-Encoding")
+		}
+	}
+	return out
+}
+
+// forward sends an allowed request to the backend and writes its answer,
+// applying S3's 403-for-a-missing-key rule and encoding-type=url.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, op *Op, caller *Caller, base map[string][]string, body []byte) {
+	rec := newRecorder()
+	g.backend.ServeHTTP(rec, backendRequest(r, op, body))
+	status, respBody := rec.status, rec.body.Bytes()
+	switch {
+	case status == http.StatusNotFound && (op.Name == "GetObject" || op.Name == "HeadObject"):
+		if serr := g.missingKey(r, op, caller, base); serr != nil {
+			WriteError(w, r, serr)
+			return
+		}
+	case status == http.StatusOK && op.Query.Get("encoding-type") == "url":
+		encoded, err := encodeListing(respBody)
+		if err != nil {
+			WriteError(w, r, internalError())
+			return
+		}
+		respBody = encoded
+	case status == http.StatusOK && op.Name == "GetBucketLocation":
+		respBody = locationBody(g.region)
+	}
+	h := w.Header()
+	for k, v := range rec.header {
+		if k != "Content-Length" || r.Method == http.MethodHead {
+			h[k] = v
+		}
+	}
+	// HEAD keeps the backend's Content-Length (the object's size); 204 and
+	// 304 carry neither a body nor a length.
+	noBody := r.Method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified
+	if status == http.StatusNoContent || status == http.StatusNotModified {
+		h.Del("Content-Length")
+	}
+	if !noBody {
+		h.Set("Content-Length", strconv.Itoa(len(respBody)))
+	}
+	w.WriteHeader(status)
+	if !noBody {
+		_, _ = w.Write(respBody)
+	}
+}
+
+// missingKey decides the answer to GetObject/HeadObject on a key the
+// backend does not have: S3 answers 404 NoSuchKey only to a caller allowed
+// s3:ListBucket on the bucket (checked without prefix keys), else 403.
+// It returns nil to pass the backend's 404 through (also for a missing
+// bucket, which stays NoSuchBucket).
+func (g *Gateway) missingKey(r *http.Request, op *Op, caller *Caller, base map[string][]string) *Error {
+	if !g.bucketExists(r.Context(), op.Bucket) {
+		return nil
+	}
+	c := Check{Action: "s3:ListBucket", Resource: BucketARN(op.Bucket)}
+	if d, msg := g.authorize(r.Context(), caller, op, c, base); !d.Allowed() {
+		return accessDenied(msg)
+	}
+	return nil
+}
+
+func (g *Gateway) bucketExists(ctx context.Context, bucket string) bool {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, "/"+bucket, nil)
+	if err != nil {
+		return false
+	}
+	rec := newRecorder()
+	g.backend.ServeHTTP(rec, req)
+	return rec.status == http.StatusOK
+}
+
+// checkLocation checks CreateBucket's optional CreateBucketConfiguration:
+// the location constraint, when given, must be the server's region.
+func checkLocation(body []byte, region string) *Error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	var cfg struct {
+		XMLName            xml.Name `xml:"CreateBucketConfiguration"`
+		LocationConstraint string   `xml:"LocationConstraint"`
+	}
+	if err := xml.Unmarshal(body, &cfg); err != nil {
+		return newError(http.StatusBadRequest, CodeMalformedXML,
+			"The XML you provided was not well-formed or did not validate against our published schema")
+	}
+	if cfg.LocationConstraint != "" && cfg.LocationConstraint != region {
+		return newError(http.StatusBadRequest, "IllegalLocationConstraintException",
+			"The "+cfg.LocationConstraint+" location constraint is incompatible for the region specific endpoint this request was sent to.")
+	}
+	return nil
+}
+
+// locationBody is GetBucketLocation's answer: empty for us-east-1, as S3
+// answers, else the region.
+func locationBody(region string) []byte {
+	if region == "us-east-1" {
+		region = ""
+	}
+	var b bytes.Buffer
+	b.WriteString(xml.Header + `<LocationConstraint xmlns="http://s3.amazonaws.com/doc/2006-03-01/">`)
+	_ = xml.EscapeText(&b, []byte(region))
+	b.WriteString(`</LocationConstraint>`)
+	return b.Bytes()
+}
+
+// recorder buffers a backend response.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+	wrote  bool
+}
+
+func newRecorder() *recorder { return &recorder{header: http.Header{}, status: http.StatusOK} }
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
+	if !r.wrote {
+		r.status, r.wrote = code, true
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
+	return r.body.Write(b)
+}
