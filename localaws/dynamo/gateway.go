@@ -156,6 +156,13 @@ func mergeContext(global, request map[string][]string) map[string][]string {
 }
 
 func (g *Gateway) logDecision(ctx context.Context, op string, req iam.Request, c Check, d iam.Decision) {
+	level := slog.LevelInfo
+	if !d.Allowed() {
+		level = slog.LevelWarn
+	}
+	if !g.log.Enabled(ctx, level) {
+		return
+	}
 	attrs := []slog.Attr{
 		slog.String("principal", req.Principal),
 		slog.String("operation", op),
@@ -167,14 +174,10 @@ func (g *Gateway) logDecision(ctx context.Context, op string, req iam.Request, c
 		slog.String("policy", d.Policy),
 		slog.Int("statement", d.Statement),
 		slog.String("sid", d.Sid),
-		slog.String("reason", d.Reason),
+		slog.String("reason", d.Explain()),
 	}
 	if enc := c.Context[KeyEnclosingOperation]; enc != nil {
 		attrs = append(attrs, slog.Any("enclosing_operation", enc))
-	}
-	level := slog.LevelInfo
-	if !d.Allowed() {
-		level = slog.LevelWarn
 	}
 	g.log.LogAttrs(ctx, level, "dynamodb authorization", attrs...)
 }

@@ -533,7 +533,7 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 		req := iam.Request{Principal: caller.ARN(), Action: action, Resource: in.roleARN, Context: ctx}
 		d := iam.Evaluate(req, caller.Policies())
 		if d.Allowed() && ok {
-			d = iam.Evaluate(req, iam.Input{Resource: []*iam.Policy{role.Trust}})
+			d = iam.EvaluateResourcePolicy(req, []*iam.Policy{role.Trust})
 		} else if d.Allowed() {
 			// Unknown role: AWS answers as if the trust policy denied.
 			d = iam.Decision{Outcome: iam.ImplicitDeny, Kind: iam.ResourcePolicy, Statement: -1, Reason: "no such role"}
@@ -637,7 +637,7 @@ func dedupFold(keys []string) []string {
 
 func logDecision(log *slog.Logger, action string, d iam.Decision) {
 	log.Info("authorization decision", "action", action, "decision", string(d.Outcome),
-		"policy_kind", string(d.Kind), "policy", d.Policy, "statement", d.Statement, "sid", d.Sid, "reason", d.Reason)
+		"policy_kind", string(d.Kind), "policy", d.Policy, "statement", d.Statement, "sid", d.Sid, "reason", d.Explain())
 }
 
 // XML documents.

@@ -125,7 +125,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		Policy:    d.Policy,
 		Statement: d.Statement,
 		Sid:       d.Sid,
-		Reason:    d.Reason,
+		Reason:    d.Explain(),
 		Message:   d.DenialMessage(req),
 	}
 	if err := write(stdout, res, o.json); err != nil {
