@@ -176,12 +176,7 @@ func (a *DynamoAuthenticator) Authenticate(r *http.Request, body []byte) (*dynam
 	if err != nil {
 		return nil, dynamoAuthError(err)
 	}
-	return &dynamo.Caller{
-		ARN:      p.ARN(),
-		Account:  p.Account(),
-		Policies: p.Policies(),
-		Context:  p.ContextKeys(a.store.Now()),
-	}, nil
+	return &dynamo.Caller{ARN: p.ARN(), Account: p.Account(), Session: p.Evaluator(a.store.Now())}, nil
 }
 
 const invalidTokenMessage = "The security token included in the request is invalid."

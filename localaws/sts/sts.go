@@ -16,10 +16,16 @@
 //
 // AssumeRole enforces every documented parameter constraint (ValidationError),
 // the 2,048-character session policy limit (PackedPolicyTooLarge), policy
-// syntax (MalformedPolicyDocument), the caller's identity policy
-// (sts:AssumeRole, sts:TagSession, sts:SetSourceIdentity on the role), the
-// role's trust policy, the role's MaxSessionDuration and the one-hour cap of
-// role chaining. It logs one structured line per authorization decision.
+// syntax (MalformedPolicyDocument), AWS's authorization rule for
+// sts:AssumeRole (and sts:TagSession with tags, sts:SetSourceIdentity with a
+// source identity): the role's trust policy must allow; within the role's
+// account a trust statement naming the caller itself (user ARN,
+// assumed-role session ARN, or the session's role ARN while its session
+// policies allow) is enough, one naming the account also needs the caller's
+// identity policy; a caller from another account needs both; an explicit
+// Deny anywhere wins. Then the role's MaxSessionDuration and the one-hour
+// cap of role chaining. It logs one structured line per authorization
+// decision.
 //
 // A Handler is safe for concurrent use.
 package sts
@@ -500,52 +506,9 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 
 	log := h.log.With("request_id", reqID, "principal", caller.ARN(), "access_key", identity.KeyHint(keyID),
 		"role", in.roleARN, "session_name", in.sessionName)
-	now := h.store.Now()
-	ctx := caller.ContextKeys(now)
-	if in.externalID != "" {
-		ctx["sts:ExternalId"] = []string{in.externalID}
-	}
-	ctx["sts:RoleSessionName"] = []string{in.sessionName}
-	if in.sourceIdentity != "" {
-		ctx["sts:SourceIdentity"] = []string{in.sourceIdentity}
-	}
-	if len(in.tags) > 0 {
-		var keys []string
-		for _, t := range in.tags {
-			ctx["aws:RequestTag/"+t.Key] = []string{t.Value}
-			keys = append(keys, t.Key)
-		}
-		ctx["aws:TagKeys"] = keys
-	}
-	if len(in.transitiveTagKeys) > 0 {
-		ctx["sts:TransitiveTagKeys"] = in.transitiveTagKeys
-	}
-
-	role, ok := h.store.Role(in.roleARN)
-	actions := []string{"sts:AssumeRole"}
-	if len(in.tags) > 0 || len(in.transitiveTagKeys) > 0 {
-		actions = append(actions, "sts:TagSession")
-	}
-	if in.sourceIdentity != "" {
-		actions = append(actions, "sts:SetSourceIdentity")
-	}
-	for _, action := range actions {
-		req := iam.Request{Principal: caller.ARN(), Action: action, Resource: in.roleARN, Context: ctx}
-		d := iam.Evaluate(req, caller.Policies())
-		if d.Allowed() && ok {
-			d = iam.EvaluateResourcePolicy(req, []*iam.Policy{role.Trust})
-		} else if d.Allowed() {
-			// Unknown role: AWS answers as if the trust policy denied.
-			d = iam.Decision{Outcome: iam.ImplicitDeny, Kind: iam.ResourcePolicy, Statement: -1, Reason: "no such role"}
-		}
-		logDecision(log, action, d)
-		if !d.Allowed() {
-			msg := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", caller.ARN(), action, in.roleARN)
-			if d.Kind == iam.IdentityPolicy || d.Kind == iam.SessionPolicy {
-				msg = d.DenialMessage(req)
-			}
-			return nil, senderErr(http.StatusForbidden, "AccessDenied", "%s", msg)
-		}
+	role, denied := h.authorize(caller, in, log)
+	if denied != nil {
+		return nil, denied
 	}
 
 	chained := caller.Session != nil
@@ -594,6 +557,101 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 	return &assumeRoleResponse{Result: res, Meta: responseMetadata{RequestID: reqID}}, nil
 }
 
+// authorize decides sts:AssumeRole, and sts:TagSession with session tags
+// and sts:SetSourceIdentity with a source identity, as AWS does: the
+// role's trust policy must allow; within the role's account, a trust
+// statement naming the caller (its user ARN, its assumed-role session ARN,
+// or its role's ARN while its session policies allow) is enough, one
+// naming the account needs the caller's identity policy to allow too; a
+// caller from another account needs both; an explicit Deny anywhere wins
+// (iam.Session.EvaluateWithResource). An unknown role is refused as a
+// trust policy that does not allow. It returns the role, or the
+// AccessDenied error of the first refused action.
+func (h *Handler) authorize(caller identity.Principal, in *assumeRoleInput, log *slog.Logger) (*identity.Role, *Error) {
+	role, known := h.store.Role(in.roleARN)
+	rp := iam.ResourcePolicies{Account: arnAccount(in.roleARN), Required: true}
+	if known {
+		rp = iam.ResourcePolicies{Account: role.Account, Policies: []*iam.Policy{role.Trust}, Required: true}
+	}
+	sess := caller.Evaluator(h.store.Now())
+	ctx := requestKeys(in)
+	for _, action := range requiredActions(in) {
+		d := sess.EvaluateWithResource(action, in.roleARN, ctx, rp)
+		logDecision(log, action, d)
+		if !d.Allowed() {
+			return nil, senderErr(http.StatusForbidden, "AccessDenied", "%s", accessDeniedMessage(caller.ARN(), action, in.roleARN, d))
+		}
+	}
+	return role, nil
+}
+
+// requiredActions lists the actions an AssumeRole request needs.
+func requiredActions(in *assumeRoleInput) []string {
+	actions := []string{"sts:AssumeRole"}
+	if len(in.tags) > 0 || len(in.transitiveTagKeys) > 0 {
+		actions = append(actions, "sts:TagSession")
+	}
+	if in.sourceIdentity != "" {
+		actions = append(actions, "sts:SetSourceIdentity")
+	}
+	return actions
+}
+
+// requestKeys returns the condition keys of an AssumeRole request (the
+// caller's own keys come from its session).
+func requestKeys(in *assumeRoleInput) map[string][]string {
+	ctx := map[string][]string{"sts:RoleSessionName": {in.sessionName}}
+	if in.externalID != "" {
+		ctx["sts:ExternalId"] = []string{in.externalID}
+	}
+	if in.sourceIdentity != "" {
+		ctx["sts:SourceIdentity"] = []string{in.sourceIdentity}
+	}
+	if len(in.tags) > 0 {
+		keys := make([]string, 0, len(in.tags))
+		for _, t := range in.tags {
+			ctx["aws:RequestTag/"+t.Key] = []string{t.Value}
+			keys = append(keys, t.Key)
+		}
+		ctx["aws:TagKeys"] = keys
+	}
+	if len(in.transitiveTagKeys) > 0 {
+		ctx["sts:TransitiveTagKeys"] = in.transitiveTagKeys
+	}
+	return ctx
+}
+
+// accessDeniedMessage words a refusal as STS does. A trust policy that
+// does not allow gets STS's long-standing message, which names no policy
+// ("User: arn:aws:sts::...:assumed-role/R/S is not authorized to perform:
+// sts:AssumeRole on resource: arn:aws:iam::...:role/T", as reported in
+// aws/karpenter-provider-aws#4680 and aws-actions/configure-aws-credentials#1219);
+// an explicit Deny in it ends "with an explicit deny in the role trust
+// policy" (IAM User Guide, "Troubleshoot access denied error messages");
+// a refusal by the caller's own policies names the identity-based or
+// session policy ("... because no identity-based policy allows the
+// sts:AssumeRole action").
+func accessDeniedMessage(principal, action, roleARN string, d iam.Decision) string {
+	head := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", principal, action, roleARN)
+	switch {
+	case d.Kind != iam.ResourcePolicy:
+		return d.Message()
+	case d.Outcome == iam.ExplicitDeny:
+		return head + " with an explicit deny in the role trust policy"
+	default:
+		return head
+	}
+}
+
+// arnAccount returns the account field of an ARN, or "".
+func arnAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 {
+		return ""
+	}
+	return parts[4]
+}
+
 // inheritTransitive adds the calling session's transitive tags to a chained
 // session (a tag set explicitly in the request for the same key is an error
 // at AWS; here the inherited value wins, as it does for the policy keys).
@@ -637,7 +695,7 @@ func dedupFold(keys []string) []string {
 
 func logDecision(log *slog.Logger, action string, d iam.Decision) {
 	log.Info("authorization decision", "action", action, "decision", string(d.Outcome),
-		"policy_kind", string(d.Kind), "policy", d.Policy, "statement", d.Statement, "sid", d.Sid, "reason", d.Explain())
+		"policy_kind", string(d.Kind), "grant", d.Grant.String(), "policy", d.Policy, "statement", d.Statement, "sid", d.Sid, "reason", d.Explain())
 }
 
 // XML documents.
