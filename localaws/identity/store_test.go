@@ -158,7 +158,7 @@ func TestSessions(t *testing.T) {
 		Principal: sess.ARN, PrincipalARN: role.ARN, Account: "123456789012", Type: "AssumedRole",
 		UserID: role.ID + ":t-1-abc", TokenIssueTime: clock.Now(), SourceIdentity: "alice",
 		Tags: []Tag{{Key: "tenant", Value: "1"}}, RequestTime: clock.Now(),
-		Extra: map[string][]string{"aws:SecureTransport": {"false"}},
+		Extra:    map[string][]string{"aws:SecureTransport": {"false"}},
 		Identity: role.Policies(),
 	}
 	if d := cmp.Diff(wantEv, ev, cmpopts.IgnoreUnexported(iam.Statement{})); d != "" {
