@@ -4,6 +4,9 @@
 //   - DynamoDB's JSON protocol (X-Amz-Target: DynamoDB_20120810.*) through the
 //     enforcing gateway of localaws/dynamo, in front of an in-process minidyn
 //     backend or any DynamoDB-compatible URL;
+//   - IAM's Query protocol, told from STS's by the SigV4 credential scope's
+//     service ("iam"): role and managed policy reads, PutRolePolicy and
+//     DeleteRolePolicy, see localaws/iamapi;
 //   - STS's Query protocol (an Action parameter, form-encoded POST or GET):
 //     AssumeRole and GetCallerIdentity, see localaws/sts;
 //   - the dev OIDC provider (/.well-known/openid-configuration,
@@ -32,6 +35,7 @@ import (
 	"time"
 
 	"github.com/tvmkit/tvm/localaws/dynamo"
+	"github.com/tvmkit/tvm/localaws/iamapi"
 	"github.com/tvmkit/tvm/localaws/identity"
 	"github.com/tvmkit/tvm/localaws/idp"
 	"github.com/tvmkit/tvm/localaws/sigv4"
@@ -71,6 +75,7 @@ type Server struct {
 	store   *identity.Store
 	idp     *idp.Provider
 	sts     *sts.Handler
+	iam     *iamapi.Handler
 	gateway http.Handler
 	log     *slog.Logger
 }
@@ -95,6 +100,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	iamHandler, err := iamapi.New(iamapi.Options{Store: store, Logger: log.With("service", "iam")})
+	if err != nil {
+		return nil, err
+	}
 	provider, err := idp.New(idp.Options{Issuer: cfg.Issuer, Key: cfg.IDPKey, Clock: cfg.Clock, Logger: log.With("service", "idp")})
 	if err != nil {
 		return nil, err
@@ -115,7 +124,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{store: store, idp: provider, sts: stsHandler, gateway: gw, log: log}, nil
+	return &Server{store: store, idp: provider, sts: stsHandler, iam: iamHandler, gateway: gw, log: log}, nil
 }
 
 // Store returns the server's principals and sessions.
@@ -127,6 +136,11 @@ func (s *Server) IDP() *idp.Provider { return s.idp }
 // ServeHTTP dispatches by request shape.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	switch scopeService(r) {
+	case "iam":
+		s.iam.ServeHTTP(w, r)
+		return
+	}
 	switch target := r.Header.Get("X-Amz-Target"); {
 	case strings.HasPrefix(target, dynamo.TargetPrefix):
 		s.gateway.ServeHTTP(w, r)
@@ -141,6 +155,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		writeJSON(w, http.StatusNotFound, `{"error":"not_found","message":"tvm-local serves DynamoDB (X-Amz-Target), STS (Action=), /.well-known/*, /idp/token and /healthz"}`)
 	}
+}
+
+// scopeService returns the service named by a request's SigV4 credential
+// scope (Authorization header or X-Amz-Credential query parameter), or "".
+func scopeService(r *http.Request) string {
+	if a, err := sigv4.ParseAuthorization(r.Header.Get("Authorization")); err == nil {
+		return a.Service
+	}
+	parts := strings.Split(r.URL.Query().Get("X-Amz-Credential"), "/")
+	if len(parts) == 5 {
+		return parts[3]
+	}
+	return ""
 }
 
 func writeJSON(w http.ResponseWriter, status int, body string) {

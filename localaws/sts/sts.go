@@ -31,12 +31,9 @@
 package sts
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -47,6 +44,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tvmkit/tvm/localaws/awsquery"
 	"github.com/tvmkit/tvm/localaws/identity"
 	"github.com/tvmkit/tvm/localaws/sigv4"
 	"github.com/tvmkit/tvm/policies/iam"
@@ -108,94 +106,45 @@ func New(opts Options) (*Handler, error) {
 }
 
 // Error is an STS error response.
-type Error struct {
-	Status  int
-	Type    string // Sender or Receiver
-	Code    string
-	Message string
-}
-
-// Error returns "Code: Message".
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+type Error = awsquery.Error
 
 func senderErr(status int, code, format string, args ...any) *Error {
-	return &Error{Status: status, Type: "Sender", Code: code, Message: fmt.Sprintf(format, args...)}
+	return awsquery.Senderf(status, code, format, args...)
 }
 
 // IsRequest reports whether r looks like a Query-protocol request (an Action
 // parameter in the query string, or a form-encoded POST).
-func IsRequest(r *http.Request) bool {
-	if r.URL.Query().Has("Action") {
-		return true
-	}
-	if r.Method != http.MethodPost {
-		return false
-	}
-	ct := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
-	return ct == "application/x-www-form-urlencoded" && r.Header.Get("X-Amz-Target") == ""
-}
+func IsRequest(r *http.Request) bool { return awsquery.IsRequest(r) }
 
 // ServeHTTP answers one STS request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := newRequestID()
+	reqID := awsquery.NewRequestID()
 	resp, err := h.serve(r, reqID)
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
 			h.log.Error("sts internal error", "request_id", reqID, "error", err.Error())
-			e = &Error{Status: http.StatusInternalServerError, Type: "Receiver", Code: "InternalFailure",
-				Message: "The request processing has failed because of an unknown error, exception or failure."}
+			e = awsquery.InternalFailure()
 		}
-		writeXML(w, e.Status, reqID, errorResponse{
-			Error:     errorBody{Type: e.Type, Code: e.Code, Message: e.Message},
-			RequestID: reqID,
-		})
+		awsquery.WriteError(w, Namespace, reqID, e)
 		return
 	}
-	writeXML(w, http.StatusOK, reqID, resp)
+	awsquery.WriteXML(w, http.StatusOK, Namespace, reqID, resp)
 }
 
 func (h *Handler) serve(r *http.Request, reqID string) (any, error) {
-	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		return nil, senderErr(http.StatusMethodNotAllowed, "InvalidAction", "Only GET and POST are supported.")
+	q, qerr := awsquery.Parse(r, h.maxBody, APIVersion)
+	if qerr != nil {
+		return nil, qerr
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
-	if err != nil {
-		return nil, senderErr(http.StatusBadRequest, "MalformedQueryString", "The request body could not be read.")
-	}
-	if int64(len(body)) > h.maxBody {
-		return nil, senderErr(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body exceeds %d bytes.", h.maxBody)
-	}
-	params, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, senderErr(http.StatusBadRequest, "MalformedQueryString", "The query string is malformed.")
-	}
-	if r.Method == http.MethodPost && len(body) > 0 {
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, senderErr(http.StatusBadRequest, "MalformedQueryString", "The request body is not a valid form encoding.")
-		}
-		for k, v := range form {
-			params[k] = append(params[k], v...)
-		}
-	}
-	action := params.Get("Action")
-	if action == "" {
-		return nil, senderErr(http.StatusBadRequest, "MissingAction", "Missing Action")
-	}
-	if v := params.Get("Version"); v != APIVersion {
-		if v == "" {
-			return nil, senderErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter Version.")
-		}
-		return nil, senderErr(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", clip(action, 64), clip(v, 32))
-	}
+	action, params, body := q.Action, q.Params, q.Body
 	if action != "AssumeRole" && action != "GetCallerIdentity" {
-		return nil, senderErr(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", clip(action, 64), APIVersion)
+		return nil, awsquery.UnknownAction(action, APIVersion)
 	}
 
 	caller, keyID, err := h.store.Authenticate(h.verifier, r, body)
 	if err != nil {
-		e := authError(err)
+		e := awsquery.AuthError(err)
 		h.log.Info("sts authentication failed", "request_id", reqID, "action", "sts:"+action,
 			"access_key", identity.KeyHint(keyID), "code", e.Code)
 		return nil, e
@@ -209,29 +158,6 @@ func (h *Handler) serve(r *http.Request, reqID string) (any, error) {
 	default:
 		return h.assumeRole(caller, keyID, params, reqID)
 	}
-}
-
-// authError maps an authentication failure to STS's error.
-func authError(err error) *Error {
-	var se *sigv4.Error
-	switch {
-	case errors.Is(err, identity.ErrExpiredToken):
-		return senderErr(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
-	case errors.Is(err, identity.ErrInvalidToken):
-		return senderErr(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
-	case errors.As(err, &se):
-		switch se.Kind {
-		case sigv4.MissingAuth:
-			return senderErr(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
-		case sigv4.IncompleteSignature:
-			return senderErr(http.StatusBadRequest, "IncompleteSignature", "%s", se.Message)
-		case sigv4.UnknownKey:
-			return senderErr(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
-		default: // BadScope, Skew, Mismatch
-			return senderErr(http.StatusForbidden, "SignatureDoesNotMatch", "%s", se.Message)
-		}
-	}
-	return &Error{Status: http.StatusInternalServerError, Type: "Receiver", Code: "InternalFailure", Message: "Authentication failed unexpectedly."}
 }
 
 var (
@@ -257,7 +183,7 @@ func (v *validation) length(value, field string, minLen, maxLen int) bool {
 		v.addf(value, field, fmt.Sprintf("Member must have length greater than or equal to %d", minLen))
 		return false
 	case n > maxLen:
-		v.addf(clip(value, 128), field, fmt.Sprintf("Member must have length less than or equal to %d", maxLen))
+		v.addf(awsquery.Clip(value, 128), field, fmt.Sprintf("Member must have length less than or equal to %d", maxLen))
 		return false
 	}
 	return true
@@ -319,7 +245,7 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 		n, err := strconv.Atoi(raw)
 		switch {
 		case err != nil:
-			v.addf(clip(raw, 32), "durationSeconds", "Member must be an integer")
+			v.addf(awsquery.Clip(raw, 32), "durationSeconds", "Member must be an integer")
 		case n < int(MinDuration/time.Second):
 			v.addf(raw, "durationSeconds", "Member must have value greater than or equal to 900")
 		case n > int(MaxDuration/time.Second):
@@ -346,7 +272,7 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 		if in.policy == "" {
 			v.addf("", "policy", "Member must have length greater than or equal to 1")
 		} else if i := strings.IndexFunc(in.policy, badPolicyRune); i >= 0 {
-			v.addf(clip(in.policy, 128), "policy", `Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+`)
+			v.addf(awsquery.Clip(in.policy, 128), "policy", `Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+`)
 		}
 	}
 	var err error
@@ -412,7 +338,7 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 			found = found || strings.EqualFold(t.Key, k)
 		}
 		if !found {
-			return nil, senderErr(http.StatusBadRequest, "InvalidParameterValue", "The transitive tag key %s is not present in the session tags.", clip(k, 128))
+			return nil, senderErr(http.StatusBadRequest, "InvalidParameterValue", "The transitive tag key %s is not present in the session tags.", awsquery.Clip(k, 128))
 		}
 	}
 	if strings.HasPrefix(strings.ToLower(in.sourceIdentity), "aws:") {
@@ -700,9 +626,7 @@ func logDecision(log *slog.Logger, action string, d iam.Decision) {
 
 // XML documents.
 
-type responseMetadata struct {
-	RequestID string `xml:"RequestId"`
-}
+type responseMetadata = awsquery.ResponseMetadata
 
 type getCallerIdentityResponse struct {
 	XMLName xml.Name                `xml:"https://sts.amazonaws.com/doc/2011-06-15/ GetCallerIdentityResponse"`
@@ -741,48 +665,3 @@ type assumedRoleUser struct {
 	AssumedRoleID string `xml:"AssumedRoleId"`
 }
 
-type errorResponse struct {
-	XMLName   xml.Name  `xml:"https://sts.amazonaws.com/doc/2011-06-15/ ErrorResponse"`
-	Error     errorBody `xml:"Error"`
-	RequestID string    `xml:"RequestId"`
-}
-
-type errorBody struct {
-	Type    string `xml:"Type"`
-	Code    string `xml:"Code"`
-	Message string `xml:"Message"`
-}
-
-func writeXML(w http.ResponseWriter, status int, reqID string, v any) {
-	out, err := xml.MarshalIndent(v, "", "  ")
-	if err != nil {
-		status = http.StatusInternalServerError
-		out = []byte(`<ErrorResponse xmlns="` + Namespace + `"><Error><Type>Receiver</Type><Code>InternalFailure</Code></Error></ErrorResponse>`)
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("x-amzn-RequestId", reqID)
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)+1))
-	w.WriteHeader(status)
-	_, _ = w.Write(out)
-	_, _ = w.Write([]byte("\n"))
-}
-
-// newRequestID returns a random UUID (version 4), the shape of STS request ids.
-func newRequestID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("sts: crypto/rand: " + err.Error())
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n]) + "..."
-}
