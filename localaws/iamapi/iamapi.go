@@ -159,4 +159,3 @@ func (h *Handler) authorize(c *call, resourceARN, shown string) *awsquery.Error 
 	msg := d.DenialMessage(iam.Request{Principal: c.caller.ARN(), Action: action, Resource: shown})
 	return awsquery.Senderf(http.StatusForbidden, "AccessDenied", "%s", msg)
 }
-

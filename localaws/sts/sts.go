@@ -664,4 +664,3 @@ type assumedRoleUser struct {
 	Arn           string `xml:"Arn"`
 	AssumedRoleID string `xml:"AssumedRoleId"`
 }
-
