@@ -17,7 +17,8 @@ type Tag struct {
 // policies and the global condition keys AWS puts in the context of every
 // request the principal makes:
 //
-//	aws:PrincipalArn      PrincipalARN (the role ARN for a role session), else Principal
+//	aws:PrincipalArn      PrincipalARN (the role ARN for a role session), else the role of an
+//	                      assumed-role Principal (without its path), else Principal
 //	aws:PrincipalAccount  Account, else the account of Principal
 //	aws:PrincipalType     Type, else "AssumedRole" for an assumed-role ARN, "User" for a user ARN
 //	aws:userid            UserID
@@ -197,7 +198,7 @@ func (s *Session) key(key string) (v values, present, owned bool) {
 		if s.PrincipalARN != "" {
 			return str(s.PrincipalARN)
 		}
-		return str(s.Principal)
+		return str(roleOfSession(s.Principal))
 	case "aws:principalaccount":
 		return str(s.account())
 	case "aws:principaltype":
@@ -243,4 +244,32 @@ func foldKey(key string) string {
 		}
 	}
 	return ""
+}
+
+// roleOfSession returns the role ARN (without path) of an assumed-role
+// session ARN, or arn unchanged.
+func roleOfSession(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[2] != "sts" {
+		return arn
+	}
+	rest, ok := strings.CutPrefix(parts[5], "assumed-role/")
+	role, _, found := strings.Cut(rest, "/")
+	if !ok || !found || role == "" {
+		return arn
+	}
+	return "arn:" + parts[1] + ":iam::" + parts[4] + ":role/" + role
+}
+
+// IsSessionKey reports whether a condition key is one a Session owns (see
+// Session): a request context cannot set it.
+func IsSessionKey(key string) bool {
+	if len(key) > len(principalTagPrefix) && strings.EqualFold(key[:len(principalTagPrefix)], principalTagPrefix) {
+		return true
+	}
+	switch foldKey(key) {
+	case "", "aws:currenttime", "aws:epochtime":
+		return false
+	}
+	return true
 }
