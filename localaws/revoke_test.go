@@ -7,8 +7,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 )
 
 func (st *stack) iam(key, secret string) *awsiam.Client {

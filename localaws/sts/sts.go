@@ -240,21 +240,7 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 			v.pattern(in.sessionName, "roleSessionName", sessionNameRE, `[\w+=,.@-]*`)
 		}
 	}
-	if p.Has("DurationSeconds") {
-		raw := p.Get("DurationSeconds")
-		n, err := strconv.Atoi(raw)
-		switch {
-		case err != nil:
-			v.addf(awsquery.Clip(raw, 32), "durationSeconds", "Member must be an integer")
-		case n < int(MinDuration/time.Second):
-			v.addf(raw, "durationSeconds", "Member must have value greater than or equal to 900")
-		case n > int(MaxDuration/time.Second):
-			v.addf(raw, "durationSeconds", "Member must have value less than or equal to 43200")
-		default:
-			in.duration = time.Duration(n) * time.Second
-			in.durationSet = true
-		}
-	}
+	parseDuration(p, &v, in)
 	if p.Has("ExternalId") {
 		in.externalID = p.Get("ExternalId")
 		if v.length(in.externalID, "externalId", 2, 1224) {
@@ -282,10 +268,85 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 	if len(in.policyArns) > 10 {
 		v.addf(strconv.Itoa(len(in.policyArns)), "policyArns", "Member must have length less than or equal to 10")
 	}
+	if e := parseTags(p, &v, in); e != nil {
+		return nil, e
+	}
+	if in.transitiveTagKeys, err = memberList(p, "TransitiveTagKeys.member.", ""); err != nil {
+		v = append(v, "TransitiveTagKeys must be numbered TransitiveTagKeys.member.N from 1")
+	}
+	if len(in.transitiveTagKeys) > MaxTags {
+		v.addf(strconv.Itoa(len(in.transitiveTagKeys)), "transitiveTagKeys", "Member must have length less than or equal to 50")
+	}
+	for i, k := range in.transitiveTagKeys {
+		field := fmt.Sprintf("transitiveTagKeys.%d.member", i+1)
+		if v.length(k, field, 1, 128) {
+			v.pattern(k, field, tagKeyRE, `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`)
+		}
+	}
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	if e := checkReserved(in); e != nil {
+		return nil, e
+	}
+	return in, nil
+}
+
+// checkReserved refuses what STS reserves or does not support: tag keys
+// and a source identity starting with "aws:", transitive keys that are not
+// tags, managed session policies.
+func checkReserved(in *assumeRoleInput) *Error {
+	for _, t := range in.tags {
+		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
+			return senderErr(http.StatusBadRequest, "InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for AWS use.")
+		}
+	}
+	for _, k := range in.transitiveTagKeys {
+		found := false
+		for _, t := range in.tags {
+			found = found || strings.EqualFold(t.Key, k)
+		}
+		if !found {
+			return senderErr(http.StatusBadRequest, "InvalidParameterValue", "The transitive tag key %s is not present in the session tags.", awsquery.Clip(k, 128))
+		}
+	}
+	if strings.HasPrefix(strings.ToLower(in.sourceIdentity), "aws:") {
+		return senderErr(http.StatusBadRequest, "ValidationError", "The source identity cannot start with the reserved prefix 'aws:'.")
+	}
+	if len(in.policyArns) > 0 {
+		return senderErr(http.StatusBadRequest, "ValidationError", "Managed session policies (PolicyArns) are not supported by tvm-local: pass an inline Policy.")
+	}
+	return nil
+}
+
+// parseDuration reads DurationSeconds (900-43200) into in.duration.
+func parseDuration(p url.Values, v *validation, in *assumeRoleInput) {
+	if !p.Has("DurationSeconds") {
+		return
+	}
+	raw := p.Get("DurationSeconds")
+	n, err := strconv.Atoi(raw)
+	switch {
+	case err != nil:
+		v.addf(awsquery.Clip(raw, 32), "durationSeconds", "Member must be an integer")
+	case n < int(MinDuration/time.Second):
+		v.addf(raw, "durationSeconds", "Member must have value greater than or equal to 900")
+	case n > int(MaxDuration/time.Second):
+		v.addf(raw, "durationSeconds", "Member must have value less than or equal to 43200")
+	default:
+		in.duration = time.Duration(n) * time.Second
+		in.durationSet = true
+	}
+}
+
+// parseTags reads Tags.member.N.Key / .Value into in.tags, adding
+// validation messages to v; duplicate keys (case-insensitive) are an
+// InvalidParameterValue error.
+func parseTags(p url.Values, v *validation, in *assumeRoleInput) *Error {
 	keys, err1 := memberList(p, "Tags.member.", ".Key")
 	values, err2 := memberList(p, "Tags.member.", ".Value")
 	if err1 != nil || err2 != nil || len(values) > len(keys) {
-		v = append(v, "Tags must be numbered Tags.member.N.Key / Tags.member.N.Value from 1")
+		*v = append(*v, "Tags must be numbered Tags.member.N.Key / Tags.member.N.Value from 1")
 	}
 	if len(keys) > MaxTags {
 		v.addf(strconv.Itoa(len(keys)), "tags", "Member must have length less than or equal to 50")
@@ -306,48 +367,13 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 			}
 			lk := strings.ToLower(k)
 			if seen[lk] {
-				return nil, senderErr(http.StatusBadRequest, "InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+				return senderErr(http.StatusBadRequest, "InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
 			}
 			seen[lk] = true
 			in.tags = append(in.tags, identity.Tag{Key: k, Value: val})
 		}
 	}
-	if in.transitiveTagKeys, err = memberList(p, "TransitiveTagKeys.member.", ""); err != nil {
-		v = append(v, "TransitiveTagKeys must be numbered TransitiveTagKeys.member.N from 1")
-	}
-	if len(in.transitiveTagKeys) > MaxTags {
-		v.addf(strconv.Itoa(len(in.transitiveTagKeys)), "transitiveTagKeys", "Member must have length less than or equal to 50")
-	}
-	for i, k := range in.transitiveTagKeys {
-		field := fmt.Sprintf("transitiveTagKeys.%d.member", i+1)
-		if v.length(k, field, 1, 128) {
-			v.pattern(k, field, tagKeyRE, `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`)
-		}
-	}
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	for _, t := range in.tags {
-		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
-			return nil, senderErr(http.StatusBadRequest, "InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for AWS use.")
-		}
-	}
-	for _, k := range in.transitiveTagKeys {
-		found := false
-		for _, t := range in.tags {
-			found = found || strings.EqualFold(t.Key, k)
-		}
-		if !found {
-			return nil, senderErr(http.StatusBadRequest, "InvalidParameterValue", "The transitive tag key %s is not present in the session tags.", awsquery.Clip(k, 128))
-		}
-	}
-	if strings.HasPrefix(strings.ToLower(in.sourceIdentity), "aws:") {
-		return nil, senderErr(http.StatusBadRequest, "ValidationError", "The source identity cannot start with the reserved prefix 'aws:'.")
-	}
-	if len(in.policyArns) > 0 {
-		return nil, senderErr(http.StatusBadRequest, "ValidationError", "Managed session policies (PolicyArns) are not supported by tvm-local: pass an inline Policy.")
-	}
-	return in, nil
+	return nil
 }
 
 // badPolicyRune reports characters outside STS's policy character set.
@@ -404,30 +430,9 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 	if verr != nil {
 		return nil, verr
 	}
-	if n := len(in.policy); n > PolicyPlaintextLimit {
-		pct, _ := packedPercent(in.policy, nil)
-		return nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge",
-			"Packed policy consumes %d%% of allotted space, please use smaller policy.", pct)
-	}
-	packed, tagPct := packedPercent(in.policy, in.tags)
-	if packed > 100 {
-		if tagPct > 100 {
-			return nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge", "Packed size of session tags consumes %d%% of allotted space.", tagPct)
-		}
-		return nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge", "Packed policy consumes %d%% of allotted space, please use smaller policy.", packed)
-	}
-	var sessionPolicies []*iam.Policy
-	if in.policySet {
-		pol, err := iam.Parse("session policy", []byte(in.policy))
-		if err != nil {
-			var pe *iam.ParseError
-			msg := "The policy is not in the valid JSON format."
-			if errors.As(err, &pe) && pe.Msg != "" {
-				msg = pe.Msg
-			}
-			return nil, senderErr(http.StatusBadRequest, "MalformedPolicyDocument", "%s", msg)
-		}
-		sessionPolicies = []*iam.Policy{pol}
+	packed, sessionPolicies, perr := sessionPolicy(in)
+	if perr != nil {
+		return nil, perr
 	}
 
 	log := h.log.With("request_id", reqID, "principal", caller.ARN(), "access_key", identity.KeyHint(keyID),
@@ -481,6 +486,37 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 		res.PackedPolicySize = &packed
 	}
 	return &assumeRoleResponse{Result: res, Meta: responseMetadata{RequestID: reqID}}, nil
+}
+
+// sessionPolicy checks the session policy's size (alone and packed with the
+// tags: PackedPolicyTooLarge) and syntax (MalformedPolicyDocument), and
+// returns PackedPolicySize and the parsed policy (none when not given).
+func sessionPolicy(in *assumeRoleInput) (packed int, policies []*iam.Policy, e *Error) {
+	if n := len(in.policy); n > PolicyPlaintextLimit {
+		pct, _ := packedPercent(in.policy, nil)
+		return 0, nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge",
+			"Packed policy consumes %d%% of allotted space, please use smaller policy.", pct)
+	}
+	packed, tagPct := packedPercent(in.policy, in.tags)
+	if packed > 100 {
+		if tagPct > 100 {
+			return 0, nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge", "Packed size of session tags consumes %d%% of allotted space.", tagPct)
+		}
+		return 0, nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge", "Packed policy consumes %d%% of allotted space, please use smaller policy.", packed)
+	}
+	if !in.policySet {
+		return packed, nil, nil
+	}
+	pol, err := iam.Parse("session policy", []byte(in.policy))
+	if err != nil {
+		var pe *iam.ParseError
+		msg := "The policy is not in the valid JSON format."
+		if errors.As(err, &pe) && pe.Msg != "" {
+			msg = pe.Msg
+		}
+		return 0, nil, senderErr(http.StatusBadRequest, "MalformedPolicyDocument", "%s", msg)
+	}
+	return packed, []*iam.Policy{pol}, nil
 }
 
 // authorize decides sts:AssumeRole, and sts:TagSession with session tags

@@ -235,29 +235,34 @@ func (p *parser) statement(v *jvalue) (Statement, error) {
 	case st.Principal != nil && st.NotPrincipal != nil:
 		return st, p.errorf(syntaxMsg + " A statement cannot have both Principal and NotPrincipal.")
 	}
+	return st, p.checkKind(&st)
+}
+
+// checkKind checks the elements the policy's kind requires or forbids.
+func (p *parser) checkKind(st *Statement) error {
 	hasPrincipal := st.Principal != nil || st.NotPrincipal != nil
 	hasResource := st.Resource != nil || st.NotResource != nil
 	switch p.mode {
 	case modeIdentity:
 		if hasPrincipal {
-			return st, p.errorf("Policy document should not specify a principal.")
+			return p.errorf("Policy document should not specify a principal.")
 		}
 		if !hasResource {
-			return st, p.errorf("Policy statement must contain resources.")
+			return p.errorf("Policy statement must contain resources.")
 		}
 	case modeTrust:
 		if hasResource {
-			return st, p.errorf("Has prohibited field Resource")
+			return p.errorf("Has prohibited field Resource")
 		}
 		if !hasPrincipal {
-			return st, p.errorf("Missing required field Principal")
+			return p.errorf("Missing required field Principal")
 		}
 	case modeResource:
 		if !hasPrincipal {
-			return st, p.errorf("Missing required field Principal")
+			return p.errorf("Missing required field Principal")
 		}
 	}
-	return st, nil
+	return nil
 }
 
 func isAlnum(s string) bool {
