@@ -98,7 +98,13 @@ func testConfigYAML() []byte {
 
 func startStack(t testing.TB, backendURL string) *stack {
 	t.Helper()
-	idcfg, err := identity.ParseConfig(testConfigYAML())
+	return startStackYAML(t, backendURL, string(testConfigYAML()))
+}
+
+// startStackYAML starts a stack whose principals are the given YAML.
+func startStackYAML(t testing.TB, backendURL, yaml string) *stack {
+	t.Helper()
+	idcfg, err := identity.ParseConfig([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,8 +146,13 @@ func (st *stack) dynamo(key, secret, token string) *dynamodb.Client {
 }
 
 func (st *stack) sts(key, secret string) *sts.Client {
+	return st.stsSession(key, secret, "")
+}
+
+// stsSession is an STS client signing with temporary credentials.
+func (st *stack) stsSession(key, secret, token string) *sts.Client {
 	return sts.NewFromConfig(st.cfg, func(o *sts.Options) {
-		o.Credentials = credentials.NewStaticCredentialsProvider(key, secret, "")
+		o.Credentials = credentials.NewStaticCredentialsProvider(key, secret, token)
 		o.HTTPSignerV4 = clockSigner{st.clock}
 	})
 }

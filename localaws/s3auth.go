@@ -50,8 +50,7 @@ func (a *S3Authenticator) Authenticate(r *http.Request) (*s3.Caller, error) {
 	return &s3.Caller{
 		ARN:       p.ARN(),
 		Account:   p.Account(),
-		Policies:  p.Policies(),
-		Context:   p.ContextKeys(a.store.Now()),
+		Session:   p.Evaluator(a.store.Now()),
 		Signature: res,
 	}, nil
 }

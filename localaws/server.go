@@ -4,6 +4,9 @@
 //   - DynamoDB's JSON protocol (X-Amz-Target: DynamoDB_20120810.*) through the
 //     enforcing gateway of localaws/dynamo, in front of an in-process minidyn
 //     backend or any DynamoDB-compatible URL;
+//   - IAM's Query protocol, told from STS's by the SigV4 credential scope's
+//     service ("iam"): role and managed policy reads, PutRolePolicy and
+//     DeleteRolePolicy, see localaws/iamapi;
 //   - STS's Query protocol (an Action parameter, form-encoded POST or GET):
 //     AssumeRole and GetCallerIdentity, see localaws/sts;
 //   - the dev OIDC provider (/.well-known/openid-configuration,
@@ -36,6 +39,7 @@ import (
 	"time"
 
 	"github.com/tvmkit/tvm/localaws/dynamo"
+	"github.com/tvmkit/tvm/localaws/iamapi"
 	"github.com/tvmkit/tvm/localaws/identity"
 	"github.com/tvmkit/tvm/localaws/idp"
 	"github.com/tvmkit/tvm/localaws/s3"
@@ -76,6 +80,7 @@ type Server struct {
 	store   *identity.Store
 	idp     *idp.Provider
 	sts     *sts.Handler
+	iam     *iamapi.Handler
 	gateway http.Handler
 	s3      http.Handler
 	log     *slog.Logger
@@ -98,6 +103,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	stsHandler, err := sts.New(sts.Options{Store: store, Region: cfg.Region, Logger: log.With("service", "sts")})
+	if err != nil {
+		return nil, err
+	}
+	iamHandler, err := iamapi.New(iamapi.Options{Store: store, Logger: log.With("service", "iam")})
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +138,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{store: store, idp: provider, sts: stsHandler, gateway: gw, s3: s3gw, log: log}, nil
+	return &Server{store: store, idp: provider, sts: stsHandler, iam: iamHandler, gateway: gw, s3: s3gw, log: log}, nil
 }
 
 // Store returns the server's principals and sessions.
@@ -140,8 +149,13 @@ func (s *Server) IDP() *idp.Provider { return s.idp }
 
 // ServeHTTP dispatches by request shape.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if scopeService(r) == "s3" { // the S3 gateway bounds its bodies itself
+	switch scopeService(r) {
+	case "s3": // the S3 gateway bounds its bodies itself
 		s.s3.ServeHTTP(w, r)
+		return
+	case "iam":
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		s.iam.ServeHTTP(w, r)
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -223,12 +237,7 @@ func (a *DynamoAuthenticator) Authenticate(r *http.Request, body []byte) (*dynam
 	if err != nil {
 		return nil, dynamoAuthError(err)
 	}
-	return &dynamo.Caller{
-		ARN:      p.ARN(),
-		Account:  p.Account(),
-		Policies: p.Policies(),
-		Context:  p.ContextKeys(a.store.Now()),
-	}, nil
+	return &dynamo.Caller{ARN: p.ARN(), Account: p.Account(), Session: p.Evaluator(a.store.Now())}, nil
 }
 
 const invalidTokenMessage = "The security token included in the request is invalid."

@@ -15,14 +15,12 @@ type Caller struct {
 	// Account is the caller's account id; it is the account of every
 	// resource ARN the gateway builds for this caller.
 	Account string
-	// Policies are the caller's identity policies (+ session policies for an
-	// assumed-role session).
-	Policies iam.Input
-	// Context holds the global condition keys of the caller
-	// (aws:PrincipalArn, aws:username, aws:userid, aws:SourceIdentity,
-	// aws:PrincipalTag/<k>, aws:TokenIssueTime, ...). The gateway copies it
-	// and adds the request's DynamoDB keys; it never modifies it.
-	Context map[string][]string
+	// Session evaluates the caller's requests: its identity policies (+
+	// session policies for an assumed-role session) and the global
+	// condition keys it carries (aws:PrincipalArn, aws:userid,
+	// aws:SourceIdentity, aws:PrincipalTag/<k>, aws:TokenIssueTime, ...).
+	// The gateway adds the request's DynamoDB keys; it never modifies it.
+	Session *iam.Session
 }
 
 // Authenticator verifies a request's SigV4 signature (service "dynamodb"),

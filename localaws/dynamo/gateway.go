@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -135,46 +134,39 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	for _, c := range checks {
-		req := iam.Request{Principal: caller.ARN, Action: c.Action, Resource: c.Resource, Context: mergeContext(caller.Context, c.Context)}
-		d := iam.Evaluate(req, caller.Policies)
-		g.logDecision(ctx, op, req, c, d)
+		d := caller.Session.Evaluate(c.Action, c.Resource, c.Context)
+		g.logDecision(ctx, op, caller.ARN, c, d)
 		if !d.Allowed() {
-			WriteError(w, &APIError{Status: http.StatusBadRequest, Code: CodeAccessDenied, Message: d.DenialMessage(req)})
+			WriteError(w, &APIError{Status: http.StatusBadRequest, Code: CodeAccessDenied, Message: d.Message()})
 			return
 		}
 	}
 	g.forward(w, r, op, body, caller.Account)
 }
 
-// mergeContext returns the caller's global keys plus the request's keys;
-// neither input is modified.
-func mergeContext(global, request map[string][]string) map[string][]string {
-	out := make(map[string][]string, len(global)+len(request))
-	maps.Copy(out, global)
-	maps.Copy(out, request)
-	return out
-}
-
-func (g *Gateway) logDecision(ctx context.Context, op string, req iam.Request, c Check, d iam.Decision) {
+func (g *Gateway) logDecision(ctx context.Context, op, principal string, c Check, d iam.Decision) {
+	level := slog.LevelInfo
+	if !d.Allowed() {
+		level = slog.LevelWarn
+	}
+	if !g.log.Enabled(ctx, level) {
+		return
+	}
 	attrs := []slog.Attr{
-		slog.String("principal", req.Principal),
+		slog.String("principal", principal),
 		slog.String("operation", op),
-		slog.String("action", req.Action),
-		slog.String("resource", req.Resource),
+		slog.String("action", c.Action),
+		slog.String("resource", c.Resource),
 		slog.Any("leading_keys", c.Context[KeyLeadingKeys]),
 		slog.String("decision", string(d.Outcome)),
 		slog.String("policy_kind", string(d.Kind)),
 		slog.String("policy", d.Policy),
 		slog.Int("statement", d.Statement),
 		slog.String("sid", d.Sid),
-		slog.String("reason", d.Reason),
+		slog.String("reason", d.Explain()),
 	}
 	if enc := c.Context[KeyEnclosingOperation]; enc != nil {
 		attrs = append(attrs, slog.Any("enclosing_operation", enc))
-	}
-	level := slog.LevelInfo
-	if !d.Allowed() {
-		level = slog.LevelWarn
 	}
 	g.log.LogAttrs(ctx, level, "dynamodb authorization", attrs...)
 }

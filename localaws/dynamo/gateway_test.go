@@ -70,28 +70,27 @@ type fakeAuth struct {
 }
 
 func newFakeAuth(t testing.TB) *fakeAuth {
+	sess := func(arn string, identity, session []*iam.Policy) *iam.Session {
+		return &iam.Session{Principal: arn, Identity: identity, SessionPolicies: session}
+	}
 	return &fakeAuth{callers: map[string]*Caller{
 		adminKey: {ARN: "arn:aws:iam::123456789012:user/admin", Account: testAccount,
-			Policies: iam.Input{Identity: []*iam.Policy{mustParse(t, "admin", adminPolicy)}},
-			Context:  map[string][]string{"aws:username": {"admin"}}},
+			Session: &iam.Session{Principal: "arn:aws:iam::123456789012:user/admin", UserName: "admin",
+				Identity: []*iam.Policy{mustParse(t, "admin", adminPolicy)}}},
 		tenant1Key: {ARN: tenant1ARN, Account: testAccount,
-			Policies: iam.Input{
-				Identity: []*iam.Policy{mustParse(t, "role policy ReadTable", readRolePolicy)},
-				Session:  []*iam.Policy{mustParse(t, "session policy", tenant1SessionPolicy)},
-			},
-			Context: map[string][]string{"aws:PrincipalArn": {"arn:aws:iam::123456789012:role/tvm-tenant-read"}}},
+			Session: &iam.Session{Principal: tenant1ARN, PrincipalARN: "arn:aws:iam::123456789012:role/tvm-tenant-read",
+				Identity:        []*iam.Policy{mustParse(t, "role policy ReadTable", readRolePolicy)},
+				SessionPolicies: []*iam.Policy{mustParse(t, "session policy", tenant1SessionPolicy)}}},
 		noGrantKey: {ARN: "arn:aws:sts::123456789012:assumed-role/tvm-no-grant/s", Account: testAccount,
-			Policies: iam.Input{Identity: []*iam.Policy{}}},
+			Session: sess("arn:aws:sts::123456789012:assumed-role/tvm-no-grant/s", []*iam.Policy{}, nil)},
 		roleDenyKey: {ARN: "arn:aws:sts::123456789012:assumed-role/deny/s", Account: testAccount,
-			Policies: iam.Input{
-				Identity: []*iam.Policy{mustParse(t, "admin", adminPolicy), mustParse(t, "deny", denyListTablesPolicy)},
-				Session:  []*iam.Policy{mustParse(t, "session admin", adminPolicy)},
-			}},
+			Session: sess("arn:aws:sts::123456789012:assumed-role/deny/s",
+				[]*iam.Policy{mustParse(t, "admin", adminPolicy), mustParse(t, "deny", denyListTablesPolicy)},
+				[]*iam.Policy{mustParse(t, "session admin", adminPolicy)})},
 		sessionDenyKey: {ARN: "arn:aws:sts::123456789012:assumed-role/deny/s", Account: testAccount,
-			Policies: iam.Input{
-				Identity: []*iam.Policy{mustParse(t, "admin", adminPolicy)},
-				Session:  []*iam.Policy{mustParse(t, "session admin", adminPolicy), mustParse(t, "session deny", denyListTablesPolicy)},
-			}},
+			Session: sess("arn:aws:sts::123456789012:assumed-role/deny/s",
+				[]*iam.Policy{mustParse(t, "admin", adminPolicy)},
+				[]*iam.Policy{mustParse(t, "session admin", adminPolicy), mustParse(t, "session deny", denyListTablesPolicy)})},
 	}}
 }
 

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"sort"
-	"strconv"
 	"sync"
 	"time"
 
@@ -24,21 +23,8 @@ type User struct {
 	Policies []*iam.Policy
 }
 
-// Role is an IAM role.
-type Role struct {
-	Name               string
-	Account            string
-	ARN                string // arn:aws:iam::ACCOUNT:role/NAME
-	ID                 string // AROA...
-	MaxSessionDuration time.Duration
-	Trust              *iam.Policy
-	Policies           []*iam.Policy
-}
-
 // Tag is a session tag.
-type Tag struct {
-	Key, Value string
-}
+type Tag = iam.Tag
 
 // Session is a temporary credential set created by AssumeRole.
 type Session struct {
@@ -94,9 +80,10 @@ type Store struct {
 	retention   time.Duration
 	maxSessions int
 
-	users []*User
-	keys  map[string]longTermKey
-	roles map[string]*Role
+	users   []*User
+	keys    map[string]longTermKey
+	roles   map[string]*Role
+	managed map[string]*ManagedPolicy
 
 	mu        sync.Mutex
 	sessions  map[string]*Session
@@ -112,13 +99,17 @@ func New(cfg *Config, opts Options) (*Store, error) {
 	if cfg == nil {
 		return nil, errors.New("identity: nil config")
 	}
-	users, keys, roles, err := cfg.build()
+	now := opts.Clock
+	if now == nil {
+		now = time.Now
+	}
+	b, err := cfg.build(now().UTC().Truncate(time.Second))
 	if err != nil {
 		return nil, err
 	}
 	s := &Store{
 		now: opts.Clock, retention: opts.Retention, maxSessions: opts.MaxSessions,
-		users: users, keys: keys, roles: roles, sessions: map[string]*Session{},
+		users: b.users, keys: b.keys, roles: b.roles, managed: b.managed, sessions: map[string]*Session{},
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -149,6 +140,22 @@ func (s *Store) Roles() []*Role {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ARN < out[j].ARN })
 	return out
+}
+
+// RoleByName returns the role of an account with the given name.
+func (s *Store) RoleByName(account, name string) (*Role, bool) {
+	for _, r := range s.roles {
+		if r.Account == account && r.Name == name {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// ManagedPolicy returns the managed policy with the given ARN.
+func (s *Store) ManagedPolicy(arn string) (*ManagedPolicy, bool) {
+	m, ok := s.managed[arn]
+	return m, ok
 }
 
 // Users returns every user in configuration order.
@@ -314,40 +321,36 @@ func (p Principal) UserID() string {
 	return p.User.ID
 }
 
-// Policies returns the policies that authorize the caller's requests.
-func (p Principal) Policies() iam.Input {
-	if p.Session != nil {
-		return iam.Input{Identity: p.Session.Role.Policies, Session: p.Session.Policies}
-	}
-	return iam.Input{Identity: p.User.Policies}
-}
+// insecureTransport is the aws:SecureTransport value of every request:
+// the local AWS serves plain HTTP. It is shared and never modified.
+var insecureTransport = map[string][]string{"aws:SecureTransport": {"false"}}
 
-// ContextKeys returns the global condition keys of a request the principal
-// makes at now.
-func (p Principal) ContextKeys(now time.Time) map[string][]string {
-	now = now.UTC()
-	ctx := map[string][]string{
-		"aws:CurrentTime":      {now.Format(time.RFC3339)},
-		"aws:EpochTime":        {strconv.FormatInt(now.Unix(), 10)},
-		"aws:PrincipalAccount": {p.Account()},
-		"aws:userid":           {p.UserID()},
-		"aws:SecureTransport":  {"false"},
+// Evaluator returns what evaluates the principal's requests made at now: its
+// identity policies (for a role session, the role's policies as they are
+// now, plus the session policies) and the global condition keys it
+// carries (aws:PrincipalArn, aws:userid, aws:username, aws:TokenIssueTime,
+// aws:SourceIdentity, aws:PrincipalTag/<k>, aws:CurrentTime, ...).
+func (p Principal) Evaluator(now time.Time) *iam.Session {
+	s := &iam.Session{
+		Principal:   p.ARN(),
+		Account:     p.Account(),
+		UserID:      p.UserID(),
+		RequestTime: now.UTC(),
+		Extra:       insecureTransport,
 	}
-	if p.Session != nil {
-		s := p.Session
-		ctx["aws:PrincipalArn"] = []string{s.Role.ARN}
-		ctx["aws:PrincipalType"] = []string{"AssumedRole"}
-		ctx["aws:TokenIssueTime"] = []string{s.IssuedAt.UTC().Format(time.RFC3339)}
-		if s.SourceIdentity != "" {
-			ctx["aws:SourceIdentity"] = []string{s.SourceIdentity}
-		}
-		for _, t := range s.Tags {
-			ctx["aws:PrincipalTag/"+t.Key] = []string{t.Value}
-		}
-	} else {
-		ctx["aws:PrincipalArn"] = []string{p.User.ARN}
-		ctx["aws:PrincipalType"] = []string{"User"}
-		ctx["aws:username"] = []string{p.User.Name}
+	if sess := p.Session; sess != nil {
+		s.PrincipalARN = sess.Role.ARN
+		s.Type = "AssumedRole"
+		s.TokenIssueTime = sess.IssuedAt
+		s.SourceIdentity = sess.SourceIdentity
+		s.Tags = sess.Tags
+		s.Identity = sess.Role.Policies()
+		s.SessionPolicies = sess.Policies
+		return s
 	}
-	return ctx
+	s.PrincipalARN = p.User.ARN
+	s.Type = "User"
+	s.UserName = p.User.Name
+	s.Identity = p.User.Policies
+	return s
 }

@@ -9,7 +9,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"go.uber.org/goleak"
+
+	"github.com/tvmkit/tvm/policies/iam"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -59,14 +62,18 @@ func TestDefaultConfigMatchesLayout(t *testing.T) {
 		}
 	}
 	want := []string{
+		"arn:aws:iam::123456789012:role/tvm-account-read",
 		"arn:aws:iam::123456789012:role/tvm-no-grant",
+		"arn:aws:iam::123456789012:role/tvm-partner-read",
+		"arn:aws:iam::123456789012:role/tvm-seed-function",
+		"arn:aws:iam::123456789012:role/tvm-seed-tenant",
 		"arn:aws:iam::123456789012:role/tvm-tenant-read",
 		"arn:aws:iam::123456789012:role/tvm-tenant-readwrite",
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("roles (-want +got):\n%s", d)
 	}
-	if r, _ := s.Role("arn:aws:iam::123456789012:role/tvm-no-grant"); len(r.Policies) != 0 {
+	if r, _ := s.Role("arn:aws:iam::123456789012:role/tvm-no-grant"); len(r.Policies()) != 0 {
 		t.Errorf("no-grant role has policies")
 	}
 }
@@ -110,7 +117,7 @@ func TestSessions(t *testing.T) {
 	s := newDefault(t, clock)
 	role, _ := s.Role("arn:aws:iam::123456789012:role/tvm-tenant-read")
 	sess, err := s.CreateSession(SessionSpec{Role: role, Name: "t-1-abc", Duration: 15 * time.Minute,
-		Tags: []Tag{{"tenant", "1"}}, SourceIdentity: "alice"})
+		Tags: []Tag{{Key: "tenant", Value: "1"}}, SourceIdentity: "alice"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,15 +153,34 @@ func TestSessions(t *testing.T) {
 		})
 	}
 
-	ctx := Principal{Session: sess}.ContextKeys(clock.Now())
-	wantCtx := map[string][]string{
-		"aws:CurrentTime": {"2026-11-26T07:00:00Z"}, "aws:EpochTime": {"1795676400"},
-		"aws:PrincipalAccount": {"123456789012"}, "aws:userid": {role.ID + ":t-1-abc"},
-		"aws:SecureTransport": {"false"}, "aws:PrincipalArn": {role.ARN}, "aws:PrincipalType": {"AssumedRole"},
-		"aws:TokenIssueTime": {"2026-11-26T07:00:00Z"}, "aws:SourceIdentity": {"alice"}, "aws:PrincipalTag/tenant": {"1"},
+	ev := Principal{Session: sess}.Evaluator(clock.Now())
+	wantEv := &iam.Session{
+		Principal: sess.ARN, PrincipalARN: role.ARN, Account: "123456789012", Type: "AssumedRole",
+		UserID: role.ID + ":t-1-abc", TokenIssueTime: clock.Now(), SourceIdentity: "alice",
+		Tags: []Tag{{Key: "tenant", Value: "1"}}, RequestTime: clock.Now(),
+		Extra:    map[string][]string{"aws:SecureTransport": {"false"}},
+		Identity: role.Policies(),
 	}
-	if d := cmp.Diff(wantCtx, ctx); d != "" {
-		t.Errorf("context (-want +got):\n%s", d)
+	if d := cmp.Diff(wantEv, ev, cmpopts.IgnoreUnexported(iam.Statement{})); d != "" {
+		t.Errorf("session keys (-want +got):\n%s", d)
+	}
+	// The keys as policies see them.
+	keys := map[string]string{
+		"aws:CurrentTime": "2026-11-26T07:00:00Z", "aws:EpochTime": "1795676400", "aws:PrincipalAccount": "123456789012",
+		"aws:userid": role.ID + ":t-1-abc", "aws:SecureTransport": "false", "aws:PrincipalArn": role.ARN,
+		"aws:PrincipalType": "AssumedRole", "aws:TokenIssueTime": "2026-11-26T07:00:00Z", "aws:SourceIdentity": "alice",
+		"aws:PrincipalTag/tenant": "1",
+	}
+	for k, v := range keys {
+		probe := *ev
+		p, err := iam.Parse("probe", []byte(`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"svc:Do","Resource":"*","Condition":{"StringEquals":{"`+k+`":"`+v+`"}}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		probe.Identity, probe.SessionPolicies = []*iam.Policy{p}, nil
+		if d := probe.Evaluate("svc:Do", "arn:aws:svc:::x", nil); !d.Allowed() {
+			t.Errorf("%s is not %q: %s", k, v, d.Explain())
+		}
 	}
 
 	clock.Add(15 * time.Minute)
@@ -190,12 +216,13 @@ func TestMaxSessions(t *testing.T) {
 func TestUserContextKeys(t *testing.T) {
 	s := newDefault(t, &fakeClock{t: time.Unix(0, 0)})
 	c, _ := s.Lookup("AKIATVMBROKER0000001")
-	ctx := Principal{User: c.User}.ContextKeys(time.Unix(0, 0))
-	if ctx["aws:username"][0] != "broker" || ctx["aws:PrincipalArn"][0] != c.User.ARN || !strings.HasPrefix(ctx["aws:userid"][0], "AIDA") {
-		t.Errorf("context %v", ctx)
+	ev := Principal{User: c.User}.Evaluator(time.Unix(0, 0))
+	if ev.UserName != "broker" || ev.PrincipalARN != c.User.ARN || ev.Type != "User" || !strings.HasPrefix(ev.UserID, "AIDA") ||
+		!ev.TokenIssueTime.IsZero() {
+		t.Errorf("session %+v", ev)
 	}
-	if p := (Principal{User: c.User}).Policies(); len(p.Identity) != 1 || len(p.Session) != 0 {
-		t.Errorf("policies %+v", p)
+	if len(ev.Identity) != 2 || len(ev.SessionPolicies) != 0 {
+		t.Errorf("policies %d identity, %d session", len(ev.Identity), len(ev.SessionPolicies))
 	}
 }
 

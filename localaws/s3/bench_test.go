@@ -59,9 +59,9 @@ func BenchmarkGateway(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	in := iam.Input{Identity: []*iam.Policy{mustPolicy(b, allowAll)}, Session: []*iam.Policy{mustPolicy(b, tenantSession)}}
+	in := &iam.Session{Principal: "arn:aws:sts::123456789012:assumed-role/r/t-1", Identity: []*iam.Policy{mustPolicy(b, allowAll)}, SessionPolicies: []*iam.Policy{mustPolicy(b, tenantSession)}}
 	gw, err := NewGateway(GatewayOptions{Backend: backend, Owner: "123456789012", Region: "us-east-1",
-		Auth: sigAuth{v: v, key: recKeyID, secret: recSecret, caller: Caller{ARN: "arn:aws:sts::123456789012:assumed-role/r/t-1", Account: "123456789012", Policies: in}}})
+		Auth: sigAuth{v: v, key: recKeyID, secret: recSecret, caller: Caller{ARN: "arn:aws:sts::123456789012:assumed-role/r/t-1", Account: "123456789012", Session: in}}})
 	if err != nil {
 		b.Fatal(err)
 	}

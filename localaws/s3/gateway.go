@@ -31,10 +31,11 @@ type Caller struct {
 	ARN string
 	// Account is the caller's account id.
 	Account string
-	// Policies are the caller's identity (+ session) policies.
-	Policies iam.Input
-	// Context holds the caller's global condition keys; never modified.
-	Context map[string][]string
+	// Session evaluates the caller's requests: its identity policies (+
+	// session policies for an assumed-role session) and the global
+	// condition keys it carries. The gateway adds the request's S3 keys; it
+	// never modifies it.
+	Session *iam.Session
 	// Signature is the verified SigV4 signature: payload mode, chunk chain,
 	// presigned or not.
 	Signature *sigv4.S3Result
@@ -166,12 +167,11 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // evaluator — logs the decision and returns it with S3's AccessDenied
 // message (S3 quotes the resource).
 func (g *Gateway) authorize(ctx context.Context, caller *Caller, op *Op, c Check, base map[string][]string) (iam.Decision, string) {
-	reqCtx := make(map[string][]string, len(caller.Context)+len(base)+len(c.Context))
-	maps.Copy(reqCtx, caller.Context)
+	reqCtx := make(map[string][]string, len(base)+len(c.Context))
 	maps.Copy(reqCtx, base)
 	maps.Copy(reqCtx, c.Context)
 	req := iam.Request{Principal: caller.ARN, Action: c.Action, Resource: c.Resource, Context: reqCtx}
-	d := iam.Evaluate(req, caller.Policies)
+	d := caller.Session.Evaluate(c.Action, c.Resource, reqCtx)
 	g.logDecision(ctx, op, req, c, d, base[KeyContentSHA256])
 	quoted := req
 	quoted.Resource = strconv.Quote(req.Resource)
@@ -189,7 +189,7 @@ func (g *Gateway) logDecision(ctx context.Context, op *Op, req iam.Request, c Ch
 		slog.String("policy", d.Policy),
 		slog.Int("statement", d.Statement),
 		slog.String("sid", d.Sid),
-		slog.String("reason", d.Reason),
+		slog.String("reason", d.Explain()),
 		slog.Any("payload", payload),
 	}
 	for _, k := range []string{KeyPrefix, KeyDelimiter, KeyMaxKeys, KeyVersionID, KeyCopySource} {

@@ -72,12 +72,12 @@ func newGateways(t testing.TB) *gwEnv {
 
 func (env *gwEnv) gateway(t testing.TB, arn, session string) *Gateway {
 	t.Helper()
-	in := iam.Input{Identity: []*iam.Policy{mustPolicy(t, allowAll)}}
+	in := &iam.Session{Principal: arn, Identity: []*iam.Policy{mustPolicy(t, allowAll)}}
 	if session != "" {
-		in.Session = []*iam.Policy{mustPolicy(t, session)}
+		in.SessionPolicies = []*iam.Policy{mustPolicy(t, session)}
 	}
 	g, err := NewGateway(GatewayOptions{Backend: env.backend, Owner: "123456789012", Region: "us-east-1",
-		Auth:   fakeAuth{Caller{ARN: arn, Account: "123456789012", Policies: in, Context: map[string][]string{}}},
+		Auth:   fakeAuth{Caller{ARN: arn, Account: "123456789012", Session: in}},
 		Logger: slog.New(slog.NewJSONHandler(env.logs, nil))})
 	if err != nil {
 		t.Fatal(err)

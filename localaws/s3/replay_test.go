@@ -199,9 +199,9 @@ func TestRecordedRequestsThroughGateway(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				in := iam.Input{Identity: []*iam.Policy{mustPolicy(t, allowAll)}}
+				in := &iam.Session{Principal: "arn:aws:iam::123456789012:user/rec", Identity: []*iam.Policy{mustPolicy(t, allowAll)}}
 				gw, err := NewGateway(GatewayOptions{Backend: backend, Owner: "123456789012", Region: "us-east-1",
-					Auth: sigAuth{v: v, key: rec.KeyID, secret: rec.Secret, caller: Caller{ARN: "arn:aws:iam::123456789012:user/rec", Policies: in}}})
+					Auth: sigAuth{v: v, key: rec.KeyID, secret: rec.Secret, caller: Caller{ARN: "arn:aws:iam::123456789012:user/rec", Session: in}}})
 				if err != nil {
 					t.Fatal(err)
 				}

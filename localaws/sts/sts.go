@@ -16,21 +16,24 @@
 //
 // AssumeRole enforces every documented parameter constraint (ValidationError),
 // the 2,048-character session policy limit (PackedPolicyTooLarge), policy
-// syntax (MalformedPolicyDocument), the caller's identity policy
-// (sts:AssumeRole, sts:TagSession, sts:SetSourceIdentity on the role), the
-// role's trust policy, the role's MaxSessionDuration and the one-hour cap of
-// role chaining. It logs one structured line per authorization decision.
+// syntax (MalformedPolicyDocument), AWS's authorization rule for
+// sts:AssumeRole (and sts:TagSession with tags, sts:SetSourceIdentity with a
+// source identity): the role's trust policy must allow; within the role's
+// account a trust statement naming the caller itself (user ARN,
+// assumed-role session ARN, or the session's role ARN while its session
+// policies allow) is enough, one naming the account also needs the caller's
+// identity policy; a caller from another account needs both; an explicit
+// Deny anywhere wins. Then the role's MaxSessionDuration and the one-hour
+// cap of role chaining. It logs one structured line per authorization
+// decision.
 //
 // A Handler is safe for concurrent use.
 package sts
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -41,6 +44,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/tvmkit/tvm/localaws/awsquery"
 	"github.com/tvmkit/tvm/localaws/identity"
 	"github.com/tvmkit/tvm/localaws/sigv4"
 	"github.com/tvmkit/tvm/policies/iam"
@@ -102,94 +106,45 @@ func New(opts Options) (*Handler, error) {
 }
 
 // Error is an STS error response.
-type Error struct {
-	Status  int
-	Type    string // Sender or Receiver
-	Code    string
-	Message string
-}
-
-// Error returns "Code: Message".
-func (e *Error) Error() string { return e.Code + ": " + e.Message }
+type Error = awsquery.Error
 
 func senderErr(status int, code, format string, args ...any) *Error {
-	return &Error{Status: status, Type: "Sender", Code: code, Message: fmt.Sprintf(format, args...)}
+	return awsquery.Senderf(status, code, format, args...)
 }
 
 // IsRequest reports whether r looks like a Query-protocol request (an Action
 // parameter in the query string, or a form-encoded POST).
-func IsRequest(r *http.Request) bool {
-	if r.URL.Query().Has("Action") {
-		return true
-	}
-	if r.Method != http.MethodPost {
-		return false
-	}
-	ct := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
-	return ct == "application/x-www-form-urlencoded" && r.Header.Get("X-Amz-Target") == ""
-}
+func IsRequest(r *http.Request) bool { return awsquery.IsRequest(r) }
 
 // ServeHTTP answers one STS request.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := newRequestID()
+	reqID := awsquery.NewRequestID()
 	resp, err := h.serve(r, reqID)
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
 			h.log.Error("sts internal error", "request_id", reqID, "error", err.Error())
-			e = &Error{Status: http.StatusInternalServerError, Type: "Receiver", Code: "InternalFailure",
-				Message: "The request processing has failed because of an unknown error, exception or failure."}
+			e = awsquery.InternalFailure()
 		}
-		writeXML(w, e.Status, reqID, errorResponse{
-			Error:     errorBody{Type: e.Type, Code: e.Code, Message: e.Message},
-			RequestID: reqID,
-		})
+		awsquery.WriteError(w, Namespace, reqID, e)
 		return
 	}
-	writeXML(w, http.StatusOK, reqID, resp)
+	awsquery.WriteXML(w, http.StatusOK, Namespace, reqID, resp)
 }
 
 func (h *Handler) serve(r *http.Request, reqID string) (any, error) {
-	if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		return nil, senderErr(http.StatusMethodNotAllowed, "InvalidAction", "Only GET and POST are supported.")
+	q, qerr := awsquery.Parse(r, h.maxBody, APIVersion)
+	if qerr != nil {
+		return nil, qerr
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, h.maxBody+1))
-	if err != nil {
-		return nil, senderErr(http.StatusBadRequest, "MalformedQueryString", "The request body could not be read.")
-	}
-	if int64(len(body)) > h.maxBody {
-		return nil, senderErr(http.StatusRequestEntityTooLarge, "RequestEntityTooLarge", "Request body exceeds %d bytes.", h.maxBody)
-	}
-	params, err := url.ParseQuery(r.URL.RawQuery)
-	if err != nil {
-		return nil, senderErr(http.StatusBadRequest, "MalformedQueryString", "The query string is malformed.")
-	}
-	if r.Method == http.MethodPost && len(body) > 0 {
-		form, err := url.ParseQuery(string(body))
-		if err != nil {
-			return nil, senderErr(http.StatusBadRequest, "MalformedQueryString", "The request body is not a valid form encoding.")
-		}
-		for k, v := range form {
-			params[k] = append(params[k], v...)
-		}
-	}
-	action := params.Get("Action")
-	if action == "" {
-		return nil, senderErr(http.StatusBadRequest, "MissingAction", "Missing Action")
-	}
-	if v := params.Get("Version"); v != APIVersion {
-		if v == "" {
-			return nil, senderErr(http.StatusBadRequest, "MissingParameter", "The request must contain the parameter Version.")
-		}
-		return nil, senderErr(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", clip(action, 64), clip(v, 32))
-	}
+	action, params, body := q.Action, q.Params, q.Body
 	if action != "AssumeRole" && action != "GetCallerIdentity" {
-		return nil, senderErr(http.StatusBadRequest, "InvalidAction", "Could not find operation %s for version %s", clip(action, 64), APIVersion)
+		return nil, awsquery.UnknownAction(action, APIVersion)
 	}
 
 	caller, keyID, err := h.store.Authenticate(h.verifier, r, body)
 	if err != nil {
-		e := authError(err)
+		e := awsquery.AuthError(err)
 		h.log.Info("sts authentication failed", "request_id", reqID, "action", "sts:"+action,
 			"access_key", identity.KeyHint(keyID), "code", e.Code)
 		return nil, e
@@ -203,29 +158,6 @@ func (h *Handler) serve(r *http.Request, reqID string) (any, error) {
 	default:
 		return h.assumeRole(caller, keyID, params, reqID)
 	}
-}
-
-// authError maps an authentication failure to STS's error.
-func authError(err error) *Error {
-	var se *sigv4.Error
-	switch {
-	case errors.Is(err, identity.ErrExpiredToken):
-		return senderErr(http.StatusForbidden, "ExpiredToken", "The security token included in the request is expired")
-	case errors.Is(err, identity.ErrInvalidToken):
-		return senderErr(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
-	case errors.As(err, &se):
-		switch se.Kind {
-		case sigv4.MissingAuth:
-			return senderErr(http.StatusForbidden, "MissingAuthenticationToken", "Request is missing Authentication Token")
-		case sigv4.IncompleteSignature:
-			return senderErr(http.StatusBadRequest, "IncompleteSignature", "%s", se.Message)
-		case sigv4.UnknownKey:
-			return senderErr(http.StatusForbidden, "InvalidClientTokenId", "The security token included in the request is invalid.")
-		default: // BadScope, Skew, Mismatch
-			return senderErr(http.StatusForbidden, "SignatureDoesNotMatch", "%s", se.Message)
-		}
-	}
-	return &Error{Status: http.StatusInternalServerError, Type: "Receiver", Code: "InternalFailure", Message: "Authentication failed unexpectedly."}
 }
 
 var (
@@ -251,7 +183,7 @@ func (v *validation) length(value, field string, minLen, maxLen int) bool {
 		v.addf(value, field, fmt.Sprintf("Member must have length greater than or equal to %d", minLen))
 		return false
 	case n > maxLen:
-		v.addf(clip(value, 128), field, fmt.Sprintf("Member must have length less than or equal to %d", maxLen))
+		v.addf(awsquery.Clip(value, 128), field, fmt.Sprintf("Member must have length less than or equal to %d", maxLen))
 		return false
 	}
 	return true
@@ -308,21 +240,7 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 			v.pattern(in.sessionName, "roleSessionName", sessionNameRE, `[\w+=,.@-]*`)
 		}
 	}
-	if p.Has("DurationSeconds") {
-		raw := p.Get("DurationSeconds")
-		n, err := strconv.Atoi(raw)
-		switch {
-		case err != nil:
-			v.addf(clip(raw, 32), "durationSeconds", "Member must be an integer")
-		case n < int(MinDuration/time.Second):
-			v.addf(raw, "durationSeconds", "Member must have value greater than or equal to 900")
-		case n > int(MaxDuration/time.Second):
-			v.addf(raw, "durationSeconds", "Member must have value less than or equal to 43200")
-		default:
-			in.duration = time.Duration(n) * time.Second
-			in.durationSet = true
-		}
-	}
+	parseDuration(p, &v, in)
 	if p.Has("ExternalId") {
 		in.externalID = p.Get("ExternalId")
 		if v.length(in.externalID, "externalId", 2, 1224) {
@@ -340,7 +258,7 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 		if in.policy == "" {
 			v.addf("", "policy", "Member must have length greater than or equal to 1")
 		} else if i := strings.IndexFunc(in.policy, badPolicyRune); i >= 0 {
-			v.addf(clip(in.policy, 128), "policy", `Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+`)
+			v.addf(awsquery.Clip(in.policy, 128), "policy", `Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+`)
 		}
 	}
 	var err error
@@ -350,10 +268,85 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 	if len(in.policyArns) > 10 {
 		v.addf(strconv.Itoa(len(in.policyArns)), "policyArns", "Member must have length less than or equal to 10")
 	}
+	if e := parseTags(p, &v, in); e != nil {
+		return nil, e
+	}
+	if in.transitiveTagKeys, err = memberList(p, "TransitiveTagKeys.member.", ""); err != nil {
+		v = append(v, "TransitiveTagKeys must be numbered TransitiveTagKeys.member.N from 1")
+	}
+	if len(in.transitiveTagKeys) > MaxTags {
+		v.addf(strconv.Itoa(len(in.transitiveTagKeys)), "transitiveTagKeys", "Member must have length less than or equal to 50")
+	}
+	for i, k := range in.transitiveTagKeys {
+		field := fmt.Sprintf("transitiveTagKeys.%d.member", i+1)
+		if v.length(k, field, 1, 128) {
+			v.pattern(k, field, tagKeyRE, `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`)
+		}
+	}
+	if e := v.err(); e != nil {
+		return nil, e
+	}
+	if e := checkReserved(in); e != nil {
+		return nil, e
+	}
+	return in, nil
+}
+
+// checkReserved refuses what STS reserves or does not support: tag keys
+// and a source identity starting with "aws:", transitive keys that are not
+// tags, managed session policies.
+func checkReserved(in *assumeRoleInput) *Error {
+	for _, t := range in.tags {
+		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
+			return senderErr(http.StatusBadRequest, "InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for AWS use.")
+		}
+	}
+	for _, k := range in.transitiveTagKeys {
+		found := false
+		for _, t := range in.tags {
+			found = found || strings.EqualFold(t.Key, k)
+		}
+		if !found {
+			return senderErr(http.StatusBadRequest, "InvalidParameterValue", "The transitive tag key %s is not present in the session tags.", awsquery.Clip(k, 128))
+		}
+	}
+	if strings.HasPrefix(strings.ToLower(in.sourceIdentity), "aws:") {
+		return senderErr(http.StatusBadRequest, "ValidationError", "The source identity cannot start with the reserved prefix 'aws:'.")
+	}
+	if len(in.policyArns) > 0 {
+		return senderErr(http.StatusBadRequest, "ValidationError", "Managed session policies (PolicyArns) are not supported by tvm-local: pass an inline Policy.")
+	}
+	return nil
+}
+
+// parseDuration reads DurationSeconds (900-43200) into in.duration.
+func parseDuration(p url.Values, v *validation, in *assumeRoleInput) {
+	if !p.Has("DurationSeconds") {
+		return
+	}
+	raw := p.Get("DurationSeconds")
+	n, err := strconv.Atoi(raw)
+	switch {
+	case err != nil:
+		v.addf(awsquery.Clip(raw, 32), "durationSeconds", "Member must be an integer")
+	case n < int(MinDuration/time.Second):
+		v.addf(raw, "durationSeconds", "Member must have value greater than or equal to 900")
+	case n > int(MaxDuration/time.Second):
+		v.addf(raw, "durationSeconds", "Member must have value less than or equal to 43200")
+	default:
+		in.duration = time.Duration(n) * time.Second
+		in.durationSet = true
+	}
+}
+
+// parseTags reads Tags.member.N.Key / .Value into in.tags, adding
+// validation messages to v; duplicate keys (case-insensitive) are an
+// InvalidParameterValue error.
+func parseTags(p url.Values, v *validation, in *assumeRoleInput) *Error {
 	keys, err1 := memberList(p, "Tags.member.", ".Key")
 	values, err2 := memberList(p, "Tags.member.", ".Value")
 	if err1 != nil || err2 != nil || len(values) > len(keys) {
-		v = append(v, "Tags must be numbered Tags.member.N.Key / Tags.member.N.Value from 1")
+		*v = append(*v, "Tags must be numbered Tags.member.N.Key / Tags.member.N.Value from 1")
 	}
 	if len(keys) > MaxTags {
 		v.addf(strconv.Itoa(len(keys)), "tags", "Member must have length less than or equal to 50")
@@ -374,48 +367,13 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 			}
 			lk := strings.ToLower(k)
 			if seen[lk] {
-				return nil, senderErr(http.StatusBadRequest, "InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+				return senderErr(http.StatusBadRequest, "InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
 			}
 			seen[lk] = true
 			in.tags = append(in.tags, identity.Tag{Key: k, Value: val})
 		}
 	}
-	if in.transitiveTagKeys, err = memberList(p, "TransitiveTagKeys.member.", ""); err != nil {
-		v = append(v, "TransitiveTagKeys must be numbered TransitiveTagKeys.member.N from 1")
-	}
-	if len(in.transitiveTagKeys) > MaxTags {
-		v.addf(strconv.Itoa(len(in.transitiveTagKeys)), "transitiveTagKeys", "Member must have length less than or equal to 50")
-	}
-	for i, k := range in.transitiveTagKeys {
-		field := fmt.Sprintf("transitiveTagKeys.%d.member", i+1)
-		if v.length(k, field, 1, 128) {
-			v.pattern(k, field, tagKeyRE, `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`)
-		}
-	}
-	if e := v.err(); e != nil {
-		return nil, e
-	}
-	for _, t := range in.tags {
-		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
-			return nil, senderErr(http.StatusBadRequest, "InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for AWS use.")
-		}
-	}
-	for _, k := range in.transitiveTagKeys {
-		found := false
-		for _, t := range in.tags {
-			found = found || strings.EqualFold(t.Key, k)
-		}
-		if !found {
-			return nil, senderErr(http.StatusBadRequest, "InvalidParameterValue", "The transitive tag key %s is not present in the session tags.", clip(k, 128))
-		}
-	}
-	if strings.HasPrefix(strings.ToLower(in.sourceIdentity), "aws:") {
-		return nil, senderErr(http.StatusBadRequest, "ValidationError", "The source identity cannot start with the reserved prefix 'aws:'.")
-	}
-	if len(in.policyArns) > 0 {
-		return nil, senderErr(http.StatusBadRequest, "ValidationError", "Managed session policies (PolicyArns) are not supported by tvm-local: pass an inline Policy.")
-	}
-	return in, nil
+	return nil
 }
 
 // badPolicyRune reports characters outside STS's policy character set.
@@ -472,80 +430,16 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 	if verr != nil {
 		return nil, verr
 	}
-	if n := len(in.policy); n > PolicyPlaintextLimit {
-		pct, _ := packedPercent(in.policy, nil)
-		return nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge",
-			"Packed policy consumes %d%% of allotted space, please use smaller policy.", pct)
-	}
-	packed, tagPct := packedPercent(in.policy, in.tags)
-	if packed > 100 {
-		if tagPct > 100 {
-			return nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge", "Packed size of session tags consumes %d%% of allotted space.", tagPct)
-		}
-		return nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge", "Packed policy consumes %d%% of allotted space, please use smaller policy.", packed)
-	}
-	var sessionPolicies []*iam.Policy
-	if in.policySet {
-		pol, err := iam.Parse("session policy", []byte(in.policy))
-		if err != nil {
-			var pe *iam.ParseError
-			msg := "The policy is not in the valid JSON format."
-			if errors.As(err, &pe) && pe.Msg != "" {
-				msg = pe.Msg
-			}
-			return nil, senderErr(http.StatusBadRequest, "MalformedPolicyDocument", "%s", msg)
-		}
-		sessionPolicies = []*iam.Policy{pol}
+	packed, sessionPolicies, perr := sessionPolicy(in)
+	if perr != nil {
+		return nil, perr
 	}
 
 	log := h.log.With("request_id", reqID, "principal", caller.ARN(), "access_key", identity.KeyHint(keyID),
 		"role", in.roleARN, "session_name", in.sessionName)
-	now := h.store.Now()
-	ctx := caller.ContextKeys(now)
-	if in.externalID != "" {
-		ctx["sts:ExternalId"] = []string{in.externalID}
-	}
-	ctx["sts:RoleSessionName"] = []string{in.sessionName}
-	if in.sourceIdentity != "" {
-		ctx["sts:SourceIdentity"] = []string{in.sourceIdentity}
-	}
-	if len(in.tags) > 0 {
-		var keys []string
-		for _, t := range in.tags {
-			ctx["aws:RequestTag/"+t.Key] = []string{t.Value}
-			keys = append(keys, t.Key)
-		}
-		ctx["aws:TagKeys"] = keys
-	}
-	if len(in.transitiveTagKeys) > 0 {
-		ctx["sts:TransitiveTagKeys"] = in.transitiveTagKeys
-	}
-
-	role, ok := h.store.Role(in.roleARN)
-	actions := []string{"sts:AssumeRole"}
-	if len(in.tags) > 0 || len(in.transitiveTagKeys) > 0 {
-		actions = append(actions, "sts:TagSession")
-	}
-	if in.sourceIdentity != "" {
-		actions = append(actions, "sts:SetSourceIdentity")
-	}
-	for _, action := range actions {
-		req := iam.Request{Principal: caller.ARN(), Action: action, Resource: in.roleARN, Context: ctx}
-		d := iam.Evaluate(req, caller.Policies())
-		if d.Allowed() && ok {
-			d = iam.Evaluate(req, iam.Input{Resource: []*iam.Policy{role.Trust}})
-		} else if d.Allowed() {
-			// Unknown role: AWS answers as if the trust policy denied.
-			d = iam.Decision{Outcome: iam.ImplicitDeny, Kind: iam.ResourcePolicy, Statement: -1, Reason: "no such role"}
-		}
-		logDecision(log, action, d)
-		if !d.Allowed() {
-			msg := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", caller.ARN(), action, in.roleARN)
-			if d.Kind == iam.IdentityPolicy || d.Kind == iam.SessionPolicy {
-				msg = d.DenialMessage(req)
-			}
-			return nil, senderErr(http.StatusForbidden, "AccessDenied", "%s", msg)
-		}
+	role, denied := h.authorize(caller, in, log)
+	if denied != nil {
+		return nil, denied
 	}
 
 	chained := caller.Session != nil
@@ -594,6 +488,132 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 	return &assumeRoleResponse{Result: res, Meta: responseMetadata{RequestID: reqID}}, nil
 }
 
+// sessionPolicy checks the session policy's size (alone and packed with the
+// tags: PackedPolicyTooLarge) and syntax (MalformedPolicyDocument), and
+// returns PackedPolicySize and the parsed policy (none when not given).
+func sessionPolicy(in *assumeRoleInput) (packed int, policies []*iam.Policy, e *Error) {
+	if n := len(in.policy); n > PolicyPlaintextLimit {
+		pct, _ := packedPercent(in.policy, nil)
+		return 0, nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge",
+			"Packed policy consumes %d%% of allotted space, please use smaller policy.", pct)
+	}
+	packed, tagPct := packedPercent(in.policy, in.tags)
+	if packed > 100 {
+		if tagPct > 100 {
+			return 0, nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge", "Packed size of session tags consumes %d%% of allotted space.", tagPct)
+		}
+		return 0, nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge", "Packed policy consumes %d%% of allotted space, please use smaller policy.", packed)
+	}
+	if !in.policySet {
+		return packed, nil, nil
+	}
+	pol, err := iam.Parse("session policy", []byte(in.policy))
+	if err != nil {
+		var pe *iam.ParseError
+		msg := "The policy is not in the valid JSON format."
+		if errors.As(err, &pe) && pe.Msg != "" {
+			msg = pe.Msg
+		}
+		return 0, nil, senderErr(http.StatusBadRequest, "MalformedPolicyDocument", "%s", msg)
+	}
+	return packed, []*iam.Policy{pol}, nil
+}
+
+// authorize decides sts:AssumeRole, and sts:TagSession with session tags
+// and sts:SetSourceIdentity with a source identity, as AWS does: the
+// role's trust policy must allow; within the role's account, a trust
+// statement naming the caller (its user ARN, its assumed-role session ARN,
+// or its role's ARN while its session policies allow) is enough, one
+// naming the account needs the caller's identity policy to allow too; a
+// caller from another account needs both; an explicit Deny anywhere wins
+// (iam.Session.EvaluateWithResource). An unknown role is refused as a
+// trust policy that does not allow. It returns the role, or the
+// AccessDenied error of the first refused action.
+func (h *Handler) authorize(caller identity.Principal, in *assumeRoleInput, log *slog.Logger) (*identity.Role, *Error) {
+	role, known := h.store.Role(in.roleARN)
+	rp := iam.ResourcePolicies{Account: arnAccount(in.roleARN), Required: true}
+	if known {
+		rp = iam.ResourcePolicies{Account: role.Account, Policies: []*iam.Policy{role.Trust}, Required: true}
+	}
+	sess := caller.Evaluator(h.store.Now())
+	ctx := requestKeys(in)
+	for _, action := range requiredActions(in) {
+		d := sess.EvaluateWithResource(action, in.roleARN, ctx, rp)
+		logDecision(log, action, d)
+		if !d.Allowed() {
+			return nil, senderErr(http.StatusForbidden, "AccessDenied", "%s", accessDeniedMessage(caller.ARN(), action, in.roleARN, d))
+		}
+	}
+	return role, nil
+}
+
+// requiredActions lists the actions an AssumeRole request needs.
+func requiredActions(in *assumeRoleInput) []string {
+	actions := []string{"sts:AssumeRole"}
+	if len(in.tags) > 0 || len(in.transitiveTagKeys) > 0 {
+		actions = append(actions, "sts:TagSession")
+	}
+	if in.sourceIdentity != "" {
+		actions = append(actions, "sts:SetSourceIdentity")
+	}
+	return actions
+}
+
+// requestKeys returns the condition keys of an AssumeRole request (the
+// caller's own keys come from its session).
+func requestKeys(in *assumeRoleInput) map[string][]string {
+	ctx := map[string][]string{"sts:RoleSessionName": {in.sessionName}}
+	if in.externalID != "" {
+		ctx["sts:ExternalId"] = []string{in.externalID}
+	}
+	if in.sourceIdentity != "" {
+		ctx["sts:SourceIdentity"] = []string{in.sourceIdentity}
+	}
+	if len(in.tags) > 0 {
+		keys := make([]string, 0, len(in.tags))
+		for _, t := range in.tags {
+			ctx["aws:RequestTag/"+t.Key] = []string{t.Value}
+			keys = append(keys, t.Key)
+		}
+		ctx["aws:TagKeys"] = keys
+	}
+	if len(in.transitiveTagKeys) > 0 {
+		ctx["sts:TransitiveTagKeys"] = in.transitiveTagKeys
+	}
+	return ctx
+}
+
+// accessDeniedMessage words a refusal as STS does. A trust policy that
+// does not allow gets STS's long-standing message, which names no policy
+// ("User: arn:aws:sts::...:assumed-role/R/S is not authorized to perform:
+// sts:AssumeRole on resource: arn:aws:iam::...:role/T", as reported in
+// aws/karpenter-provider-aws#4680 and aws-actions/configure-aws-credentials#1219);
+// an explicit Deny in it ends "with an explicit deny in the role trust
+// policy" (IAM User Guide, "Troubleshoot access denied error messages");
+// a refusal by the caller's own policies names the identity-based or
+// session policy ("... because no identity-based policy allows the
+// sts:AssumeRole action").
+func accessDeniedMessage(principal, action, roleARN string, d iam.Decision) string {
+	head := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", principal, action, roleARN)
+	switch {
+	case d.Kind != iam.ResourcePolicy:
+		return d.Message()
+	case d.Outcome == iam.ExplicitDeny:
+		return head + " with an explicit deny in the role trust policy"
+	default:
+		return head
+	}
+}
+
+// arnAccount returns the account field of an ARN, or "".
+func arnAccount(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 {
+		return ""
+	}
+	return parts[4]
+}
+
 // inheritTransitive adds the calling session's transitive tags to a chained
 // session (a tag set explicitly in the request for the same key is an error
 // at AWS; here the inherited value wins, as it does for the policy keys).
@@ -637,14 +657,12 @@ func dedupFold(keys []string) []string {
 
 func logDecision(log *slog.Logger, action string, d iam.Decision) {
 	log.Info("authorization decision", "action", action, "decision", string(d.Outcome),
-		"policy_kind", string(d.Kind), "policy", d.Policy, "statement", d.Statement, "sid", d.Sid, "reason", d.Reason)
+		"policy_kind", string(d.Kind), "grant", d.Grant.String(), "policy", d.Policy, "statement", d.Statement, "sid", d.Sid, "reason", d.Explain())
 }
 
 // XML documents.
 
-type responseMetadata struct {
-	RequestID string `xml:"RequestId"`
-}
+type responseMetadata = awsquery.ResponseMetadata
 
 type getCallerIdentityResponse struct {
 	XMLName xml.Name                `xml:"https://sts.amazonaws.com/doc/2011-06-15/ GetCallerIdentityResponse"`
@@ -681,50 +699,4 @@ type xmlCredentials struct {
 type assumedRoleUser struct {
 	Arn           string `xml:"Arn"`
 	AssumedRoleID string `xml:"AssumedRoleId"`
-}
-
-type errorResponse struct {
-	XMLName   xml.Name  `xml:"https://sts.amazonaws.com/doc/2011-06-15/ ErrorResponse"`
-	Error     errorBody `xml:"Error"`
-	RequestID string    `xml:"RequestId"`
-}
-
-type errorBody struct {
-	Type    string `xml:"Type"`
-	Code    string `xml:"Code"`
-	Message string `xml:"Message"`
-}
-
-func writeXML(w http.ResponseWriter, status int, reqID string, v any) {
-	out, err := xml.MarshalIndent(v, "", "  ")
-	if err != nil {
-		status = http.StatusInternalServerError
-		out = []byte(`<ErrorResponse xmlns="` + Namespace + `"><Error><Type>Receiver</Type><Code>InternalFailure</Code></Error></ErrorResponse>`)
-	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.Header().Set("x-amzn-RequestId", reqID)
-	w.Header().Set("Content-Length", strconv.Itoa(len(out)+1))
-	w.WriteHeader(status)
-	_, _ = w.Write(out)
-	_, _ = w.Write([]byte("\n"))
-}
-
-// newRequestID returns a random UUID (version 4), the shape of STS request ids.
-func newRequestID() string {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic("sts: crypto/rand: " + err.Error())
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-func clip(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return string(r[:n]) + "..."
 }

@@ -1,7 +1,27 @@
 // Package iam parses AWS IAM policy documents and evaluates requests against
-// them the way AWS does for a role session: an explicit Deny in any policy
-// wins, the role's identity-based policies must allow, and, when the session
-// carries session policies, those must allow too.
+// them the way AWS does: an explicit Deny in any policy wins, the
+// identity-based policies must allow, session policies (when the session has
+// any) must allow too, and resource-based policies (a role's trust policy)
+// add or require an Allow depending on whom they name and from which account.
+//
+// # Entry points
+//
+//   - Session.Evaluate: a request by a role session or an IAM user, with its
+//     identity and session policies, session tags, source identity and the
+//     other global condition keys the session carries. This is what every
+//     enforcing endpoint and every simulation calls.
+//   - Session.EvaluateWithResource: the same request against a resource that
+//     has resource-based policies (sts:AssumeRole against a role's trust
+//     policy), combined as AWS combines them within one account and across
+//     accounts.
+//   - Evaluate: the plain intersection of identity and session policies for a
+//     hand-built Request (no session keys beyond Request.Context).
+//   - EvaluateResourcePolicy: resource-based policies alone.
+//
+// A Decision carries the outcome, the kind of policy that decided, the
+// deciding statement and a constant one-line Reason; Explain formats the
+// detailed explanation only when asked for, and Message AWS's AccessDenied
+// text.
 //
 // # Wire format
 //
@@ -12,27 +32,36 @@
 // "Principal" or "NotPrincipal" (trust and other resource-based policies),
 // and "Condition": {operator: {key: value(s)}}. Action, Resource and
 // condition values are a string or an array; condition values may also be
-// JSON booleans or numbers. Parse is strict: invalid or trailing JSON,
+// JSON booleans or numbers. Parsing is strict: invalid or trailing JSON,
 // duplicate or unknown keys, an unknown condition operator, a value the
 // operator cannot use, all are a *ParseError worded for STS's
-// MalformedPolicyDocument message. Policy variables (${aws:username},
-// ${aws:PrincipalTag/k}, any context key, ${key, 'default'}, ${*} ${?} ${$})
-// are expanded only in "Version": "2012-10-17" documents, in the resource
-// part of a Resource ARN and in String, Arn and Bool condition values.
+// MalformedPolicyDocument message. Every pattern (actions, resources,
+// wildcard condition values, numbers, dates, CIDRs) is compiled once, at
+// parse time. Policy variables (${aws:username}, ${aws:PrincipalTag/k}, any
+// context key, ${key, 'default'}, ${*} ${?} ${$}) are expanded only in
+// "Version": "2012-10-17" documents, in the resource part of a Resource ARN
+// and in String, Arn and Bool condition values. A variable whose key has no
+// single value makes a Resource entry match nothing, a positive operator's
+// value match nothing, and a negated operator's value match nothing either,
+// so that a negated operator is satisfied (IAM User Guide, "Policy variables
+// with no value").
 //
 // Request context values are strings: dates in ISO 8601 or epoch seconds,
 // IP addresses in text form, BinaryEquals keys as the raw bytes (the policy
 // holds their base64). A key mapped to an empty slice is present with an
 // empty value set, which Null treats as null and ForAllValues as vacuously
 // true. A key with several values needs ForAllValues or ForAnyValue: AWS
-// defines no result for a bare operator on it, so Evaluate fails closed
+// defines no result for a bare operator on it, so evaluation fails closed
 // (an Allow with such a condition does not apply, a Deny does).
 //
 // # Concurrency
 //
 // The package has no HTTP in it and no global state; every function is safe
-// for concurrent use, and a parsed *Policy may be shared by goroutines as
-// long as nobody modifies it.
+// for concurrent use. A *Policy returned by a Parse function may be shared
+// by goroutines and must not be modified: its compiled patterns are kept
+// beside the exported fields (a statement whose slices were replaced is
+// recompiled on each use, one edited in place is not noticed). Hand-built
+// policies work too and are compiled on each evaluation.
 package iam
 
 // Effect is a statement's effect.
@@ -66,6 +95,9 @@ type Statement struct {
 	NotResource  []string
 	// Conditions are sorted by operator then key for deterministic output.
 	Conditions []Condition
+
+	// compiled holds the statement's patterns, compiled by Parse.
+	compiled *compiled
 }
 
 // Principal is a statement's Principal block. Wildcard is true for "*".
@@ -114,7 +146,45 @@ const (
 	ResourcePolicy PolicyKind = "resource-based policy"
 )
 
-// Decision is the result of Evaluate, with what decided it.
+// Grant says how an allowing resource-based policy names the caller, which
+// decides whether the caller's other policies must allow too (IAM User
+// Guide, "Policy evaluation logic": resource-based policies within one
+// account).
+type Grant uint8
+
+// Grants, from the weakest to the strongest.
+const (
+	// GrantNone: no resource-based statement allows the request.
+	GrantNone Grant = iota
+	// GrantAccount: the statement names the caller's account ("ACCOUNT",
+	// arn:aws:iam::ACCOUNT:root) or excludes others with NotPrincipal: the
+	// account delegates to its IAM policies, which must allow too.
+	GrantAccount
+	// GrantRole: the statement names the role of the caller's session: an
+	// implicit deny in the session's session policies still applies, the
+	// role's identity-based policies need not allow.
+	GrantRole
+	// GrantPrincipal: the statement names the caller itself (its user or
+	// assumed-role session ARN, a service, or "*"): within one account no
+	// other policy needs to allow.
+	GrantPrincipal
+)
+
+// String returns the grant's name.
+func (g Grant) String() string {
+	switch g {
+	case GrantAccount:
+		return "account"
+	case GrantRole:
+		return "role"
+	case GrantPrincipal:
+		return "principal"
+	default:
+		return "none"
+	}
+}
+
+// Decision is the result of an evaluation, with what decided it.
 type Decision struct {
 	Outcome Outcome
 	// Kind is the kind of policy that decided: for an explicit deny the
@@ -126,8 +196,20 @@ type Decision struct {
 	Policy    string
 	Statement int
 	Sid       string
-	// Reason explains the decision in one line.
+	// Reason sums the decision up in one constant line (no formatting cost);
+	// Explain gives the detailed explanation.
 	Reason string
+	// Grant is how the allowing resource-based statement named the caller
+	// (EvaluateResourcePolicy, Session.EvaluateWithResource).
+	Grant Grant
+
+	// What was asked, for Message and Explain.
+	principal, action, resource string
+	// by is the deciding statement; also the identity-based statement that
+	// allowed alongside it; miss the first statement that matched the
+	// action and resource but failed on a condition (implicit deny).
+	by, also hit
+	miss     miss
 }
 
 // Allowed reports whether the request is allowed.
@@ -140,7 +222,4 @@ type Input struct {
 	// Session holds the session policies (inline plus managed). Empty means
 	// the session has no session policy, so the identity policies alone decide.
 	Session []*Policy
-	// Resource holds resource-based policies (a role's trust policy). When
-	// non-empty, Evaluate decides on them alone (used for sts:AssumeRole).
-	Resource []*Policy
 }

@@ -2,23 +2,18 @@ package iam
 
 import (
 	"bytes"
-	"encoding/base64"
-	"fmt"
 	"net/netip"
 	"strings"
 )
 
-// Evaluate decides req against in the way AWS does.
-//
-// When in.Resource is non-empty the request is decided on those
-// resource-based (trust) policies alone: an applicable Deny wins, then an
-// applicable Allow allows, otherwise the request is implicitly denied.
-//
-// Otherwise: (1) an applicable Deny in any identity or session policy is an
-// explicit deny; (2) some identity-based policy must allow, else implicit
-// deny (Kind IdentityPolicy); (3) when in.Session is non-empty some session
-// policy must allow too, else implicit deny (Kind SessionPolicy). The
-// effective permissions are the intersection of the two.
+// Evaluate decides req against the identity-based and session policies of
+// in, the way AWS does for a session: (1) an applicable Deny in any
+// identity or session policy is an explicit deny; (2) some identity-based
+// policy must allow, else implicit deny (Kind IdentityPolicy); (3) when
+// in.Session is non-empty some session policy must allow too, else
+// implicit deny (Kind SessionPolicy). The effective permissions are the
+// intersection of the two. The condition keys are req.Context alone; a
+// Session carries the principal's own keys (see Session.Evaluate).
 //
 // A statement applies when its Action/NotAction, Resource/NotResource,
 // Principal/NotPrincipal (resource policies) and every condition match. A
@@ -28,56 +23,26 @@ import (
 // (a result AWS does not define), makes an Allow inapplicable and a Deny
 // applicable, so evaluation fails closed.
 func Evaluate(req Request, in Input) Decision {
-	ev := evaluator{req: req, ctx: newContext(req.Context)}
-	if len(in.Resource) > 0 {
-		return ev.resourceOnly(in.Resource)
-	}
-	if d, ok := ev.explicitDeny(in.Identity, IdentityPolicy); ok {
-		return d
-	}
-	if d, ok := ev.explicitDeny(in.Session, SessionPolicy); ok {
-		return d
-	}
-	idAllow, idMiss := ev.findAllow(in.Identity)
-	if idAllow == nil {
-		return ev.implicitDeny(IdentityPolicy, idMiss)
-	}
-	if len(in.Session) == 0 {
-		return ev.allowed(IdentityPolicy, idAllow, "")
-	}
-	sAllow, sMiss := ev.findAllow(in.Session)
-	if sAllow == nil {
-		return ev.implicitDeny(SessionPolicy, sMiss)
-	}
-	return ev.allowed(SessionPolicy, sAllow, fmt.Sprintf("; the identity-based policy allows it by %s", idAllow))
+	ev := evaluator{principal: req.Principal, action: req.Action, resource: req.Resource, ctx: req.Context}
+	return ev.identity(in.Identity, in.Session)
 }
 
-// DenialMessage returns AWS's AccessDenied message for a denied decision,
-// e.g. "User: arn:aws:sts::123456789012:assumed-role/R/S is not authorized to
-// perform: dynamodb:Query on resource: arn:aws:dynamodb:us-east-1:123456789012:table/T
-// because no session policy allows the dynamodb:Query action". It returns ""
-// for an allowed decision.
-func (d Decision) DenialMessage(req Request) string {
-	head := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", req.Principal, req.Action, req.Resource)
-	kind := d.Kind
-	if kind == "" {
-		kind = IdentityPolicy
-	}
-	switch d.Outcome {
-	case ExplicitDeny:
-		return fmt.Sprintf("%s with an explicit deny in %s %s", head, article(kind), kind)
-	case ImplicitDeny:
-		return fmt.Sprintf("%s because no %s allows the %s action", head, kind, req.Action)
-	default:
-		return ""
-	}
+// EvaluateResourcePolicy decides req on resource-based policies alone (a
+// role's trust policy, a bucket policy): an applicable Deny wins, then an
+// applicable Allow allows, otherwise the request is implicitly denied.
+// Decision.Grant tells how the strongest allowing statement names the
+// caller; Session.EvaluateWithResource combines it with the caller's own
+// policies as AWS does.
+func EvaluateResourcePolicy(req Request, policies []*Policy) Decision {
+	ev := evaluator{principal: req.Principal, action: req.Action, resource: req.Resource, ctx: req.Context}
+	return ev.resourceOnly(policies)
 }
 
-func article(k PolicyKind) string {
-	if strings.HasPrefix(string(k), "identity") {
-		return "an"
-	}
-	return "a"
+// evaluator holds one request while it is decided.
+type evaluator struct {
+	principal, action, resource string
+	ctx                         map[string][]string
+	sess                        *Session // nil for Evaluate
 }
 
 // hit identifies one statement of one policy.
@@ -86,27 +51,69 @@ type hit struct {
 	index  int
 }
 
-func (h *hit) String() string {
-	s := fmt.Sprintf("statement %d", h.index)
-	if sid := h.policy.Statements[h.index].Sid; sid != "" {
-		s += fmt.Sprintf(" (Sid %q)", sid)
-	}
-	return s + fmt.Sprintf(" of policy %q", h.policy.Name)
-}
-
 // miss records a statement whose action and resource matched but whose
 // condition did not, to explain an implicit deny.
 type miss struct {
 	hit
-	cond Condition
+	cond int
 }
 
-type evaluator struct {
-	req Request
-	ctx reqContext
+func (ev *evaluator) decision(o Outcome, k PolicyKind, by hit) Decision {
+	d := Decision{Outcome: o, Kind: k, Statement: -1, by: by,
+		principal: ev.principal, action: ev.action, resource: ev.resource}
+	if by.policy != nil {
+		d.Policy = by.policy.Name
+		d.Statement = by.index
+		d.Sid = by.policy.Statements[by.index].Sid
+	}
+	d.Reason = reason(o, k)
+	return d
 }
 
-func (ev *evaluator) explicitDeny(pols []*Policy, kind PolicyKind) (Decision, bool) {
+func (ev *evaluator) implicitDeny(k PolicyKind, m miss) Decision {
+	d := ev.decision(ImplicitDeny, k, hit{})
+	d.miss = m
+	return d
+}
+
+// identity decides on identity-based and session policies (Evaluate).
+func (ev *evaluator) identity(identity, session []*Policy) Decision {
+	if h, ok := ev.explicitDeny(identity); ok {
+		return ev.decision(ExplicitDeny, IdentityPolicy, h)
+	}
+	if h, ok := ev.explicitDeny(session); ok {
+		return ev.decision(ExplicitDeny, SessionPolicy, h)
+	}
+	idAllow, idMiss := ev.findAllow(identity)
+	if idAllow.policy == nil {
+		return ev.implicitDeny(IdentityPolicy, idMiss)
+	}
+	if len(session) == 0 {
+		return ev.decision(Allowed, IdentityPolicy, idAllow)
+	}
+	sAllow, sMiss := ev.findAllow(session)
+	if sAllow.policy == nil {
+		return ev.implicitDeny(SessionPolicy, sMiss)
+	}
+	d := ev.decision(Allowed, SessionPolicy, sAllow)
+	d.also = idAllow
+	return d
+}
+
+func (ev *evaluator) resourceOnly(pols []*Policy) Decision {
+	if h, ok := ev.explicitDeny(pols); ok {
+		return ev.decision(ExplicitDeny, ResourcePolicy, h)
+	}
+	h, g, m := ev.strongestGrant(pols)
+	if g == GrantNone {
+		return ev.implicitDeny(ResourcePolicy, m)
+	}
+	d := ev.decision(Allowed, ResourcePolicy, h)
+	d.Grant = g
+	return d
+}
+
+func (ev *evaluator) explicitDeny(pols []*Policy) (hit, bool) {
 	for _, p := range pols {
 		if p == nil {
 			continue
@@ -117,25 +124,17 @@ func (ev *evaluator) explicitDeny(pols []*Policy, kind PolicyKind) (Decision, bo
 				continue
 			}
 			if ok, _ := ev.applies(p, st); ok {
-				h := &hit{policy: p, index: i}
-				return Decision{
-					Outcome:   ExplicitDeny,
-					Kind:      kind,
-					Policy:    p.Name,
-					Statement: i,
-					Sid:       st.Sid,
-					Reason:    fmt.Sprintf("explicit deny: %s (%s) matches %s on %s", h, kind, ev.req.Action, ev.req.Resource),
-				}, true
+				return hit{policy: p, index: i}, true
 			}
 		}
 	}
-	return Decision{}, false
+	return hit{}, false
 }
 
 // findAllow returns the first applicable Allow statement, or the first
 // statement that failed only on a condition.
-func (ev *evaluator) findAllow(pols []*Policy) (*hit, *miss) {
-	var first *miss
+func (ev *evaluator) findAllow(pols []*Policy) (hit, miss) {
+	first := miss{cond: -1}
 	for _, p := range pols {
 		if p == nil {
 			continue
@@ -147,104 +146,97 @@ func (ev *evaluator) findAllow(pols []*Policy) (*hit, *miss) {
 			}
 			ok, failed := ev.applies(p, st)
 			if ok {
-				return &hit{policy: p, index: i}, nil
+				return hit{policy: p, index: i}, miss{cond: -1}
 			}
-			if failed != nil && first == nil {
-				first = &miss{hit: hit{policy: p, index: i}, cond: *failed}
+			if failed >= 0 && first.policy == nil {
+				first = miss{hit: hit{policy: p, index: i}, cond: failed}
 			}
 		}
 	}
-	return nil, first
+	return hit{}, first
 }
 
-func (ev *evaluator) implicitDeny(kind PolicyKind, m *miss) Decision {
-	d := Decision{
-		Outcome:   ImplicitDeny,
-		Kind:      kind,
-		Statement: -1,
-		Reason:    fmt.Sprintf("implicit deny: no %s allows %s on %s", kind, ev.req.Action, ev.req.Resource),
+// strongestGrant returns the applicable Allow statement of resource-based
+// policies that names the caller most directly.
+func (ev *evaluator) strongestGrant(pols []*Policy) (hit, Grant, miss) {
+	var best hit
+	grant := GrantNone
+	first := miss{cond: -1}
+	for _, p := range pols {
+		if p == nil {
+			continue
+		}
+		for i := range p.Statements {
+			st := &p.Statements[i]
+			if st.Effect != Allow {
+				continue
+			}
+			ok, failed := ev.applies(p, st)
+			if !ok {
+				if failed >= 0 && first.policy == nil {
+					first = miss{hit: hit{policy: p, index: i}, cond: failed}
+				}
+				continue
+			}
+			if g := ev.grantOf(st); g > grant {
+				best, grant = hit{policy: p, index: i}, g
+			}
+		}
 	}
-	if m != nil {
-		d.Reason += fmt.Sprintf(" (%s matches the action and resource but its condition %s on %s is false)",
-			&m.hit, m.cond.Operator, m.cond.Key)
-	}
-	return d
-}
-
-func (ev *evaluator) allowed(kind PolicyKind, h *hit, extra string) Decision {
-	st := &h.policy.Statements[h.index]
-	return Decision{
-		Outcome:   Allowed,
-		Kind:      kind,
-		Policy:    h.policy.Name,
-		Statement: h.index,
-		Sid:       st.Sid,
-		Reason:    fmt.Sprintf("allowed by %s (%s)%s", h, kind, extra),
-	}
-}
-
-func (ev *evaluator) resourceOnly(pols []*Policy) Decision {
-	if d, ok := ev.explicitDeny(pols, ResourcePolicy); ok {
-		return d
-	}
-	allow, m := ev.findAllow(pols)
-	if allow == nil {
-		return ev.implicitDeny(ResourcePolicy, m)
-	}
-	return ev.allowed(ResourcePolicy, allow, "")
+	return best, grant, first
 }
 
 // applies reports whether st applies to the request. When the action,
-// resource and principal match but a condition does not, failed names it.
-func (ev *evaluator) applies(p *Policy, st *Statement) (ok bool, failed *Condition) {
-	vars := p.Version == Version2012
-	if !ev.matchesAction(st) || !ev.matchesResource(st, vars) || !ev.matchesPrincipal(st) {
-		return false, nil
+// resource and principal match but a condition does not, failed is that
+// condition's index (else -1).
+func (ev *evaluator) applies(p *Policy, st *Statement) (ok bool, failed int) {
+	c := st.matcher(p.Version)
+	if !ev.matchesAction(c) || !ev.matchesResource(c, st) || !ev.matchesPrincipal(st) {
+		return false, -1
 	}
-	for i := range st.Conditions {
-		c := &st.Conditions[i]
-		res, valid := ev.condition(c, vars)
+	for i := range c.conds {
+		res, valid := ev.condition(&c.conds[i])
 		if !valid {
 			// Undefined condition (unknown operator, or a single-valued
 			// operator on several request values): fail closed.
-			return st.Effect == Deny, c
+			return st.Effect == Deny, i
 		}
 		if !res {
-			return false, c
+			return false, i
 		}
 	}
-	return true, nil
+	return true, -1
 }
 
-func (ev *evaluator) matchesAction(st *Statement) bool {
-	if st.NotAction != nil {
-		for _, a := range st.NotAction {
-			if MatchAction(a, ev.req.Action) {
+func (ev *evaluator) matchesAction(c *compiled) bool {
+	if c.notActions != nil {
+		for i := range c.notActions {
+			if c.notActions[i].match(ev.action, true) {
 				return false
 			}
 		}
 		return true
 	}
-	for _, a := range st.Action {
-		if MatchAction(a, ev.req.Action) {
+	for i := range c.actions {
+		if c.actions[i].match(ev.action, true) {
 			return true
 		}
 	}
 	return false
 }
 
-func (ev *evaluator) matchesResource(st *Statement, vars bool) bool {
+func (ev *evaluator) matchesResource(c *compiled, st *Statement) bool {
 	switch {
 	case st.NotResource != nil:
-		for _, r := range st.NotResource {
-			if ev.resourceMatches(r, vars) {
+		for i := range c.notResources {
+			if ev.resourceMatches(&c.notResources[i]) {
 				return false
 			}
 		}
 		return true
 	case st.Resource != nil:
-		for _, r := range st.Resource {
-			if ev.resourceMatches(r, vars) {
+		for i := range c.resources {
+			if ev.resourceMatches(&c.resources[i]) {
 				return true
 			}
 		}
@@ -255,75 +247,82 @@ func (ev *evaluator) matchesResource(st *Statement, vars bool) bool {
 	}
 }
 
-// resourceMatches matches one Resource entry; policy variables are expanded
-// only in the resource part of the ARN (after the fifth colon).
-func (ev *evaluator) resourceMatches(pattern string, vars bool) bool {
-	if pattern == "*" {
+// resourceMatches matches one Resource entry. An entry whose variable has
+// no value matches nothing (IAM User Guide, "Policy variables with no
+// value"), so in NotResource it excludes nothing.
+func (ev *evaluator) resourceMatches(r *resourcePattern) bool {
+	switch {
+	case r.all:
 		return true
+	case !r.vars:
+		return r.arn.match(ev.resource)
 	}
-	if !vars || !strings.Contains(pattern, "${") {
-		return MatchResource(pattern, ev.req.Resource)
-	}
-	head, tail := pattern, ""
-	if parts := strings.SplitN(pattern, ":", 6); len(parts) == 6 {
-		tail = parts[5]
-		head = pattern[:len(pattern)-len(tail)]
-	}
-	g := compileWildcard(head)
-	tg, ok := expand(tail, ev.ctx, true, true)
+	tg, ok := ev.expand(r.tail, true)
 	if !ok {
 		return false
 	}
-	return matchARN(append(g, tg...), ev.req.Resource)
+	g := append(append(make(glob, 0, len(r.head)+len(tg)), r.head...), tg...)
+	p := compileARN(g)
+	return p.match(ev.resource)
 }
 
 func (ev *evaluator) matchesPrincipal(st *Statement) bool {
 	switch {
 	case st.Principal != nil:
-		return principalMatches(st.Principal, ev.req.Principal)
+		return principalGrant(st.Principal, ev.principal) != GrantNone
 	case st.NotPrincipal != nil:
-		return !principalMatches(st.NotPrincipal, ev.req.Principal)
+		return principalGrant(st.NotPrincipal, ev.principal) == GrantNone
 	default:
 		return true
 	}
 }
 
-// principalMatches matches a Principal block against a caller: "*", an
-// exact ARN, an account ID or account root ARN (any principal of that
-// account), a role ARN (any session of that role), a service or a federated
-// provider.
-func principalMatches(p *Principal, caller string) bool {
-	if p.Wildcard {
-		return true
+// grantOf is how an applicable Allow statement names the caller.
+func (ev *evaluator) grantOf(st *Statement) Grant {
+	if st.Principal != nil {
+		return principalGrant(st.Principal, ev.principal)
 	}
+	// NotPrincipal, or no principal at all (hand-built): no direct grant.
+	return GrantAccount
+}
+
+// principalGrant matches a Principal block against a caller: "*", an exact
+// ARN, a service or a federated provider name the caller itself; an
+// account ID or account root ARN names its account; a role ARN names the
+// sessions of that role.
+func principalGrant(p *Principal, caller string) Grant {
+	if p.Wildcard {
+		return GrantPrincipal
+	}
+	best := GrantNone
 	acct := arnAccount(caller)
 	for _, a := range p.AWS {
 		switch {
 		case a == caller:
-			return true
+			return GrantPrincipal
 		case isAccountID(a):
 			if a == acct {
-				return true
+				best = max(best, GrantAccount)
 			}
 		case strings.HasPrefix(a, "arn:") && strings.HasSuffix(a, ":root"):
 			if acct != "" && arnAccount(a) == acct {
-				return true
+				best = max(best, GrantAccount)
 			}
 		case sessionOfRole(caller, a):
-			return true
+			best = max(best, GrantRole)
 		}
 	}
 	for _, s := range p.Service {
 		if s == caller {
-			return true
+			return GrantPrincipal
 		}
 	}
 	for _, f := range p.Federated {
 		if f == caller {
-			return true
+			return GrantPrincipal
 		}
 	}
-	return false
+	return best
 }
 
 // arnAccount returns the account field of an ARN, or "".
@@ -358,16 +357,16 @@ func sessionOfRole(caller, roleARN string) bool {
 // condition evaluates one condition. valid is false when the condition has
 // no defined result: an unknown operator, or an operator without
 // ForAllValues/ForAnyValue on a key with more than one request value.
-func (ev *evaluator) condition(c *Condition, vars bool) (result, valid bool) {
-	op, msg := parseOperator(c.Operator)
-	if msg != "" {
+func (ev *evaluator) condition(c *compiledCond) (result, valid bool) {
+	if !c.valid {
 		return false, false
 	}
-	reqVals, present := ev.ctx.lookup(c.Key)
+	op := c.op
+	reqVals, present := ev.lookup(c.key)
 	if op.family == famNull {
-		isNull := !present || len(reqVals) == 0
-		for _, v := range c.Values {
-			switch strings.ToLower(v) {
+		isNull := !present || reqVals.len() == 0
+		for i := range c.vals {
+			switch strings.ToLower(c.vals[i].raw) {
 			case "true":
 				if isNull {
 					return true, true
@@ -382,9 +381,7 @@ func (ev *evaluator) condition(c *Condition, vars bool) (result, valid bool) {
 	}
 	if !present {
 		switch {
-		case op.ifExists:
-			return true, true
-		case op.set == setForAll:
+		case op.ifExists, op.set == setForAll:
 			return true, true
 		case op.set == setForAny:
 			return false, true
@@ -392,125 +389,109 @@ func (ev *evaluator) condition(c *Condition, vars bool) (result, valid bool) {
 			return op.negated, true
 		}
 	}
-	pvs := ev.policyValues(op, c.Values, vars)
 	switch op.set {
 	case setForAll:
 		// Every request value passes; true for an empty set.
-		for _, rv := range reqVals {
-			if !ev.valuePasses(op, pvs, rv) {
+		for i := 0; i < reqVals.len(); i++ {
+			if !ev.valuePasses(c, reqVals.at(i)) {
 				return false, true
 			}
 		}
 		return true, true
 	case setForAny:
-		for _, rv := range reqVals {
-			if ev.valuePasses(op, pvs, rv) {
+		for i := 0; i < reqVals.len(); i++ {
+			if ev.valuePasses(c, reqVals.at(i)) {
 				return true, true
 			}
 		}
 		return false, true
+	}
+	switch reqVals.len() {
+	case 0:
+		// An empty set: no value matches, so a positive operator is
+		// false and a negated one (NOR) true, as for an absent key.
+		return op.negated, true
+	case 1:
+		return ev.valuePasses(c, reqVals.at(0)), true
 	default:
-		if len(reqVals) > 1 {
-			// A single-valued operator met a key with several request
-			// values. AWS says multivalued keys "require a condition set
-			// operator" and documents no result for the bare form
-			// ("Single-valued vs. multivalued context keys"), so the
-			// condition is undefined and fails closed like an unknown
-			// operator: an Allow does not apply, a Deny does.
-			return false, false
-		}
-		if len(reqVals) == 0 {
-			// An empty set: no value matches, so a positive operator is
-			// false and a negated one (NOR) true, as for an absent key.
-			return op.negated, true
-		}
-		return ev.valuePasses(op, pvs, reqVals[0]), true
+		// A single-valued operator met a key with several request
+		// values. AWS says multivalued keys "require a condition set
+		// operator" and documents no result for the bare form
+		// ("Single-valued vs. multivalued context keys"), so the
+		// condition is undefined and fails closed like an unknown
+		// operator: an Allow does not apply, a Deny does.
+		return false, false
 	}
-}
-
-// policyValue is one policy value prepared for comparison; ok is false when
-// a policy variable in it could not be resolved.
-type policyValue struct {
-	raw string
-	g   glob
-	ok  bool
-}
-
-func (ev *evaluator) policyValues(op operator, vals []string, vars bool) []policyValue {
-	out := make([]policyValue, len(vals))
-	for i, v := range vals {
-		pv := policyValue{raw: v, ok: true}
-		switch op.family {
-		case famString:
-			pv.g, pv.ok = expand(v, ev.ctx, vars, op.compare == cmpLike)
-		case famArn:
-			pv.g, pv.ok = expand(v, ev.ctx, vars, true)
-		case famBool:
-			if vars && strings.Contains(v, "${") {
-				var g glob
-				if g, pv.ok = expand(v, ev.ctx, true, false); pv.ok {
-					pv.raw = g.literal()
-				}
-			}
-		}
-		out[i] = pv
-	}
-	return out
 }
 
 // valuePasses reports whether one request value satisfies the operator
-// against the policy values: for a positive operator it matches at least one
-// (OR); for a negated operator it matches none (NOR). A policy value with
-// an unresolved variable matches nothing, and makes a negated operator fail,
-// so an unresolvable variable never widens access.
-func (ev *evaluator) valuePasses(op operator, pvs []policyValue, rv string) bool {
-	for i := range pvs {
-		pv := &pvs[i]
-		if !pv.ok {
-			if op.negated {
-				return false
-			}
-			continue
-		}
-		if compareValue(op, pv, rv) {
-			return !op.negated
+// against the policy values: for a positive operator it matches at least
+// one (OR); for a negated operator it matches none (NOR). A policy value
+// whose variable has no value is "effectively null. There is no equal or
+// like value" (IAM User Guide, "Policy variables with no value"): it
+// matches nothing, so a positive operator is not satisfied by it and a
+// negated operator is ("Inverted condition operators like StringNotEquals
+// or StringNotLike do match against a null value").
+func (ev *evaluator) valuePasses(c *compiledCond, rv string) bool {
+	for i := range c.vals {
+		if ev.valueMatches(c.op, &c.vals[i], rv) {
+			return !c.op.negated
 		}
 	}
-	return op.negated
+	return c.op.negated
 }
 
-// compareValue applies the operator's positive comparison.
-func compareValue(op operator, pv *policyValue, rv string) bool {
+// valueMatches applies the operator's positive comparison to one policy value.
+func (ev *evaluator) valueMatches(op operator, pv *condValue, rv string) bool {
+	if pv.dynamic {
+		return ev.dynamicMatches(op, pv.raw, rv)
+	}
+	if !pv.ok {
+		return false
+	}
 	switch op.family {
 	case famString:
-		switch op.compare {
-		case cmpEqualsIgnoreCase:
-			return pv.g.match(rv, true) // no wildcards: literal, case-folded
-		default:
-			return pv.g.match(rv, false)
-		}
+		return pv.pat.match(rv, op.compare == cmpEqualsIgnoreCase)
 	case famArn:
-		return matchARN(pv.g, rv)
+		return pv.arn.match(rv)
 	case famNumeric:
-		a, ok1 := parseNumber(rv)
-		b, ok2 := parseNumber(pv.raw)
-		return ok1 && ok2 && ordered(op.compare, cmpFloat(a, b))
+		a, ok := parseNumber(rv)
+		return ok && ordered(op.compare, cmpFloat(a, pv.num))
 	case famDate:
-		a, ok1 := parseDate(rv)
-		b, ok2 := parseDate(pv.raw)
-		return ok1 && ok2 && ordered(op.compare, a.Compare(b))
+		a, ok := parseDate(rv)
+		return ok && ordered(op.compare, a.Compare(pv.date))
 	case famBool:
 		return strings.EqualFold(rv, pv.raw)
 	case famBinary:
-		b, err := base64.StdEncoding.DecodeString(pv.raw)
-		return err == nil && bytes.Equal(b, []byte(rv))
+		return bytes.Equal(pv.bin, []byte(rv))
 	case famIP:
 		addr, err := netip.ParseAddr(rv)
-		if err != nil {
+		return err == nil && pv.cidr.Contains(addr.Unmap())
+	}
+	return false
+}
+
+// dynamicMatches compares a request value with a policy value that holds
+// policy variables, expanded against this request.
+func (ev *evaluator) dynamicMatches(op operator, raw, rv string) bool {
+	switch op.family {
+	case famString:
+		g, ok := ev.expand(raw, op.compare == cmpLike)
+		if !ok {
 			return false
 		}
-		pf, ok := parseCIDR(pv.raw)
-		return ok && pf.Contains(addr.Unmap())
+		p := newPattern(g)
+		return p.match(rv, op.compare == cmpEqualsIgnoreCase)
+	case famArn:
+		g, ok := ev.expand(raw, true)
+		if !ok {
+			return false
+		}
+		p := compileARN(g)
+		return p.match(rv)
+	case famBool:
+		g, ok := ev.expand(raw, false)
+		return ok && strings.EqualFold(rv, g.literal())
 	}
 	return false
 }

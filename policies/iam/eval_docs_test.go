@@ -8,7 +8,7 @@ import (
 type evalCase struct {
 	identity []string // identity-based policy documents
 	session  []string // session policy documents
-	resource []string // resource-based policy documents (ModeResource)
+	resource []string // resource-based policy documents (ParseResourcePolicy): evaluated alone
 	req      Request
 	want     Outcome
 	kind     PolicyKind // checked when non-empty
@@ -26,10 +26,14 @@ func runEvalCases(t *testing.T, cases map[string]evalCase) {
 			for i, d := range tc.session {
 				in.Session = append(in.Session, mustParse(t, "session"+string(rune('A'+i)), d))
 			}
+			var resource []*Policy
 			for i, d := range tc.resource {
-				in.Resource = append(in.Resource, mustParseMode(t, "resource"+string(rune('A'+i)), d, ModeResource))
+				resource = append(resource, mustParseResource(t, "resource"+string(rune('A'+i)), d))
 			}
 			got := Evaluate(tc.req, in)
+			if resource != nil {
+				got = EvaluateResourcePolicy(tc.req, resource)
+			}
 			if got.Outcome != tc.want {
 				t.Fatalf("Outcome = %s, want %s (reason: %s)", got.Outcome, tc.want, got.Reason)
 			}
@@ -39,8 +43,8 @@ func runEvalCases(t *testing.T, cases map[string]evalCase) {
 			if tc.sid != "" && got.Sid != tc.sid {
 				t.Errorf("Sid = %q, want %q (reason: %s)", got.Sid, tc.sid, got.Reason)
 			}
-			if got.Reason == "" {
-				t.Error("Reason is empty")
+			if got.Reason == "" || got.Explain() == "" {
+				t.Error("Reason or Explain is empty")
 			}
 			if (got.Outcome == Allowed) != (got.DenialMessage(tc.req) == "") {
 				t.Errorf("DenialMessage = %q for outcome %s", got.DenialMessage(tc.req), got.Outcome)
@@ -662,4 +666,57 @@ func TestMatchActionDocs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The example of "Policy variables with no value"
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-no-value):
+// "Access is explicitly denied when aws:principaltag/Team is not set", because
+// "Inverted condition operators like StringNotEquals or StringNotLike do match
+// against a null value"; positive operators "do not match", and "the resource
+// that includes a policy variable with no value will not match any resource".
+func TestEvaluateDocsPolicyVariablesWithNoValue(t *testing.T) {
+	denyOtherTeam := `{
+	  "Version": "2012-10-17",
+	  "Statement": [
+	   {
+	    "Effect": "Deny",
+	    "Action": "s3:GetObject",
+	    "Resource": "arn:aws:s3:::amzn-s3-demo-bucket/*",
+	    "Condition": {
+	      "StringNotEquals": {
+	        "s3:ExistingObjectTag/Team": "${aws:PrincipalTag/Team}"
+	       }
+	      }
+	    }
+	  ]
+	}`
+	negatedOps := `{"Version":"2012-10-17","Statement":[
+	  {"Sid":"NotLike","Effect":"Deny","Action":"s3:GetObject","Resource":"*","Condition":{"StringNotLike":{"s3:prefix":"${aws:PrincipalTag/Team}/*"}}},
+	  {"Sid":"NotArn","Effect":"Deny","Action":"s3:PutObject","Resource":"*","Condition":{"ArnNotLike":{"aws:SourceArn":"arn:aws:s3:::${aws:PrincipalTag/Team}"}}}]}`
+	positive := `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*",
+	  "Condition":{"StringEquals":{"s3:ExistingObjectTag/Team":"${aws:PrincipalTag/Team}"}}}}`
+	notResource := `{"Version":"2012-10-17","Statement":{"Sid":"AllButOwnTeam","Effect":"Deny","Action":"s3:GetObject",
+	  "NotResource":"arn:aws:s3:::amzn-s3-demo-bucket/${aws:PrincipalTag/Team}/*"}}`
+	obj := "arn:aws:s3:::amzn-s3-demo-bucket/report.csv"
+	r := func(action string, c map[string][]string) Request {
+		return Request{Principal: session, Action: action, Resource: obj, Context: c}
+	}
+	runEvalCases(t, map[string]evalCase{
+		"tag set and equal: not denied": {identity: []string{allowAll, denyOtherTeam},
+			req: r("s3:GetObject", ctx("aws:PrincipalTag/Team", "red", "s3:ExistingObjectTag/Team", "red")), want: Allowed},
+		"tag set and different: denied": {identity: []string{allowAll, denyOtherTeam},
+			req: r("s3:GetObject", ctx("aws:PrincipalTag/Team", "red", "s3:ExistingObjectTag/Team", "blue")), want: ExplicitDeny},
+		"tag not set: explicitly denied": {identity: []string{allowAll, denyOtherTeam},
+			req: r("s3:GetObject", ctx("s3:ExistingObjectTag/Team", "red")), want: ExplicitDeny, kind: IdentityPolicy},
+		"tag not set, StringNotLike: denied": {identity: []string{allowAll, negatedOps},
+			req: r("s3:GetObject", ctx("s3:prefix", "red/x")), want: ExplicitDeny, sid: "NotLike"},
+		"tag not set, ArnNotLike: denied": {identity: []string{allowAll, negatedOps},
+			req: r("s3:PutObject", ctx("aws:SourceArn", "arn:aws:s3:::red")), want: ExplicitDeny, sid: "NotArn"},
+		"tag not set, positive operator does not match": {identity: []string{positive},
+			req: r("s3:GetObject", ctx("s3:ExistingObjectTag/Team", "")), want: ImplicitDeny},
+		"tag not set, NotResource entry matches nothing: the Deny applies": {identity: []string{allowAll, notResource},
+			req: r("s3:GetObject", nil), want: ExplicitDeny, sid: "AllButOwnTeam"},
+		"tag set, NotResource excludes the own prefix": {identity: []string{allowAll, notResource},
+			req: Request{Principal: session, Action: "s3:GetObject", Resource: "arn:aws:s3:::amzn-s3-demo-bucket/red/a", Context: ctx("aws:PrincipalTag/Team", "red")}, want: Allowed},
+	})
 }

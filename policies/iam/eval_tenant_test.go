@@ -212,12 +212,17 @@ func TestEvaluateMissingKeys(t *testing.T) {
 		"NotIpAddress outside":                     {"NotIpAddress", "10.0.0.0/8", with("192.0.2.1"), Allowed},
 		"IpAddress not an address":                 {"IpAddress", "10.0.0.0/8", with("host"), ImplicitDeny},
 		"ArnLike service mismatch":                 {"ArnLike", "arn:aws:s3:::*", with("arn:aws:sqs:us-east-1:1:q"), ImplicitDeny},
-		"unresolved variable in negated operator":  {"StringNotEquals", "${aws:PrincipalTag/none}", with("x"), ImplicitDeny},
-		"resolved default variable negated":        {"StringNotEquals", "${aws:PrincipalTag/none, 'y'}", with("x"), Allowed},
-		"unresolved variable in positive operator": {"StringEquals", "${aws:PrincipalTag/none}", with(""), ImplicitDeny},
-		"unterminated variable is literal":         {"StringEquals", "${aws:username", with("${aws:username"), Allowed},
-		"malformed default matches nothing":        {"StringEquals", "${aws:userid, anonymous}", with("anonymous"), ImplicitDeny},
-		"unqualified positive on one value":        {"StringEquals", "a", with("a"), Allowed},
+		// IAM User Guide, "Policy variables with no value"
+		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-no-value):
+		// the variable's value "is effectively null. There is no equal or like
+		// value", and "Inverted condition operators like StringNotEquals or
+		// StringNotLike do match against a null value".
+		"unresolved variable in negated operator":                           {"StringNotEquals", "${aws:PrincipalTag/none}", with("x"), Allowed},
+		"resolved default variable negated":                                 {"StringNotEquals", "${aws:PrincipalTag/none, 'y'}", with("x"), Allowed},
+		"unresolved variable in positive operator":                          {"StringEquals", "${aws:PrincipalTag/none}", with(""), ImplicitDeny},
+		"unterminated variable is literal":                                  {"StringEquals", "${aws:username", with("${aws:username"), Allowed},
+		"malformed default matches nothing":                                 {"StringEquals", "${aws:userid, anonymous}", with("anonymous"), ImplicitDeny},
+		"unqualified positive on one value":                                 {"StringEquals", "a", with("a"), Allowed},
 		"unqualified positive on several values is undefined: fails closed": {"StringEquals", "a", with("b", "a"), ImplicitDeny},
 		"unqualified positive on several equal values fails closed":         {"StringEquals", "a", with("a", "a"), ImplicitDeny},
 		"unqualified negated on several values, one equal":                  {"StringNotEquals", "a", with("b", "a"), ImplicitDeny},
@@ -362,14 +367,14 @@ func TestDecisionNamesTheStatement(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			got := Evaluate(tc.req, Input{Identity: []*Policy{role}, Session: []*Policy{sess}})
-			reason := got.Reason
-			got.Reason = ""
-			if got != tc.want {
-				t.Errorf("Decision = %+v, want %+v", got, tc.want)
+			reason := got.Explain()
+			exported := Decision{Outcome: got.Outcome, Kind: got.Kind, Policy: got.Policy, Statement: got.Statement, Sid: got.Sid}
+			if exported != tc.want {
+				t.Errorf("Decision = %+v, want %+v", exported, tc.want)
 			}
 			for _, s := range tc.reasonHas {
 				if !strings.Contains(reason, s) {
-					t.Errorf("Reason %q does not contain %q", reason, s)
+					t.Errorf("Explain() %q does not contain %q", reason, s)
 				}
 			}
 		})
@@ -412,7 +417,7 @@ func TestEvaluateTrustPolicy(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			req := Request{Principal: tc.caller, Action: tc.action, Resource: roleARN}
-			d := Evaluate(req, Input{Resource: []*Policy{trust(tc.principal)}})
+			d := EvaluateResourcePolicy(req, []*Policy{trust(tc.principal)})
 			if d.Outcome != tc.want {
 				t.Fatalf("got %s, want %s (%s)", d.Outcome, tc.want, d.Reason)
 			}
@@ -429,7 +434,7 @@ func TestEvaluateTrustPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		for caller, want := range map[string]Outcome{broker: Allowed, "arn:aws:iam::123456789012:user/admin": ExplicitDeny} {
-			d := Evaluate(Request{Principal: caller, Action: "sts:AssumeRole", Resource: roleARN}, Input{Resource: []*Policy{p}})
+			d := EvaluateResourcePolicy(Request{Principal: caller, Action: "sts:AssumeRole", Resource: roleARN}, []*Policy{p})
 			if d.Outcome != want {
 				t.Errorf("%s: got %s, want %s", caller, d.Outcome, want)
 			}

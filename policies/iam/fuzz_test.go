@@ -29,31 +29,30 @@ func FuzzParseEvaluate(f *testing.F) {
 		{Principal: session, Action: "dynamodb:Scan", Resource: indexARN},
 	}
 	f.Fuzz(func(t *testing.T, doc []byte) {
-		for _, mode := range []ParseMode{ModeIdentity, ModeTrust, ModeResource} {
-			p, err := ParseWithMode("fuzz", doc, mode)
+		for mode, parse := range parseModes {
+			p, err := parse("fuzz", doc)
 			if err != nil {
 				var pe *ParseError
 				if !errors.As(err, &pe) || pe.Msg == "" {
-					t.Fatalf("mode %d: error %v is not a *ParseError with a message", mode, err)
+					t.Fatalf("mode %s: error %v is not a *ParseError with a message", mode, err)
 				}
 				continue
 			}
 			for _, req := range reqs {
-				var in Input
+				var d Decision
 				switch mode {
-				case ModeIdentity:
-					in = Input{Identity: []*Policy{p}, Session: []*Policy{p}}
+				case "identity":
+					d = Evaluate(req, Input{Identity: []*Policy{p}, Session: []*Policy{p}})
 				default:
-					in = Input{Resource: []*Policy{p}}
+					d = EvaluateResourcePolicy(req, []*Policy{p})
 				}
-				d := Evaluate(req, in)
 				switch d.Outcome {
 				case Allowed, ImplicitDeny, ExplicitDeny:
 				default:
 					t.Fatalf("bad outcome %q", d.Outcome)
 				}
-				if d.Reason == "" {
-					t.Fatal("empty reason")
+				if d.Reason == "" || d.Explain() == "" {
+					t.Fatal("empty reason or explanation")
 				}
 				if d.Outcome == ImplicitDeny && d.Statement != -1 {
 					t.Fatalf("implicit deny names statement %d", d.Statement)
@@ -61,7 +60,9 @@ func FuzzParseEvaluate(f *testing.F) {
 				if d.Outcome != ImplicitDeny && (d.Statement < 0 || d.Statement >= len(p.Statements)) {
 					t.Fatalf("decision names statement %d of %d", d.Statement, len(p.Statements))
 				}
-				_ = d.DenialMessage(req)
+				if (d.Message() == "") != d.Allowed() || d.Message() != d.DenialMessage(req) {
+					t.Fatalf("Message %q for outcome %s", d.Message(), d.Outcome)
+				}
 			}
 		}
 	})

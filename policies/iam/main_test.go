@@ -20,14 +20,21 @@ func mustParse(t testing.TB, name, doc string) *Policy {
 	return p
 }
 
-// mustParseMode parses a policy of the given kind or fails the test.
-func mustParseMode(t testing.TB, name, doc string, mode ParseMode) *Policy {
+// mustParseResource parses a resource-based policy or fails the test.
+func mustParseResource(t testing.TB, name, doc string) *Policy {
 	t.Helper()
-	p, err := ParseWithMode(name, []byte(doc), mode)
+	p, err := ParseResourcePolicy(name, []byte(doc))
 	if err != nil {
-		t.Fatalf("ParseWithMode(%s): %v", name, err)
+		t.Fatalf("ParseResourcePolicy(%s): %v", name, err)
 	}
 	return p
+}
+
+// parseModes maps each parse function to a name for table tests.
+var parseModes = map[string]func(string, []byte) (*Policy, error){
+	"identity": Parse,
+	"trust":    ParseTrustPolicy,
+	"resource": ParseResourcePolicy,
 }
 
 // ctx builds a request context from key/values pairs.

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -29,8 +30,10 @@ type glob []elem
 // every other character is literal.
 func compileWildcard(p string) glob {
 	g := make(glob, 0, len(p))
-	for _, r := range decodeRunes(p) {
+	for i := 0; i < len(p); {
+		r, size := decodeAt(p, i)
 		g = appendWild(g, r)
+		i += size
 	}
 	return g
 }
@@ -40,18 +43,14 @@ func compileWildcard(p string) glob {
 // equal (as they would if both decoded to U+FFFD).
 const invalidBase = utf8.MaxRune + 1
 
-// decodeRunes decodes s into runes, byte-exactly for invalid UTF-8.
-func decodeRunes(s string) []rune {
-	out := make([]rune, 0, len(s))
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			r = invalidBase + rune(s[i])
-		}
-		out = append(out, r)
-		i += size
+// decodeAt decodes the rune at byte offset i of s, byte-exactly for
+// invalid UTF-8.
+func decodeAt(s string, i int) (rune, int) {
+	r, size := utf8.DecodeRuneInString(s[i:])
+	if r == utf8.RuneError && size == 1 {
+		r = invalidBase + rune(s[i])
 	}
-	return out
+	return r, size
 }
 
 func appendWild(g glob, r rune) glob {
@@ -66,8 +65,10 @@ func appendWild(g glob, r rune) glob {
 }
 
 func appendLiteral(g glob, s string) glob {
-	for _, r := range decodeRunes(s) {
+	for i := 0; i < len(s); {
+		r, size := decodeAt(s, i)
 		g = append(g, elem{kind: elemLit, r: r})
+		i += size
 	}
 	return g
 }
@@ -97,66 +98,102 @@ func (g glob) literal() string {
 }
 
 // match reports whether s matches g; fold makes literal comparison
-// case-insensitive (Unicode simple folding).
+// case-insensitive (Unicode simple folding). It allocates nothing: a
+// greedy scan that, on a mismatch, lets the last '*' absorb one more
+// character, which is exact for patterns made of literals, '?' and '*'
+// and takes O(len(g)*len(s)) time at worst.
 func (g glob) match(s string, fold bool) bool {
-	if !g.hasWild() {
-		lit := g.literal()
-		if fold && utf8.ValidString(lit) && utf8.ValidString(s) {
-			return strings.EqualFold(lit, s)
-		}
-		return lit == s
-	}
-	// Dynamic programming over the subject's runes: cur[j] is true when the
-	// pattern prefix processed so far matches the first j runes of s.
-	// O(len(g)*len(s)) time, O(len(s)) space, no backtracking blow-up.
-	runes := decodeRunes(s)
-	n := len(runes)
-	prev := make([]bool, n+1)
-	cur := make([]bool, n+1)
-	prev[0] = true
-	for _, e := range g {
-		switch e.kind {
-		case elemStar:
-			cur[0] = prev[0]
-			for j := 1; j <= n; j++ {
-				cur[j] = prev[j] || cur[j-1]
+	pi, si := 0, 0
+	star, starSi := -1, 0
+	for si < len(s) {
+		r, size := decodeAt(s, si)
+		if pi < len(g) {
+			e := g[pi]
+			if e.kind == elemStar {
+				star, starSi = pi, si
+				pi++
+				continue
 			}
-		default:
-			cur[0] = false
-			for j := 1; j <= n; j++ {
-				cur[j] = prev[j-1] && e.matchOne(runes[j-1], fold)
+			if e.kind == elemAny || e.matchLit(r, fold) {
+				pi++
+				si += size
+				continue
 			}
 		}
-		prev, cur = cur, prev
+		if star < 0 {
+			return false
+		}
+		_, sz := decodeAt(s, starSi)
+		starSi += sz
+		si, pi = starSi, star+1
 	}
-	return prev[n]
+	for pi < len(g) && g[pi].kind == elemStar {
+		pi++
+	}
+	return pi == len(g)
 }
 
-func (e elem) matchOne(r rune, fold bool) bool {
-	switch e.kind {
-	case elemAny:
+func (e elem) matchLit(r rune, fold bool) bool {
+	if e.r == r {
 		return true
-	default:
-		if e.r == r {
+	}
+	return fold && e.r < invalidBase && r < invalidBase && runeEqualFold(e.r, r)
+}
+
+// runeEqualFold reports whether a and b are equal under Unicode simple
+// case folding, as strings.EqualFold compares runes.
+func runeEqualFold(a, b rune) bool {
+	for r := unicode.SimpleFold(a); r != a; r = unicode.SimpleFold(r) {
+		if r == b {
 			return true
 		}
-		return fold && e.r < invalidBase && r < invalidBase && runeEqualFold(e.r, r)
+	}
+	return false
+}
+
+// pattern is a compiled action or condition-value pattern.
+type pattern struct {
+	all   bool   // "*" (actions only)
+	isLit bool   // no wildcard: compare lit
+	lit   string // the literal text when isLit
+	g     glob
+}
+
+func newPattern(g glob) pattern {
+	if !g.hasWild() {
+		return pattern{isLit: true, lit: g.literal(), g: g}
+	}
+	return pattern{g: g}
+}
+
+func (p *pattern) match(s string, fold bool) bool {
+	switch {
+	case p.all:
+		return true
+	case p.isLit:
+		if fold && utf8.ValidString(p.lit) && utf8.ValidString(s) {
+			return strings.EqualFold(p.lit, s)
+		}
+		return p.lit == s
+	default:
+		return p.g.match(s, fold)
 	}
 }
 
-func runeEqualFold(a, b rune) bool {
-	var ab, bb [utf8.UTFMax]byte
-	return strings.EqualFold(string(ab[:utf8.EncodeRune(ab[:], a)]), string(bb[:utf8.EncodeRune(bb[:], b)]))
+// compileAction compiles an action pattern ("dynamodb:Get*", "*").
+func compileAction(a string) pattern {
+	if a == "*" {
+		return pattern{all: true}
+	}
+	return newPattern(compileWildcard(a))
 }
 
 // MatchAction reports whether an action pattern from a policy ("dynamodb:Get*",
 // "*", "s3:?etObject") matches an action ("dynamodb:GetItem"). Matching is
 // case-insensitive; '*' matches any run of characters and '?' exactly one.
 func MatchAction(pattern, action string) bool {
-	if pattern == "*" {
-		return true
-	}
-	return compileWildcard(pattern).match(action, true)
+	p := compileAction(pattern)
+	return p.match(action, true)
 }
 
 // MatchResource reports whether a resource pattern from a policy matches a
@@ -174,29 +211,46 @@ func MatchResource(pattern, arn string) bool {
 	if pattern == "*" {
 		return true
 	}
-	return matchARN(compileWildcard(pattern), arn)
+	p := compileARN(compileWildcard(pattern))
+	return p.match(arn)
 }
 
-// matchARN matches a compiled ARN pattern component by component; see
-// MatchResource. ArnLike and ArnEquals conditions use it too: AWS checks
-// each of the six components separately.
-func matchARN(g glob, arn string) bool {
-	pp := splitGlob(g, 6)
-	ap := strings.SplitN(arn, ":", 6)
-	n := len(pp)
-	if len(ap) < n {
-		return false
+// arnPattern is an ARN pattern split into its (at most six) components.
+// ArnLike and ArnEquals conditions use it too: AWS checks each of the six
+// components separately.
+type arnPattern struct {
+	parts []pattern
+	// spans is true when the pattern has fewer than six components and its
+	// last one ends in '*', which then spans the remaining components.
+	spans bool
+}
+
+func compileARN(g glob) arnPattern {
+	gs := splitGlob(g, 6)
+	p := arnPattern{parts: make([]pattern, len(gs))}
+	for i, part := range gs {
+		p.parts[i] = newPattern(part)
 	}
+	last := gs[len(gs)-1]
+	p.spans = len(gs) < 6 && len(last) > 0 && last[len(last)-1].kind == elemStar
+	return p
+}
+
+// match matches an ARN component by component; see MatchResource.
+func (p *arnPattern) match(arn string) bool {
+	n := len(p.parts)
+	rest := arn
 	for i := 0; i < n-1; i++ {
-		if !pp[i].match(ap[i], false) {
+		j := strings.IndexByte(rest, ':')
+		if j < 0 || !p.parts[i].match(rest[:j], false) {
 			return false
 		}
+		rest = rest[j+1:]
 	}
-	last := pp[n-1]
-	if n < 6 && len(last) > 0 && last[len(last)-1].kind == elemStar {
-		return last.match(strings.Join(ap[n-1:], ":"), false)
+	if !p.spans && n < 6 && strings.IndexByte(rest, ':') >= 0 {
+		return false
 	}
-	return len(ap) == n && last.match(ap[n-1], false)
+	return p.parts[n-1].match(rest, false)
 }
 
 // splitGlob splits g at literal ':' into at most n parts.

@@ -39,43 +39,46 @@ func (e *ParseError) Error() string {
 	return fmt.Sprintf("iam: malformed policy %q: %s", e.Policy, e.Msg)
 }
 
-// ParseMode says which kind of policy document a parser expects.
-type ParseMode uint8
+// parseMode says which kind of policy document a parser expects.
+type parseMode uint8
 
 const (
-	// ModeIdentity is for identity-based and session policies: no Principal
+	// modeIdentity is for identity-based and session policies: no Principal
 	// or NotPrincipal; every statement needs Resource or NotResource.
-	ModeIdentity ParseMode = iota
-	// ModeTrust is for role trust policies: every statement needs Principal
+	modeIdentity parseMode = iota
+	// modeTrust is for role trust policies: every statement needs Principal
 	// or NotPrincipal, and Resource / NotResource are prohibited.
-	ModeTrust
-	// ModeResource is for other resource-based policies: every statement
+	modeTrust
+	// modeResource is for other resource-based policies: every statement
 	// needs Principal or NotPrincipal; Resource is optional (services such
 	// as SNS imply it).
-	ModeResource
+	modeResource
 )
 
 // Parse parses an identity-based or session policy document. name labels the
 // policy in decisions. Any problem is reported as a *ParseError: invalid or
 // trailing JSON, duplicate or unknown keys, a bad Version or Effect, a
 // statement without actions or resources, a Principal, an unknown condition
-// operator, a value an operator cannot use.
+// operator, a value an operator cannot use. The statements' patterns are
+// compiled here, once.
 func Parse(name string, doc []byte) (*Policy, error) {
-	return ModeIdentity.parse(name, doc)
+	return modeIdentity.parse(name, doc)
 }
 
 // ParseTrustPolicy parses a role trust policy (statements carry a Principal
 // and no Resource).
 func ParseTrustPolicy(name string, doc []byte) (*Policy, error) {
-	return ModeTrust.parse(name, doc)
+	return modeTrust.parse(name, doc)
 }
 
-// ParseWithMode parses a policy document of the given kind.
-func ParseWithMode(name string, doc []byte, mode ParseMode) (*Policy, error) {
-	return mode.parse(name, doc)
+// ParseResourcePolicy parses another resource-based policy, such as a
+// bucket or queue policy: statements carry a Principal; Resource is
+// optional.
+func ParseResourcePolicy(name string, doc []byte) (*Policy, error) {
+	return modeResource.parse(name, doc)
 }
 
-func (m ParseMode) parse(name string, doc []byte) (*Policy, error) {
+func (m parseMode) parse(name string, doc []byte) (*Policy, error) {
 	p := &parser{name: name, mode: m}
 	pol, err := p.policy(doc)
 	if err != nil {
@@ -85,12 +88,17 @@ func (m ParseMode) parse(name string, doc []byte) (*Policy, error) {
 		}
 		return nil, &ParseError{Policy: name, Msg: err.Error()}
 	}
+	vars := pol.Version == Version2012
+	for i := range pol.Statements {
+		st := &pol.Statements[i]
+		st.compiled = compileStatement(st, vars)
+	}
 	return pol, nil
 }
 
 type parser struct {
 	name string
-	mode ParseMode
+	mode parseMode
 }
 
 func (p *parser) errorf(format string, args ...any) error {
@@ -184,7 +192,7 @@ func (p *parser) statement(v *jvalue) (Statement, error) {
 				return st, p.errorf(syntaxMsg + " Sid must be a string.")
 			}
 			st.Sid = kv.val.str
-			if p.mode == ModeIdentity && !isAlnum(st.Sid) {
+			if p.mode == modeIdentity && !isAlnum(st.Sid) {
 				return st, p.errorf("Statement IDs (SID) must be alpha-numeric. Check that your input satisfies the regular expression [0-9A-Za-z]*")
 			}
 		case "Effect":
@@ -227,29 +235,34 @@ func (p *parser) statement(v *jvalue) (Statement, error) {
 	case st.Principal != nil && st.NotPrincipal != nil:
 		return st, p.errorf(syntaxMsg + " A statement cannot have both Principal and NotPrincipal.")
 	}
+	return st, p.checkKind(&st)
+}
+
+// checkKind checks the elements the policy's kind requires or forbids.
+func (p *parser) checkKind(st *Statement) error {
 	hasPrincipal := st.Principal != nil || st.NotPrincipal != nil
 	hasResource := st.Resource != nil || st.NotResource != nil
 	switch p.mode {
-	case ModeIdentity:
+	case modeIdentity:
 		if hasPrincipal {
-			return st, p.errorf("Policy document should not specify a principal.")
+			return p.errorf("Policy document should not specify a principal.")
 		}
 		if !hasResource {
-			return st, p.errorf("Policy statement must contain resources.")
+			return p.errorf("Policy statement must contain resources.")
 		}
-	case ModeTrust:
+	case modeTrust:
 		if hasResource {
-			return st, p.errorf("Has prohibited field Resource")
+			return p.errorf("Has prohibited field Resource")
 		}
 		if !hasPrincipal {
-			return st, p.errorf("Missing required field Principal")
+			return p.errorf("Missing required field Principal")
 		}
-	case ModeResource:
+	case modeResource:
 		if !hasPrincipal {
-			return st, p.errorf("Missing required field Principal")
+			return p.errorf("Missing required field Principal")
 		}
 	}
-	return st, nil
+	return nil
 }
 
 func isAlnum(s string) bool {

@@ -2,52 +2,66 @@ package iam
 
 import "strings"
 
-// reqContext is a request context with condition key names folded to lower
-// case, since condition key names match case-insensitively.
-type reqContext map[string][]string
+// values is the value set of one context key. A session field's single
+// value is held without allocating a slice for it.
+type values struct {
+	list   []string
+	one    string
+	single bool
+}
 
-func newContext(m map[string][]string) reqContext {
-	c := make(reqContext, len(m))
+func oneValue(s string) values { return values{one: s, single: true} }
+
+func (v values) len() int {
+	if v.single {
+		return 1
+	}
+	return len(v.list)
+}
+
+func (v values) at(i int) string {
+	if v.single {
+		return v.one
+	}
+	return v.list[i]
+}
+
+// lookupFold finds key in m case-insensitively. Two spellings of one key
+// form one key whose values are their union.
+func lookupFold(m map[string][]string, key string) (values, bool) {
+	var out values
+	found := false
 	for k, v := range m {
-		lk := strings.ToLower(k)
-		if prev, ok := c[lk]; ok {
-			// Two spellings of one key: present with the union of values.
-			c[lk] = append(append([]string(nil), prev...), v...)
+		if !strings.EqualFold(k, key) {
 			continue
 		}
-		c[lk] = v
+		if !found {
+			out, found = values{list: v}, true
+			continue
+		}
+		out.list = append(append([]string(nil), out.list...), v...)
 	}
-	return c
+	return out, found
 }
 
-func (c reqContext) lookup(key string) ([]string, bool) {
-	v, ok := c[strings.ToLower(key)]
-	return v, ok
-}
-
-// expand compiles s into a pattern, replacing policy variables when vars is
-// true (policies with Version 2012-10-17). When wild is true, '*' and '?'
-// written in s are wildcards; text substituted from variables, and the
-// escapes ${*}, ${?} and ${$}, are always literal. ok is false when a
-// variable names a key that is absent, has no value or is multivalued and no
-// default is given: the value then matches nothing.
-func expand(s string, c reqContext, vars, wild bool) (g glob, ok bool) {
+// expand compiles s into a pattern, replacing policy variables with the
+// request's values. When wild is true, '*' and '?' written in s are
+// wildcards; text substituted from variables, and the escapes ${*}, ${?}
+// and ${$}, are always literal. ok is false when a variable names a key
+// that is absent, has no value or is multivalued and no default is given:
+// the value then matches nothing.
+func (ev *evaluator) expand(s string, wild bool) (g glob, ok bool) {
 	g = make(glob, 0, len(s))
-	add := func(r rune) {
-		if wild {
-			g = appendWild(g, r)
-		} else {
-			g = append(g, elem{kind: elemLit, r: r})
-		}
-	}
 	addAll := func(text string) {
-		for _, r := range decodeRunes(text) {
-			add(r)
+		if wild {
+			for i := 0; i < len(text); {
+				r, size := decodeAt(text, i)
+				g = appendWild(g, r)
+				i += size
+			}
+			return
 		}
-	}
-	if !vars || !strings.Contains(s, "${") {
-		addAll(s)
-		return g, true
+		g = appendLiteral(g, text)
 	}
 	rest := s
 	for {
@@ -62,7 +76,7 @@ func expand(s string, c reqContext, vars, wild bool) (g glob, ok bool) {
 		addAll(rest[:i])
 		inner := rest[i+2 : i+end]
 		rest = rest[i+end+1:]
-		val, found := resolveVariable(inner, c)
+		val, found := ev.resolveVariable(inner)
 		if !found {
 			return nil, false
 		}
@@ -73,7 +87,7 @@ func expand(s string, c reqContext, vars, wild bool) (g glob, ok bool) {
 }
 
 // resolveVariable resolves the text between "${" and "}".
-func resolveVariable(inner string, c reqContext) (string, bool) {
+func (ev *evaluator) resolveVariable(inner string) (string, bool) {
 	switch strings.TrimSpace(inner) {
 	case "*", "?", "$":
 		return strings.TrimSpace(inner), true
@@ -89,8 +103,8 @@ func resolveVariable(inner string, c reqContext) (string, bool) {
 			hasDefault = false
 		}
 	}
-	if vals, present := c.lookup(key); present && len(vals) == 1 {
-		return vals[0], true
+	if vals, present := ev.lookup(key); present && vals.len() == 1 {
+		return vals.at(0), true
 	}
 	if hasDefault {
 		return def, true

@@ -1,19 +1,25 @@
 // Package simulate implements `tvm-local simulate`: it evaluates one request
-// against a session policy and, optionally, the role's identity policies,
-// with the same evaluator the local AWS enforces, and prints the decision,
-// the deciding policy and statement, the reason and, for a denial, AWS's
-// AccessDenied message.
+// by a role session — its session policy and, optionally, the role's
+// identity policies, session tags and source identity — with the same
+// evaluator (iam.Session) the local AWS enforces, and prints the decision,
+// the deciding policy and statement, the explanation and, for a denial,
+// AWS's AccessDenied message.
 //
 // Usage:
 //
 //	simulate --policy session.json [--role-policy role.json ...]
 //	         --action dynamodb:Query --resource arn:aws:dynamodb:...:table/T
-//	         [--principal ARN] [--context key=v1,v2 ...] [--json]
+//	         [--principal ARN] [--tag key=value ...] [--source-identity S]
+//	         [--token-issue-time RFC3339] [--context key=v1,v2 ...] [--json]
 //
 // Without --role-policy the session policy is evaluated alone, as if it were
-// the identity policy. --context may be repeated; "key=" puts the key in the
-// request with an empty value set, and a key that is never named is absent.
-// Values cannot contain commas (repeat the key instead: values accumulate).
+// the identity policy. --tag sets a session tag (aws:PrincipalTag/key);
+// the keys a session owns (aws:PrincipalTag/*, aws:SourceIdentity,
+// aws:TokenIssueTime, aws:PrincipalArn, aws:userid, ...) come from these
+// flags and --principal, never from --context. --context may be repeated;
+// "key=" puts the key in the request with an empty value set, and a key
+// that is never named is absent. Values cannot contain commas (repeat the
+// key instead: values accumulate).
 //
 // Output is either text, one "field: value" line per field, or with --json
 // one JSON object:
@@ -34,6 +40,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/tvmkit/tvm/policies/iam"
 )
@@ -75,13 +82,16 @@ func (l *listFlag) Set(v string) error {
 }
 
 type options struct {
-	policy       string
-	rolePolicies listFlag
-	action       string
-	resource     string
-	principal    string
-	contexts     listFlag
-	json         bool
+	policy         string
+	rolePolicies   listFlag
+	action         string
+	resource       string
+	principal      string
+	tags           listFlag
+	sourceIdentity string
+	tokenIssueTime string
+	contexts       listFlag
+	json           bool
 }
 
 // Main runs the simulate command with args (without the command name) and
@@ -95,10 +105,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.action, "action", "", "action to check, e.g. dynamodb:Query (required)")
 	fs.StringVar(&o.resource, "resource", "", "resource ARN, e.g. arn:aws:dynamodb:us-east-1:123456789012:table/T (required)")
 	fs.StringVar(&o.principal, "principal", DefaultPrincipal, "caller `ARN`")
+	fs.Var(&o.tags, "tag", "session tag `key=value` (aws:PrincipalTag/key); repeatable")
+	fs.StringVar(&o.sourceIdentity, "source-identity", "", "the session's source identity (aws:SourceIdentity)")
+	fs.StringVar(&o.tokenIssueTime, "token-issue-time", "", "when the session was issued, RFC 3339 (aws:TokenIssueTime)")
 	fs.Var(&o.contexts, "context", "condition key and values, `key=v1,v2`; repeatable; key= for an empty value set")
 	fs.BoolVar(&o.json, "json", false, "print the result as one JSON object")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: simulate --policy FILE [--role-policy FILE ...] --action ACTION --resource ARN [--principal ARN] [--context key=v1,v2 ...] [--json]")
+		fmt.Fprintln(fs.Output(), "usage: simulate --policy FILE [--role-policy FILE ...] --action ACTION --resource ARN [--principal ARN] [--tag k=v ...] [--source-identity S] [--token-issue-time T] [--context key=v1,v2 ...] [--json]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -112,12 +125,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return ExitUsage
 	}
-	req, in, err := o.build()
+	sess, ctx, err := o.build()
 	if err != nil {
 		fmt.Fprintf(stderr, "simulate: %v\n", err)
 		return ExitUsage
 	}
-	d := iam.Evaluate(req, in)
+	d := sess.Evaluate(o.action, o.resource, ctx)
 	res := Result{
 		Decision:  d.Outcome,
 		Allowed:   d.Allowed(),
@@ -125,8 +138,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		Policy:    d.Policy,
 		Statement: d.Statement,
 		Sid:       d.Sid,
-		Reason:    d.Reason,
-		Message:   d.DenialMessage(req),
+		Reason:    d.Explain(),
+		Message:   d.Message(),
 	}
 	if err := write(stdout, res, o.json); err != nil {
 		fmt.Fprintf(stderr, "simulate: %v\n", err)
@@ -138,43 +151,60 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return ExitDenied
 }
 
-// build validates the options and loads the policies.
-func (o *options) build() (iam.Request, iam.Input, error) {
-	var in iam.Input
+// build validates the options, loads the policies and returns the session
+// and the request context.
+func (o *options) build() (*iam.Session, map[string][]string, error) {
 	switch {
 	case o.action == "":
-		return iam.Request{}, in, errors.New("--action is required")
+		return nil, nil, errors.New("--action is required")
 	case o.resource == "":
-		return iam.Request{}, in, errors.New("--resource is required")
+		return nil, nil, errors.New("--resource is required")
 	case o.principal == "":
-		return iam.Request{}, in, errors.New("--principal must not be empty")
+		return nil, nil, errors.New("--principal must not be empty")
 	case o.policy == "" && len(o.rolePolicies) == 0:
-		return iam.Request{}, in, errors.New("give --policy, --role-policy or both")
+		return nil, nil, errors.New("give --policy, --role-policy or both")
 	}
 	c, err := parseContext(o.contexts)
 	if err != nil {
-		return iam.Request{}, in, err
+		return nil, nil, err
 	}
-	req := iam.Request{Principal: o.principal, Action: o.action, Resource: o.resource, Context: c}
+	for key := range c {
+		if iam.IsSessionKey(key) {
+			return nil, nil, fmt.Errorf("--context %s: a key of the session: use --tag, --source-identity, --token-issue-time or --principal", key)
+		}
+	}
+	s := &iam.Session{Principal: o.principal, SourceIdentity: o.sourceIdentity}
+	if o.tokenIssueTime != "" {
+		if s.TokenIssueTime, err = time.Parse(time.RFC3339, o.tokenIssueTime); err != nil {
+			return nil, nil, fmt.Errorf("--token-issue-time %q: want RFC 3339, e.g. 2026-01-02T15:04:05Z", o.tokenIssueTime)
+		}
+	}
+	for _, t := range o.tags {
+		k, v, ok := strings.Cut(t, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, nil, fmt.Errorf("--tag %q: want key=value", t)
+		}
+		s.Tags = append(s.Tags, iam.Tag{Key: strings.TrimSpace(k), Value: v})
+	}
 	for _, f := range o.rolePolicies {
 		p, err := load(f)
 		if err != nil {
-			return iam.Request{}, in, err
+			return nil, nil, err
 		}
-		in.Identity = append(in.Identity, p)
+		s.Identity = append(s.Identity, p)
 	}
 	if o.policy != "" {
 		p, err := load(o.policy)
 		if err != nil {
-			return iam.Request{}, in, err
+			return nil, nil, err
 		}
-		if len(in.Identity) == 0 {
-			in.Identity = []*iam.Policy{p}
+		if len(s.Identity) == 0 {
+			s.Identity = []*iam.Policy{p}
 		} else {
-			in.Session = []*iam.Policy{p}
+			s.SessionPolicies = []*iam.Policy{p}
 		}
 	}
-	return req, in, nil
+	return s, c, nil
 }
 
 // parseContext turns "key=v1,v2" flags into a request context.

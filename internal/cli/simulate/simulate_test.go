@@ -258,3 +258,34 @@ func TestParseContext(t *testing.T) {
 		})
 	}
 }
+
+// The session's own keys: tags, source identity, token issue time.
+func TestMainSessionKeys(t *testing.T) {
+	dir := t.TempDir()
+	abac := writeFile(t, dir, "abac.json", `{"Version":"2012-10-17","Statement":[{"Sid":"OwnPartition","Effect":"Allow","Action":"dynamodb:Query",
+	  "Resource":"`+tableARN+`","Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["Tenant#${aws:PrincipalTag/tenant}"]}}},
+	  {"Sid":"Revoke","Effect":"Deny","Action":"*","Resource":"*","Condition":{"DateLessThan":{"aws:TokenIssueTime":"2026-01-01T00:00:00Z"}}}]}`)
+	base := []string{"--role-policy", abac, "--action", "dynamodb:Query", "--resource", tableARN, "--context", "dynamodb:LeadingKeys=Tenant#1"}
+	cases := map[string]struct {
+		args []string
+		code int
+	}{
+		"tag matches the partition":     {append([]string{"--tag", "tenant=1"}, base...), ExitAllowed},
+		"tag key is case-insensitive":   {append([]string{"--tag", "TENANT=1"}, base...), ExitAllowed},
+		"other tenant's tag":            {append([]string{"--tag", "tenant=2"}, base...), ExitDenied},
+		"no tag":                        {base, ExitDenied},
+		"session issued before cut-off": {append([]string{"--tag", "tenant=1", "--token-issue-time", "2025-12-31T23:00:00Z"}, base...), ExitDenied},
+		"session issued after cut-off":  {append([]string{"--tag", "tenant=1", "--token-issue-time", "2026-01-01T01:00:00Z"}, base...), ExitAllowed},
+		"a tag through --context":       {append([]string{"--context", "aws:PrincipalTag/tenant=1"}, base...), ExitUsage},
+		"bad tag":                       {append([]string{"--tag", "tenant"}, base...), ExitUsage},
+		"bad time":                      {append([]string{"--token-issue-time", "yesterday"}, base...), ExitUsage},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			if code := Main(tc.args, &stdout, &stderr); code != tc.code {
+				t.Errorf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, stdout.String(), stderr.String())
+			}
+		})
+	}
+}

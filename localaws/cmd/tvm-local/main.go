@@ -1,5 +1,6 @@
 // Command tvm-local runs the project's local AWS: STS (AssumeRole,
-// GetCallerIdentity), a DynamoDB endpoint that enforces IAM policies, and a
+// GetCallerIdentity), IAM (role and managed policy reads, PutRolePolicy,
+// DeleteRolePolicy), a DynamoDB endpoint that enforces IAM policies, and a
 // dev OIDC identity provider, on one endpoint (default http://127.0.0.1:4566).
 //
 // Usage:

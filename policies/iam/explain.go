@@ -1,0 +1,120 @@
+package iam
+
+import (
+	"fmt"
+	"strings"
+)
+
+// reason returns Decision.Reason: one constant line per outcome and kind,
+// so that deciding costs no formatting.
+func reason(o Outcome, k PolicyKind) string {
+	switch o {
+	case Allowed:
+		switch k {
+		case SessionPolicy:
+			return "allowed by a session policy and an identity-based policy"
+		case ResourcePolicy:
+			return "allowed by a resource-based policy"
+		default:
+			return "allowed by an identity-based policy"
+		}
+	case ExplicitDeny:
+		switch k {
+		case SessionPolicy:
+			return "explicit deny in a session policy"
+		case ResourcePolicy:
+			return "explicit deny in a resource-based policy"
+		default:
+			return "explicit deny in an identity-based policy"
+		}
+	default:
+		switch k {
+		case SessionPolicy:
+			return "implicit deny: no session policy allows the request"
+		case ResourcePolicy:
+			return "implicit deny: no resource-based policy allows the request"
+		default:
+			return "implicit deny: no identity-based policy allows the request"
+		}
+	}
+}
+
+func (h hit) String() string {
+	s := fmt.Sprintf("statement %d", h.index)
+	if sid := h.policy.Statements[h.index].Sid; sid != "" {
+		s += fmt.Sprintf(" (Sid %q)", sid)
+	}
+	return s + fmt.Sprintf(" of policy %q", h.policy.Name)
+}
+
+// Explain explains the decision in one line, naming the deciding statement
+// (and, for an allow through a session or resource-based policy, the other
+// statement that allowed) or, for an implicit deny, the first statement
+// that matched the action and resource but whose condition was false. It
+// is computed on each call from what the evaluation recorded.
+func (d Decision) Explain() string {
+	var b strings.Builder
+	switch d.Outcome {
+	case Allowed:
+		if d.by.policy == nil {
+			return d.Reason
+		}
+		fmt.Fprintf(&b, "allowed by %s (%s)", d.by, d.Kind)
+		if d.Kind == ResourcePolicy {
+			fmt.Fprintf(&b, ", which names the caller's %s", d.Grant)
+		}
+		if d.also.policy != nil {
+			fmt.Fprintf(&b, "; also allowed by %s", d.also)
+		}
+	case ExplicitDeny:
+		if d.by.policy == nil {
+			return d.Reason
+		}
+		fmt.Fprintf(&b, "explicit deny: %s (%s) matches %s on %s", d.by, d.Kind, d.action, d.resource)
+	default:
+		fmt.Fprintf(&b, "implicit deny: no %s allows %s on %s", kindOrIdentity(d.Kind), d.action, d.resource)
+		if m := d.miss; m.policy != nil && m.cond >= 0 && m.cond < len(m.policy.Statements[m.index].Conditions) {
+			c := m.policy.Statements[m.index].Conditions[m.cond]
+			fmt.Fprintf(&b, " (%s matches the action and resource but its condition %s on %s is false)", m.hit, c.Operator, c.Key)
+		}
+	}
+	return b.String()
+}
+
+// Message returns AWS's AccessDenied message for a denied decision, naming
+// the principal, action and resource that were evaluated, e.g. "User:
+// arn:aws:sts::123456789012:assumed-role/R/S is not authorized to perform:
+// dynamodb:Query on resource: arn:aws:dynamodb:us-east-1:123456789012:table/T
+// because no session policy allows the dynamodb:Query action". It returns
+// "" for an allowed decision.
+func (d Decision) Message() string {
+	return d.DenialMessage(Request{Principal: d.principal, Action: d.action, Resource: d.resource})
+}
+
+// DenialMessage is Message for the principal, action and resource of req.
+func (d Decision) DenialMessage(req Request) string {
+	head := fmt.Sprintf("User: %s is not authorized to perform: %s on resource: %s", req.Principal, req.Action, req.Resource)
+	kind := kindOrIdentity(d.Kind)
+	switch d.Outcome {
+	case ExplicitDeny:
+		return fmt.Sprintf("%s with an explicit deny in %s %s", head, article(kind), kind)
+	case ImplicitDeny:
+		return fmt.Sprintf("%s because no %s allows the %s action", head, kind, req.Action)
+	default:
+		return ""
+	}
+}
+
+func kindOrIdentity(k PolicyKind) PolicyKind {
+	if k == "" {
+		return IdentityPolicy
+	}
+	return k
+}
+
+func article(k PolicyKind) string {
+	if strings.HasPrefix(string(k), "identity") {
+		return "an"
+	}
+	return "a"
+}
