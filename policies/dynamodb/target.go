@@ -88,7 +88,7 @@ var Target policies.Target = target{}
 
 type target struct{}
 
-func (target) Name() string                    { return Name }
+func (target) Name() string                   { return Name }
 func (target) Catalogue() *policies.Catalogue { return catalogue }
 
 func (target) Placeholders() []policies.Placeholder {
@@ -111,7 +111,7 @@ type Settings struct {
 func (target) Bind(s policies.Settings) (policies.Binding, error) {
 	var set Settings
 	if err := s.Decode(&set); err != nil {
-		return nil, &policies.SettingError{Field: Name, Problem: err.Error()}
+		return nil, &policies.SettingError{Problem: err.Error()}
 	}
 	var errs []error
 	bad := func(field, format string, args ...any) {
