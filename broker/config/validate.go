@@ -85,17 +85,29 @@ func (c *Config) Validate() error {
 
 // ValidateProfiles checks what the profile compile step relies on —
 // auth.tenant_pattern, profiles, default_profile and proof — and returns
-// every problem as Validate does. Validate includes it; the compile step
-// calls it so that a Config built in code gets the same checks. Call
-// SetDefaults first.
+// every problem as Validate does. Validate includes it. Call SetDefaults
+// first.
 func (c *Config) ValidateProfiles() error {
-	v := &validator{}
+	global, each := c.ProfileProblems()
+	return errors.Join(append([]error{global}, each...)...)
+}
+
+// ProfileProblems is ValidateProfiles with the problems sorted by owner:
+// global holds those of the configuration as a whole (auth.tenant_pattern,
+// no profiles, default_profile, proof), each[i] those of profiles[i] (nil
+// when it is valid). The compile step uses it to report every profile.
+func (c *Config) ProfileProblems() (global error, each []error) {
+	g := &validator{}
 	pattern, err := tenant.Compile(c.Auth.TenantPattern)
 	if err != nil {
-		v.add("auth.tenant_pattern", "%v", err)
+		g.add("auth.tenant_pattern", "%v", err)
 	}
-	c.validateProfiles(v, pattern)
-	return v.err()
+	pv, per := c.profileProblems(pattern)
+	g.errs = append(g.errs, pv.errs...)
+	for _, v := range per {
+		each = append(each, v.err())
+	}
+	return g.err(), each
 }
 
 // Validate checks the auth section alone (field names are prefixed
@@ -286,11 +298,23 @@ func (s *STS) validate(v *validator) {
 // the compiled auth.tenant_pattern (nil when it does not compile, reported
 // elsewhere).
 func (c *Config) validateProfiles(v *validator, pattern *tenant.Pattern) {
+	global, each := c.profileProblems(pattern)
+	for _, pv := range each {
+		v.errs = append(v.errs, pv.errs...)
+	}
+	v.errs = append(v.errs, global.errs...)
+}
+
+// profileProblems returns the problems of the profile section as a whole
+// and those of each profile.
+func (c *Config) profileProblems(pattern *tenant.Pattern) (global *validator, each []*validator) {
+	global = &validator{}
 	if len(c.Profiles) == 0 {
-		v.add("profiles", "at least one profile is required")
+		global.add("profiles", "at least one profile is required")
 	}
 	names := map[string]int{}
 	for i := range c.Profiles {
+		v := &validator{}
 		pr := &c.Profiles[i]
 		f := fmt.Sprintf("profiles[%d].", i)
 		if !profileNameRE.MatchString(pr.Name) {
@@ -301,25 +325,27 @@ func (c *Config) validateProfiles(v *validator, pattern *tenant.Pattern) {
 			names[pr.Name] = i
 		}
 		pr.validate(v, f, pattern)
+		each = append(each, v)
 	}
 	switch {
 	case c.DefaultProfile == "" && len(c.Profiles) > 1:
-		v.add("default_profile", "required when more than one profile is configured")
+		global.add("default_profile", "required when more than one profile is configured")
 	case c.DefaultProfile != "":
 		if _, ok := c.Profile(c.DefaultProfile); !ok {
-			v.add("default_profile", "no profile named %q", c.DefaultProfile)
+			global.add("default_profile", "no profile named %q", c.DefaultProfile)
 		}
 	}
 	if len(c.Proof.Tenants) != 2 {
-		v.add("proof.tenants", "must list exactly two tenants")
+		global.add("proof.tenants", "must list exactly two tenants")
 	} else if c.Proof.Tenants[0] == c.Proof.Tenants[1] {
-		v.add("proof.tenants", "the two tenants must differ")
+		global.add("proof.tenants", "the two tenants must differ")
 	}
 	for i, t := range c.Proof.Tenants {
 		if pattern != nil && pattern.Check(t) != nil {
-			v.add(fmt.Sprintf("proof.tenants[%d]", i), "does not match auth.tenant_pattern")
+			global.add(fmt.Sprintf("proof.tenants[%d]", i), "does not match auth.tenant_pattern")
 		}
 	}
+	return global, each
 }
 
 func (pr *Profile) validate(v *validator, f string, pattern *tenant.Pattern) {
