@@ -239,7 +239,7 @@ func TestTenantPatternProperty(t *testing.T) {
 		accept  bool
 	}{
 		{config.DefaultTenantPattern, true},
-		{`^[a-zé]{1,100}$`, true}, // the issue's bug: accepted at start-up, then every such tenant got a 401
+		{`^[a-zé]{1,100}$`, true},    // the issue's bug: accepted at start-up, then every such tenant got a 401
 		{`^[a-z0-9#]{1,32}$`, false}, // '#' cannot be in the readwrite profile's tenant tag
 		{`^[a-z]{1,128}$`, true},
 		{`^[a-z]+$`, false},

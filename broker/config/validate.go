@@ -88,15 +88,16 @@ func (c *Config) Validate() error {
 // every problem as Validate does. Validate includes it. Call SetDefaults
 // first.
 func (c *Config) ValidateProfiles() error {
-	global, each := c.ProfileProblems()
+	each, global := c.ProfileProblems()
 	return errors.Join(append([]error{global}, each...)...)
 }
 
 // ProfileProblems is ValidateProfiles with the problems sorted by owner:
-// global holds those of the configuration as a whole (auth.tenant_pattern,
-// no profiles, default_profile, proof), each[i] those of profiles[i] (nil
-// when it is valid). The compile step uses it to report every profile.
-func (c *Config) ProfileProblems() (global error, each []error) {
+// each[i] holds those of profiles[i] (nil when it is valid), global those
+// of the configuration as a whole (auth.tenant_pattern, no profiles,
+// default_profile, proof). The compile step uses it to report every
+// profile.
+func (c *Config) ProfileProblems() (each []error, global error) {
 	g := &validator{}
 	pattern, err := tenant.Compile(c.Auth.TenantPattern)
 	if err != nil {
@@ -107,7 +108,7 @@ func (c *Config) ProfileProblems() (global error, each []error) {
 	for _, v := range per {
 		each = append(each, v.err())
 	}
-	return g.err(), each
+	return each, g.err()
 }
 
 // Validate checks the auth section alone (field names are prefixed

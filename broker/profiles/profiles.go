@@ -140,7 +140,7 @@ func compileAll(cfg *config.Config, templates *policies.Set, opts Options) (*Set
 	case templates == nil:
 		return nil, errors.New("profiles: nil template set")
 	}
-	global, each := cfg.ProfileProblems()
+	each, global := cfg.ProfileProblems()
 	if global != nil {
 		return nil, global
 	}

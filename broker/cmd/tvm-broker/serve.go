@@ -57,11 +57,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
-	templates, err := policies.LoadTemplates(cfg.PolicyDir, targets.All())
-	if err != nil {
-		return fmt.Errorf("policy templates: %w", err)
-	}
-	set, err := profiles.Compile(cfg, templates, profiles.Options{Logger: log})
+	set, err := compileProfiles(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -135,6 +131,16 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// compileProfiles loads the policy templates and compiles and proves every
+// profile (package profiles): the broker refuses to start on any failure.
+func compileProfiles(cfg *config.Config, log *slog.Logger) (*profiles.Set, error) {
+	templates, err := policies.LoadTemplates(cfg.PolicyDir, targets.All())
+	if err != nil {
+		return nil, fmt.Errorf("policy templates: %w", err)
+	}
+	return profiles.Compile(cfg, templates, profiles.Options{Logger: log})
 }
 
 // newLogger returns the JSON (or text) logger at the configured level.
