@@ -105,7 +105,8 @@ func (t *Template) renderFor(tenantID string, bindings []Binding) (*Rendered, an
 	return t.render(vals)
 }
 
-// values collects the placeholder values for tenantID from bindings.
+// values collects the placeholder values for tenantID from bindings, as
+// tree nodes.
 func (t *Template) values(tenantID string, bindings []Binding) (map[string]any, error) {
 	if err := tenant.CheckRunes(tenantID); err != nil {
 		// Defence in depth: the fixed character rules, whatever the pattern.
@@ -117,40 +118,43 @@ func (t *Template) values(tenantID string, bindings []Binding) (map[string]any, 
 		if err != nil {
 			return nil, fmt.Errorf("%w: target %s: %w", ErrInvalidParams, b.Target().Name(), err)
 		}
-		for name, val := range v {
-			if _, dup := vals[name]; dup {
-				return nil, fmt.Errorf("%w: placeholder %s has two values", ErrInvalidParams, name)
-			}
-			vals[name] = val
+		if err := addValues(vals, v); err != nil {
+			return nil, err
 		}
 	}
-	return checkValues(vals, t.uses)
+	return vals, checkUses(vals, t.uses)
 }
 
-// checkValues converts the values to tree nodes and checks that every
-// placeholder in uses has one.
-func checkValues(vals map[string]any, uses map[string]bool) (map[string]any, error) {
-	out := make(map[string]any, len(vals))
-	for name, v := range vals {
-		switch v := v.(type) {
+// addValues adds v to vals as tree nodes: a string, or a []string as []any.
+func addValues(vals map[string]any, v Values) error {
+	for name, val := range v {
+		if _, dup := vals[name]; dup {
+			return fmt.Errorf("%w: placeholder %s has two values", ErrInvalidParams, name)
+		}
+		switch val := val.(type) {
 		case string:
-			out[name] = v
+			vals[name] = val
 		case []string:
-			list := make([]any, len(v))
-			for i, s := range v {
+			list := make([]any, len(val))
+			for i, s := range val {
 				list[i] = s
 			}
-			out[name] = list
+			vals[name] = list
 		default:
-			return nil, fmt.Errorf("%w: placeholder %s has a %T value", ErrInvalidParams, name, v)
+			return fmt.Errorf("%w: placeholder %s has a %T value", ErrInvalidParams, name, val)
 		}
 	}
+	return nil
+}
+
+// checkUses checks that every placeholder in uses has a value.
+func checkUses(vals map[string]any, uses map[string]bool) error {
 	for name := range uses {
-		if _, ok := out[name]; !ok {
-			return nil, fmt.Errorf("%w: the template uses %s but no bound target provides it", ErrInvalidParams, name)
+		if _, ok := vals[name]; !ok {
+			return fmt.Errorf("%w: the template uses %s but no bound target provides it", ErrInvalidParams, name)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // render substitutes vals (tree nodes) and encodes the result.
@@ -274,14 +278,15 @@ func ParseTemplate(name, source string, data []byte, targets []Target) (*Templat
 	vals := map[string]any{PlaceholderTenant: sampleTenant}
 	for _, tg := range targets {
 		for _, p := range tg.Placeholders() {
-			vals[p.Name] = p.Sample
+			if err := addValues(vals, Values{p.Name: p.Sample}); err != nil {
+				return nil, err
+			}
 		}
 	}
-	tv, err := checkValues(vals, t.uses)
-	if err != nil {
+	if err := checkUses(vals, t.uses); err != nil {
 		return nil, err
 	}
-	r, tree, err := t.render(tv)
+	r, tree, err := t.render(vals)
 	if err != nil {
 		return nil, err
 	}
