@@ -307,7 +307,7 @@ func bind(field string, pc *config.Profile) ([]policies.Binding, error) {
 		}
 		b, err := t.Bind(ts.Settings)
 		if err != nil {
-			return nil, fmt.Errorf("%s.%s: %w", field, strings.TrimSuffix(ts.Field, "."), err)
+			return nil, fmt.Errorf("%s: %w", strings.TrimSuffix(field+"."+ts.Field, "."), err)
 		}
 		out = append(out, bindingField{Binding: b, field: field + "." + ts.Field})
 	}
