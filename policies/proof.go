@@ -3,39 +3,36 @@ package policies
 import (
 	"errors"
 	"fmt"
-	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/tvmkit/tvm/policies/iam"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
-// DefaultProofTenants are the sample tenants Prove uses when ProofSpec.Tenants
-// is zero. "12" extends "1", so a prefix or wildcard match shows up as a leak.
-var DefaultProofTenants = [2]string{"1", "12"}
-
-// ProofSpec says what to prove: the template rendered for two sample tenants
-// over the given tables keeps each tenant to its own partition keys.
+// ProofSpec says what to prove: the template rendered for two sample
+// tenants with a profile's bindings keeps each tenant to its own resources.
 type ProofSpec struct {
-	Template  *Template
-	TableARNs []string
-	// LeadingKeyFormat is the profile's key format ("" = DefaultLeadingKeyFormat).
-	LeadingKeyFormat string
-	// Tenants are the two sample tenants (zero = DefaultProofTenants). They
-	// must differ and pass Pattern.
+	Template *Template
+	// Bindings are the profile's target bindings; they must cover the
+	// template's Targets.
+	Bindings []Binding
+	// Tenants are the two sample tenants (zero = tenant.ProofTenants). They
+	// must differ and be ids the tenant pattern accepts.
 	Tenants [2]string
-	Pattern *regexp.Regexp // nil = DefaultTenantPattern
 }
 
-// ProofRow is one evaluated request of the proof battery.
+// ProofRow is one evaluated request of a proof battery.
 type ProofRow struct {
-	Name        string // e.g. `tenant "1": Query other tenant's key on index`
-	Tenant      string // the tenant whose session policy is evaluated
-	Action      string
-	Resource    string
-	LeadingKeys []string // nil = the key is absent from the request
-	Want, Got   iam.Outcome
-	OK          bool
+	Name     string // e.g. `tenant "1": Query other tenant's key on index`
+	Tenant   string // the tenant whose session policy is evaluated
+	Action   string
+	Resource string
+	// Key is the condition key the row sets, with its service prefix
+	// ("" = none); Values its values (nil = the key is absent).
+	Key       string
+	Values    []string
+	Want, Got iam.Outcome
+	OK        bool
 	// Statement names the statement that decided, or says none did.
 	Statement string
 }
@@ -56,191 +53,104 @@ type ProofError struct {
 // Error implements error.
 func (e *ProofError) Error() string {
 	// Row names hold validated tenant ids (no quotes), so they are not re-quoted.
-	msg := fmt.Sprintf("policies: isolation proof of template %q failed at row [%s] (%s on %s, LeadingKeys %s): want %s, got %s, decided by %s",
-		e.Template, e.Row.Name, e.Row.Action, e.Row.Resource, describeKeys(e.Row.LeadingKeys), e.Row.Want, e.Row.Got, e.Row.Statement)
+	msg := fmt.Sprintf("policies: isolation proof of template %q failed at row [%s] (%s): want %s, got %s, decided by %s",
+		e.Template, e.Row.Name, describeRequest(e.Row), e.Row.Want, e.Row.Got, e.Row.Statement)
 	if e.Failed > 1 {
 		msg += fmt.Sprintf(" (and %d more failing rows)", e.Failed-1)
 	}
 	return msg
 }
 
-func describeKeys(keys []string) string {
-	if keys == nil {
-		return "absent"
+// describeRequest renders "ACTION on RESOURCE, KEY [v1, v2]" with the key's
+// name after its service prefix.
+func describeRequest(r ProofRow) string {
+	s := r.Action + " on " + r.Resource
+	if r.Key == "" {
+		return s
 	}
-	return "[" + strings.Join(keys, ", ") + "]"
+	_, short, ok := strings.Cut(r.Key, ":")
+	if !ok {
+		short = r.Key
+	}
+	if r.Values == nil {
+		return s + ", " + short + " absent"
+	}
+	return s + ", " + short + " [" + strings.Join(r.Values, ", ") + "]"
 }
 
 // proofIdentity is the role policy of the proof session: allow everything,
 // so the session policy alone decides.
-const proofIdentity = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`
-
-// proofStreamLabel is the stream label used for the stream row.
-const proofStreamLabel = "2024-01-01T00:00:00.000"
-
-// Prove renders spec.Template for both sample tenants and evaluates, with the
-// IAM evaluator, a battery of requests against each rendered policy as the
-// session policy of an allow-all role. For each tenant, on each table:
-// Query on the table and on an index, GetItem and BatchGetItem with its own
-// key are allowed; the other tenant's key on the table and index, a batch
-// mixing both keys, a Query with no LeadingKeys, a Query with any other key
-// the policy's LeadingKeys conditions name, Scan on table and index,
-// DeleteTable and GetRecords on a stream are denied; for every other keyed
-// action an Allow statement grants (the writes, PartiQL), its own key is
-// allowed, the other's denied, and a mixed BatchWriteItem denied; every
-// other key-less DynamoDB action an Allow statement grants (DescribeTable,
-// ExportTableToPointInTime, ...) is denied.
-//
-// Prove does not lint: it is an independent check of what the policy
-// actually allows. It returns the report together with a *ProofError when
-// any row fails; other errors (bad spec, render failure) come without a
-// report.
-func Prove(spec ProofSpec) (*ProofReport, error) {
-	if spec.Template == nil {
-		return nil, errors.New("policies: prove: no template")
-	}
-	if len(spec.TableARNs) == 0 {
-		return nil, errors.New("policies: prove: no table ARNs")
-	}
-	format := spec.LeadingKeyFormat
-	if format == "" {
-		format = DefaultLeadingKeyFormat
-	}
-	tenants := spec.Tenants
-	if tenants == ([2]string{}) {
-		tenants = DefaultProofTenants
-	}
-	if tenants[0] == tenants[1] {
-		return nil, errors.New("policies: prove: the two sample tenants must differ")
-	}
-	var keys [2]string
-	for i, tn := range tenants {
-		k, err := LeadingKey(format, tn, spec.Pattern)
-		if err != nil {
-			return nil, fmt.Errorf("policies: prove: sample tenant %q: %w", tn, err)
-		}
-		keys[i] = k
-	}
-	if keys[0] == keys[1] {
-		return nil, errors.New("policies: prove: the two sample tenants format to the same leading key")
-	}
-	identity, err := iam.Parse("role policy", []byte(proofIdentity))
+var proofIdentity = func() *iam.Policy {
+	p, err := iam.Parse("role policy", []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`))
 	if err != nil {
-		return nil, fmt.Errorf("policies: prove: %w", err)
+		panic(err)
 	}
-	report := &ProofReport{OK: true}
-	for self := range 2 {
-		other := 1 - self
-		r, _, err := spec.Template.render(Params{Tenant: tenants[self], LeadingKey: keys[self], TableARNs: spec.TableARNs})
-		if err != nil {
-			return nil, fmt.Errorf("policies: prove: %w", err)
-		}
-		session, err := iam.Parse("session policy", r.JSON)
-		if err != nil {
-			return nil, fmt.Errorf("policies: prove: template %q rendered for tenant %q: %w", spec.Template.Name(), tenants[self], err)
-		}
-		in := iam.Input{Identity: []*iam.Policy{identity}, Session: []*iam.Policy{session}}
-		for ti, table := range spec.TableARNs {
-			b := battery{
-				in:     in,
-				prefix: fmt.Sprintf("tenant %q: ", tenants[self]),
-				suffix: "",
-				tenant: tenants[self],
-				principal: fmt.Sprintf("arn:aws:sts::%s:assumed-role/tvm-proof/t-%s",
-					arnAccount(table), tenants[self]),
-			}
-			if len(spec.TableARNs) > 1 {
-				b.suffix = fmt.Sprintf(" (table %d)", ti)
-			}
-			b.run(table, keys[self], keys[other], grantedActions(session), namedKeys(session, keys[self], keys[other]))
-			report.Rows = append(report.Rows, b.rows...)
-		}
-	}
-	var first *ProofRow
-	failed := 0
-	for i := range report.Rows {
-		if !report.Rows[i].OK {
-			failed++
-			if first == nil {
-				first = &report.Rows[i]
-			}
-		}
-	}
-	if first != nil {
-		report.OK = false
-		return report, &ProofError{Template: spec.Template.Name(), Row: *first, Failed: failed}
-	}
-	return report, nil
+	return p
+}()
+
+// Prober evaluates a battery's requests against one tenant's rendered
+// session policy. It is the one place that builds the proof's evaluation
+// input: the role's policies, the session policy and the request's global
+// condition keys.
+type Prober struct {
+	tenant  string
+	session *iam.Policy
+	in      iam.Input
+	rows    []ProofRow
 }
 
-// battery evaluates the proof rows for one tenant's policy on one table.
-type battery struct {
-	in             iam.Input
-	prefix, suffix string
-	tenant         string
-	principal      string
-	rows           []ProofRow
+func newProber(tenantID string, session *iam.Policy) *Prober {
+	return &Prober{
+		tenant:  tenantID,
+		session: session,
+		in:      iam.Input{Identity: []*iam.Policy{proofIdentity}, Session: []*iam.Policy{session}},
+	}
 }
 
-func (b *battery) run(table, own, other string, granted map[string]bool, named []string) {
-	index := table + "/index/gsi"
-	stream := table + "/stream/" + proofStreamLabel
-	allow, deny := iam.Allowed, iam.ImplicitDeny
-	b.row("Query own key on table", "Query", table, []string{own}, allow)
-	b.row("Query own key on index", "Query", index, []string{own}, allow)
-	b.row("GetItem own key", "GetItem", table, []string{own}, allow)
-	b.row("BatchGetItem own key", "BatchGetItem", table, []string{own}, allow)
-	b.row("Query other tenant's key on table", "Query", table, []string{other}, deny)
-	b.row("Query other tenant's key on index", "Query", index, []string{other}, deny)
-	b.row("GetItem other tenant's key", "GetItem", table, []string{other}, deny)
-	b.row("BatchGetItem mixing own and other tenant's keys", "BatchGetItem", table, []string{own, other}, deny)
-	b.row("Scan table", "Scan", table, nil, deny)
-	b.row("Scan index", "Scan", index, nil, deny)
-	b.row("Query without LeadingKeys", "Query", table, nil, deny)
-	for _, k := range named {
-		b.row(fmt.Sprintf("Query key %q named by the policy", k), "Query", table, []string{k}, deny)
-	}
-	for _, a := range provedKeyedActions {
-		if !granted[a] {
-			continue
-		}
-		b.row(a+" own key", a, table, []string{own}, allow)
-		b.row(a+" other tenant's key", a, table, []string{other}, deny)
-		if a == "BatchWriteItem" {
-			b.row("BatchWriteItem mixing own and other tenant's keys", a, table, []string{own, other}, deny)
-		}
-	}
-	for _, a := range dynamoDBActions {
-		switch {
-		case !granted[a] || keyedActions[a] || a == "Scan" || a == "DeleteTable" || a == "GetRecords":
-			// Not granted, or proved by the fixed rows.
-		case a == "DescribeStream" || a == "GetShardIterator":
-			b.row(a+" on stream", a, stream, nil, deny)
-		default:
-			b.row(a, a, table, nil, deny)
-		}
-	}
-	b.row("DeleteTable", "DeleteTable", table, nil, deny)
-	b.row("GetRecords on stream", "GetRecords", stream, nil, deny)
+// Tenant returns the tenant whose policy is evaluated.
+func (p *Prober) Tenant() string { return p.tenant }
+
+// Session returns the parsed session policy.
+func (p *Prober) Session() *iam.Policy { return p.session }
+
+// ProofRequest is one request of a battery.
+type ProofRequest struct {
+	// Name describes the row; the tenant is prefixed to it.
+	Name     string
+	Action   string // full action, "service:Name"
+	Resource string
+	// Account is the account of the session's principal (the resource's).
+	Account string
+	// Key and Values set one request condition key (Values nil = absent).
+	Key    string
+	Values []string
+	Want   iam.Outcome
 }
 
-func (b *battery) row(name, action, resource string, keys []string, want iam.Outcome) {
+// Check evaluates r and records the row.
+func (p *Prober) Check(r ProofRequest) {
 	ctx := map[string][]string{}
-	if keys != nil {
-		ctx[LeadingKeysKey] = keys
+	if r.Key != "" && r.Values != nil {
+		ctx[r.Key] = r.Values
 	}
-	req := iam.Request{Principal: b.principal, Action: "dynamodb:" + action, Resource: resource, Context: ctx}
-	d := iam.Evaluate(req, b.in)
-	b.rows = append(b.rows, ProofRow{
-		Name:        b.prefix + name + b.suffix,
-		Tenant:      b.tenant,
-		Action:      req.Action,
-		Resource:    resource,
-		LeadingKeys: keys,
-		Want:        want,
-		Got:         d.Outcome,
-		OK:          d.Allowed() == (want == iam.Allowed),
-		Statement:   describeDecision(d),
+	req := iam.Request{
+		Principal: fmt.Sprintf("arn:aws:sts::%s:assumed-role/tvm-proof/t-%s", r.Account, p.tenant),
+		Action:    r.Action,
+		Resource:  r.Resource,
+		Context:   ctx,
+	}
+	d := iam.Evaluate(req, p.in)
+	p.rows = append(p.rows, ProofRow{
+		Name:      fmt.Sprintf("tenant %q: %s", p.tenant, r.Name),
+		Tenant:    p.tenant,
+		Action:    r.Action,
+		Resource:  r.Resource,
+		Key:       r.Key,
+		Values:    r.Values,
+		Want:      r.Want,
+		Got:       d.Outcome,
+		OK:        d.Allowed() == (r.Want == iam.Allowed),
+		Statement: describeDecision(d),
 	})
 }
 
@@ -258,55 +168,96 @@ func describeDecision(d iam.Decision) string {
 	return s
 }
 
-// provedKeyedActions are the keyed actions beyond Query, GetItem and
-// BatchGetItem (which every proof checks) that get own/other rows when a
-// policy grants them: the writes first, in writeActions order, then PartiQL.
-var provedKeyedActions = append(slices.Clone(writeActions), "PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete")
-
-// namedKeys returns the dynamodb:LeadingKeys values that the conditions of
-// p's Allow statements name besides own and other, in policy order without
-// repeats: a constant key there (a shared or another tenant's partition)
-// would be reachable by every tenant, so the proof checks each is denied.
-func namedKeys(p *iam.Policy, own, other string) []string {
-	var out []string
-	for _, st := range p.Statements {
-		if st.Effect != iam.Allow {
-			continue
+// Prove renders spec.Template for both sample tenants and runs, on each
+// rendered policy as the session policy of an allow-all role, the proof
+// battery of every binding: the tenant reaches its own resources and never
+// the other tenant's, nor anything a key-less request would reach (see each
+// target's battery).
+//
+// Prove does not lint: it is an independent check of what the policy
+// actually allows. It returns the report together with a *ProofError when
+// any row fails; other errors (bad spec, render failure) come without a
+// report.
+func Prove(spec ProofSpec) (*ProofReport, error) {
+	tenants, err := checkSpec(spec)
+	if err != nil {
+		return nil, fmt.Errorf("policies: prove: %w", err)
+	}
+	report := &ProofReport{OK: true}
+	for self := range 2 {
+		own, other := tenants[self], tenants[1-self]
+		r, _, err := spec.Template.renderFor(own, spec.Bindings)
+		if err != nil {
+			return nil, fmt.Errorf("policies: prove: %w", err)
 		}
-		for _, c := range st.Conditions {
-			if !strings.EqualFold(c.Key, LeadingKeysKey) || c.Operator == "Null" {
-				continue
+		session, err := iam.Parse("session policy", r.JSON)
+		if err != nil {
+			return nil, fmt.Errorf("policies: prove: template %q rendered for tenant %q: %w", spec.Template.Name(), own, err)
+		}
+		p := newProber(own, session)
+		for _, b := range spec.Bindings {
+			if err := b.Prove(p, own, other); err != nil {
+				return nil, fmt.Errorf("policies: prove: target %s: %w", b.Target().Name(), err)
 			}
-			for _, v := range c.Values {
-				if v != own && v != other && !slices.Contains(out, v) {
-					out = append(out, v)
-				}
+		}
+		report.Rows = append(report.Rows, p.rows...)
+	}
+	failed, first := 0, -1
+	for i := range report.Rows {
+		if !report.Rows[i].OK {
+			failed++
+			if first < 0 {
+				first = i
 			}
 		}
 	}
-	return out
+	if first >= 0 {
+		report.OK = false
+		return report, &ProofError{Template: spec.Template.Name(), Row: report.Rows[first], Failed: failed}
+	}
+	return report, nil
 }
 
-// grantedActions returns the known DynamoDB actions that some Allow
-// statement of p grants, through Action (wildcards expanded) or NotAction.
-func grantedActions(p *iam.Policy) map[string]bool {
-	out := map[string]bool{}
-	for i := range p.Statements {
-		if p.Statements[i].Effect != iam.Allow {
-			continue
-		}
-		for _, a := range grantedDynamoActions(&p.Statements[i]) {
-			out[a] = true
+// checkSpec validates spec and returns its two tenants.
+func checkSpec(spec ProofSpec) ([2]string, error) {
+	tenants := spec.Tenants
+	if tenants == ([2]string{}) {
+		tenants = tenant.ProofTenants
+	}
+	switch {
+	case spec.Template == nil:
+		return tenants, errors.New("no template")
+	case len(spec.Bindings) == 0:
+		return tenants, errors.New("no target bindings")
+	case tenants[0] == tenants[1]:
+		return tenants, errors.New("the two sample tenants must differ")
+	}
+	if err := CheckBindings(spec.Template, spec.Bindings); err != nil {
+		return tenants, err
+	}
+	for _, tn := range tenants {
+		if err := tenant.CheckRunes(tn); err != nil {
+			return tenants, fmt.Errorf("sample tenant: %w", err)
 		}
 	}
-	return out
+	return tenants, nil
 }
 
-// arnAccount returns the account field of an ARN.
-func arnAccount(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
-		return ""
+// CheckBindings reports whether bindings bind every target t uses, each
+// once.
+func CheckBindings(t *Template, bindings []Binding) error {
+	bound := map[string]bool{}
+	for _, b := range bindings {
+		name := b.Target().Name()
+		if bound[name] {
+			return fmt.Errorf("target %s is bound twice", name)
+		}
+		bound[name] = true
 	}
-	return parts[4]
+	for _, tg := range t.Targets() {
+		if !bound[tg.Name()] {
+			return fmt.Errorf("template %q uses target %s, which the profile does not configure", t.Name(), tg.Name())
+		}
+	}
+	return nil
 }

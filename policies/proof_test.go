@@ -1,13 +1,15 @@
-package policies
+package policies_test
 
 import (
 	"errors"
-	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
+	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/policies/dynamodb"
 	"github.com/tvmkit/tvm/policies/iam"
+	"github.com/tvmkit/tvm/policies/targets"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
 func TestProveShipped(t *testing.T) {
@@ -15,20 +17,19 @@ func TestProveShipped(t *testing.T) {
 	second := "arn:aws:dynamodb:eu-west-1:123456789012:table/tvm-demo-2"
 	tests := map[string]struct {
 		template string
-		spec     ProofSpec
+		spec     policies.ProofSpec
 		rows     int
 	}{
-		"read defaults":      {template: "dynamodb-read", spec: ProofSpec{TableARNs: []string{demoTable}}, rows: 2 * 13},
-		"readwrite defaults": {template: "dynamodb-readwrite", spec: ProofSpec{TableARNs: []string{demoTable}}, rows: 2 * (13 + 11)},
-		"two tables, custom format and tenants": {template: "dynamodb-read", spec: ProofSpec{
-			TableARNs: []string{demoTable, second}, LeadingKeyFormat: "org:{tenant}", Tenants: [2]string{"acme", "acme2"},
-			Pattern: regexp.MustCompile(`[a-z0-9]+`),
+		"read defaults":      {template: "dynamodb-read", spec: policies.ProofSpec{Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable)}, rows: 2 * 13},
+		"readwrite defaults": {template: "dynamodb-readwrite", spec: policies.ProofSpec{Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable)}, rows: 2 * (13 + 11)},
+		"two tables, custom format and tenants": {template: "dynamodb-read", spec: policies.ProofSpec{
+			Bindings: bind(t, "org:{tenant}", demoTable, second), Tenants: [2]string{"acme", "acme2"},
 		}, rows: 2 * 2 * 13},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			tc.spec.Template = mustGet(t, s, tc.template)
-			rep, err := Prove(tc.spec)
+			rep, err := policies.Prove(tc.spec)
 			if err != nil {
 				t.Fatalf("Prove: %v", err)
 			}
@@ -140,12 +141,12 @@ func TestProveLeaky(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			tpl, err := parseTemplate("leaky", "test", []byte(tc.doc))
+			tpl, err := policies.ParseTemplateUnlinted("leaky", []byte(tc.doc), targets.All())
 			if err != nil {
 				t.Fatalf("parseTemplate: %v", err)
 			}
-			rep, err := Prove(ProofSpec{Template: tpl, TableARNs: []string{demoTable}})
-			var pe *ProofError
+			rep, err := policies.Prove(policies.ProofSpec{Template: tpl, Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable)})
+			var pe *policies.ProofError
 			if !errors.As(err, &pe) {
 				t.Fatalf("Prove err = %v, want *ProofError", err)
 			}
@@ -170,18 +171,19 @@ func TestProveLeaky(t *testing.T) {
 
 func TestProveSpecErrors(t *testing.T) {
 	tpl := mustGet(t, mustLoad(t), "dynamodb-read")
-	tests := map[string]ProofSpec{
-		"no template":    {TableARNs: []string{demoTable}},
-		"no tables":      {Template: tpl},
-		"same tenants":   {Template: tpl, TableARNs: []string{demoTable}, Tenants: [2]string{"a", "a"}},
-		"invalid tenant": {Template: tpl, TableARNs: []string{demoTable}, Tenants: [2]string{"a", "*"}},
-		"bad format":     {Template: tpl, TableARNs: []string{demoTable}, LeadingKeyFormat: "Tenant#"},
-		"bad table":      {Template: tpl, TableARNs: []string{"arn:aws:dynamodb:us-east-1:123456789012:table/*"}},
+	b := bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable)
+	tests := map[string]policies.ProofSpec{
+		"no template":      {Bindings: b},
+		"no bindings":      {Template: tpl},
+		"same tenants":     {Template: tpl, Bindings: b, Tenants: [2]string{"a", "a"}},
+		"invalid tenant":   {Template: tpl, Bindings: b, Tenants: [2]string{"a", "*"}},
+		"target not bound": {Template: tpl, Bindings: []policies.Binding{fakeBinding{}}},
+		"bound twice":      {Template: tpl, Bindings: append(b, b...)},
 	}
 	for name, spec := range tests {
 		t.Run(name, func(t *testing.T) {
-			rep, err := Prove(spec)
-			var pe *ProofError
+			rep, err := policies.Prove(spec)
+			var pe *policies.ProofError
 			if err == nil || errors.As(err, &pe) || rep != nil {
 				t.Fatalf("Prove = %v, %v; want a spec error without a report", rep, err)
 			}
@@ -189,18 +191,46 @@ func TestProveSpecErrors(t *testing.T) {
 	}
 }
 
-// TestProvedKeyedActions: every keyed action is proved, either by the fixed
-// rows (Query, GetItem, BatchGetItem) or by own/other rows when granted.
-func TestProvedKeyedActions(t *testing.T) {
-	for a := range keyedActions {
-		fixed := a == "Query" || a == "GetItem" || a == "BatchGetItem"
-		if !fixed && !slices.Contains(provedKeyedActions, a) {
-			t.Errorf("keyed action %s gets no proof rows", a)
-		}
+// TestProveTwoTargets: a profile binding two targets runs both batteries on
+// one rendered policy, and a failing row of either is reported.
+func TestProveTwoTargets(t *testing.T) {
+	known := append(append([]policies.Target(nil), targets.All()...), fakeTarget{})
+	const doc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"%s"},` +
+		`{"Effect":"Allow","Action":` + tmplRead + `,"Resource":["{{table_arns}}","{{index_arns}}"],` +
+		`"Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["{{leading_key}}"]},"Null":{"dynamodb:LeadingKeys":"false"}}}]}`
+	bindings := append(bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable), fakeBinding{})
+	good, err := policies.ParseTemplate("two", "test", []byte(strings.Replace(doc, "%s", fakePlaceholder, 1)), known)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, a := range provedKeyedActions {
-		if !keyedActions[a] {
-			t.Errorf("proved action %s is not keyed", a)
-		}
+	rep, err := policies.Prove(policies.ProofSpec{Template: good, Bindings: bindings})
+	if err != nil || len(rep.Rows) != 2*(13+2) {
+		t.Fatalf("Prove = %v rows, %v; want 30 passing rows", rep, err)
+	}
+	leaky, err := policies.ParseTemplate("leaky", "test", []byte(strings.Replace(doc, `"%s"`, `["`+fakePlaceholder+`","arn:aws:s3:::bucket/*"]`, 1)), known)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = policies.Prove(policies.ProofSpec{Template: leaky, Bindings: bindings, Tenants: tenant.ProofTenants})
+	var pe *policies.ProofError
+	if !errors.As(err, &pe) || pe.Row.Name != `tenant "1": GetObject other prefix` || !strings.Contains(err.Error(), "(s3:GetObject on arn:aws:s3:::bucket/12/x)") {
+		t.Fatalf("Prove err = %v, want the other-prefix row", err)
+	}
+}
+
+// TestProofErrorMessage pins the message the README quotes.
+func TestProofErrorMessage(t *testing.T) {
+	row := policies.ProofRow{Name: `tenant "1": Query other tenant's key on table`, Action: "dynamodb:Query", Resource: demoTable,
+		Key: dynamodb.LeadingKeysKey, Values: []string{"Tenant#12"}, Want: iam.ImplicitDeny, Got: iam.Allowed,
+		Statement: `session policy statement 0 (Sid "Leaky")`}
+	err := &policies.ProofError{Template: "leaky", Row: row, Failed: 1}
+	want := `policies: isolation proof of template "leaky" failed at row [tenant "1": Query other tenant's key on table] ` +
+		`(dynamodb:Query on ` + demoTable + `, LeadingKeys [Tenant#12]): want ImplicitDeny, got Allow, decided by session policy statement 0 (Sid "Leaky")`
+	if err.Error() != want {
+		t.Errorf("Error() =\n%s\nwant\n%s", err, want)
+	}
+	row.Values = nil
+	if got := (&policies.ProofError{Template: "x", Row: row}).Error(); !strings.Contains(got, "LeadingKeys absent") {
+		t.Errorf("absent key: %s", got)
 	}
 }

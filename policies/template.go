@@ -12,49 +12,41 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tvmkit/tvm/policies/iam"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
 //go:embed templates/*.json
 var embedded embed.FS
 
-// Placeholders a template may use. Each must be a whole JSON string.
-const (
-	PlaceholderLeadingKey = "{{leading_key}}" // the formatted partition-key value, e.g. "Tenant#1"
-	PlaceholderTenant     = "{{tenant}}"      // the validated tenant id
-	PlaceholderTableARNs  = "{{table_arns}}"  // the table ARNs (an array)
-	PlaceholderIndexARNs  = "{{index_arns}}"  // each table ARN + "/index/*" (an array)
-)
+// PlaceholderTenant is the generic placeholder every template may use: the
+// validated tenant id.
+const PlaceholderTenant = "{{tenant}}"
+
+// sampleTenant is the symbolic tenant templates are linted with at load.
+const sampleTenant = "TENANT"
 
 // MaxTemplateBytes bounds a template file.
 const MaxTemplateBytes = 64 << 10
 
-// ErrInvalidParams is wrapped by Render errors about its Params.
+// ErrInvalidParams is wrapped by Render errors about its tenant or the
+// values its bindings supply.
 var ErrInvalidParams = errors.New("invalid render parameters")
 
-var (
-	templateNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
-	tableARNRE     = regexp.MustCompile(`^arn:aws(-[a-z]+)*:dynamodb:[a-z0-9-]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}$`)
-	// anyPattern lets CheckTenant apply only its fixed character rules.
-	anyPattern = regexp.MustCompile(`.*`)
-)
+// templateNameRE is the one rule for template names: a template's name is
+// its file name without ".json".
+var templateNameRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
-// sampleParams are the symbolic values substituted into every template at
-// load, so the template can be linted before any tenant exists.
-var sampleParams = Params{
-	Tenant:     "TENANT",
-	LeadingKey: "Tenant#TENANT",
-	TableARNs:  []string{"arn:aws:dynamodb:us-east-1:123456789012:table/TABLE"},
-}
-
-// Params are the values a template is rendered with.
-type Params struct {
-	Tenant     string   // validated tenant id (see LeadingKey)
-	LeadingKey string   // formatted partition-key value, e.g. "Tenant#1"
-	TableARNs  []string // table ARNs; index ARNs are derived (ARN + "/index/*")
+// CheckTemplateName reports whether name can name a template.
+func CheckTemplateName(name string) error {
+	if !templateNameRE.MatchString(name) {
+		return fmt.Errorf("must match %s", templateNameRE)
+	}
+	return nil
 }
 
 // Rendered is a rendered, linted session policy.
@@ -67,24 +59,33 @@ type Rendered struct {
 // Template is a parsed policy template. It is immutable and safe for
 // concurrent use.
 type Template struct {
-	name       string
-	source     string
-	tree       any
-	usesTenant bool
+	name    string
+	tree    any
+	uses    map[string]bool // placeholders the template uses
+	targets []Target        // targets the template uses, in registration order
 }
 
 // Name returns the template's name (its file name without ".json").
 func (t *Template) Name() string { return t.name }
 
-// Source returns where the template came from: "embedded:templates/NAME.json"
-// or a file path.
-func (t *Template) Source() string { return t.source }
+// Targets returns the targets the template uses: those whose placeholders
+// it names or whose actions it grants. A profile rendering it must bind
+// each of them. The slice must not be modified.
+func (t *Template) Targets() []Target { return t.targets }
 
-// Render substitutes p into the template, encodes the result as compact JSON
-// and lints it. Lint findings are returned as *LintError; invalid parameters
-// as errors wrapping ErrInvalidParams.
-func (t *Template) Render(p Params) (*Rendered, error) {
-	r, tree, err := t.render(p)
+func (t *Template) lintOptions() LintOptions {
+	return LintOptions{Name: fmt.Sprintf("template %q", t.name), Targets: t.targets}
+}
+
+// Render renders the template for tenant with the placeholder values of
+// bindings, encodes the result as compact JSON and lints it: the one render
+// recipe of the broker (vend, tvm-broker check and render, the start-up
+// checks all call it through the compiled profile). tenant must be an id
+// the tenant pattern accepted; Render re-checks only the fixed rules of
+// tenant.CheckRunes. Lint findings are *LintError; problems with the
+// tenant or the values wrap ErrInvalidParams.
+func (t *Template) Render(tenantID string, bindings []Binding) (*Rendered, error) {
+	r, tree, err := t.renderFor(tenantID, bindings)
 	if err != nil {
 		return nil, err
 	}
@@ -94,20 +95,70 @@ func (t *Template) Render(p Params) (*Rendered, error) {
 	return r, nil
 }
 
-func (t *Template) lintOptions() LintOptions {
-	return LintOptions{Name: fmt.Sprintf("template %q", t.name)}
-}
-
-// render substitutes and encodes without linting; it returns the rendered
-// tree too. Prove uses it so the proof stands on its own.
-func (t *Template) render(p Params) (*Rendered, any, error) {
-	vals, err := p.values()
-	if err == nil && t.usesTenant && p.Tenant == "" {
-		err = fmt.Errorf("%w: the template uses %s but no tenant was given", ErrInvalidParams, PlaceholderTenant)
-	}
+// renderFor substitutes and encodes without linting; Prove uses it so that
+// the proof stands on its own.
+func (t *Template) renderFor(tenantID string, bindings []Binding) (*Rendered, any, error) {
+	vals, err := t.values(tenantID, bindings)
 	if err != nil {
 		return nil, nil, fmt.Errorf("policies: render template %q: %w", t.name, err)
 	}
+	return t.render(vals)
+}
+
+// values collects the placeholder values for tenantID from bindings, as
+// tree nodes.
+func (t *Template) values(tenantID string, bindings []Binding) (map[string]any, error) {
+	if err := tenant.CheckRunes(tenantID); err != nil {
+		// Defence in depth: the fixed character rules, whatever the pattern.
+		return nil, fmt.Errorf("%w: %w", ErrInvalidParams, err)
+	}
+	vals := map[string]any{PlaceholderTenant: tenantID}
+	for _, b := range bindings {
+		v, err := b.Values(tenantID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: target %s: %w", ErrInvalidParams, b.Target().Name(), err)
+		}
+		if err := addValues(vals, v); err != nil {
+			return nil, err
+		}
+	}
+	return vals, checkUses(vals, t.uses)
+}
+
+// addValues adds v to vals as tree nodes: a string, or a []string as []any.
+func addValues(vals map[string]any, v Values) error {
+	for name, val := range v {
+		if _, dup := vals[name]; dup {
+			return fmt.Errorf("%w: placeholder %s has two values", ErrInvalidParams, name)
+		}
+		switch val := val.(type) {
+		case string:
+			vals[name] = val
+		case []string:
+			list := make([]any, len(val))
+			for i, s := range val {
+				list[i] = s
+			}
+			vals[name] = list
+		default:
+			return fmt.Errorf("%w: placeholder %s has a %T value", ErrInvalidParams, name, val)
+		}
+	}
+	return nil
+}
+
+// checkUses checks that every placeholder in uses has a value.
+func checkUses(vals map[string]any, uses map[string]bool) error {
+	for name := range uses {
+		if _, ok := vals[name]; !ok {
+			return fmt.Errorf("%w: the template uses %s but no bound target provides it", ErrInvalidParams, name)
+		}
+	}
+	return nil
+}
+
+// render substitutes vals (tree nodes) and encodes the result.
+func (t *Template) render(vals map[string]any) (*Rendered, any, error) {
 	tree := substitute(t.tree, vals)
 	doc, err := encodeTree(tree)
 	if err != nil {
@@ -115,52 +166,6 @@ func (t *Template) render(p Params) (*Rendered, any, error) {
 	}
 	sum := sha256.Sum256(doc)
 	return &Rendered{JSON: doc, Hash: hex.EncodeToString(sum[:]), Size: utf8.RuneCount(doc)}, tree, nil
-}
-
-// values checks p and returns the placeholder values.
-func (p Params) values() (map[string]any, error) {
-	if p.LeadingKey == "" || len(p.LeadingKey) > MaxLeadingKeyLength {
-		return nil, fmt.Errorf("%w: leading key must be 1-%d characters", ErrInvalidParams, MaxLeadingKeyLength)
-	}
-	if p.Tenant != "" {
-		// Defence in depth: the fixed character rules, whatever the pattern.
-		if err := CheckTenant(p.Tenant, anyPattern); err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidParams, err)
-		}
-	}
-	if len(p.TableARNs) == 0 {
-		return nil, fmt.Errorf("%w: no table ARNs", ErrInvalidParams)
-	}
-	tables := make([]any, 0, len(p.TableARNs))
-	indexes := make([]any, 0, len(p.TableARNs))
-	for i, arn := range p.TableARNs {
-		if err := ValidateTableARN(arn); err != nil {
-			return nil, fmt.Errorf("%w: table ARN %d: %w", ErrInvalidParams, i, err)
-		}
-		if slices.Contains(p.TableARNs[:i], arn) {
-			return nil, fmt.Errorf("%w: table ARN %q listed twice", ErrInvalidParams, arn)
-		}
-		tables = append(tables, arn)
-		indexes = append(indexes, arn+"/index/*")
-	}
-	vals := map[string]any{
-		PlaceholderLeadingKey: p.LeadingKey,
-		PlaceholderTableARNs:  tables,
-		PlaceholderIndexARNs:  indexes,
-	}
-	if p.Tenant != "" {
-		vals[PlaceholderTenant] = p.Tenant
-	}
-	return vals, nil
-}
-
-// ValidateTableARN checks that arn names one DynamoDB table, with no
-// wildcard: arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME.
-func ValidateTableARN(arn string) error {
-	if !tableARNRE.MatchString(arn) {
-		return fmt.Errorf("%q is not a DynamoDB table ARN (arn:aws:dynamodb:REGION:ACCOUNT:table/NAME, no wildcards)", arn)
-	}
-	return nil
 }
 
 // substitute returns a copy of v with placeholder strings replaced. A
@@ -197,9 +202,31 @@ func substitute(v any, vals map[string]any) any {
 	}
 }
 
-// checkPlaceholders refuses placeholder misuse in a template tree and
-// reports whether the tree uses {{leading_key}} and {{tenant}}.
-func checkPlaceholders(v any) (usesKey, usesTenant bool, err error) {
+// placeholderSet is what a template may name: the generic {{tenant}} and
+// every placeholder of the known targets.
+type placeholderSet struct {
+	owner map[string]Target // placeholder -> its target (nil for {{tenant}})
+	names []string          // for messages, in target order
+}
+
+func newPlaceholderSet(targets []Target) (*placeholderSet, error) {
+	ps := &placeholderSet{owner: map[string]Target{PlaceholderTenant: nil}, names: []string{PlaceholderTenant}}
+	for _, tg := range targets {
+		for _, p := range tg.Placeholders() {
+			if _, dup := ps.owner[p.Name]; dup || !strings.HasPrefix(p.Name, "{{") || !strings.HasSuffix(p.Name, "}}") {
+				return nil, fmt.Errorf("policies: target %s: placeholder %q is taken or not of the form {{name}}", tg.Name(), p.Name)
+			}
+			ps.owner[p.Name] = tg
+			ps.names = append(ps.names, p.Name)
+		}
+	}
+	return ps, nil
+}
+
+// scan refuses placeholder misuse in a template tree and returns the
+// placeholders it uses.
+func (ps *placeholderSet) scan(v any) (map[string]bool, error) {
+	uses := map[string]bool{}
 	var walk func(v any) error
 	walk = func(v any) error {
 		switch t := v.(type) {
@@ -207,16 +234,10 @@ func checkPlaceholders(v any) (usesKey, usesTenant bool, err error) {
 			if !strings.Contains(t, "{{") && !strings.Contains(t, "}}") {
 				return nil
 			}
-			switch t {
-			case PlaceholderLeadingKey:
-				usesKey = true
-			case PlaceholderTenant:
-				usesTenant = true
-			case PlaceholderTableARNs, PlaceholderIndexARNs:
-			default:
-				return fmt.Errorf("string %q is not exactly one of the placeholders %s, %s, %s, %s",
-					t, PlaceholderLeadingKey, PlaceholderTenant, PlaceholderTableARNs, PlaceholderIndexARNs)
+			if _, ok := ps.owner[t]; !ok {
+				return fmt.Errorf("string %q is not exactly one of the placeholders %s", t, strings.Join(ps.names, ", "))
 			}
+			uses[t] = true
 		case []any:
 			for _, e := range t {
 				if err := walk(e); err != nil {
@@ -235,35 +256,56 @@ func checkPlaceholders(v any) (usesKey, usesTenant bool, err error) {
 		}
 		return nil
 	}
-	err = walk(v)
-	return usesKey, usesTenant, err
+	return uses, walk(v)
 }
 
-// ParseTemplate parses and checks one template: valid JSON, placeholders
-// used correctly, {{leading_key}} present, and the policy rendered with
-// symbolic sample values passes Lint. source is recorded for messages.
-// Findings are *LintError.
-func ParseTemplate(name, source string, data []byte) (*Template, error) {
-	t, err := parseTemplate(name, source, data)
+// ParseTemplate parses and checks one template against the known targets:
+// valid JSON; placeholders used correctly; the required placeholders of
+// every target it uses present (a target is used when the template names
+// one of its placeholders or grants one of its actions); and the policy
+// rendered with the placeholders' symbolic samples passes Lint with the
+// rules of those targets. source is recorded for messages. Findings are
+// *LintError.
+func ParseTemplate(name, source string, data []byte, targets []Target) (*Template, error) {
+	ps, err := newPlaceholderSet(targets)
 	if err != nil {
 		return nil, err
 	}
-	r, tree, err := t.render(sampleParams)
+	t, err := parseTemplate(name, source, data, ps)
+	if err != nil {
+		return nil, err
+	}
+	vals := map[string]any{PlaceholderTenant: sampleTenant}
+	for _, tg := range targets {
+		for _, p := range tg.Placeholders() {
+			if err := addValues(vals, Values{p.Name: p.Sample}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := checkUses(vals, t.uses); err != nil {
+		return nil, err
+	}
+	r, tree, err := t.render(vals)
 	if err != nil {
 		return nil, err
 	}
 	if err := lintParsed(r.JSON, tree, t.lintOptions()); err != nil {
 		return nil, err
 	}
+	if err := t.addGrantedTargets(r.JSON, targets); err != nil {
+		return nil, err
+	}
 	return t, nil
 }
 
-// parseTemplate parses a template without linting its sample rendering.
-func parseTemplate(name, source string, data []byte) (*Template, error) {
-	if !templateNameRE.MatchString(name) {
-		return nil, fmt.Errorf("policies: template name %q (from %s) must match %s", name, source, templateNameRE)
+// parseTemplate parses a template and checks its placeholders, without
+// rendering or linting it.
+func parseTemplate(name, source string, data []byte, ps *placeholderSet) (*Template, error) {
+	if err := CheckTemplateName(name); err != nil {
+		return nil, fmt.Errorf("policies: template name %q (from %s) %w", name, source, err)
 	}
-	t := &Template{name: name, source: source}
+	t := &Template{name: name}
 	opts := t.lintOptions()
 	if len(data) > MaxTemplateBytes {
 		return nil, docErr(opts, RuleSize, fmt.Sprintf("template is %d bytes, limit %d", len(data), MaxTemplateBytes), "")
@@ -272,15 +314,89 @@ func parseTemplate(name, source string, data []byte) (*Template, error) {
 	if err != nil {
 		return nil, docErr(opts, RuleInvalidJSON, "not valid JSON: "+err.Error(), "")
 	}
-	usesKey, usesTenant, err := checkPlaceholders(tree)
+	uses, err := ps.scan(tree)
 	if err != nil {
 		return nil, docErr(opts, RulePlaceholder, err.Error(), "")
 	}
-	if !usesKey {
-		return nil, docErr(opts, RulePlaceholder, "template never uses "+PlaceholderLeadingKey, "")
+	t.tree, t.uses, t.targets = tree, uses, uniqueTargets(ps, uses)
+	if len(t.targets) == 0 {
+		return nil, docErr(opts, RulePlaceholder, "template never uses an isolating placeholder ("+strings.Join(required(ps), ", ")+")", "")
 	}
-	t.tree, t.usesTenant = tree, usesTenant
+	for _, tg := range t.targets {
+		if err := t.checkRequired(tg); err != nil {
+			return nil, err
+		}
+	}
 	return t, nil
+}
+
+// uniqueTargets returns the targets owning the used placeholders, in the
+// order the targets were given.
+func uniqueTargets(ps *placeholderSet, uses map[string]bool) []Target {
+	var out []Target
+	seen := map[string]bool{}
+	for _, n := range ps.names {
+		tg := ps.owner[n]
+		if tg == nil || !uses[n] || seen[tg.Name()] {
+			continue
+		}
+		seen[tg.Name()] = true
+		out = append(out, tg)
+	}
+	return out
+}
+
+// required lists the required placeholders of every target, for messages.
+func required(ps *placeholderSet) []string {
+	var out []string
+	for _, n := range ps.names {
+		if tg := ps.owner[n]; tg != nil {
+			for _, p := range tg.Placeholders() {
+				if p.Name == n && p.Required {
+					out = append(out, n)
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (t *Template) checkRequired(tg Target) error {
+	for _, p := range tg.Placeholders() {
+		if p.Required && !t.uses[p.Name] {
+			return docErr(t.lintOptions(), RulePlaceholder, "template never uses "+p.Name, "")
+		}
+	}
+	return nil
+}
+
+// addGrantedTargets refuses a template whose Allow statements grant actions
+// of a known target's service that none of its used targets covers: such
+// statements would escape every target's rules and proof.
+func (t *Template) addGrantedTargets(sample []byte, targets []Target) error {
+	pol, err := iam.Parse(t.name, sample)
+	if err != nil {
+		return docErr(t.lintOptions(), RuleParse, "IAM policy parser refused it: "+err.Error(), "")
+	}
+	covered := map[string]bool{}
+	for _, tg := range t.targets {
+		covered[tg.Catalogue().Service()] = true
+	}
+	for _, tg := range targets {
+		svc := tg.Catalogue().Service()
+		if covered[svc] || len(tg.Catalogue().GrantedBy(pol)) == 0 {
+			continue
+		}
+		var names []string
+		for _, p := range tg.Placeholders() {
+			if p.Required {
+				names = append(names, p.Name)
+			}
+		}
+		return docErr(t.lintOptions(), RulePlaceholder,
+			fmt.Sprintf("template grants %s actions but never uses %s", svc, strings.Join(names, ", ")), "")
+	}
+	return nil
 }
 
 // Set is a named collection of templates. It is immutable after
@@ -308,9 +424,10 @@ func (s *Set) Names() []string {
 // LoadTemplates loads the embedded templates and, when dir is not "", every
 // *.json file directly in dir, which replaces an embedded template of the
 // same name or adds a new one. A template's name is its file name without
-// ".json". Every template is parsed and linted (ParseTemplate); the first
-// failure is returned, naming the file.
-func LoadTemplates(dir string) (*Set, error) {
+// ".json". Every template is parsed and linted against targets
+// (ParseTemplate; callers pass targets.All()); the first failure is
+// returned, naming the file.
+func LoadTemplates(dir string, targets []Target) (*Set, error) {
 	s := &Set{templates: map[string]*Template{}}
 	entries, err := fs.ReadDir(embedded, "templates")
 	if err != nil {
@@ -322,7 +439,7 @@ func LoadTemplates(dir string) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("policies: embedded templates: %w", err)
 		}
-		if err := s.add(strings.TrimSuffix(e.Name(), ".json"), "embedded:"+p, data); err != nil {
+		if err := s.add(strings.TrimSuffix(e.Name(), ".json"), "embedded:"+p, data, targets); err != nil {
 			return nil, err
 		}
 	}
@@ -342,15 +459,15 @@ func LoadTemplates(dir string) (*Set, error) {
 		if err != nil {
 			return nil, fmt.Errorf("policies: template %s: %w", p, err)
 		}
-		if err := s.add(strings.TrimSuffix(e.Name(), ".json"), p, data); err != nil {
+		if err := s.add(strings.TrimSuffix(e.Name(), ".json"), p, data, targets); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
 }
 
-func (s *Set) add(name, source string, data []byte) error {
-	t, err := ParseTemplate(name, source, data)
+func (s *Set) add(name, source string, data []byte, targets []Target) error {
+	t, err := ParseTemplate(name, source, data, targets)
 	if err != nil {
 		return fmt.Errorf("policies: %s: %w", source, err)
 	}

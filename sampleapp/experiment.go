@@ -12,6 +12,8 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/tvmkit/tvm/client"
+	ddbtarget "github.com/tvmkit/tvm/policies/dynamodb"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
 // ReadAPI is the subset of *dynamodb.Client the experiments call.
@@ -200,9 +202,12 @@ func nestedOperation(err error) bool {
 	return errors.As(outer.Err, &inner)
 }
 
+// defaultKeyFormat is the broker's default leading-key format.
+var defaultKeyFormat = tenant.MustParseFormat(ddbtarget.DefaultLeadingKeyFormat)
+
 // LeadingKey formats a tenant's partition-key value as the broker's default
 // leading-key format does.
-func LeadingKey(tenant string) string { return "Tenant#" + tenant }
+func LeadingKey(id string) string { return defaultKeyFormat.Expand(id) }
 
 // queryOp queries one tenant's partition on the table or the GSI.
 func queryOp(tenant string, gsi bool) op {

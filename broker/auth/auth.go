@@ -32,7 +32,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +40,7 @@ import (
 
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
 // Identity is what a verified token says about its caller.
@@ -76,7 +76,7 @@ type Verifier struct {
 	src          keySource
 	tenantClaim  string
 	subjectClaim string
-	pattern      *regexp.Regexp
+	pattern      *tenant.Pattern
 	maxBytes     int
 	algorithms   []string
 	cancel       context.CancelFunc
@@ -114,7 +114,7 @@ func New(ctx context.Context, cfg config.Auth, opts Options) (*Verifier, error) 
 // newVerifier builds a Verifier on a key source without validating the
 // configuration (tests use it to exercise misconfigurations).
 func newVerifier(cfg *config.Auth, src keySource, clock func() time.Time) (*Verifier, error) {
-	pattern, err := config.CompileTenantPattern(cfg.TenantPattern)
+	pattern, err := tenant.Compile(cfg.TenantPattern)
 	if err != nil {
 		return nil, fmt.Errorf("auth: tenant_pattern: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
 // maxSubjectLen bounds the subject claim, in characters.
@@ -76,7 +77,7 @@ var canonicalInt = regexp.MustCompile(`^-?(?:0|[1-9][0-9]*)$`)
 // tenantFromClaims returns the validated tenant id, or a 401 invalid_tenant.
 // The value must be a JSON string, or a JSON integer taken as its canonical
 // decimal text; it must match pattern. The value is never echoed.
-func tenantFromClaims(claims map[string]any, name string, pattern *regexp.Regexp) (string, error) {
+func tenantFromClaims(claims map[string]any, name string, pattern *tenant.Pattern) (string, error) {
 	val, ok := lookupClaim(claims, name)
 	if !ok {
 		return "", invalidTenant("tenant claim missing", fmt.Errorf("claim %q absent", name))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
 // FuzzTenantClaim: for any JSON claim value, tenantFromClaims either refuses
@@ -25,7 +26,7 @@ func FuzzTenantClaim(f *testing.F) {
 	} {
 		f.Add([]byte(seed))
 	}
-	pattern, err := config.CompileTenantPattern(config.DefaultTenantPattern)
+	pattern, err := tenant.Compile(config.DefaultTenantPattern)
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -7,27 +7,34 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tvmkit/tvm/policies/dynamodb"
+	"github.com/tvmkit/tvm/policies/stsrules"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
-// Defaults applied by Parse (and Load) to fields left unset.
+// Defaults applied by Parse (and Load) to fields left unset. Those owned by
+// the tenant model, the STS rules or an isolation target are theirs, named
+// here for configuration readers.
 const (
 	DefaultListen               = "127.0.0.1:8080"
 	DefaultLeeway               = 30 * time.Second
 	MaxLeeway                   = 5 * time.Minute
 	DefaultTenantClaim          = "tenant_id"
 	DefaultSubjectClaim         = "sub"
-	DefaultTenantPattern        = `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`
+	DefaultTenantPattern        = tenant.DefaultPattern
 	DefaultMaxTokenBytes        = 8192
 	DefaultJWKSRefresh          = time.Hour
 	DefaultJWKSRefreshRateLimit = 5 * time.Minute
-	DefaultLeadingKeyFormat     = "Tenant#{tenant}"
+	DefaultLeadingKeyFormat     = dynamodb.DefaultLeadingKeyFormat
 	DefaultDuration             = 15 * time.Minute
 	DefaultMaxDuration          = time.Hour
-	MinSessionDuration          = 15 * time.Minute
-	MaxSessionDuration          = 12 * time.Hour
+	MinSessionDuration          = stsrules.MinDuration
+	MaxSessionDuration          = stsrules.MaxDuration
 	DefaultCacheMaxEntries      = 10000
 	DefaultRefreshBefore        = 15 * time.Minute
 	DefaultClientWindow         = 5 * time.Minute
@@ -63,10 +70,11 @@ const (
 // and the key source is not an HMAC secret.
 var DefaultAlgorithms = []string{"RS256", "ES256", "EdDSA"}
 
-// DefaultProofTenants are the sample tenants of the isolation proof: "12"
-// starts with "1", so a template that matches tenant keys by prefix (the
-// published `{tenant}*` StringLike bug) fails the proof.
-var DefaultProofTenants = []string{"1", "12"}
+// DefaultProofTenants are the sample tenants of the isolation proof
+// (tenant.ProofTenants): "12" starts with "1", so a template that matches
+// tenant keys by prefix (the published `{tenant}*` StringLike bug) fails the
+// proof.
+var DefaultProofTenants = slices.Clone(tenant.ProofTenants[:])
 
 // Environment variables read by Parse and Load.
 const (

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
+	"go.yaml.in/yaml/v3"
 )
 
 func TestMain(m *testing.M) {
@@ -485,77 +486,88 @@ func FuzzParseConfig(f *testing.F) {
 	})
 }
 
-func TestCompileTenantPattern(t *testing.T) {
+// TestProfileTargets: the keys of a profile that are not its fields must
+// each name a registered isolation target, whose Bind checks the settings;
+// the DynamoDB keys stay at the profile's top level.
+func TestProfileTargets(t *testing.T) {
 	tests := map[string]struct {
-		pattern string
-		want    string // "" = accepted
+		yaml string // appended to the minimal profile
+		want string // "" = valid
 	}{
-		"default":              {DefaultTenantPattern, ""},
-		"digits":               {`^[0-9]{1,12}$`, ""},
-		"alternation grouped":  {`^(?:acme|globex)$`, ""},
-		"text anchors":         {`\A[a-z]{1,8}\z`, ""},
-		"latin-1 letters":      {`^[a-zé]{1,8}$`, ""},
-		"unanchored":           {`[a-z]{1,8}`, "must be anchored"},
-		"start only":           {`^[a-z]{1,8}`, "must be anchored"},
-		"end only":             {`[a-z]{1,8}$`, "must be anchored"},
-		"escaped dollar":       {`^[a-z]{1,8}\$`, "must be anchored"},
-		"top alternation":      {`^a$|^b$`, "must be anchored"},
-		"multi-line":           {`(?m)^[a-z]{1,8}$`, "must be anchored"},
-		"unbounded plus":       {`^[a-z]+$`, "must bound the tenant length"},
-		"unbounded star":       {`^a[a-z]*$`, "must bound the tenant length"},
-		"too long":             {`^[a-z]{1,200}$`, "must bound the tenant length"},
-		"open repeat":          {`^[a-z]{1,}$`, "must bound the tenant length"},
-		"dot":                  {`^.{1,8}$`, "must not use '.'"},
-		"star in class":        {`^[a-z*]{1,8}$`, `'*'`},
-		"question literal":     {`^a\?$`, `'?'`},
-		"quote":                {`^[a-z"]{1,8}$`, `'"'`},
-		"dollar in class":      {`^[a-z$]{1,8}$`, `'$'`},
-		"slash":                {`^[a-z/]{1,8}$`, `'/'`},
-		"backslash":            {`^[a-z\\]{1,8}$`, `'\\'`},
-		"brace":                {`^[a-z{]{1,8}$`, `'{'`},
-		"space":                {`^[a-z ]{1,8}$`, `' '`},
-		"negated class":        {`^[^a]{1,8}$`, "must not match the character"},
-		"not space":            {`^\S{1,8}$`, "must not match the character"},
-		"word chars unicode":   {`^[\p{L}]{1,8}$`, "must not match the character"},
-		"fold to kelvin":       {`(?i)^k{1,8}$`, "must not match the character"},
-		"fold class to kelvin": {`(?i)^[k]{1,8}$`, "must not match the character"},
-		"empty match":          {`^[a-z]{0,8}$`, "must not match the empty string"},
-		"empty alternative":    {`^(?:a|)$`, "must not match the empty string"},
-		"does not compile":     {`^[a-$`, "does not compile"},
+		"unknown key":         {yaml: "    bogus: 1\n", want: "profiles[0].bogus: unknown field: not a profile field nor a registered isolation target ([dynamodb])"},
+		"dynamodb as section": {yaml: "    dynamodb: {table_arns: [x]}\n", want: "profiles[0].dynamodb: the DynamoDB settings are the profile's table_arns and leading_key_format"},
+		"latin-1 key format":  {yaml: "    leading_key_format: \"Mandant§{tenant}\"\n"},
 	}
-	for name, tt := range tests {
+	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			_, err := CompileTenantPattern(tt.pattern)
-			switch {
-			case tt.want == "" && err != nil:
-				t.Fatalf("CompileTenantPattern(%q) = %v", tt.pattern, err)
-			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
-				t.Fatalf("CompileTenantPattern(%q) = %v, want an error containing %q", tt.pattern, err, tt.want)
+			c, err := Parse([]byte(minimal+tc.yaml), noEnv)
+			if tc.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := c.Profiles[0].TargetSettings(); len(got) != 1 || got[0].Target != "dynamodb" || got[0].Field != "" {
+					t.Errorf("TargetSettings = %+v", got)
+				}
+				return
+			}
+			var fe *FieldError
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.As(err, &fe) {
+				t.Fatalf("Parse = %v, want a *FieldError containing %q", err, tc.want)
 			}
 		})
 	}
 }
 
-// FuzzTenantPattern: whatever pattern is accepted never matches a string
-// holding a forbidden character, nor the empty string.
-func FuzzTenantPattern(f *testing.F) {
-	for _, p := range []string{DefaultTenantPattern, `^[a-z*]{1,3}$`, `(?i)^k$`, `^(?:a|b){1,4}$`, `^[!-~]{1,4}$`} {
-		f.Add(p, "a*")
+func TestTargetSettingsSections(t *testing.T) {
+	c := valid(t)
+	p := c.Profiles[0]
+	var n1, n2 yaml.Node
+	if err := yaml.Unmarshal([]byte("{bucket: b}"), &n1); err != nil {
+		t.Fatal(err)
 	}
-	f.Fuzz(func(t *testing.T, pattern, probe string) {
-		re, err := CompileTenantPattern(pattern)
-		if err != nil {
-			return
+	if err := yaml.Unmarshal([]byte("{x: 1}"), &n2); err != nil {
+		t.Fatal(err)
+	}
+	p.Targets = map[string]yaml.Node{"zz": *n2.Content[0], "s3": *n1.Content[0]}
+	got := p.TargetSettings()
+	if len(got) != 3 || got[0].Target != "dynamodb" || got[1].Target != "s3" || got[1].Field != "s3." || got[2].Target != "zz" {
+		t.Fatalf("TargetSettings = %+v", got)
+	}
+	var into struct {
+		Bucket string `yaml:"bucket"`
+	}
+	if err := got[1].Settings.Decode(&into); err != nil || into.Bucket != "b" {
+		t.Errorf("Decode = %v, %+v", err, into)
+	}
+	if err := got[2].Settings.Decode(&into); err == nil {
+		t.Error("an unknown key of a section decoded")
+	}
+	p.TableARNs = nil
+	if got := p.TargetSettings(); len(got) != 2 || got[0].Target != "s3" {
+		t.Errorf("without table_arns: %+v", got)
+	}
+}
+
+// TestValidateProfiles: the subset the compile step relies on, for a
+// Config built in code (no auth section).
+func TestValidateProfiles(t *testing.T) {
+	c := &Config{Profiles: []Profile{{Name: "read", RoleARN: "arn:aws:iam::123456789012:role/r", Template: "dynamodb-read",
+		TableARNs: []string{"arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo"}}}}
+	c.SetDefaults()
+	if err := c.ValidateProfiles(); err != nil {
+		t.Fatalf("ValidateProfiles = %v", err)
+	}
+	if err := c.Validate(); err == nil {
+		t.Fatal("Validate accepted a config without auth")
+	}
+	c.Auth.TenantPattern = "^a+$"
+	c.Profiles[0].SessionTags = map[string]string{"u": "{subject}"}
+	err := c.ValidateProfiles()
+	for _, want := range []string{"auth.tenant_pattern: must bound", `profiles[0].session_tags["u"]: {subject} needs sessions: subject`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ValidateProfiles = %v, want %q", err, want)
 		}
-		for _, s := range []string{"", "*", "?", `"`, "$", "/", `\`, "{", "}", " ", "\n", "\x00", "\u212a", probe} {
-			if !re.MatchString(s) {
-				continue
-			}
-			if s == "" || strings.ContainsFunc(s, forbiddenRune) || len([]rune(s)) > MaxTenantLength {
-				t.Fatalf("accepted pattern %q matches %q", pattern, s)
-			}
-		}
-	})
+	}
 }
 
 // TestLoadResolvesRelativePaths checks that file paths in a configuration are

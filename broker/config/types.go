@@ -25,7 +25,11 @@
 // after it has been handed to other packages.
 package config
 
-import "time"
+import (
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
 
 // Config is the whole broker configuration.
 type Config struct {
@@ -119,8 +123,11 @@ type Auth struct {
 	// TenantPattern is the regular expression a tenant id must match in
 	// full; default ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$. It must be anchored
 	// (^...$), bound the length (at most 128 characters), never match the
-	// empty string and never match any of * ? " $ / \ { } whitespace or
-	// control characters.
+	// empty string and never match any of * ? " $ / \ { }, whitespace,
+	// control characters or characters above U+00FF (package
+	// policies/tenant). Start-up also refuses a pattern admitting an id that
+	// some profile could not serve (a key or policy too long, a character a
+	// session tag value cannot hold).
 	TenantPattern string `yaml:"tenant_pattern"`
 	// MaxTokenBytes bounds the Authorization header (default 8192, between
 	// 1024 and server.max_header_bytes). Larger headers get 431.
@@ -165,13 +172,17 @@ type Profile struct {
 	// Template names a policy template (embedded or from PolicyDir), e.g.
 	// "dynamodb-read". Required.
 	Template string `yaml:"template"`
+	// TableARNs and LeadingKeyFormat are the settings of the DynamoDB
+	// isolation target (package policies/dynamodb validates them).
+	//
 	// TableARNs are the DynamoDB tables the session policy covers, each
 	// arn:<partition>:dynamodb:<region>:<account>:table/<name> with no
-	// wildcard; index ARNs (table/<name>/index/*) are derived. At least one.
+	// wildcard; index ARNs (table/<name>/index/*) are derived. At least one
+	// unless the profile configures another target.
 	TableARNs []string `yaml:"table_arns"`
 	// LeadingKeyFormat renders the partition-key value from the tenant id;
 	// "{tenant}" is replaced by the validated id and must appear exactly
-	// once; '*', '?', '$' and control characters are refused.
+	// once; '*', '?', '$', '"', '\' and control characters are refused.
 	// Default "Tenant#{tenant}".
 	LeadingKeyFormat string `yaml:"leading_key_format"`
 	// DefaultDuration is the session duration when a request asks for none
@@ -203,6 +214,15 @@ type Profile struct {
 	AllowedTenants []string `yaml:"allowed_tenants"`
 	// RequiredScope, when set, must appear in the token's "scope"/"scp" claim.
 	RequiredScope string `yaml:"required_scope"`
+	// Targets holds every other key of the profile: each must name a
+	// registered isolation target (package policies/targets) and holds
+	// that target's settings, decoded strictly by the target, e.g.
+	//
+	//	s3: {bucket: tenant-data, prefix_format: "t-{tenant}/"}
+	//
+	// A new target thus adds its section without changing these types. (The
+	// DynamoDB target's settings are the top-level keys above.)
+	Targets map[string]yaml.Node `yaml:",inline"`
 }
 
 // Cache configures the credential cache.

@@ -13,6 +13,10 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/policies/stsrules"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
 // FieldError is one validation problem; Field is the YAML path of the field,
@@ -34,16 +38,12 @@ var KnownAlgorithms = []string{
 // MinHMACSecretBytes is the shortest HMAC secret accepted.
 const MinHMACSecretBytes = 32
 
-var (
-	profileNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
-	// role/<path/>name: path and name characters per IAM.
-	roleARNRE  = regexp.MustCompile(`^arn:aws[a-z-]*:iam::[0-9]{12}:role/(?:[\x21-\x7e]*/)?[\w+=,.@-]{1,64}$`)
-	tableARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:dynamodb:[a-z]{2}(?:-[a-z]+)+-[0-9]+:[0-9]{12}:table/[A-Za-z0-9_.-]{3,255}$`)
-	regionRE   = regexp.MustCompile(`^[a-z]{2}(?:-[a-z]+)+-[0-9]+$`)
-	externalRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
-	tagRE      = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
-	templateRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$`)
-)
+// profileNameRE is the rule for profile names.
+var profileNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,63}$`)
+
+// SubjectPlaceholder in a session tag value is replaced by the caller's
+// subject (per-subject sessions only); tenant.Placeholder by the tenant id.
+const SubjectPlaceholder = "{subject}"
 
 // validator collects field errors.
 type validator struct{ errs []error }
@@ -66,7 +66,7 @@ func (c *Config) Validate() error {
 	if c.Auth.MaxTokenBytes > c.Server.MaxHeaderBytes && c.Server.MaxHeaderBytes > 0 {
 		v.add("auth.max_token_bytes", "must not exceed server.max_header_bytes (%d)", c.Server.MaxHeaderBytes)
 	}
-	pattern, _ := CompileTenantPattern(c.Auth.TenantPattern) // reported by Auth.validate
+	pattern, _ := tenant.Compile(c.Auth.TenantPattern) // reported by Auth.validate
 	c.STS.validate(v)
 	c.validateProfiles(v, pattern)
 	c.validateLimits(v)
@@ -80,17 +80,35 @@ func (c *Config) Validate() error {
 	default:
 		v.add("log.format", "must be json or text")
 	}
-	if len(c.Proof.Tenants) != 2 {
-		v.add("proof.tenants", "must list exactly two tenants")
-	} else if c.Proof.Tenants[0] == c.Proof.Tenants[1] {
-		v.add("proof.tenants", "the two tenants must differ")
-	}
-	for i, t := range c.Proof.Tenants {
-		if pattern != nil && !pattern.MatchString(t) {
-			v.add(fmt.Sprintf("proof.tenants[%d]", i), "does not match auth.tenant_pattern")
-		}
-	}
 	return v.err()
+}
+
+// ValidateProfiles checks what the profile compile step relies on —
+// auth.tenant_pattern, profiles, default_profile and proof — and returns
+// every problem as Validate does. Validate includes it. Call SetDefaults
+// first.
+func (c *Config) ValidateProfiles() error {
+	each, global := c.ProfileProblems()
+	return errors.Join(append([]error{global}, each...)...)
+}
+
+// ProfileProblems is ValidateProfiles with the problems sorted by owner:
+// each[i] holds those of profiles[i] (nil when it is valid), global those
+// of the configuration as a whole (auth.tenant_pattern, no profiles,
+// default_profile, proof). The compile step uses it to report every
+// profile.
+func (c *Config) ProfileProblems() (each []error, global error) {
+	g := &validator{}
+	pattern, err := tenant.Compile(c.Auth.TenantPattern)
+	if err != nil {
+		g.add("auth.tenant_pattern", "%v", err)
+	}
+	pv, per := c.profileProblems(pattern)
+	g.errs = append(g.errs, pv.errs...)
+	for _, v := range per {
+		each = append(each, v.err())
+	}
+	return each, g.err()
 }
 
 // Validate checks the auth section alone (field names are prefixed
@@ -169,7 +187,7 @@ func (a *Auth) validate(v *validator, p string) {
 	if err := checkClaimName(a.SubjectClaim); err != nil {
 		v.add(p+"subject_claim", "%v", err)
 	}
-	if _, err := CompileTenantPattern(a.TenantPattern); err != nil {
+	if _, err := tenant.Compile(a.TenantPattern); err != nil {
 		v.add(p+"tenant_pattern", "%v", err)
 	}
 	if a.MaxTokenBytes < 1024 || a.MaxTokenBytes > 1<<20 {
@@ -264,8 +282,10 @@ func isLoopback(host string) bool {
 }
 
 func (s *STS) validate(v *validator) {
-	if s.Region != "" && !regionRE.MatchString(s.Region) {
-		v.add("sts.region", "not an AWS region name")
+	if s.Region != "" {
+		if err := stsrules.CheckRegion(s.Region); err != nil {
+			v.add("sts.region", "%v", err)
+		}
 	}
 	if s.Timeout <= 0 || s.Timeout > 5*time.Minute {
 		v.add("sts.timeout", "must be between 1ns and 5m")
@@ -275,12 +295,27 @@ func (s *STS) validate(v *validator) {
 	}
 }
 
-func (c *Config) validateProfiles(v *validator, pattern *regexp.Regexp) {
+// validateProfiles checks profiles, default_profile and proof; pattern is
+// the compiled auth.tenant_pattern (nil when it does not compile, reported
+// elsewhere).
+func (c *Config) validateProfiles(v *validator, pattern *tenant.Pattern) {
+	global, each := c.profileProblems(pattern)
+	for _, pv := range each {
+		v.errs = append(v.errs, pv.errs...)
+	}
+	v.errs = append(v.errs, global.errs...)
+}
+
+// profileProblems returns the problems of the profile section as a whole
+// and those of each profile.
+func (c *Config) profileProblems(pattern *tenant.Pattern) (global *validator, each []*validator) {
+	global = &validator{}
 	if len(c.Profiles) == 0 {
-		v.add("profiles", "at least one profile is required")
+		global.add("profiles", "at least one profile is required")
 	}
 	names := map[string]int{}
 	for i := range c.Profiles {
+		v := &validator{}
 		pr := &c.Profiles[i]
 		f := fmt.Sprintf("profiles[%d].", i)
 		if !profileNameRE.MatchString(pr.Name) {
@@ -291,63 +326,52 @@ func (c *Config) validateProfiles(v *validator, pattern *regexp.Regexp) {
 			names[pr.Name] = i
 		}
 		pr.validate(v, f, pattern)
+		each = append(each, v)
 	}
 	switch {
 	case c.DefaultProfile == "" && len(c.Profiles) > 1:
-		v.add("default_profile", "required when more than one profile is configured")
+		global.add("default_profile", "required when more than one profile is configured")
 	case c.DefaultProfile != "":
 		if _, ok := c.Profile(c.DefaultProfile); !ok {
-			v.add("default_profile", "no profile named %q", c.DefaultProfile)
+			global.add("default_profile", "no profile named %q", c.DefaultProfile)
 		}
 	}
+	if len(c.Proof.Tenants) != 2 {
+		global.add("proof.tenants", "must list exactly two tenants")
+	} else if c.Proof.Tenants[0] == c.Proof.Tenants[1] {
+		global.add("proof.tenants", "the two tenants must differ")
+	}
+	for i, t := range c.Proof.Tenants {
+		if pattern != nil && pattern.Check(t) != nil {
+			global.add(fmt.Sprintf("proof.tenants[%d]", i), "does not match auth.tenant_pattern")
+		}
+	}
+	return global, each
 }
 
-func (pr *Profile) validate(v *validator, f string, pattern *regexp.Regexp) {
-	if len(pr.RoleARN) < 20 || len(pr.RoleARN) > 2048 || !roleARNRE.MatchString(pr.RoleARN) || strings.ContainsAny(pr.RoleARN, "*?") {
-		v.add(f+"role_arn", "not an IAM role ARN (arn:<partition>:iam::<account>:role/<name>)")
+func (pr *Profile) validate(v *validator, f string, pattern *tenant.Pattern) {
+	if err := stsrules.CheckRoleARN(pr.RoleARN); err != nil {
+		v.add(f+"role_arn", "%v", err)
 	}
-	if !templateRE.MatchString(pr.Template) {
-		if pr.Template == "" {
-			v.add(f+"template", "required")
-		} else {
-			v.add(f+"template", "must match %s", templateRE)
-		}
+	if pr.Template == "" {
+		v.add(f+"template", "required")
+	} else if err := policies.CheckTemplateName(pr.Template); err != nil {
+		v.add(f+"template", "%v", err)
 	}
-	if len(pr.TableARNs) == 0 {
-		v.add(f+"table_arns", "at least one table ARN is required")
+	pr.validateTargets(v, f)
+	if err := stsrules.CheckDuration(pr.MaxDuration); err != nil {
+		v.add(f+"max_duration", "%v", err)
 	}
-	for i, arn := range pr.TableARNs {
-		ff := fmt.Sprintf("%stable_arns[%d]", f, i)
-		switch {
-		case !tableARNRE.MatchString(arn):
-			v.add(ff, "not a DynamoDB table ARN (arn:<partition>:dynamodb:<region>:<account>:table/<name>, no wildcards)")
-		case slices.Index(pr.TableARNs, arn) < i:
-			v.add(ff, "duplicate table ARN")
-		}
-	}
-	lk := pr.LeadingKeyFormat
 	switch {
-	case strings.Count(lk, "{tenant}") != 1:
-		v.add(f+"leading_key_format", `must contain "{tenant}" exactly once`)
-	case strings.ContainsAny(lk, `*?$"\`) || strings.IndexFunc(lk, unicode.IsControl) >= 0:
-		v.add(f+"leading_key_format", `must not contain * ? $ " \ or control characters`)
-	case len(lk) > 1024:
-		v.add(f+"leading_key_format", "longer than 1024 bytes")
-	}
-	if pr.DefaultDuration < MinSessionDuration || pr.DefaultDuration > pr.MaxDuration {
-		v.add(f+"default_duration", "must be between %s and max_duration", MinSessionDuration)
-	}
-	if pr.MaxDuration < MinSessionDuration || pr.MaxDuration > MaxSessionDuration {
-		v.add(f+"max_duration", "must be between %s and %s", MinSessionDuration, MaxSessionDuration)
-	}
-	if pr.DefaultDuration%time.Second != 0 {
+	case pr.DefaultDuration < stsrules.MinDuration || pr.DefaultDuration > pr.MaxDuration:
+		v.add(f+"default_duration", "must be between %s and max_duration", stsrules.MinDuration)
+	case pr.DefaultDuration%time.Second != 0:
 		v.add(f+"default_duration", "must be a whole number of seconds")
 	}
-	if pr.MaxDuration%time.Second != 0 {
-		v.add(f+"max_duration", "must be a whole number of seconds")
-	}
-	if pr.ExternalID != "" && (len(pr.ExternalID) < 2 || len(pr.ExternalID) > 1224 || !externalRE.MatchString(pr.ExternalID)) {
-		v.add(f+"external_id", `must be 2-1224 characters of [\w+=,.@:/-]`)
+	if pr.ExternalID != "" {
+		if err := stsrules.CheckExternalID(pr.ExternalID); err != nil {
+			v.add(f+"external_id", "%v", err)
+		}
 	}
 	pr.validateTags(v, f)
 	switch pr.Sessions {
@@ -360,7 +384,7 @@ func (pr *Profile) validate(v *validator, f string, pattern *regexp.Regexp) {
 		v.add(f+"sessions", `must be "tenant" or "subject"`)
 	}
 	for i, t := range pr.AllowedTenants {
-		if pattern != nil && !pattern.MatchString(t) {
+		if pattern != nil && pattern.Check(t) != nil {
 			v.add(fmt.Sprintf("%sallowed_tenants[%d]", f, i), "does not match auth.tenant_pattern")
 		}
 	}
@@ -372,8 +396,8 @@ func (pr *Profile) validate(v *validator, f string, pattern *regexp.Regexp) {
 }
 
 func (pr *Profile) validateTags(v *validator, f string) {
-	if len(pr.SessionTags) > 50 {
-		v.add(f+"session_tags", "at most 50 tags")
+	if len(pr.SessionTags) > stsrules.MaxTags {
+		v.add(f+"session_tags", "at most %d tags", stsrules.MaxTags)
 	}
 	keys := make([]string, 0, len(pr.SessionTags))
 	for k := range pr.SessionTags {
@@ -383,26 +407,26 @@ func (pr *Profile) validateTags(v *validator, f string) {
 	lower := map[string]string{}
 	for _, k := range keys {
 		ff := fmt.Sprintf("%ssession_tags[%q]", f, k)
-		switch {
-		case k == "" || utf8.RuneCountInString(k) > 128 || !tagRE.MatchString(k):
-			v.add(ff, `key must be 1-128 characters of letters, digits, spaces and _.:/=+-@`)
-		case strings.HasPrefix(strings.ToLower(k), "aws:"):
-			v.add(ff, `key must not start with "aws:"`)
+		if err := stsrules.CheckTagKey(k); err != nil {
+			v.add(ff, "%v", err)
 		}
 		if prev, dup := lower[strings.ToLower(k)]; dup {
-			v.add(ff, "duplicates key %q (tag keys are case-insensitive)", prev)
+			v.add(ff, "duplicates key %q: keys must differ in more than case", prev)
 		}
 		lower[strings.ToLower(k)] = k
-		val := strings.NewReplacer("{tenant}", "", "{subject}", "").Replace(pr.SessionTags[k])
-		if utf8.RuneCountInString(val) > 256 || !tagRE.MatchString(val) {
-			v.add(ff, `value must be at most 256 characters of letters, digits, spaces, _.:/=+-@ and the placeholders {tenant}, {subject}`)
+		val := pr.SessionTags[k]
+		if err := stsrules.CheckTagValue(strings.NewReplacer(tenant.Placeholder, "", SubjectPlaceholder, "").Replace(val)); err != nil {
+			v.add(ff, "%v, and the placeholders %s, %s", err, tenant.Placeholder, SubjectPlaceholder)
+		}
+		if pr.Sessions != PerSubject && strings.Contains(val, SubjectPlaceholder) {
+			v.add(ff, "%s needs sessions: %s (a per-tenant session is shared by all subjects)", SubjectPlaceholder, PerSubject)
 		}
 	}
-	if len(pr.TransitiveTagKeys) > 50 {
-		v.add(f+"transitive_tag_keys", "at most 50 keys")
+	if len(pr.TransitiveTagKeys) > stsrules.MaxTransitiveTagKeys {
+		v.add(f+"transitive_tag_keys", "at most %d keys", stsrules.MaxTransitiveTagKeys)
 	}
 	for i, k := range pr.TransitiveTagKeys {
-		if _, ok := pr.SessionTags[k]; !ok {
+		if !slices.ContainsFunc(keys, func(t string) bool { return strings.EqualFold(t, k) }) {
 			v.add(fmt.Sprintf("%stransitive_tag_keys[%d]", f, i), "not a key of session_tags")
 		}
 	}

@@ -15,8 +15,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/broker/profiles"
 	"github.com/tvmkit/tvm/internal/testenv"
 	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/policies/targets"
 )
 
 func TestMain(m *testing.M) {
@@ -204,9 +206,21 @@ type harness struct {
 
 func loadTemplates(t testing.TB) *policies.Set {
 	t.Helper()
-	set, err := policies.LoadTemplates("")
+	set, err := policies.LoadTemplates("", targets.All())
 	if err != nil {
 		t.Fatalf("LoadTemplates: %v", err)
+	}
+	return set
+}
+
+// compile applies cfg's defaults and compiles its profiles, as the binary
+// does before vend.New.
+func compile(t testing.TB, cfg *config.Config) *profiles.Set {
+	t.Helper()
+	cfg.SetDefaults()
+	set, err := profiles.Compile(cfg, loadTemplates(t), profiles.Options{})
+	if err != nil {
+		t.Fatalf("profiles.Compile: %v", err)
 	}
 	return set
 }
@@ -227,7 +241,7 @@ func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
 		sleeps: new([]time.Duration),
 	}
 	var sleepMu sync.Mutex
-	v, err := New(cfg, loadTemplates(t), h.sts, Options{
+	v, err := New(cfg, compile(t, cfg), h.sts, Options{
 		Observer: h.obs,
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Clock:    clock.Now,

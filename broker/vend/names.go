@@ -4,17 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
-	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/policies/stsrules"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
-// STS identifier limits: RoleSessionName and SourceIdentity are 2-64
-// characters of [\w+=,.@-] (ASCII \w).
+// Session-name layout. STS's limits (RoleSessionName and SourceIdentity are
+// 2-64 characters of [\w+=,.@-]) are stsrules'.
 const (
-	minNameLen = 2
-	maxNameLen = 64
 	// maxProfileInName bounds the profile part of a per-tenant session name.
 	maxProfileInName = 20
 	hashLen          = 8
@@ -26,19 +25,10 @@ func hash8(s string) string {
 	return hex.EncodeToString(sum[:4])
 }
 
-// nameChar reports whether r is allowed in a RoleSessionName or SourceIdentity.
-func nameChar(r rune) bool {
-	switch {
-	case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9':
-		return true
-	}
-	return strings.ContainsRune("_+=,.@-", r)
-}
-
 // cleanName reports whether s consists only of allowed name characters.
 func cleanName(s string) bool {
 	for _, r := range s {
-		if !nameChar(r) {
+		if !stsrules.NameRune(r) {
 			return false
 		}
 	}
@@ -51,7 +41,7 @@ func sanitizeName(s string) string {
 	var b strings.Builder
 	b.Grow(len(s))
 	for _, r := range s {
-		if nameChar(r) {
+		if stsrules.NameRune(r) {
 			b.WriteRune(r)
 		} else {
 			b.WriteByte('_')
@@ -89,7 +79,7 @@ func sessionName(tenant, profile, subject string, perSubject bool) string {
 	} else {
 		suffix = fitName(profile, 1, maxProfileInName)
 	}
-	room := maxNameLen - len("t-") - len("-") - len(suffix)
+	room := stsrules.MaxNameLen - len("t-") - len("-") - len(suffix)
 	return "t-" + fitName(tenant, 1, room) + "-" + suffix
 }
 
@@ -97,34 +87,43 @@ func sessionName(tenant, profile, subject string, perSubject bool) string {
 // 2-64 characters of [\w+=,.@-]; since ':' is never kept it cannot start
 // with "aws:".
 func sourceIdentity(subject string) string {
-	return fitName(subject, minNameLen, maxNameLen)
+	return fitName(subject, stsrules.MinNameLen, stsrules.MaxNameLen)
 }
 
-// tagValueChar reports whether r is allowed in a session tag value
-// ([\p{L}\p{Z}\p{N}_.:/=+\-@]).
-func tagValueChar(r rune) bool {
-	if r == utf8.RuneError {
-		return false
+// tagValue substitutes {tenant} and {subject} in template. Start-up
+// (package profiles) checked that every admitted tenant id is valid in a
+// tag value and that the value fits in stsrules.MaxTagValueLen characters
+// without the subject, so only the subject is shortened to the room left.
+// As a safety net, every character outside the tag value set then becomes
+// '_' and the result is cut to the limit.
+func tagValue(template, tenantID, subject string) string {
+	if n := strings.Count(template, config.SubjectPlaceholder); n > 0 {
+		fixed := utf8.RuneCountInString(strings.NewReplacer(tenant.Placeholder, tenantID, config.SubjectPlaceholder, "").Replace(template))
+		subject = firstRunes(subject, max(stsrules.MaxTagValueLen-fixed, 0)/n)
 	}
-	return unicode.IsLetter(r) || unicode.In(r, unicode.Z) || unicode.IsNumber(r) || strings.ContainsRune("_.:/=+-@", r)
-}
-
-// tagValue substitutes {tenant} and {subject} in template, replaces every
-// character outside the tag value set with '_' and truncates the result to
-// 256 characters.
-func tagValue(template, tenant, subject string) string {
-	v := strings.NewReplacer(policies.TenantPlaceholder, tenant, placeholderSubject, subject).Replace(template)
+	v := strings.NewReplacer(tenant.Placeholder, tenantID, config.SubjectPlaceholder, subject).Replace(template)
 	var b strings.Builder
 	n := 0
 	for _, r := range v {
-		if n == maxTagValueLen {
+		if n == stsrules.MaxTagValueLen {
 			break
 		}
-		if !tagValueChar(r) {
+		if !stsrules.TagRune(r) {
 			r = '_'
 		}
 		b.WriteRune(r)
 		n++
 	}
 	return b.String()
+}
+
+// firstRunes returns the first n runes of s (an invalid byte counts as one).
+func firstRunes(s string, n int) string {
+	for i := range s {
+		if n == 0 {
+			return s[:i]
+		}
+		n--
+	}
+	return s
 }

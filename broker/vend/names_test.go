@@ -92,14 +92,17 @@ func TestSourceIdentity(t *testing.T) {
 
 func TestTagValue(t *testing.T) {
 	tests := map[string]struct{ template, tenant, subject, want string }{
-		"tenant":          {"{tenant}", "acme", "alice", "acme"},
-		"both":            {"{tenant}/{subject}", "acme", "alice@x.io", "acme/alice@x.io"},
-		"unicode letters": {"{subject}", "acme", "José Ñ", "José Ñ"},
-		"bad chars":       {"{subject}", "acme", `a"b*c|d<e>`, "a_b_c_d_e_"},
-		"control chars":   {"{subject}", "acme", "a\nb\x00", "a_b_"},
-		"invalid utf8":    {"{subject}", "acme", "a\xffb", "a_b"},
-		"truncated":       {"{subject}", "acme", strings.Repeat("é", 300), strings.Repeat("é", 256)},
-		"literal":         {"static", "acme", "alice", "static"},
+		"tenant":                         {"{tenant}", "acme", "alice", "acme"},
+		"both":                           {"{tenant}/{subject}", "acme", "alice@x.io", "acme/alice@x.io"},
+		"unicode letters":                {"{subject}", "acme", "José Ñ", "José Ñ"},
+		"bad chars":                      {"{subject}", "acme", `a"b*c|d<e>`, "a_b_c_d_e_"},
+		"control chars":                  {"{subject}", "acme", "a\nb\x00", "a_b_"},
+		"invalid utf8":                   {"{subject}", "acme", "a\xffb", "a_b"},
+		"truncated":                      {"{subject}", "acme", strings.Repeat("é", 300), strings.Repeat("é", 256)},
+		"subject shortened, tenant kept": {"{subject}/{tenant}", "acme", strings.Repeat("s", 300), strings.Repeat("s", 251) + "/acme"},
+		"two subjects share the room":    {"{subject}{subject}{tenant}", "t", strings.Repeat("s", 300), strings.Repeat("s", 254) + "t"},
+		"latin-1 tenant":                 {"{tenant}", "café", "x", "café"},
+		"literal":                        {"static", "acme", "alice", "static"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

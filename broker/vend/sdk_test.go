@@ -84,7 +84,8 @@ func TestRealSDKClient(t *testing.T) {
 				HTTPClient:   srv.Client(),
 			})
 			logs := &testenv.SyncBuffer{}
-			v, err := New(baseConfig(), loadTemplates(t), client, Options{
+			cfg := baseConfig()
+			v, err := New(cfg, compile(t, cfg), client, Options{
 				Clock:  clock.Now,
 				Sleep:  func(context.Context, time.Duration) error { return nil },
 				Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),

@@ -75,7 +75,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
-	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -87,7 +86,9 @@ import (
 
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/broker/profiles"
 	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
 // Cache tuning. Zero configuration values take config's defaults
@@ -167,7 +168,7 @@ type Options struct {
 type Vendor struct {
 	profiles       map[string]*profile
 	defaultProfile string
-	tenantRE       *regexp.Regexp
+	tenantRE       *tenant.Pattern
 	client         AssumeRoleAPI
 	obs            Observer
 	log            *slog.Logger
@@ -196,35 +197,31 @@ func errClosed() *errs.Error {
 	return errs.New(http.StatusServiceUnavailable, errs.CodeNotReady, "the broker is shutting down")
 }
 
-// New compiles every profile of cfg, renders its policy for the proof
-// tenants (linting it) and, unless cfg.Proof.Disabled, proves its
-// isolation. A failing profile makes New fail with an error naming the
-// field or the failing proof row.
-func New(cfg *config.Config, templates *policies.Set, client AssumeRoleAPI, opts Options) (*Vendor, error) {
-	if client == nil {
+// New returns a Vendor for the compiled, proved profiles of set (package
+// profiles) with the cache and STS settings of cfg.
+func New(cfg *config.Config, set *profiles.Set, client AssumeRoleAPI, opts Options) (*Vendor, error) {
+	switch {
+	case client == nil:
 		return nil, errors.New("vend: nil AssumeRoleAPI")
+	case cfg == nil:
+		return nil, errors.New("vend: nil config")
+	case set == nil:
+		return nil, errors.New("vend: nil profile set")
 	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
 	}
-	c, err := checkAll(cfg, templates, log)
-	if err != nil {
-		return nil, err
-	}
 	v := &Vendor{
-		profiles:       c.profiles,
-		defaultProfile: cfg.DefaultProfile,
-		tenantRE:       c.tenantRE,
+		profiles:       fromSet(set),
+		defaultProfile: set.Default(),
+		tenantRE:       set.Pattern(),
 		client:         client,
 		obs:            opts.Observer,
 		log:            log,
 		now:            opts.Clock,
 		sleep:          opts.Sleep,
 		cacheOff:       cfg.Cache.Disabled,
-	}
-	if v.defaultProfile == "" && len(cfg.Profiles) == 1 {
-		v.defaultProfile = cfg.Profiles[0].Name
 	}
 	if v.obs == nil {
 		v.obs = nopObserver{}
@@ -360,7 +357,7 @@ func (v *Vendor) Vend(ctx context.Context, req Request) (*Credentials, error) {
 // resolve validates req and returns its profile and duration (capped by
 // req.NotAfter).
 func (v *Vendor) resolve(req Request) (*profile, time.Duration, error) {
-	if err := policies.CheckTenant(req.Tenant, v.tenantRE); err != nil {
+	if err := v.tenantRE.Check(req.Tenant); err != nil {
 		return nil, 0, errs.Wrap(err, http.StatusUnauthorized, errs.CodeInvalidTenant, "the tenant id is not valid")
 	}
 	if req.Subject == "" {
@@ -513,7 +510,7 @@ func (v *Vendor) storeLocked(key cacheKey, c *Credentials) {
 func (v *Vendor) fetch(ctx context.Context, p *profile, key cacheKey) (*Credentials, error) {
 	name := sessionName(key.Tenant, p.name, key.Subject, p.perSubject)
 	log := v.log.With("profile", p.name, "tenant", key.Tenant, "session_name", name, "role_arn", p.roleARN)
-	r, err := renderPolicy(p, key.Tenant, v.tenantRE)
+	r, err := p.Render(key.Tenant)
 	if err != nil {
 		var le *policies.LintError
 		if errors.As(err, &le) {

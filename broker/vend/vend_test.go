@@ -21,7 +21,10 @@ import (
 
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/broker/profiles"
 	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/policies/dynamodb"
+	"github.com/tvmkit/tvm/policies/stsrules"
 )
 
 func wantErr(t *testing.T, err error, status int, code string) *errs.Error {
@@ -83,7 +86,10 @@ func TestVendValidation(t *testing.T) {
 }
 
 func TestVendNoDefaultProfile(t *testing.T) {
-	h := newHarness(t, func(c *config.Config) { c.DefaultProfile = "" })
+	// Configuration requires a default with several profiles (config and
+	// profiles.Compile refuse none); vend still answers 400 without one.
+	h := newHarness(t, nil)
+	h.v.defaultProfile = ""
 	_, err := h.v.Vend(context.Background(), readReq("acme"))
 	wantErr(t, err, 400, errs.CodeInvalidRequest)
 	// The named profile still works.
@@ -105,11 +111,12 @@ func renderTables(t *testing.T, template, format, tenant string, tables []string
 	if !ok {
 		t.Fatalf("no template %q", template)
 	}
-	key, err := policies.LeadingKey(format, tenant, nil)
+	pc := config.Profile{TableARNs: tables, LeadingKeyFormat: format}
+	b, err := dynamodb.Target.Bind(pc.TargetSettings()[0].Settings)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r, err := tmpl.Render(policies.Params{Tenant: tenant, LeadingKey: key, TableARNs: tables})
+	r, err := tmpl.Render(tenant, []policies.Binding{b})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,34 +524,31 @@ func TestLogsCarryNoSecrets(t *testing.T) {
 	}
 }
 
-func TestLintFailureAtVendIs500(t *testing.T) {
-	// Many tables and a long leading-key format pass the start-up render for
-	// the short proof tenants but overflow the 2,048-character limit for a
-	// 64-character tenant.
+// TestLongestTenantOverflowRefusedAtStartup: many tables and a long
+// leading-key format pass the render for the short proof tenants but would
+// overflow the 2,048-character limit for a 64-character tenant. The start-up
+// compile renders the longest id the pattern admits, so the profile is
+// refused before any vend, naming the field and the longest tenant — it can
+// no longer be accepted and then fail every such vend with a 500.
+func TestLongestTenantOverflowRefusedAtStartup(t *testing.T) {
 	var tables []string
 	for i := range 8 {
 		tables = append(tables, fmt.Sprintf("%s-%d", testTableARN, i))
 	}
 	base := renderTables(t, "dynamodb-read", "{tenant}", "12", tables).Size
-	format := strings.Repeat("k", policies.MaxPolicySize-40-base) + "{tenant}"
-	if size := renderTables(t, "dynamodb-read", format, "12", tables).Size; size != policies.MaxPolicySize-40 {
-		t.Fatalf("short-tenant policy is %d characters, want %d", size, policies.MaxPolicySize-40)
+	format := strings.Repeat("k", stsrules.MaxPolicySize-40-base) + "{tenant}"
+	if size := renderTables(t, "dynamodb-read", format, "12", tables).Size; size != stsrules.MaxPolicySize-40 {
+		t.Fatalf("short-tenant policy is %d characters, want %d", size, stsrules.MaxPolicySize-40)
 	}
-	h := newHarness(t, func(c *config.Config) {
-		c.Profiles[0].LeadingKeyFormat = format
-		c.Profiles[0].TableARNs = tables
-	})
-	_, err := h.v.Vend(context.Background(), readReq(strings.Repeat("a", 64)))
-	e := wantErr(t, err, http.StatusInternalServerError, errs.CodeInternal)
+	cfg := baseConfig()
+	cfg.Profiles[0].LeadingKeyFormat = format
+	cfg.Profiles[0].TableARNs = tables
+	cfg.SetDefaults()
+	_, err := profiles.Compile(cfg, loadTemplates(t), profiles.Options{})
 	var le *policies.LintError
-	if !errors.As(e, &le) {
-		t.Fatalf("cause %v is not a lint error", e.Cause)
-	}
-	if !strings.Contains(h.logs.String(), `"rule":"`+le.Rule+`"`) {
-		t.Errorf("lint rule not logged:\n%s", h.logs.String())
-	}
-	if n := h.sts.calls.Load(); n != 0 {
-		t.Errorf("AssumeRole calls = %d, want 0", n)
+	if !errors.As(err, &le) || le.Rule != policies.RuleSize || !strings.Contains(err.Error(), "profiles[0]") ||
+		!strings.Contains(err.Error(), "the longest tenant id auth.tenant_pattern admits, 64 characters") {
+		t.Fatalf("Compile = %v, want the size rule for the longest tenant of profiles[0]", err)
 	}
 }
 
@@ -553,7 +557,8 @@ func TestBackoffInterruptedKeepsThrottleError(t *testing.T) {
 	fake := &fakeSTS{clock: clock, respond: func(context.Context, int64, *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
 		return nil, apiErr("Throttling", "Rate exceeded", smithy.FaultClient)
 	}}
-	v, err := New(baseConfig(), loadTemplates(t), fake, Options{
+	cfg := baseConfig()
+	v, err := New(cfg, compile(t, cfg), fake, Options{
 		Clock: clock.Now,
 		Sleep: func(context.Context, time.Duration) error { return context.DeadlineExceeded },
 	})

@@ -8,9 +8,10 @@ import (
 	"strconv"
 	"text/tabwriter"
 
-	"github.com/tvmkit/tvm/broker/config"
-	"github.com/tvmkit/tvm/broker/vend"
+	"github.com/tvmkit/tvm/broker/profiles"
 	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/policies/stsrules"
+	"github.com/tvmkit/tvm/policies/targets"
 )
 
 // check validates the configuration and proves every profile, printing one
@@ -22,12 +23,16 @@ func check(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	if !ok {
 		return code
 	}
-	templates, err := policies.LoadTemplates(cfg.PolicyDir)
+	templates, err := policies.LoadTemplates(cfg.PolicyDir, targets.All())
 	if err != nil {
 		fmt.Fprintf(stderr, "tvm-broker check: policy templates: %v\n", err)
 		return exitFailure
 	}
-	reports, err := vend.CheckProfiles(cfg, templates)
+	set, err := profiles.Check(cfg, templates)
+	var reports []profiles.Report
+	if set != nil {
+		reports = set.Reports()
+	}
 	printChecks(stdout, reports, cfg.Proof.Disabled, *rows)
 	if err != nil {
 		fmt.Fprintf(stderr, "tvm-broker check: FAILED: %v\n", err)
@@ -38,7 +43,7 @@ func check(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 }
 
 // printChecks writes the per-profile table.
-func printChecks(w io.Writer, reports []vend.ProfileCheck, proofDisabled, rows bool) {
+func printChecks(w io.Writer, reports []profiles.Report, proofDisabled, rows bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PROFILE\tTEMPLATE\tPOLICY_SIZE\tPROOF\tRESULT")
 	for _, r := range reports {
@@ -92,32 +97,32 @@ func render(args []string, stdout, stderr io.Writer, getenv func(string) string)
 	if !ok {
 		return code
 	}
-	p, ok := cfg.Profile(*profileName)
-	if !ok {
+	if _, ok := cfg.Profile(*profileName); !ok {
 		fmt.Fprintf(stderr, "tvm-broker render: no profile %q\n", *profileName)
 		return exitUsage
 	}
-	templates, err := policies.LoadTemplates(cfg.PolicyDir)
+	templates, err := policies.LoadTemplates(cfg.PolicyDir, targets.All())
 	if err != nil {
 		fmt.Fprintf(stderr, "tvm-broker render: policy templates: %v\n", err)
 		return exitFailure
 	}
-	tmpl, ok := templates.Get(p.Template)
-	if !ok {
-		fmt.Fprintf(stderr, "tvm-broker render: profile %q: no template %q\n", p.Name, p.Template)
+	// The compile step, as at start-up; a profile that compiled renders even
+	// when its proof fails, to show what the tenant would get.
+	set, err := profiles.Check(cfg, templates)
+	if set == nil {
+		fmt.Fprintf(stderr, "tvm-broker render: %v\n", err)
 		return exitFailure
 	}
-	pattern, err := config.CompileTenantPattern(cfg.Auth.TenantPattern)
-	if err != nil {
-		fmt.Fprintf(stderr, "tvm-broker render: auth.tenant_pattern: %v\n", err)
-		return exitUsage
+	p, ok := set.Profile(*profileName)
+	if !ok {
+		fmt.Fprintf(stderr, "tvm-broker render: profile %q: %v\n", *profileName, err)
+		return exitFailure
 	}
-	key, err := policies.LeadingKey(p.LeadingKeyFormat, *tenant, pattern)
-	if err != nil {
+	if err := set.Pattern().Check(*tenant); err != nil {
 		fmt.Fprintf(stderr, "tvm-broker render: tenant refused: %v\n", err)
 		return exitFailure
 	}
-	r, err := tmpl.Render(policies.Params{Tenant: *tenant, LeadingKey: key, TableARNs: p.TableARNs})
+	r, err := p.Render(*tenant)
 	if err != nil {
 		fmt.Fprintf(stderr, "tvm-broker render: %v\n", err)
 		return exitFailure
@@ -131,6 +136,6 @@ func render(args []string, stdout, stderr io.Writer, getenv func(string) string)
 	if _, err := stdout.Write(out.Bytes()); err != nil {
 		return exitFailure
 	}
-	fmt.Fprintf(stderr, "profile %s, template %s, %d characters (STS limit 2048), sha256 %s\n", p.Name, tmpl.Name(), r.Size, r.Hash)
+	fmt.Fprintf(stderr, "profile %s, template %s, %d characters (STS limit %d), sha256 %s\n", p.Name(), p.TemplateName(), r.Size, stsrules.MaxPolicySize, r.Hash)
 	return exitOK
 }

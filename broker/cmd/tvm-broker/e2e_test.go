@@ -31,6 +31,8 @@ import (
 
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/policies/dynamodb"
+	"github.com/tvmkit/tvm/policies/targets"
 )
 
 // The broker's own (fake) AWS credentials: they must never appear in its output.
@@ -421,7 +423,7 @@ log:
 // expectedPolicy renders the shipped template exactly as the broker must.
 func expectedPolicy(t *testing.T, template, tenant string) string {
 	t.Helper()
-	set, err := policies.LoadTemplates("")
+	set, err := policies.LoadTemplates("", targets.All())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -429,15 +431,12 @@ func expectedPolicy(t *testing.T, template, tenant string) string {
 	if !ok {
 		t.Fatalf("no template %s", template)
 	}
-	re, err := config.CompileTenantPattern(config.DefaultTenantPattern)
+	pc := config.Profile{TableARNs: []string{tableARN}, LeadingKeyFormat: config.DefaultLeadingKeyFormat}
+	b, err := dynamodb.Target.Bind(pc.TargetSettings()[0].Settings)
 	if err != nil {
 		t.Fatal(err)
 	}
-	key, err := policies.LeadingKey(config.DefaultLeadingKeyFormat, tenant, re)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := tmpl.Render(policies.Params{Tenant: tenant, LeadingKey: key, TableARNs: []string{tableARN}})
+	r, err := tmpl.Render(tenant, []policies.Binding{b})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,8 +19,10 @@ import (
 	"github.com/tvmkit/tvm/broker/auth"
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/metrics"
+	"github.com/tvmkit/tvm/broker/profiles"
 	"github.com/tvmkit/tvm/broker/vend"
 	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/policies/targets"
 )
 
 // serve runs the broker until ctx ends or SIGINT/SIGTERM arrives.
@@ -55,9 +57,9 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
-	templates, err := policies.LoadTemplates(cfg.PolicyDir)
+	set, err := compileProfiles(cfg, log)
 	if err != nil {
-		return fmt.Errorf("policy templates: %w", err)
+		return err
 	}
 	verifier, err := auth.New(bgCtx, cfg.Auth, auth.Options{Logger: log})
 	if err != nil {
@@ -70,7 +72,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		return fmt.Errorf("AWS SDK configuration: %w", err)
 	}
 	m := metrics.New(profileNames(cfg))
-	vendor, err := vend.New(cfg, templates, sts.NewFromConfig(awsCfg), vend.Options{Observer: m, Logger: log})
+	vendor, err := vend.New(cfg, set, sts.NewFromConfig(awsCfg), vend.Options{Observer: m, Logger: log})
 	if err != nil {
 		return err
 	}
@@ -129,6 +131,16 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// compileProfiles loads the policy templates and compiles and proves every
+// profile (package profiles): the broker refuses to start on any failure.
+func compileProfiles(cfg *config.Config, log *slog.Logger) (*profiles.Set, error) {
+	templates, err := policies.LoadTemplates(cfg.PolicyDir, targets.All())
+	if err != nil {
+		return nil, fmt.Errorf("policy templates: %w", err)
+	}
+	return profiles.Compile(cfg, templates, profiles.Options{Logger: log})
 }
 
 // newLogger returns the JSON (or text) logger at the configured level.

@@ -1,0 +1,214 @@
+package dynamodb
+
+import (
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/policies/tenant"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+const demoTable = "arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo"
+
+// TestProvedKeyedActions: every keyed action is proved, either by the fixed
+// rows (Query, GetItem, BatchGetItem) or by own/other rows when granted.
+func TestProvedKeyedActions(t *testing.T) {
+	for _, a := range actions {
+		fixed := a.Name == "Query" || a.Name == "GetItem" || a.Name == "BatchGetItem"
+		if a.Keyed && !fixed && !slices.Contains(provedKeyedActions, a.Name) {
+			t.Errorf("keyed action %s gets no proof rows", a.Name)
+		}
+	}
+	for _, name := range provedKeyedActions {
+		if a, ok := catalogue.Lookup(name); !ok || !a.Keyed {
+			t.Errorf("proved action %s is not keyed", name)
+		}
+	}
+}
+
+// TestCatalogue keeps the action table consistent: sorted, writes keyed.
+func TestCatalogue(t *testing.T) {
+	if !slices.IsSortedFunc(actions, func(a, b policies.Action) int { return strings.Compare(a.Name, b.Name) }) {
+		t.Error("actions are not sorted")
+	}
+	for _, a := range actions {
+		if a.Write && !a.Keyed {
+			t.Errorf("write action %s is not keyed", a.Name)
+		}
+	}
+	var got []string
+	for _, a := range catalogue.Expand("dynamodb:Get*") {
+		got = append(got, a.Name)
+	}
+	if want := []string{"GetAbacStatus", "GetItem", "GetRecords", "GetResourcePolicy", "GetShardIterator"}; !slices.Equal(got, want) {
+		t.Errorf("Expand(dynamodb:Get*) = %v, want %v", got, want)
+	}
+	if a, ok := catalogue.Lookup("query"); !ok || a.Name != "Query" || !a.Keyed {
+		t.Errorf("Lookup(query) = %v, %v", a, ok)
+	}
+}
+
+func TestMatchesStreams(t *testing.T) {
+	tests := map[string]bool{
+		"*":                             true,
+		"arn:aws:dynamodb:*":            true,
+		"arn:aws:dynamodb:*:*:*":        true,
+		"arn:aws:dynamodb:*:*:table/*":  true,
+		demoTable + "*":                 true,
+		demoTable + "/*":                true,
+		demoTable + "/s*":               true,
+		demoTable + "/stream/*":         true,
+		demoTable + "/strea?/*":         true,
+		demoTable + "/*/x":              true,
+		demoTable:                       false,
+		demoTable + "/index/*":          false,
+		demoTable + "/index/gsi":        false,
+		demoTable + "/i*":               false,
+		"arn:aws:dynamodb:*:*:table/t?": false,
+		"arn:aws:dynamodb:us-east-1:123456789012:backup/*": false,
+		"arn:aws:s3:::bucket/*":                            false,
+	}
+	for pattern, want := range tests {
+		t.Run(pattern, func(t *testing.T) {
+			if got := matchesStreams(pattern); got != want {
+				t.Errorf("matchesStreams(%q) = %v, want %v", pattern, got, want)
+			}
+		})
+	}
+}
+
+func TestGlobMatch(t *testing.T) {
+	tests := []struct {
+		pattern, s string
+		want       bool
+	}{
+		{"dynamodb", "DynamoDB", true},
+		{"dyn*", "dynamodb", true},
+		{"*db", "dynamodb", true},
+		{"d?namodb", "dynamodb", true},
+		{"*", "", true},
+		{"?", "", false},
+		{"s3", "dynamodb", false},
+		{"d*x*b", "dynamodb", false},
+	}
+	for _, tc := range tests {
+		if got := globMatch(tc.pattern, tc.s); got != tc.want {
+			t.Errorf("globMatch(%q, %q) = %v, want %v", tc.pattern, tc.s, got, tc.want)
+		}
+	}
+}
+
+func TestCheckTableARN(t *testing.T) {
+	tests := map[string]bool{
+		demoTable: true,
+		"arn:aws-cn:dynamodb:cn-north-1:123456789012:table/t_1.x-y":                 true,
+		"arn:aws-us-gov:dynamodb:us-gov-west-1:123456789012:table/abc":              true,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/" + strings.Repeat("a", 255): true,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/" + strings.Repeat("a", 256): false,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/ab":                          false,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/*":                           false,
+		demoTable + "/index/x": false,
+		demoTable + "/*":       false,
+		"arn:aws:dynamodb:*:123456789012:table/tvm-demo":          false,
+		"arn:aws:dynamodb:mars:123456789012:table/tvm-demo":       false,
+		"arn:aws:dynamodb:us-east-1:12345678901:table/tvm-demo":   false,
+		"arn:awsx:dynamodb:us-east-1:123456789012:table/tvm-demo": false,
+		"arn:aws:s3:::bucket":                false,
+		"arn:aws:iam::123456789012:role/tvm": false,
+	}
+	for arn, ok := range tests {
+		if err := CheckTableARN(arn); (err == nil) != ok {
+			t.Errorf("CheckTableARN(%q) = %v, want ok %v", arn, err, ok)
+		}
+	}
+}
+
+type settings Settings
+
+func (s settings) Decode(v any) error {
+	*v.(*Settings) = Settings(s)
+	return nil
+}
+
+type badSettings struct{}
+
+func (badSettings) Decode(any) error { return errors.New("field x not found") }
+
+func TestBind(t *testing.T) {
+	tests := map[string]struct {
+		s    policies.Settings
+		want []string // "" entries: none; else substrings of the error
+	}{
+		"ok":                    {s: settings{TableARNs: []string{demoTable}, LeadingKeyFormat: DefaultLeadingKeyFormat}},
+		"two tables":            {s: settings{TableARNs: []string{demoTable, demoTable + "-2"}, LeadingKeyFormat: "T#{tenant}"}},
+		"no tables":             {s: settings{LeadingKeyFormat: DefaultLeadingKeyFormat}, want: []string{"table_arns: at least one table ARN is required"}},
+		"wildcard table":        {s: settings{TableARNs: []string{"arn:aws:dynamodb:us-east-1:123456789012:table/*"}, LeadingKeyFormat: "{tenant}"}, want: []string{"table_arns[0]: not a DynamoDB table ARN"}},
+		"table with a slash":    {s: settings{TableARNs: []string{demoTable + "/index/x"}, LeadingKeyFormat: "{tenant}"}, want: []string{"table_arns[0]: not a DynamoDB table ARN"}},
+		"not dynamodb":          {s: settings{TableARNs: []string{"arn:aws:s3:::bucket"}, LeadingKeyFormat: "{tenant}"}, want: []string{"table_arns[0]"}},
+		"duplicate table":       {s: settings{TableARNs: []string{demoTable, demoTable}, LeadingKeyFormat: "{tenant}"}, want: []string{"table_arns[1]: duplicate table ARN"}},
+		"no format":             {s: settings{TableARNs: []string{demoTable}}, want: []string{`leading_key_format: must contain "{tenant}" exactly once`}},
+		"format wildcard":       {s: settings{TableARNs: []string{demoTable}, LeadingKeyFormat: "T#{tenant}*"}, want: []string{"leading_key_format: must not contain"}},
+		"format too long":       {s: settings{TableARNs: []string{demoTable}, LeadingKeyFormat: strings.Repeat("k", 1017) + "{tenant}"}, want: []string{"leading_key_format: longer than 1024 bytes"}},
+		"every problem at once": {s: settings{TableARNs: []string{"x", demoTable, demoTable}}, want: []string{"table_arns[0]", "table_arns[2]", "leading_key_format"}},
+		"undecodable":           {s: badSettings{}, want: []string{"field x not found"}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			b, err := Target.Bind(tc.s)
+			if len(tc.want) == 0 {
+				if err != nil || b.Target() != Target {
+					t.Fatalf("Bind = %v, %v", b, err)
+				}
+				return
+			}
+			if err == nil || b != nil {
+				t.Fatalf("Bind = %v, nil; want an error", b)
+			}
+			var se *policies.SettingError
+			if !errors.As(err, &se) {
+				t.Errorf("error %T is not a *policies.SettingError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q lacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestBindingValuesAndTenants(t *testing.T) {
+	b, err := Target.Bind(settings{TableARNs: []string{demoTable}, LeadingKeyFormat: strings.Repeat("k", 900) + "{tenant}"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := b.Values("1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v[PlaceholderLeadingKey] != strings.Repeat("k", 900)+"1" || !slices.Equal(v[PlaceholderIndexARNs].([]string), []string{demoTable + "/index/*"}) {
+		t.Errorf("Values = %v", v)
+	}
+	if _, err := b.Values(strings.Repeat("é", 100)); err == nil {
+		t.Error("a 1100-byte key was accepted")
+	}
+	if err := b.CheckTenants(tenant.Default()); err != nil {
+		t.Errorf("default pattern (64 bytes): %v", err)
+	}
+	p, err := tenant.Compile(`^[a-zé]{1,100}$`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *policies.SettingError
+	if err := b.CheckTenants(p); !errors.As(err, &se) || se.Field != "leading_key_format" || !strings.Contains(err.Error(), "1100 bytes, limit 1024") {
+		t.Errorf("CheckTenants(200-byte ids) = %v, want the leading key's limit", err)
+	}
+}

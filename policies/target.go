@@ -1,0 +1,228 @@
+package policies
+
+import (
+	"strings"
+
+	"github.com/tvmkit/tvm/policies/iam"
+	"github.com/tvmkit/tvm/policies/tenant"
+)
+
+// Target is an isolation target: a kind of AWS resource whose tenant
+// isolation a session policy expresses (DynamoDB partition keys, say). A
+// target brings its IAM action catalogue, the template placeholders it
+// fills, its statement lint rules, and — through the Binding it compiles
+// from a profile's settings — its placeholder values and its proof battery.
+//
+// The generic parts of this package (templates, rendering, the lint and
+// proof drivers) name no service: everything service-specific comes through
+// a Target. Package policies/targets holds the registered targets.
+//
+// A Target must be immutable and safe for concurrent use.
+type Target interface {
+	// Name identifies the target in configuration and messages, e.g.
+	// "dynamodb".
+	Name() string
+	// Catalogue is the target's IAM action catalogue.
+	Catalogue() *Catalogue
+	// Placeholders are the template placeholders the target fills.
+	Placeholders() []Placeholder
+	// Rules lists the ids of the target's statement lint rules, in the
+	// order LintStatement checks them.
+	Rules() []string
+	// LintStatement checks one Allow statement of a template or rendered
+	// policy that uses the target; nil means it passes.
+	LintStatement(st *iam.Statement) *Finding
+	// Bind validates a profile's settings for the target (decoded through
+	// s) and compiles them once into a Binding. Problems are *SettingError
+	// values (several may be joined with errors.Join).
+	Bind(s Settings) (Binding, error)
+}
+
+// Binding is a Target bound to one profile's settings: the compiled,
+// immutable value that renders and proves that profile. It must be safe for
+// concurrent use.
+type Binding interface {
+	// Target returns the target bound.
+	Target() Target
+	// Values returns the target's placeholder values for tenant, an id the
+	// tenant pattern has accepted.
+	Values(tenant string) (Values, error)
+	// CheckTenants reports whether every id p admits can be served: values
+	// within their limits and characters the target's resources accept.
+	// Start-up calls it once per profile; Values may then rely on it.
+	CheckTenants(p *tenant.Pattern) error
+	// Prove runs the target's proof battery on p (the session policy
+	// rendered for tenant own) against the sample tenant other. An error
+	// means the battery could not run (not a failing row).
+	Prove(p *Prober, own, other string) error
+}
+
+// Settings is a profile's configuration for one target. Decode fills v, a
+// pointer to the target's settings struct (with yaml field tags), strictly:
+// an unknown key is an error.
+type Settings interface {
+	Decode(v any) error
+}
+
+// SettingError is a problem with one field of a target's settings; Field is
+// relative to the target's settings, e.g. "table_arns[0]".
+type SettingError struct {
+	Field, Problem string
+}
+
+// Error implements error as "field: problem".
+func (e *SettingError) Error() string { return e.Field + ": " + e.Problem }
+
+// Placeholder is a template placeholder a Target fills.
+type Placeholder struct {
+	// Name is the whole JSON string of the placeholder, e.g. "{{leading_key}}".
+	Name string
+	// List is true for a list value: spliced into an enclosing array, an
+	// array elsewhere.
+	List bool
+	// Required placeholders must appear in every template that uses the
+	// target (the isolating value, such as the partition key).
+	Required bool
+	// Sample is the symbolic value (string, or []string for a list) that
+	// templates are linted with at load, before any tenant exists.
+	Sample any
+}
+
+// Values maps placeholder names to their values for one rendering: a
+// string, or a []string for a list placeholder.
+type Values map[string]any
+
+// Finding is one statement lint finding of a Target.
+type Finding struct {
+	Rule   string // one of the target's Rules
+	Detail string // what is wrong
+	Text   string // the offending text (an action, resource, operator, value...)
+}
+
+// Action is one IAM action of a target's service.
+type Action struct {
+	// Name is the action without its service prefix, e.g. "GetItem".
+	Name string
+	// Keyed is true when the action's requests carry the target's
+	// isolating condition key (a partition key, say); a key-less
+	// action cannot be restricted to one tenant.
+	Keyed bool
+	// Write is true when the action modifies data.
+	Write bool
+}
+
+// Catalogue is the action list of one IAM service. It is immutable.
+type Catalogue struct {
+	service string
+	actions []Action       // sorted by name
+	byLower map[string]int // "service:name" in lower case -> index
+}
+
+// NewCatalogue returns the catalogue of service (the IAM prefix, e.g.
+// "dynamodb"); actions must be sorted by name.
+func NewCatalogue(service string, actions []Action) *Catalogue {
+	c := &Catalogue{service: service, actions: actions, byLower: make(map[string]int, len(actions))}
+	for i, a := range actions {
+		c.byLower[strings.ToLower(service+":"+a.Name)] = i
+	}
+	return c
+}
+
+// Service returns the IAM service prefix.
+func (c *Catalogue) Service() string { return c.service }
+
+// Actions returns every action, sorted by name. The slice must not be
+// modified.
+func (c *Catalogue) Actions() []Action { return c.actions }
+
+// Full returns "service:name".
+func (c *Catalogue) Full(name string) string { return c.service + ":" + name }
+
+// Lookup returns the action called name (without the service prefix).
+func (c *Catalogue) Lookup(name string) (Action, bool) {
+	i, ok := c.byLower[strings.ToLower(c.service+":"+name)]
+	if !ok {
+		return Action{}, false
+	}
+	return c.actions[i], true
+}
+
+// Expand returns the actions an action pattern of a policy matches, in
+// catalogue order. A pattern without wildcards is looked up directly.
+func (c *Catalogue) Expand(pattern string) []Action {
+	if !strings.ContainsAny(pattern, "*?") {
+		if i, ok := c.byLower[strings.ToLower(pattern)]; ok {
+			return []Action{c.actions[i]}
+		}
+		return nil
+	}
+	var out []Action
+	for _, a := range c.actions {
+		if iam.MatchAction(pattern, c.Full(a.Name)) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// CouldMatch reports whether an action pattern's service part matches the
+// catalogue's service, so that an unknown action name in it may be one of
+// its actions.
+func (c *Catalogue) CouldMatch(pattern string) bool {
+	i := strings.IndexByte(pattern, ':')
+	if i < 0 {
+		return strings.Contains(pattern, "*")
+	}
+	return iam.MatchAction(pattern[:i]+":x", c.service+":x")
+}
+
+// Granted returns the actions a statement names through Action (wildcards
+// expanded) or NotAction (every action it does not exclude), in catalogue
+// order. The statement's effect is not considered.
+func (c *Catalogue) Granted(st *iam.Statement) []Action {
+	var out []Action
+	if st.NotAction != nil {
+		for _, a := range c.actions {
+			if !matchesAny(st.NotAction, c.Full(a.Name)) {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	granted := map[string]bool{}
+	for _, p := range st.Action {
+		for _, a := range c.Expand(p) {
+			granted[a.Name] = true
+		}
+	}
+	for _, a := range c.actions {
+		if granted[a.Name] {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// GrantedBy returns the names of the actions some Allow statement of p
+// grants.
+func (c *Catalogue) GrantedBy(p *iam.Policy) map[string]bool {
+	out := map[string]bool{}
+	for i := range p.Statements {
+		if p.Statements[i].Effect != iam.Allow {
+			continue
+		}
+		for _, a := range c.Granted(&p.Statements[i]) {
+			out[a.Name] = true
+		}
+	}
+	return out
+}
+
+func matchesAny(patterns []string, action string) bool {
+	for _, p := range patterns {
+		if iam.MatchAction(p, action) {
+			return true
+		}
+	}
+	return false
+}
