@@ -40,9 +40,8 @@ import (
 
 // Defaults shared with the binary and the documentation.
 const (
-	DefaultListen  = "127.0.0.1:4566"
-	DefaultRegion  = "us-east-1"
-	DefaultAccount = "123456789012"
+	DefaultListen = "127.0.0.1:4566"
+	DefaultRegion = "us-east-1"
 	// MaxBodyBytes bounds any request body (DynamoDB's own limit is 16 MB).
 	MaxBodyBytes = 16 << 20
 )
