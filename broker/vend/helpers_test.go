@@ -211,8 +211,9 @@ func loadTemplates(t testing.TB) *policies.Set {
 	return set
 }
 
-// newHarness builds a Vendor over a fake STS; mutate adjusts the config.
-func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
+// newHarness builds a Vendor over a fake STS; mutate adjusts the config,
+// each of opts the Vendor's options.
+func newHarness(t testing.TB, mutate func(*config.Config), opts ...func(*Options)) *harness {
 	t.Helper()
 	cfg := baseConfig()
 	if mutate != nil {
@@ -227,7 +228,7 @@ func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
 		sleeps: new([]time.Duration),
 	}
 	var sleepMu sync.Mutex
-	v, err := New(cfg, loadTemplates(t), h.sts, Options{
+	o := Options{
 		Observer: h.obs,
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Clock:    clock.Now,
@@ -237,7 +238,11 @@ func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
 			*h.sleeps = append(*h.sleeps, d)
 			return ctx.Err()
 		},
-	})
+	}
+	for _, mod := range opts {
+		mod(&o)
+	}
+	v, err := New(cfg, loadTemplates(t), h.sts, o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

@@ -50,10 +50,7 @@ func TestNewRefusesBadConfig(t *testing.T) {
 		"tag keys differ by case": {func(c *config.Config) {
 			c.Profiles[0].SessionTags = map[string]string{"Team": "a", "team": "b"}
 		}, "differ in more than case"},
-		"transitive not a tag":         {func(c *config.Config) { c.Profiles[1].TransitiveTagKeys = []string{"nope"} }, "profiles[1].transitive_tag_keys[0]"},
-		"negative max entries":         {func(c *config.Config) { c.Cache.MaxEntries = -1 }, "cache.max_entries"},
-		"negative timeout":             {func(c *config.Config) { c.STS.Timeout = -time.Second }, "sts.timeout"},
-		"client window over a session": {func(c *config.Config) { c.Cache.ClientWindow = 14 * time.Minute }, "cache.client_window"},
+		"transitive not a tag": {func(c *config.Config) { c.Profiles[1].TransitiveTagKeys = []string{"nope"} }, "profiles[1].transitive_tag_keys[0]"},
 		"policy over 2048 at start-up": {func(c *config.Config) {
 			c.Profiles[0].LeadingKeyFormat = strings.Repeat("k", 1000) + "{tenant}"
 			for i := range 8 {
@@ -97,8 +94,8 @@ func TestNewDefaults(t *testing.T) {
 	}
 	defer v.Close()
 	p := v.profiles["read"]
-	got := []any{v.defaultProfile, v.cache.max, v.refreshBefore, v.floor, v.stsTimeout, v.maxAttempts, p.defaultDur, p.maxDur, p.keyFormat, p.perSubject}
-	want := []any{"read", config.DefaultCacheMaxEntries, config.DefaultRefreshBefore, config.DefaultClientWindow + time.Minute,
+	got := []any{v.defaultProfile, v.fresh.refreshBefore, v.fresh.floor, v.sts.Timeout, v.sts.MaxAttempts, p.defaultDur, p.maxDur, p.keyFormat, p.perSubject}
+	want := []any{"read", config.DefaultRefreshBefore, config.DefaultClientWindow + time.Minute,
 		config.DefaultSTSTimeout, config.DefaultSTSMaxAttempts, config.DefaultDuration, config.DefaultMaxDuration, "Tenant#{tenant}", false}
 	for i := range want {
 		if got[i] != want[i] {

@@ -35,17 +35,17 @@ func TestRealSDKClient(t *testing.T) {
 	tests := map[string]struct {
 		codes      []string // error code per call; "" = success
 		wantCalls  int64
-		wantStatus int
+		wantKind   errs.Kind
 		wantCode   string
 	}{
 		"success":                  {[]string{""}, 1, 0, ""},
 		"throttled then success":   {[]string{"Throttling", ""}, 2, 0, ""},
-		"throttled every time":     {[]string{"Throttling", "Throttling", "Throttling"}, 3, 503, errs.CodeUpstreamThrottled},
-		"access denied":            {[]string{"AccessDenied"}, 1, 502, errs.CodeUpstreamAccessDenied},
-		"malformed policy":         {[]string{"MalformedPolicyDocument"}, 1, 502, errs.CodeUpstreamPolicyInvalid},
-		"packed policy too large":  {[]string{"PackedPolicyTooLarge"}, 1, 502, errs.CodeUpstreamPolicyInvalid},
-		"duration over role limit": {[]string{"ValidationError"}, 1, 502, errs.CodeUpstreamInvalid},
-		"broker key invalid":       {[]string{"InvalidClientTokenId"}, 1, 503, errs.CodeUpstreamUnavailable},
+		"throttled every time":     {[]string{"Throttling", "Throttling", "Throttling"}, 3, errs.KindUpstreamThrottled, errs.CodeUpstreamThrottled},
+		"access denied":            {[]string{"AccessDenied"}, 1, errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied},
+		"malformed policy":         {[]string{"MalformedPolicyDocument"}, 1, errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid},
+		"packed policy too large":  {[]string{"PackedPolicyTooLarge"}, 1, errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid},
+		"duration over role limit": {[]string{"ValidationError"}, 1, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid},
+		"broker key invalid":       {[]string{"InvalidClientTokenId"}, 1, errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -109,7 +109,7 @@ func TestRealSDKClient(t *testing.T) {
 				}
 				return
 			}
-			wantErr(t, err, tc.wantStatus, tc.wantCode)
+			wantErr(t, err, tc.wantKind, tc.wantCode)
 			if logs := logs.String(); !strings.Contains(logs, fmt.Sprintf(`"request_id":"rid-%d"`, tc.wantCalls)) {
 				t.Errorf("request id not logged:\n%s", logs)
 			}
