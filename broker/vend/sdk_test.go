@@ -33,10 +33,10 @@ func TestRealSDKClient(t *testing.T) {
 		`</AssumeRoleResult><ResponseMetadata><RequestId>rid-ok</RequestId></ResponseMetadata></AssumeRoleResponse>`
 
 	tests := map[string]struct {
-		codes      []string // error code per call; "" = success
-		wantCalls  int64
-		wantKind   errs.Kind
-		wantCode   string
+		codes     []string // error code per call; "" = success
+		wantCalls int64
+		wantKind  errs.Kind
+		wantCode  string
 	}{
 		"success":                  {[]string{""}, 1, 0, ""},
 		"throttled then success":   {[]string{"Throttling", ""}, 2, 0, ""},

@@ -70,21 +70,17 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		return fmt.Errorf("AWS SDK configuration: %w", err)
 	}
 	m := metrics.New(profileNames(cfg))
-	vendor, err := vend.New(cfg, templates, sts.NewFromConfig(awsCfg), vend.Options{Observer: m, Logger: log})
+	vopts := vendOptions(cfg)
+	vopts.Observer, vopts.Logger = m, log
+	vendor, err := vend.New(cfg, templates, sts.NewFromConfig(awsCfg), vopts)
 	if err != nil {
 		return err
 	}
 	defer vendor.Close()
 
-	handler, err := api.New(api.Options{
-		Verifier:       verifier,
-		Vendor:         vendor,
-		Logger:         log,
-		Metrics:        m,
-		DefaultProfile: cfg.DefaultProfile,
-		Server:         cfg.Server,
-		RateLimit:      cfg.RateLimit,
-	})
+	aopts := apiOptions(cfg)
+	aopts.Verifier, aopts.Vendor, aopts.Logger, aopts.Metrics = verifier, vendor, log, m
+	handler, err := api.New(aopts)
 	if err != nil {
 		return err
 	}
@@ -129,6 +125,37 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// vendOptions returns the vending core's settings from the configuration.
+func vendOptions(cfg *config.Config) vend.Options {
+	return vend.Options{
+		Cache: vend.CacheOptions{
+			Disabled:      cfg.Cache.Disabled,
+			MaxEntries:    cfg.Cache.MaxEntries,
+			RefreshBefore: cfg.Cache.RefreshBefore,
+			ClientWindow:  cfg.Cache.ClientWindow,
+		},
+		STS: vend.STSOptions{Timeout: cfg.STS.Timeout, MaxAttempts: cfg.STS.MaxAttempts},
+	}
+}
+
+// apiOptions returns the HTTP layer's settings from the configuration.
+// rate_limit.disabled leaves both scopes unlimited.
+func apiOptions(cfg *config.Config) api.Options {
+	o := api.Options{
+		DefaultProfile: cfg.DefaultProfile,
+		Server: api.ServerOptions{
+			RequestTimeout: cfg.Server.RequestTimeout,
+			MaxBodyBytes:   cfg.Server.MaxBodyBytes,
+			AllowedHosts:   cfg.Server.AllowedHosts,
+		},
+	}
+	if rl := cfg.RateLimit; !rl.Disabled {
+		o.RateLimit.PerTenant = api.Rate{RPS: rl.PerTenantRPS, Burst: rl.PerTenantBurst}
+		o.RateLimit.PerSubject = api.Rate{RPS: rl.PerSubjectRPS, Burst: rl.PerSubjectBurst}
+	}
+	return o
 }
 
 // newLogger returns the JSON (or text) logger at the configured level.
