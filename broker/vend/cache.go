@@ -1,6 +1,7 @@
 package vend
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
@@ -48,33 +49,28 @@ type CacheOptions struct {
 // withDefaults returns o with every zero field set to its default, or an
 // error naming a field that is out of range.
 func (o CacheOptions) withDefaults() (CacheOptions, error) {
-	var err error
-	if o.MaxEntries, err = orDefault("Cache.MaxEntries", o.MaxEntries, config.DefaultCacheMaxEntries); err != nil {
-		return o, err
-	}
-	if o.RefreshBefore, err = orDefault("Cache.RefreshBefore", o.RefreshBefore, config.DefaultRefreshBefore); err != nil {
-		return o, err
-	}
-	if o.ClientWindow, err = orDefault("Cache.ClientWindow", o.ClientWindow, config.DefaultClientWindow); err != nil {
-		return o, err
-	}
-	if o.ClientWindow > config.MaxClientWindow {
+	err := errors.Join(
+		orDefault("Cache.MaxEntries", &o.MaxEntries, config.DefaultCacheMaxEntries),
+		orDefault("Cache.RefreshBefore", &o.RefreshBefore, config.DefaultRefreshBefore),
+		orDefault("Cache.ClientWindow", &o.ClientWindow, config.DefaultClientWindow),
+	)
+	if err == nil && o.ClientWindow > config.MaxClientWindow {
 		// Even a fresh 15-minute session would be inside the window.
-		return o, fmt.Errorf("vend: Cache.ClientWindow must be at most %s", config.MaxClientWindow)
+		err = fmt.Errorf("vend: Cache.ClientWindow must be at most %s", config.MaxClientWindow)
 	}
-	return o, nil
+	return o, err
 }
 
-// orDefault returns v, or def when v is zero; a negative v is an error
+// orDefault sets *v to def when it is zero; a negative *v is an error
 // naming field.
-func orDefault[T int | time.Duration](field string, v, def T) (T, error) {
+func orDefault[T int | time.Duration](field string, v *T, def T) error {
 	switch {
-	case v < 0:
-		return 0, fmt.Errorf("vend: %s must not be negative", field)
-	case v == 0:
-		return def, nil
+	case *v < 0:
+		return fmt.Errorf("vend: %s must not be negative", field)
+	case *v == 0:
+		*v = def
 	}
-	return v, nil
+	return nil
 }
 
 // freshness holds the rules deciding whether a credential set may be served

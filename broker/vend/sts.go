@@ -35,14 +35,11 @@ type STSOptions struct {
 // withDefaults returns o with every zero field set to its default, or an
 // error naming a negative field.
 func (o STSOptions) withDefaults() (STSOptions, error) {
-	var err error
-	if o.Timeout, err = orDefault("STS.Timeout", o.Timeout, config.DefaultSTSTimeout); err != nil {
-		return o, err
-	}
-	if o.MaxAttempts, err = orDefault("STS.MaxAttempts", o.MaxAttempts, config.DefaultSTSMaxAttempts); err != nil {
-		return o, err
-	}
-	return o, nil
+	err := errors.Join(
+		orDefault("STS.Timeout", &o.Timeout, config.DefaultSTSTimeout),
+		orDefault("STS.MaxAttempts", &o.MaxAttempts, config.DefaultSTSMaxAttempts),
+	)
+	return o, err
 }
 
 // Retry policy for throttled or unreachable STS calls.
