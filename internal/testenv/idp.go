@@ -110,7 +110,14 @@ func (p *IdP) Claims() jwt.MapClaims {
 // removed, any other value replaces or adds the claim.
 func (p *IdP) Token(t testing.TB, override jwt.MapClaims) string {
 	t.Helper()
-	return SignToken(t, jwt.SigningMethodRS256, p.key, p.KeyID(), p.with(override))
+	return p.Sign(t, p.with(override))
+}
+
+// Sign returns a token with exactly claims, signed by the provider's key
+// (RS256, its kid).
+func (p *IdP) Sign(t testing.TB, claims jwt.MapClaims) string {
+	t.Helper()
+	return SignToken(t, jwt.SigningMethodRS256, p.key, p.KeyID(), claims)
 }
 
 // with returns the default claims changed by override.
