@@ -133,7 +133,7 @@ func TestFakeSTSViolations(t *testing.T) {
 	defer hc.CloseIdleConnections()
 	tests := map[string]struct {
 		method, path, contentType, authorization, body string
-		want                                            string
+		want                                           string
 	}{
 		"GET":           {http.MethodGet, "/", "", "", "", "GET /"},
 		"JSON body":     {http.MethodPost, "/", "application/json", "", `{}`, "Content-Type"},

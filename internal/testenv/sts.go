@@ -161,7 +161,9 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // check reads r's form and records how r breaks the protocol.
 func (s *STS) check(r *http.Request) STSCall {
 	var call STSCall
-	violate := func(format string, args ...any) { call.Violations = append(call.Violations, fmt.Sprintf(format, args...)) }
+	violate := func(format string, args ...any) {
+		call.Violations = append(call.Violations, fmt.Sprintf(format, args...))
+	}
 	if r.Method != http.MethodPost || r.URL.Path != "/" {
 		violate("%s %s", r.Method, r.URL.Path)
 	}
