@@ -27,7 +27,10 @@ type Verifier interface {
 	Ready(ctx context.Context) error
 }
 
-// Vendor vends credentials for a verified request. *vend.Vendor implements it.
+// Vendor vends credentials for a verified request. *vend.Vendor implements
+// it. Vend returns either an error or complete credentials that are
+// servable (vend refuses unusable STS answers), so the handler serves them
+// as they are.
 type Vendor interface {
 	Vend(ctx context.Context, req vend.Request) (*vend.Credentials, error)
 }
