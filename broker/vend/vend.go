@@ -81,6 +81,7 @@ import (
 	"regexp"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -181,8 +182,10 @@ type Vendor struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// mu orders track against Close, so that no work is added to wg once
+	// Close waits on it; closed is also read without mu on the hot path.
 	mu     sync.Mutex
-	closed bool
+	closed atomic.Bool
 }
 
 // errClosed returns the error of a Vend after Close (a new value each time:
@@ -270,17 +273,10 @@ func (nopObserver) PolicyRendered(string, int)            {}
 // Close is idempotent.
 func (v *Vendor) Close() {
 	v.mu.Lock()
-	v.closed = true
+	v.closed.Store(true)
 	v.mu.Unlock()
 	v.cancel()
 	v.wg.Wait()
-}
-
-// isClosed reports whether Close has been called.
-func (v *Vendor) isClosed() bool {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	return v.closed
 }
 
 // track registers one piece of work that Close must wait for, unless Close
@@ -289,7 +285,7 @@ func (v *Vendor) isClosed() bool {
 func (v *Vendor) track() bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.closed {
+	if v.closed.Load() {
 		return false
 	}
 	v.wg.Add(1)
@@ -308,7 +304,7 @@ func (v *Vendor) Vend(ctx context.Context, req Request) (*Credentials, error) {
 	if p.perSubject {
 		key.Subject = req.Subject
 	}
-	if v.isClosed() {
+	if v.closed.Load() {
 		return nil, errClosed()
 	}
 	if v.cache == nil {
