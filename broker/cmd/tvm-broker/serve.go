@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"os/signal"
 	"syscall"
 
@@ -48,7 +47,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 
 // runServer wires the broker together and serves until a signal arrives.
 func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// Background work (JWKS refresh) lives until the server has shut down,
 	// not only until the signal.
