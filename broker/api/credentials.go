@@ -272,8 +272,9 @@ func readBody(r *http.Request) (bodyParams, error) {
 // readJSONBody reads a strict JSON body {"profile":…,"duration_seconds":…}
 // in one pass. Field names match case-insensitively, as encoding/json
 // matches them to struct fields, so {"profile":"a","Profile":"b"} repeats a
-// field. A repeated field is reported first, then a syntax error anywhere,
-// then the first unknown field or mistyped value, then trailing data.
+// field. Problems are reported in this order: a field repeated before any
+// syntax error, a syntax error anywhere in the value, the first unknown
+// field or mistyped value, trailing data. Errors never echo the body.
 func readJSONBody(data []byte) (bodyParams, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var b bodyParams
