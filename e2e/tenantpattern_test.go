@@ -89,7 +89,7 @@ func (e *propertyEnv) check(t *testing.T, pattern string, rng *rand.Rand) bool {
 		refused(t, pattern, err)
 		return false
 	}
-	v, err := vend.New(cfg, set, e.sts, vend.Options{Logger: slog.New(slog.DiscardHandler)})
+	v, err := vend.New(set, e.sts, vend.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

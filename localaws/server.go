@@ -49,9 +49,8 @@ import (
 
 // Defaults shared with the binary and the documentation.
 const (
-	DefaultListen  = "127.0.0.1:4566"
-	DefaultRegion  = "us-east-1"
-	DefaultAccount = "123456789012"
+	DefaultListen = "127.0.0.1:4566"
+	DefaultRegion = "us-east-1"
 	// MaxBodyBytes bounds any request body (DynamoDB's own limit is 16 MB).
 	MaxBodyBytes = 16 << 20
 )
@@ -134,7 +133,10 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s3gw, err := s3.NewGateway(s3.GatewayOptions{Auth: s3auth, Owner: DefaultAccount, Region: cfg.Region, Logger: log.With("service", "s3")})
+	// Every bucket belongs to the first configured account (identity.New
+	// refuses a configuration without one).
+	owner := cfg.Identity.Accounts[0].ID
+	s3gw, err := s3.NewGateway(s3.GatewayOptions{Auth: s3auth, Owner: owner, Region: cfg.Region, Logger: log.With("service", "s3")})
 	if err != nil {
 		return nil, err
 	}

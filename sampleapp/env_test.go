@@ -1,6 +1,7 @@
 package sampleapp
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +20,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/tvmkit/tvm/internal/testenv"
 )
 
 func TestMintToken(t *testing.T) {
@@ -97,13 +100,26 @@ func TestTokenSourceFilePerTenant(t *testing.T) {
 	}
 }
 
-// fakeAWS answers STS (GetCallerIdentity, AssumeRole) and DynamoDB Query,
-// recording which access key signed each call.
+// fakeAWS answers STS (the shared testenv.STS) and DynamoDB Query on one
+// endpoint, recording which access key signed each call. DynamoDB denies
+// no-grant sessions: those its STS issued (the app assumes only the no-grant
+// role itself) and fakeStack's static no-grant key.
 type fakeAWS struct {
-	callerARN string // GetCallerIdentity's Arn; "" = the local admin user
+	sts testenv.STS
 
 	mu    sync.Mutex
 	calls []string // "<service>:<action>:<access key id>[:<role arn>]"
+}
+
+// newFakeAWS returns a fake whose GetCallerIdentity answers callerARN
+// ("" = the local admin user).
+func newFakeAWS(callerARN string) *fakeAWS {
+	f := &fakeAWS{}
+	f.sts.CallerARN = callerARN
+	if callerARN == "" {
+		f.sts.CallerARN = "arn:aws:iam::123456789012:user/admin"
+	}
+	return f
 }
 
 var credentialRE = regexp.MustCompile(`Credential=([^/]+)/[0-9]+/([^/]+)/([^/]+)/aws4_request`)
@@ -126,7 +142,7 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "DynamoDB_20120810.")
 		record(fmt.Sprintf("dynamodb:%s:%s:%s", op, region, keyID))
 		w.Header().Set("Content-Type", "application/x-amz-json-1.0")
-		if keyID == "ASIANOGRANTSESSION01" {
+		if keyID == noGrantKey || f.sts.IssuedKey(keyID) {
 			w.WriteHeader(http.StatusBadRequest)
 			_, _ = io.WriteString(w, `{"__type":"com.amazon.coral.service#AccessDeniedException","Message":"User: arn:aws:sts::123456789012:assumed-role/tvm-no-grant/tvm-sample-nogrant is not authorized to perform: dynamodb:Query"}`)
 			return
@@ -134,30 +150,26 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, `{"Count":1,"ScannedCount":1,"Items":[{"PK":{"S":"Tenant#1"},"SK":{"S":"Item#1"},"PK1":{"S":"Tenant#1"},"SK1":{"S":"Item#1"}}]}`)
 	case "sts":
 		form, _ := url.ParseQuery(string(body))
-		w.Header().Set("Content-Type", "text/xml")
-		switch form.Get("Action") {
-		case "GetCallerIdentity":
-			record("sts:GetCallerIdentity:" + keyID)
-			caller := f.callerARN
-			if caller == "" {
-				caller = "arn:aws:iam::123456789012:user/admin"
-			}
-			_, _ = io.WriteString(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>`+
-				`<Arn>`+caller+`</Arn><UserId>AIDAADMIN</UserId><Account>123456789012</Account>`+
-				`</GetCallerIdentityResult><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></GetCallerIdentityResponse>`)
-		case "AssumeRole":
-			record("sts:AssumeRole:" + keyID + ":" + form.Get("RoleArn"))
-			_, _ = io.WriteString(w, `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>`+
-				`<AccessKeyId>ASIANOGRANTSESSION01</AccessKeyId><SecretAccessKey>s</SecretAccessKey><SessionToken>t</SessionToken>`+
-				`<Expiration>2099-01-01T00:00:00Z</Expiration></Credentials><AssumedRoleUser>`+
-				`<Arn>arn:aws:sts::123456789012:assumed-role/tvm-no-grant/tvm-sample-nogrant</Arn><AssumedRoleId>AROA1:tvm-sample-nogrant</AssumedRoleId>`+
-				`</AssumedRoleUser></AssumeRoleResult><ResponseMetadata><RequestId>2</RequestId></ResponseMetadata></AssumeRoleResponse>`)
-		default:
-			http.Error(w, "unknown action", http.StatusBadRequest)
+		call := "sts:" + form.Get("Action") + ":" + keyID
+		if form.Get("Action") == "AssumeRole" {
+			call += ":" + form.Get("RoleArn")
 		}
+		record(call)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		f.sts.ServeHTTP(w, r)
 	default:
 		http.Error(w, "unknown service", http.StatusBadRequest)
 	}
+}
+
+// issuedKey returns the access key id of the fake STS's first session.
+func (f *fakeAWS) issuedKey(t *testing.T) string {
+	t.Helper()
+	issued := f.sts.Issued()
+	if len(issued) == 0 {
+		t.Fatal("the fake STS issued no credentials")
+	}
+	return issued[0].AccessKeyID
 }
 
 // TestNewEnvWiring runs NewEnv's real SDK clients against a fake AWS
@@ -178,13 +190,13 @@ func setAdminEnv(t *testing.T) {
 
 func TestNewEnvWiring(t *testing.T) {
 	setAdminEnv(t)
-	fake := &fakeAWS{}
+	fake := newFakeAWS("")
 	awsSrv := httptest.NewServer(fake)
 	defer awsSrv.Close()
 	stack := newFakeStack(t)
 
 	c := DefaultConfig()
-	c.Endpoint, c.BrokerURL, c.IdPURL = awsSrv.URL, stack.srv.URL, stack.srv.URL
+	c.Endpoint, c.BrokerURL, c.IdPURL = awsSrv.URL, stack.srv.URL, stack.idp.URL
 	env, err := NewEnv(context.Background(), c)
 	if err != nil {
 		t.Fatal(err)
@@ -212,7 +224,7 @@ func TestNewEnvWiring(t *testing.T) {
 		"dynamodb:Query:us-east-1:" + adminKey,
 		"sts:GetCallerIdentity:" + adminKey,
 		"sts:AssumeRole:" + adminKey + ":arn:aws:iam::123456789012:role/tvm-no-grant",
-		"dynamodb:Query:us-east-1:ASIANOGRANTSESSION01",
+		"dynamodb:Query:us-east-1:" + fake.issuedKey(t),
 		"dynamodb:Query:us-east-1:ASIA:read:2",
 		"dynamodb:Query:us-east-1:ASIA:read:2",
 	}
@@ -239,7 +251,7 @@ func TestNoGrantRoleDerived(t *testing.T) {
 		"configured": {caller: "arn:aws:iam::123456789012:user/admin", configured: "arn:aws:iam::210987654321:role/demo-no-grant", want: "arn:aws:iam::210987654321:role/demo-no-grant"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			fake := &fakeAWS{callerARN: tc.caller}
+			fake := newFakeAWS(tc.caller)
 			awsSrv := httptest.NewServer(fake)
 			defer awsSrv.Close()
 			c := DefaultConfig()
@@ -303,7 +315,7 @@ func ptr(s string) *string { return &s }
 // or SSO refresh) is a failure to get credentials and can never pass a row
 // that expects a denial.
 func TestDeniedOnlyFromDynamoDB(t *testing.T) {
-	awsSrv := httptest.NewServer(&fakeAWS{})
+	awsSrv := httptest.NewServer(newFakeAWS(""))
 	defer awsSrv.Close()
 	refreshDenied := aws.CredentialsProviderFunc(func(context.Context) (aws.Credentials, error) {
 		return aws.Credentials{}, &smithy.OperationError{ServiceID: "SSO", OperationName: "GetRoleCredentials",

@@ -19,13 +19,16 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/tvmkit/tvm/client"
+	"github.com/tvmkit/tvm/internal/testenv"
 )
 
-// fakeStack is a dev IdP + broker (httptest, through the real client
-// package) and a DynamoDB that enforces a model of the broker's LeadingKeys
-// session policy by the access key id of the caller.
+// fakeStack is the shared dev IdP (testenv.IdP), a fake broker (httptest,
+// through the real client package) that vends for the tenant of a token
+// the IdP minted for the app, and a DynamoDB that enforces a model of the
+// broker's LeadingKeys session policy by the access key id of the caller.
 type fakeStack struct {
 	srv *httptest.Server
+	idp *testenv.IdP
 
 	mu           sync.Mutex
 	brokerStatus int  // 0 = vend normally
@@ -45,16 +48,8 @@ var tenantRE = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 
 func newFakeStack(t *testing.T) *fakeStack {
 	t.Helper()
-	fs := &fakeStack{}
+	fs := &fakeStack{idp: testenv.StartIdP(t, nil)}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /idp/token", func(w http.ResponseWriter, r *http.Request) {
-		var req MintRequest
-		if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Subject != DefaultSubject || req.Audience != DefaultAudience {
-			http.Error(w, `{"code":"invalid_request"}`, http.StatusBadRequest)
-			return
-		}
-		_ = json.NewEncoder(w).Encode(map[string]string{"token": "jwt-for-" + req.Tenant, "expires_at": time.Now().Add(time.Hour).Format(time.RFC3339)})
-	})
 	mux.HandleFunc("GET /v1/credentials", fs.broker)
 	fs.srv = httptest.NewServer(mux)
 	t.Cleanup(fs.srv.Close)
@@ -75,11 +70,14 @@ func (fs *fakeStack) broker(w http.ResponseWriter, r *http.Request) {
 		fail(status, "upstream_unavailable", "STS unavailable")
 		return
 	}
-	tenant, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer jwt-for-")
-	if !ok {
+	// The app asks the IdP for tokens of its own subject and the broker's audience.
+	token, _ := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	claims, err := fs.idp.Verify(token)
+	if err != nil || claims["sub"] != DefaultSubject || claims["aud"] != DefaultAudience {
 		fail(401, "invalid_token", "token rejected")
 		return
 	}
+	tenant, _ := claims["tenant_id"].(string)
 	if !tenantRE.MatchString(tenant) && !acceptAny {
 		fail(401, "invalid_tenant", "tenant claim fails the tenant pattern")
 		return
@@ -93,7 +91,7 @@ func (fs *fakeStack) broker(w http.ResponseWriter, r *http.Request) {
 
 func (fs *fakeStack) config() Config {
 	c := DefaultConfig()
-	c.BrokerURL, c.IdPURL, c.Endpoint = fs.srv.URL, fs.srv.URL, fs.srv.URL
+	c.BrokerURL, c.IdPURL, c.Endpoint = fs.srv.URL, fs.idp.URL, fs.srv.URL
 	return c
 }
 

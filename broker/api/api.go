@@ -12,7 +12,6 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/tvmkit/tvm/broker/auth"
-	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
 	"github.com/tvmkit/tvm/broker/metrics"
 	"github.com/tvmkit/tvm/broker/vend"
@@ -28,7 +27,10 @@ type Verifier interface {
 	Ready(ctx context.Context) error
 }
 
-// Vendor vends credentials for a verified request. *vend.Vendor implements it.
+// Vendor vends credentials for a verified request. *vend.Vendor implements
+// it. Vend returns either an error or complete credentials that are
+// servable (vend refuses unusable STS answers), so the handler serves them
+// as they are.
 type Vendor interface {
 	Vend(ctx context.Context, req vend.Request) (*vend.Credentials, error)
 }
@@ -62,19 +64,46 @@ type Options struct {
 	// DefaultProfile names the profile a request without one gets; used for
 	// the audit record and metrics of requests that fail before vending.
 	DefaultProfile string
-	// Server supplies RequestTimeout, MaxBodyBytes and AllowedHosts.
-	Server config.Server
-	// RateLimit configures the per-tenant and per-subject token buckets. A
-	// scope whose rate is zero or negative is not limited.
-	RateLimit config.RateLimit
-	// LimiterEntries bounds each limiter's map (least recently used entries
-	// are evicted); default DefaultLimiterEntries.
-	LimiterEntries int
-	// Ready, when set, is an extra readiness check run by /readyz after
-	// Verifier.Ready.
-	Ready func(ctx context.Context) error
+	// Server sets the request limits and the allowed hosts.
+	Server ServerOptions
+	// RateLimit configures the per-tenant and per-subject token buckets.
+	RateLimit RateLimitOptions
 	// Clock returns the current time (rate limiting, durations); default time.Now.
 	Clock func() time.Time
+}
+
+// ServerOptions are the HTTP layer's limits. Zero fields take the defaults
+// named on each field.
+type ServerOptions struct {
+	// RequestTimeout bounds handling one request; default
+	// DefaultRequestTimeout.
+	RequestTimeout time.Duration
+	// MaxBodyBytes bounds request bodies (413 beyond); default
+	// DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// AllowedHosts, when set, are the only Host header values accepted
+	// (DNS-rebinding defence): an entry matches the Host exactly,
+	// case-insensitively, or its host part without the port. Empty allows
+	// every host.
+	AllowedHosts []string
+}
+
+// RateLimitOptions configures the per-tenant and per-subject token
+// buckets. A scope whose Rate has RPS zero or negative is not limited, so
+// the zero value limits nothing.
+type RateLimitOptions struct {
+	PerTenant  Rate
+	PerSubject Rate
+	// Entries bounds each scope's buckets (least recently used buckets are
+	// evicted); default DefaultLimiterEntries.
+	Entries int
+}
+
+// Rate is one token bucket: RPS tokens a second, holding at most Burst
+// (at least 1).
+type Rate struct {
+	RPS   float64
+	Burst int
 }
 
 type server struct {
@@ -85,14 +114,13 @@ type server struct {
 	defaultProfile string
 	maxBody        int64
 	limits         *limits
-	ready          func(ctx context.Context) error
 	now            func() time.Time
 	routes         map[string]bool
 }
 
 // New returns the broker's HTTP handler: an *echo.Echo with every route,
 // middleware and the JSON error handler installed.
-func New(opts Options) (*echo.Echo, error) {
+func New(opts Options) (_ *echo.Echo, err error) {
 	if opts.Verifier == nil {
 		return nil, errors.New("api: Options.Verifier is required")
 	}
@@ -106,7 +134,6 @@ func New(opts Options) (*echo.Echo, error) {
 		metrics:        opts.Metrics,
 		defaultProfile: opts.DefaultProfile,
 		maxBody:        opts.Server.MaxBodyBytes,
-		ready:          opts.Ready,
 		now:            opts.Clock,
 		routes:         map[string]bool{},
 	}
@@ -123,11 +150,9 @@ func New(opts Options) (*echo.Echo, error) {
 	if timeout <= 0 {
 		timeout = DefaultRequestTimeout
 	}
-	entries := opts.LimiterEntries
-	if entries <= 0 {
-		entries = DefaultLimiterEntries
+	if s.limits, err = newLimits(opts.RateLimit); err != nil {
+		return nil, err
 	}
-	s.limits = newLimits(opts.RateLimit, entries)
 
 	e := echo.New()
 	e.HideBanner = true
@@ -166,14 +191,8 @@ func (s *server) healthz(c echo.Context) error {
 }
 
 func (s *server) readyz(c echo.Context) error {
-	ctx := c.Request().Context()
-	if err := s.verifier.Ready(ctx); err != nil {
-		return errs.Wrap(err, http.StatusServiceUnavailable, errs.CodeNotReady, "signing keys are not loaded")
-	}
-	if s.ready != nil {
-		if err := s.ready(ctx); err != nil {
-			return errs.Wrap(err, http.StatusServiceUnavailable, errs.CodeNotReady, "not ready")
-		}
+	if err := s.verifier.Ready(c.Request().Context()); err != nil {
+		return errs.NotReady("signing keys are not loaded", err)
 	}
 	return writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
 }

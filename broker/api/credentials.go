@@ -25,6 +25,8 @@ import (
 const (
 	paramProfile  = "profile"
 	paramDuration = "duration"
+	// fieldDuration is the JSON body's name for the duration.
+	fieldDuration = "duration_seconds"
 	// maxDurationSeconds is STS's absolute maximum; profiles narrow it.
 	maxDurationSeconds = 43200
 	maxProfileLen      = 64
@@ -51,12 +53,6 @@ type params struct {
 	duration time.Duration
 }
 
-// jsonBody is the strict JSON form of a POST body.
-type jsonBody struct {
-	Profile         *string `json:"profile"`
-	DurationSeconds *int64  `json:"duration_seconds"`
-}
-
 func (s *server) credentials(c echo.Context) error {
 	start := s.now()
 	ctx := c.Request().Context()
@@ -69,7 +65,7 @@ func (s *server) credentials(c echo.Context) error {
 	defer func() {
 		if r := recover(); r != nil {
 			// Audit the attempt as failed, then let the recover middleware answer.
-			s.audit(c, start, id, p, nil, errs.New(http.StatusInternalServerError, errs.CodeInternal, "internal error"))
+			s.audit(c, start, id, p, nil, errs.Internal(nil))
 			panic(r)
 		}
 		s.audit(c, start, id, p, creds, err)
@@ -82,7 +78,7 @@ func (s *server) credentials(c echo.Context) error {
 	if scope, wait, ok := s.limits.allow(id.Tenant, id.Subject, s.now()); !ok {
 		s.metrics.RateLimited(scope)
 		err = &errs.Error{
-			Status: http.StatusTooManyRequests, Code: errs.CodeRateLimited,
+			Kind: errs.KindRateLimited, Code: errs.CodeRateLimited,
 			Message: "too many requests", RetryAfter: wait,
 		}
 		return err
@@ -99,10 +95,6 @@ func (s *server) credentials(c echo.Context) error {
 		NotAfter: id.Expiry, // the session must not outlive the token
 	})
 	if err != nil {
-		return err
-	}
-	if err = usable(creds, s.now()); err != nil {
-		creds = nil
 		return err
 	}
 	c.Response().Header().Set("Pragma", "no-cache")
@@ -135,21 +127,9 @@ func (s *server) authenticate(c echo.Context) (*auth.Identity, error) {
 	}
 	if id == nil || id.Tenant == "" {
 		// Fail closed: a verifier must never return an identity without a tenant.
-		return nil, errs.Wrap(errors.New("verifier returned no tenant"), http.StatusInternalServerError, errs.CodeInternal, "internal error")
+		return nil, errs.Internal(errors.New("verifier returned no tenant"))
 	}
 	return id, nil
-}
-
-// usable refuses credentials that must never be served: empty parts or an
-// expiry already passed.
-func usable(creds *vend.Credentials, now time.Time) error {
-	switch {
-	case creds == nil, creds.AccessKeyID == "", creds.SecretAccessKey == "", creds.SessionToken == "":
-		return errs.Wrap(errors.New("vendor returned incomplete credentials"), http.StatusBadGateway, errs.CodeUpstreamInvalid, "upstream returned unusable credentials")
-	case !creds.Expiration.After(now):
-		return errs.Wrap(fmt.Errorf("vendor returned credentials expiring at %s", creds.Expiration.UTC().Format(time.RFC3339)), http.StatusBadGateway, errs.CodeUpstreamInvalid, "upstream returned unusable credentials")
-	}
-	return nil
 }
 
 // readParams reads profile and duration from the query string and, for a
@@ -160,7 +140,7 @@ func readParams(c echo.Context) (params, error) {
 	// serve the default instead of what was asked for.
 	query, err := url.ParseQuery(c.Request().URL.RawQuery)
 	if err != nil {
-		return params{}, errs.Wrap(err, http.StatusBadRequest, errs.CodeInvalidRequest, "malformed query string")
+		return params{}, errs.Wrap(err, errs.KindInvalidInput, errs.CodeInvalidRequest, "malformed query string")
 	}
 	if err := addValues(raw, query, "query parameter"); err != nil {
 		return params{}, err
@@ -264,9 +244,9 @@ func readBody(r *http.Request) (bodyParams, error) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return bodyParams{}, errs.Wrap(err, http.StatusRequestEntityTooLarge, errs.CodeRequestTooLarge, "request body too large")
+			return bodyParams{}, errBodyTooLarge(err)
 		}
-		return bodyParams{}, errs.Wrap(err, http.StatusBadRequest, errs.CodeInvalidRequest, "cannot read request body")
+		return bodyParams{}, errs.Wrap(err, errs.KindInvalidInput, errs.CodeInvalidRequest, "cannot read request body")
 	}
 	if len(data) == 0 {
 		return bodyParams{}, nil
@@ -277,85 +257,117 @@ func readBody(r *http.Request) (bodyParams, error) {
 	}
 	switch mediaType {
 	case echo.MIMEApplicationJSON:
-		if name := duplicateField(data, jsonFields); name != "" {
-			return bodyParams{}, errs.InvalidRequest(fmt.Sprintf("invalid JSON body: field %q given more than once", name))
-		}
-		var b jsonBody
-		dec := json.NewDecoder(bytes.NewReader(data))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&b); err != nil {
-			return bodyParams{}, errs.Wrap(err, http.StatusBadRequest, errs.CodeInvalidRequest, "invalid JSON body: "+jsonProblem(err))
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			return bodyParams{}, errs.InvalidRequest("invalid JSON body: trailing data after the object")
-		}
-		return bodyParams{profile: b.Profile, durationSeconds: b.DurationSeconds}, nil
+		return readJSONBody(data)
 	case echo.MIMEApplicationForm:
 		form, err := url.ParseQuery(string(data))
 		if err != nil {
-			return bodyParams{}, errs.Wrap(err, http.StatusBadRequest, errs.CodeInvalidRequest, "invalid form body")
+			return bodyParams{}, errs.Wrap(err, errs.KindInvalidInput, errs.CodeInvalidRequest, "invalid form body")
 		}
 		return bodyParams{form: form}, nil
 	}
-	return bodyParams{}, errs.New(http.StatusUnsupportedMediaType, errs.CodeInvalidRequest,
+	return bodyParams{}, errs.New(errs.KindUnsupportedMedia, errs.CodeInvalidRequest,
 		"body must be application/json or application/x-www-form-urlencoded")
 }
 
-// jsonFields are the field names of jsonBody.
-var jsonFields = []string{paramProfile, "duration_seconds"}
-
-// duplicateField walks the top-level JSON object in data and returns the
-// first of names that it carries more than once, or "". Keys are matched the
-// way encoding/json matches them to struct fields, case-insensitively, so
-// {"profile":"a","Profile":"b"} is a duplicate too: encoding/json would
-// silently keep the last value. Malformed JSON yields "" and is left to the
-// decoder to report.
-func duplicateField(data []byte, names []string) string {
+// readJSONBody reads a strict JSON body {"profile":…,"duration_seconds":…}
+// in one pass. Field names match case-insensitively, as encoding/json
+// matches them to struct fields, so {"profile":"a","Profile":"b"} repeats a
+// field. Problems are reported in this order: a field repeated before any
+// syntax error, a syntax error anywhere in the value, the first unknown
+// field or mistyped value, trailing data. Errors never echo the body.
+func readJSONBody(data []byte) (bodyParams, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return ""
+	var b bodyParams
+	problem, err := "", error(nil)
+	switch tok, terr := dec.Token(); {
+	case terr != nil:
+		err = terr
+	case tok == json.Delim('{'):
+		problem, err = readJSONObject(dec, &b)
+	case tok == json.Delim('['):
+		problem, err = wrongType(""), skipJSONArray(dec)
+	case tok != nil: // a string, number or boolean; null means no parameters
+		problem = wrongType("")
 	}
-	seen := make(map[string]bool, len(names))
+	switch {
+	case err != nil:
+		return bodyParams{}, invalidJSON(syntaxProblem(err))
+	case problem != "":
+		return bodyParams{}, invalidJSON(problem)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return bodyParams{}, invalidJSON("trailing data after the object")
+	}
+	return b, nil
+}
+
+// readJSONObject reads the members of an object whose '{' has been read
+// into b. It returns the first repeated field at once; otherwise it reads to
+// the end and returns the first unknown field or mistyped value, or the
+// syntax error that ended the object.
+func readJSONObject(dec *json.Decoder, b *bodyParams) (problem string, err error) {
+	seen := make(map[string]bool, 2)
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
-			return ""
+			return "", err
 		}
 		key, _ := tok.(string)
-		for _, name := range names {
-			if strings.EqualFold(key, name) {
-				if seen[name] {
-					return name
-				}
-				seen[name] = true
-			}
+		var target any = new(json.RawMessage)
+		name := ""
+		switch {
+		case strings.EqualFold(key, paramProfile):
+			name, target = paramProfile, &b.profile
+		case strings.EqualFold(key, fieldDuration):
+			name, target = fieldDuration, &b.durationSeconds
+		case problem == "":
+			problem = "unknown field " + truncate(strconv.Quote(key), 34)
 		}
-		var skip json.RawMessage
-		if err := dec.Decode(&skip); err != nil {
-			return ""
+		if name != "" {
+			if seen[name] {
+				return fmt.Sprintf("field %q given more than once", name), nil
+			}
+			seen[name] = true
+		}
+		var typeErr *json.UnmarshalTypeError
+		switch err := dec.Decode(target); {
+		case errors.As(err, &typeErr):
+			if problem == "" {
+				problem = wrongType(name)
+			}
+		case err != nil:
+			return "", err
 		}
 	}
-	return ""
+	_, err = dec.Token() // the closing '}'
+	return problem, err
 }
 
-// jsonProblem describes a decoding error without echoing the input.
-func jsonProblem(err error) string {
-	var typeErr *json.UnmarshalTypeError
-	var syntaxErr *json.SyntaxError
-	switch {
-	case errors.As(err, &typeErr):
-		return fmt.Sprintf("field %q has the wrong type", truncate(typeErr.Field, 32))
-	case errors.As(err, &syntaxErr):
-		return "malformed JSON"
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+// skipJSONArray reads the rest of an array whose '[' has been read.
+func skipJSONArray(dec *json.Decoder) error {
+	for dec.More() {
+		if err := dec.Decode(new(json.RawMessage)); err != nil {
+			return err
+		}
+	}
+	_, err := dec.Token()
+	return err
+}
+
+func wrongType(field string) string {
+	return fmt.Sprintf("field %q has the wrong type", truncate(field, 32))
+}
+
+// syntaxProblem describes a syntax error without echoing the input.
+func syntaxProblem(err error) string {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return "truncated JSON"
 	}
-	// encoding/json reports unknown fields as `json: unknown field "x"`.
-	const prefix = "json: unknown field "
-	if msg := err.Error(); len(msg) > len(prefix) && msg[:len(prefix)] == prefix {
-		return "unknown field " + truncate(msg[len(prefix):], 34)
-	}
 	return "malformed JSON"
+}
+
+func invalidJSON(problem string) *errs.Error {
+	return errs.InvalidRequest("invalid JSON body: " + problem)
 }
 
 func truncate(s string, n int) string {

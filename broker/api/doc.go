@@ -30,7 +30,9 @@
 //
 // with Cache-Control: no-store and Pragma: no-cache. Every error, including
 // Echo's own (404, 405, 413), is {"code":"...","message":"..."} with
-// Content-Type exactly application/json; codes are the stable errs codes. A
+// Content-Type exactly application/json; codes are the stable errs codes.
+// The core packages say what failed with an errs.Kind; this package alone
+// turns a kind into an HTTP status (kindStatus in errors.go). A
 // 401 carries WWW-Authenticate: Bearer error="invalid_token"; a 429 or 503
 // carries Retry-After in seconds. Internal causes are logged with the request
 // id, never returned.

@@ -30,6 +30,35 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
+// kindStatus is the HTTP status of each error kind: the one place where the
+// broker's statuses are chosen.
+var kindStatus = map[errs.Kind]int{
+	errs.KindInternal:            http.StatusInternalServerError,
+	errs.KindInvalidInput:        http.StatusBadRequest,
+	errs.KindUnsupportedMedia:    http.StatusUnsupportedMediaType,
+	errs.KindMethodNotAllowed:    http.StatusMethodNotAllowed,
+	errs.KindTooLarge:            http.StatusRequestEntityTooLarge,
+	errs.KindHeaderTooLarge:      http.StatusRequestHeaderFieldsTooLarge,
+	errs.KindUnauthenticated:     http.StatusUnauthorized,
+	errs.KindForbidden:           http.StatusForbidden,
+	errs.KindNotFound:            http.StatusNotFound,
+	errs.KindRateLimited:         http.StatusTooManyRequests,
+	errs.KindUpstreamThrottled:   http.StatusServiceUnavailable,
+	errs.KindUpstreamUnavailable: http.StatusServiceUnavailable,
+	errs.KindUpstreamDenied:      http.StatusBadGateway,
+	errs.KindUpstreamInvalid:     http.StatusBadGateway,
+	errs.KindUpstreamTimeout:     http.StatusGatewayTimeout,
+	errs.KindNotReady:            http.StatusServiceUnavailable,
+}
+
+// statusOf returns the HTTP status of kind; an unknown kind is a 500.
+func statusOf(kind errs.Kind) int {
+	if status, ok := kindStatus[kind]; ok {
+		return status
+	}
+	return http.StatusInternalServerError
+}
+
 // handleError is the Echo HTTPErrorHandler: it renders any error as
 // {"code","message"} and logs the internal cause with the request id.
 func (s *server) handleError(err error, c echo.Context) {
@@ -37,20 +66,21 @@ func (s *server) handleError(err error, c echo.Context) {
 		return
 	}
 	e := toAPIError(err)
+	status := statusOf(e.Kind)
 	level := slog.LevelInfo
-	if e.Status >= http.StatusInternalServerError {
+	if status >= http.StatusInternalServerError {
 		level = slog.LevelError
 	}
 	attrs := []slog.Attr{
 		slog.String("request_id", requestIDOf(c)),
-		slog.Int("status", e.Status),
+		slog.Int("status", status),
 		slog.String("code", e.Code),
 	}
 	if e.Cause != nil {
 		attrs = append(attrs, slog.String("cause", redact(e.Cause.Error(), c.Request().Header.Values(echo.HeaderAuthorization))))
 	}
 	s.log.LogAttrs(c.Request().Context(), level, "request failed", attrs...)
-	if werr := writeError(c, e); werr != nil {
+	if werr := writeError(c, status, e); werr != nil {
 		s.log.LogAttrs(c.Request().Context(), slog.LevelWarn, "writing error response",
 			slog.String("request_id", requestIDOf(c)), slog.String("cause", werr.Error()))
 	}
@@ -89,54 +119,59 @@ func toAPIError(err error) *errs.Error {
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {
-		return errs.Wrap(err, http.StatusRequestEntityTooLarge, errs.CodeRequestTooLarge, "request body too large")
+		return errBodyTooLarge(err)
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return errs.Wrap(err, http.StatusGatewayTimeout, errs.CodeUpstreamTimeout, "request timed out")
+		return errs.Wrap(err, errs.KindUpstreamTimeout, errs.CodeUpstreamTimeout, "request timed out")
 	}
 	return errs.From(err)
 }
 
-// fromHTTPError maps Echo's own errors (router, middleware) to stable codes.
-// Echo's message is never returned: it may carry internal detail.
-func fromHTTPError(he *echo.HTTPError) *errs.Error {
-	var cause error = he
-	switch he.Code {
-	case http.StatusNotFound:
-		return errs.Wrap(cause, he.Code, errs.CodeNotFound, "no such route")
-	case http.StatusMethodNotAllowed:
-		return errs.Wrap(cause, he.Code, errs.CodeMethodNotAllowed, "method not allowed")
-	case http.StatusRequestEntityTooLarge:
-		return errs.Wrap(cause, he.Code, errs.CodeRequestTooLarge, "request body too large")
-	case http.StatusRequestHeaderFieldsTooLarge:
-		return errs.Wrap(cause, he.Code, errs.CodeRequestTooLarge, "request headers too large")
-	case http.StatusUnauthorized:
-		return errs.Wrap(cause, he.Code, errs.CodeInvalidToken, "invalid token")
-	case http.StatusForbidden:
-		return errs.Wrap(cause, he.Code, errs.CodeForbidden, "forbidden")
-	case http.StatusTooManyRequests:
-		return errs.Wrap(cause, he.Code, errs.CodeRateLimited, "rate limited")
-	case http.StatusServiceUnavailable:
-		return errs.Wrap(cause, he.Code, errs.CodeUpstreamUnavailable, "service unavailable")
-	case http.StatusGatewayTimeout:
-		return errs.Wrap(cause, he.Code, errs.CodeUpstreamTimeout, "request timed out")
-	}
-	if he.Code >= 400 && he.Code < 500 {
-		return errs.Wrap(cause, he.Code, errs.CodeInvalidRequest, "bad request")
-	}
-	return errs.Wrap(cause, http.StatusInternalServerError, errs.CodeInternal, "internal error")
+// errBodyTooLarge is the error of a request body over the limit.
+func errBodyTooLarge(cause error) *errs.Error {
+	return errs.Wrap(cause, errs.KindTooLarge, errs.CodeRequestTooLarge, "request body too large")
 }
 
-// writeError writes e as {"code","message"} with the headers its status needs.
-func writeError(c echo.Context, e *errs.Error) error {
+// echoErrors are the answers to Echo's own errors (router, middleware), by
+// Echo's status. Echo's message is never returned: it may carry internal
+// detail.
+var echoErrors = map[int]errs.Error{
+	http.StatusNotFound:                    {Kind: errs.KindNotFound, Code: errs.CodeNotFound, Message: "no such route"},
+	http.StatusMethodNotAllowed:            {Kind: errs.KindMethodNotAllowed, Code: errs.CodeMethodNotAllowed, Message: "method not allowed"},
+	http.StatusRequestEntityTooLarge:       {Kind: errs.KindTooLarge, Code: errs.CodeRequestTooLarge, Message: "request body too large"},
+	http.StatusRequestHeaderFieldsTooLarge: {Kind: errs.KindHeaderTooLarge, Code: errs.CodeRequestTooLarge, Message: "request headers too large"},
+	http.StatusUnauthorized:                {Kind: errs.KindUnauthenticated, Code: errs.CodeInvalidToken, Message: "invalid token"},
+	http.StatusForbidden:                   {Kind: errs.KindForbidden, Code: errs.CodeForbidden, Message: "forbidden"},
+	http.StatusTooManyRequests:             {Kind: errs.KindRateLimited, Code: errs.CodeRateLimited, Message: "rate limited"},
+	http.StatusServiceUnavailable:          {Kind: errs.KindUpstreamUnavailable, Code: errs.CodeUpstreamUnavailable, Message: "service unavailable"},
+	http.StatusGatewayTimeout:              {Kind: errs.KindUpstreamTimeout, Code: errs.CodeUpstreamTimeout, Message: "request timed out"},
+}
+
+// fromHTTPError maps one of Echo's errors to an *errs.Error: a known status
+// by echoErrors, any other 4xx to invalid_request, the rest to
+// internal_error.
+func fromHTTPError(he *echo.HTTPError) *errs.Error {
+	if e, ok := echoErrors[he.Code]; ok {
+		e.Cause = he
+		return &e
+	}
+	if he.Code >= 400 && he.Code < 500 {
+		return errs.Wrap(he, errs.KindInvalidInput, errs.CodeInvalidRequest, "bad request")
+	}
+	return errs.Internal(he)
+}
+
+// writeError writes e as {"code","message"} with status and the headers it
+// needs.
+func writeError(c echo.Context, status int, e *errs.Error) error {
 	h := c.Response().Header()
-	switch e.Status {
+	switch status {
 	case http.StatusUnauthorized:
 		h.Set("WWW-Authenticate", `Bearer error="invalid_token", error_description="`+quotedStringSafe(e.Message)+`"`)
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable:
 		h.Set("Retry-After", retryAfterSeconds(e.RetryAfter))
 	}
-	return writeJSON(c, e.Status, errorBody{Code: e.Code, Message: e.Message})
+	return writeJSON(c, status, errorBody{Code: e.Code, Message: e.Message})
 }
 
 // writeJSON writes v with Content-Type exactly application/json and

@@ -121,7 +121,7 @@ func (s *server) recover(next echo.HandlerFunc) echo.HandlerFunc {
 				slog.String("panic", redact(fmt.Sprint(r), c.Request().Header.Values(echo.HeaderAuthorization))),
 				slog.String("stack", string(stack)),
 			)
-			err = errs.New(http.StatusInternalServerError, errs.CodeInternal, "internal error")
+			err = errs.Internal(nil)
 		}()
 		return next(c)
 	}
@@ -147,7 +147,7 @@ func hostAllowList(hosts []string) echo.MiddlewareFunc {
 			if h, _, err := net.SplitHostPort(host); err == nil && (allowed[h] || allowed["["+h+"]"]) {
 				return next(c)
 			}
-			return errs.New(http.StatusForbidden, errs.CodeForbidden, "host not allowed")
+			return errs.New(errs.KindForbidden, errs.CodeForbidden, "host not allowed")
 		}
 	}
 }
@@ -157,7 +157,7 @@ func (s *server) bodyLimit(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
 		if req.ContentLength > s.maxBody {
-			return errs.New(http.StatusRequestEntityTooLarge, errs.CodeRequestTooLarge, "request body too large")
+			return errBodyTooLarge(nil)
 		}
 		if req.Body != nil && req.Body != http.NoBody {
 			req.Body = http.MaxBytesReader(c.Response(), req.Body, s.maxBody)

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"container/list"
-	"sync"
+	"fmt"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/time/rate"
-
-	"github.com/tvmkit/tvm/broker/config"
 )
 
 // Rate-limit scopes, as reported in metrics.
@@ -22,18 +20,24 @@ type limits struct {
 	tenant, subject *lruLimiter
 }
 
-func newLimits(cfg config.RateLimit, entries int) *limits {
+func newLimits(o RateLimitOptions) (*limits, error) {
+	entries := o.Entries
+	if entries <= 0 {
+		entries = DefaultLimiterEntries
+	}
 	l := &limits{}
-	if cfg.Disabled {
-		return l
+	var err error
+	if o.PerTenant.RPS > 0 {
+		if l.tenant, err = newLRULimiter(o.PerTenant, entries); err != nil {
+			return nil, err
+		}
 	}
-	if cfg.PerTenantRPS > 0 {
-		l.tenant = newLRULimiter(cfg.PerTenantRPS, cfg.PerTenantBurst, entries)
+	if o.PerSubject.RPS > 0 {
+		if l.subject, err = newLRULimiter(o.PerSubject, entries); err != nil {
+			return nil, err
+		}
 	}
-	if cfg.PerSubjectRPS > 0 {
-		l.subject = newLRULimiter(cfg.PerSubjectRPS, cfg.PerSubjectBurst, entries)
-	}
-	return l
+	return l, nil
 }
 
 // allow takes one token from the tenant's and the subject's bucket. When
@@ -70,56 +74,34 @@ func (l *limits) allow(tenant, subject string, now time.Time) (scope string, ret
 	return scope, retryAfter, false
 }
 
-// lruLimiter is a bounded map of token buckets; the least recently used
-// bucket is evicted when the map is full (its caller then starts again with
-// a full bucket, which bounds memory at the price of one extra burst).
+// lruLimiter is a bounded map of token buckets
+// (github.com/hashicorp/golang-lru/v2, safe for concurrent use); the least
+// recently used bucket is evicted when the map is full (its caller then
+// starts again with a full bucket, which bounds memory at the price of one
+// extra burst).
 type lruLimiter struct {
-	limit rate.Limit
-	burst int
-	max   int
-
-	mu    sync.Mutex
-	order *list.List // front: most recently used
-	byKey map[string]*list.Element
+	rate    Rate
+	buckets *lru.Cache[string, *rate.Limiter]
 }
 
-type lruEntry struct {
-	key string
-	lim *rate.Limiter
-}
-
-func newLRULimiter(rps float64, burst, max int) *lruLimiter {
-	if burst < 1 {
-		burst = 1
+func newLRULimiter(r Rate, entries int) (*lruLimiter, error) {
+	r.Burst = max(r.Burst, 1)
+	buckets, err := lru.New[string, *rate.Limiter](entries)
+	if err != nil {
+		return nil, fmt.Errorf("api: rate limiter: %w", err)
 	}
-	return &lruLimiter{
-		limit: rate.Limit(rps),
-		burst: burst,
-		max:   max,
-		order: list.New(),
-		byKey: make(map[string]*list.Element),
-	}
+	return &lruLimiter{rate: r, buckets: buckets}, nil
 }
 
+// get returns key's bucket, creating it full when it is missing. Two
+// callers racing on a missing key get the same bucket.
 func (l *lruLimiter) get(key string) *rate.Limiter {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if el, ok := l.byKey[key]; ok {
-		l.order.MoveToFront(el)
-		return el.Value.(*lruEntry).lim
+	if lim, ok := l.buckets.Get(key); ok {
+		return lim
 	}
-	for l.order.Len() >= l.max {
-		oldest := l.order.Back()
-		l.order.Remove(oldest)
-		delete(l.byKey, oldest.Value.(*lruEntry).key)
+	lim := rate.NewLimiter(rate.Limit(l.rate.RPS), l.rate.Burst)
+	if prev, ok, _ := l.buckets.PeekOrAdd(key, lim); ok {
+		return prev
 	}
-	e := &lruEntry{key: key, lim: rate.NewLimiter(l.limit, l.burst)}
-	l.byKey[key] = l.order.PushFront(e)
-	return e.lim
-}
-
-func (l *lruLimiter) len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.order.Len()
+	return lim
 }

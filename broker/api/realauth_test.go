@@ -6,12 +6,9 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"math/big"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,39 +18,22 @@ import (
 	"github.com/tvmkit/tvm/broker/auth"
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/internal/testenv"
 )
 
-const (
-	realIssuer   = "https://idp.example.com"
-	realAudience = "tvm-broker"
-	realKID      = "k1"
-)
-
-// realVerifier returns an *auth.Verifier reading a JWK Set file with key's
-// public half, and the PEM of that public key (for the HS256 confusion case).
-func realVerifier(t *testing.T, key *rsa.PrivateKey) (*auth.Verifier, []byte) {
+// realVerifier returns an *auth.Verifier that trusts the IdP's keys (read
+// from a JWK Set file) and the PEM of the IdP's public key (for the HS256
+// confusion case).
+func realVerifier(t *testing.T, p *testenv.IdP) (*auth.Verifier, []byte) {
 	t.Helper()
-	dir := t.TempDir()
-	jwks, err := json.Marshal(map[string]any{"keys": []map[string]string{{
-		"kty": "RSA", "kid": realKID, "use": "sig", "alg": "RS256",
-		"n": base64.RawURLEncoding.EncodeToString(key.N.Bytes()),
-		"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(key.E)).Bytes()),
-	}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, "jwks.json")
-	if err := os.WriteFile(path, jwks, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	der, err := x509.MarshalPKIXPublicKey(p.PublicKey())
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 	v, err := auth.New(ctx, config.Auth{
-		Issuer: realIssuer, Audiences: []string{realAudience}, JWKSFile: path, TenantClaim: "tenant_id",
+		Issuer: p.URL, Audiences: []string{"tvm-broker"}, JWKSFile: p.JWKSFile(t), TenantClaim: "tenant_id",
 	}, auth.Options{Clock: func() time.Time { return t0 }})
 	if err != nil {
 		t.Fatal(err)
@@ -66,38 +46,24 @@ func realVerifier(t *testing.T, key *rsa.PrivateKey) (*auth.Verifier, []byte) {
 // broker/auth verifier: each gets its status and code and none reaches the
 // vendor.
 func TestBadTokensRealVerifier(t *testing.T) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := testenv.StartIdP(t, func() time.Time { return t0 })
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
 	}
-	verifier, publicPEM := realVerifier(t, key)
+	verifier, publicPEM := realVerifier(t, p)
 
 	claims := func(mod func(jwt.MapClaims)) jwt.MapClaims {
-		c := jwt.MapClaims{
-			"iss": realIssuer, "aud": realAudience, "sub": "alice", "tenant_id": "1",
-			"iat": t0.Unix(), "nbf": t0.Unix(), "exp": t0.Add(10 * time.Minute).Unix(),
-		}
+		c := p.Claims()
 		if mod != nil {
 			mod(c)
 		}
 		return c
 	}
 	sign := func(method jwt.SigningMethod, k any, kid string, c jwt.MapClaims) string {
-		tok := jwt.NewWithClaims(method, c)
-		if kid != "" {
-			tok.Header["kid"] = kid
-		}
-		s, err := tok.SignedString(k)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
+		return testenv.SignToken(t, method, k, kid, c)
 	}
-	rs := func(mod func(jwt.MapClaims)) string { return sign(jwt.SigningMethodRS256, key, realKID, claims(mod)) }
+	rs := func(mod func(jwt.MapClaims)) string { return p.Sign(t, claims(mod)) }
 	tenant := func(v any) string { return rs(func(c jwt.MapClaims) { c["tenant_id"] = v }) }
 	good := rs(nil)
 	parts := strings.Split(good, ".")
@@ -107,8 +73,9 @@ func TestBadTokensRealVerifier(t *testing.T) {
 		t.Fatal(err)
 	}
 	tampered := parts[0] + "." + base64.RawURLEncoding.EncodeToString([]byte(
-		`{"iss":"`+realIssuer+`","aud":"`+realAudience+`","sub":"alice","tenant_id":"2","exp":`+
+		`{"iss":"`+p.URL+`","aud":"tvm-broker","sub":"alice","tenant_id":"2","exp":`+
 			big.NewInt(t0.Add(time.Hour).Unix()).String()+`}`)) + "." + parts[2]
+	realKID := p.KeyID()
 
 	tests := map[string]struct {
 		authorization []string // nil: no header
@@ -123,7 +90,7 @@ func TestBadTokensRealVerifier(t *testing.T) {
 		"alg none":                   {authorization: []string{"Bearer " + unsigned}, status: 401, code: errs.CodeInvalidToken},
 		"HS256 with the RSA key PEM": {authorization: []string{"Bearer " + sign(jwt.SigningMethodHS256, publicPEM, realKID, claims(nil))}, status: 401, code: errs.CodeInvalidToken},
 		"tampered payload":           {authorization: []string{"Bearer " + tampered}, status: 401, code: errs.CodeInvalidToken},
-		"signed by another key":      {authorization: []string{"Bearer " + sign(jwt.SigningMethodRS256, other, realKID, claims(nil))}, status: 401, code: errs.CodeInvalidToken},
+		"signed by another key":      {authorization: []string{"Bearer " + p.ForeignToken(t, other, nil)}, status: 401, code: errs.CodeInvalidToken},
 		"unknown kid":                {authorization: []string{"Bearer " + sign(jwt.SigningMethodRS256, other, "k2", claims(nil))}, status: 401, code: errs.CodeInvalidToken},
 		"expired": {authorization: []string{"Bearer " + rs(func(c jwt.MapClaims) {
 			c["exp"] = t0.Add(-time.Hour).Unix()

@@ -15,8 +15,9 @@
 // iss, one of the configured audiences, the subject claim and the tenant
 // claim. Keys are never fetched from the token's iss, jku or x5u.
 //
-// Every failure is an *errs.Error: 401 invalid_token (the message names the
-// failure class, never the token), 401 invalid_tenant, or 431
+// Every failure is an *errs.Error of kind errs.KindUnauthenticated with code
+// invalid_token (the message names the failure class, never the token) or
+// invalid_tenant, or of kind errs.KindHeaderTooLarge with code
 // request_too_large for an oversized header.
 //
 // # Concurrency
@@ -32,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -143,8 +145,9 @@ func newVerifier(cfg *config.Auth, src keySource, clock func() time.Time) (*Veri
 }
 
 // Verify takes the raw Authorization header value ("Bearer <jwt>" or
-// "<jwt>") and returns the identity, or an *errs.Error: 401 invalid_token,
-// 401 invalid_tenant, or 431 request_too_large for an oversized header.
+// "<jwt>") and returns the identity, or an *errs.Error: invalid_token or
+// invalid_tenant (errs.KindUnauthenticated), or request_too_large
+// (errs.KindHeaderTooLarge) for an oversized header.
 // ctx bounds a key refresh triggered by an unknown kid.
 func (v *Verifier) Verify(ctx context.Context, authorization string) (*Identity, error) {
 	raw, err := extractToken(authorization, v.maxBytes)
@@ -208,45 +211,47 @@ var (
 	errUnknownKID      = errors.New("unknown kid")
 )
 
-// classify maps a jwt error to the public 401. The cause keeps the library
-// error for logs; the message names the class only.
-func (v *Verifier) classify(token *jwt.Token, err error) *errs.Error {
-	msg := "invalid token"
-	switch {
-	case errors.Is(err, jwt.ErrTokenMalformed), errors.Is(err, errMalformedKID), errors.Is(err, errCritical):
-		msg = "malformed token"
-	case token != nil && (token.Method == nil || !allowed(v.algorithms, token.Method.Alg())):
-		// Unknown, missing or disallowed alg (including "none").
-		msg = "algorithm not allowed"
-	case errors.Is(err, errUnknownKID):
-		msg = "unknown signing key"
-	case errors.Is(err, errNoCompatibleKey):
-		msg = "no matching signing key"
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		msg = "signature invalid"
-	case errors.Is(err, jwt.ErrTokenUnverifiable):
-		msg = "signing key unavailable"
-	case errors.Is(err, jwt.ErrInvalidType):
-		msg = "malformed token" // a registered claim of the wrong JSON type
-	case errors.Is(err, jwt.ErrTokenExpired):
-		msg = "token expired"
-	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		msg = "token not yet valid"
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		msg = "missing required claim"
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		msg = "invalid issuer"
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		msg = "invalid audience"
-	case errors.Is(err, jwt.ErrTokenInvalidClaims):
-		msg = "invalid claims"
-	}
-	return errs.InvalidToken(msg, err)
+// tokenFailures names the failure classes of a token after the malformed
+// and algorithm checks, in the order classify tries them.
+var tokenFailures = []struct {
+	errs []error
+	msg  string
+}{
+	{[]error{errUnknownKID}, "unknown signing key"},
+	{[]error{errNoCompatibleKey}, "no matching signing key"},
+	{[]error{jwt.ErrTokenSignatureInvalid}, "signature invalid"},
+	{[]error{jwt.ErrTokenUnverifiable}, "signing key unavailable"},
+	{[]error{jwt.ErrInvalidType}, "malformed token"}, // a registered claim of the wrong JSON type
+	{[]error{jwt.ErrTokenExpired}, "token expired"},
+	{[]error{jwt.ErrTokenNotValidYet, jwt.ErrTokenUsedBeforeIssued}, "token not yet valid"},
+	{[]error{jwt.ErrTokenRequiredClaimMissing}, "missing required claim"},
+	{[]error{jwt.ErrTokenInvalidIssuer}, "invalid issuer"},
+	{[]error{jwt.ErrTokenInvalidAudience}, "invalid audience"},
+	{[]error{jwt.ErrTokenInvalidClaims}, "invalid claims"},
 }
 
-func allowed(algs []string, alg string) bool {
-	for _, a := range algs {
-		if a == alg {
+// classify maps a jwt error to the public invalid_token error. The cause
+// keeps the library error for logs; the message names the class only.
+func (v *Verifier) classify(token *jwt.Token, err error) *errs.Error {
+	switch {
+	case isAny(err, jwt.ErrTokenMalformed, errMalformedKID, errCritical):
+		return errs.InvalidToken("malformed token", err)
+	case token != nil && (token.Method == nil || !slices.Contains(v.algorithms, token.Method.Alg())):
+		// Unknown, missing or disallowed alg (including "none").
+		return errs.InvalidToken("algorithm not allowed", err)
+	}
+	for _, f := range tokenFailures {
+		if isAny(err, f.errs...) {
+			return errs.InvalidToken(f.msg, err)
+		}
+	}
+	return errs.InvalidToken("invalid token", err)
+}
+
+// isAny reports whether err matches any of targets (errors.Is).
+func isAny(err error, targets ...error) bool {
+	for _, t := range targets {
+		if errors.Is(err, t) {
 			return true
 		}
 	}
@@ -254,14 +259,14 @@ func allowed(algs []string, alg string) bool {
 }
 
 // Ready returns nil when at least one verification key is loaded, else a
-// 503 not_ready *errs.Error.
+// not_ready *errs.Error.
 func (v *Verifier) Ready(ctx context.Context) error {
 	n, err := v.src.count(ctx)
 	if err != nil || n == 0 {
 		if err == nil {
 			err = errors.New("no verification keys loaded")
 		}
-		return errs.Wrap(err, http.StatusServiceUnavailable, errs.CodeNotReady, "verification keys not loaded")
+		return errs.NotReady("verification keys not loaded", err)
 	}
 	return nil
 }
@@ -277,7 +282,7 @@ const bearerScheme = "bearer"
 // extractToken returns the JWT from an Authorization header value.
 func extractToken(h string, maxBytes int) (string, error) {
 	if len(h) > maxBytes {
-		return "", errs.New(http.StatusRequestHeaderFieldsTooLarge, errs.CodeRequestTooLarge, "authorization header too large")
+		return "", errs.New(errs.KindHeaderTooLarge, errs.CodeRequestTooLarge, "authorization header too large")
 	}
 	if h == "" || strings.EqualFold(h, bearerScheme) {
 		return "", errs.InvalidToken("missing bearer token", nil)

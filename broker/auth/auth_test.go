@@ -56,14 +56,14 @@ func standardServer(t testing.TB) *jwksServer {
 	)
 }
 
-func checkErr(t *testing.T, err error, status int, code, msg string) {
+func checkErr(t *testing.T, err error, kind errs.Kind, code, msg string) {
 	t.Helper()
 	var e *errs.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("error %v (%T) is not an *errs.Error", err, err)
 	}
-	if e.Status != status || e.Code != code || e.Message != msg {
-		t.Fatalf("got %d %s %q, want %d %s %q (cause: %v)", e.Status, e.Code, e.Message, status, code, msg, e.Cause)
+	if e.Kind != kind || e.Code != code || e.Message != msg {
+		t.Fatalf("got %s %s %q, want %s %s %q (cause: %v)", e.Kind, e.Code, e.Message, kind, code, msg, e.Cause)
 	}
 }
 
@@ -78,11 +78,11 @@ func TestVerifyRejects(t *testing.T) {
 	const (
 		tok = errs.CodeInvalidToken
 		ten = errs.CodeInvalidTenant
-		u   = http.StatusUnauthorized
+		u   = errs.KindUnauthenticated
 	)
 	tests := map[string]struct {
 		header string
-		status int
+		kind   errs.Kind
 		code   string
 		msg    string
 	}{
@@ -141,7 +141,7 @@ func TestVerifyRejects(t *testing.T) {
 		"tenant array":            {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = []string{"acme"} })), u, ten, "tenant claim is not a string"},
 		"tenant object":           {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = map[string]any{"id": "acme"} })), u, ten, "tenant claim is not a string"},
 		"tenant null":             {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = nil })), u, ten, "tenant claim is not a string"},
-		"oversized header":        {"Bearer " + strings.Repeat("a", 8192), http.StatusRequestHeaderFieldsTooLarge, errs.CodeRequestTooLarge, "authorization header too large"},
+		"oversized header":        {"Bearer " + strings.Repeat("a", 8192), errs.KindHeaderTooLarge, errs.CodeRequestTooLarge, "authorization header too large"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -149,7 +149,7 @@ func TestVerifyRejects(t *testing.T) {
 			if err == nil {
 				t.Fatalf("Verify accepted the token: %+v", id)
 			}
-			checkErr(t, err, tt.status, tt.code, tt.msg)
+			checkErr(t, err, tt.kind, tt.code, tt.msg)
 			var e *errs.Error
 			errors.As(err, &e)
 			if sig := parts[2]; strings.Contains(e.Message, sig) || (len(tt.header) > 40 && strings.Contains(e.Message, tt.header[len(tt.header)-20:])) {
@@ -308,14 +308,14 @@ func TestUnknownKIDRefreshesOnceThenFails(t *testing.T) {
 	}
 	unknown := sign(t, jwt.SigningMethodRS256, "rsa-unknown", rsaKey2, claims())
 	_, err := v.Verify(context.Background(), unknown)
-	checkErr(t, err, http.StatusUnauthorized, errs.CodeInvalidToken, "unknown signing key")
+	checkErr(t, err, errs.KindUnauthenticated, errs.CodeInvalidToken, "unknown signing key")
 	if got := srv.hits.Load(); got != 2 {
 		t.Fatalf("fetches after an unknown kid = %d, want 2 (one refresh)", got)
 	}
 	// The limiter is exhausted: further unknown kids fail without a fetch.
 	for range 5 {
 		_, err = v.Verify(context.Background(), unknown)
-		checkErr(t, err, http.StatusUnauthorized, errs.CodeInvalidToken, "unknown signing key")
+		checkErr(t, err, errs.KindUnauthenticated, errs.CodeInvalidToken, "unknown signing key")
 	}
 	if got := srv.hits.Load(); got != 2 {
 		t.Fatalf("fetches after repeated unknown kids = %d, want 2 (rate limited)", got)
@@ -344,7 +344,7 @@ func TestKeyRotation(t *testing.T) {
 	}
 	// The refresh replaced the set: the withdrawn key no longer verifies.
 	_, err = v.Verify(context.Background(), old)
-	checkErr(t, err, http.StatusUnauthorized, errs.CodeInvalidToken, "unknown signing key")
+	checkErr(t, err, errs.KindUnauthenticated, errs.CodeInvalidToken, "unknown signing key")
 }
 
 func TestJWKAlgMismatch(t *testing.T) {
@@ -354,7 +354,7 @@ func TestJWKAlgMismatch(t *testing.T) {
 	cfg.Algorithms = []string{"RS256", "PS256"}
 	v := newTestVerifier(t, cfg, srv.Client())
 	_, err := v.Verify(context.Background(), sign(t, jwt.SigningMethodRS256, "rsa-1", rsaKey, claims()))
-	checkErr(t, err, http.StatusUnauthorized, errs.CodeInvalidToken, "no matching signing key")
+	checkErr(t, err, errs.KindUnauthenticated, errs.CodeInvalidToken, "no matching signing key")
 	if _, err := v.Verify(context.Background(), sign(t, jwt.SigningMethodPS256, "rsa-1", rsaKey, claims())); err != nil {
 		t.Errorf("Verify(PS256) = %v", err)
 	}
@@ -368,7 +368,7 @@ func TestEncryptionKeyRefused(t *testing.T) {
 	srv := newJWKSServer(t, k)
 	v := newTestVerifier(t, jwksAuth(srv.URL), srv.Client())
 	_, err := v.Verify(context.Background(), sign(t, jwt.SigningMethodRS256, "rsa-1", rsaKey, claims()))
-	checkErr(t, err, http.StatusUnauthorized, errs.CodeInvalidToken, "no matching signing key")
+	checkErr(t, err, errs.KindUnauthenticated, errs.CodeInvalidToken, "no matching signing key")
 }
 
 func TestNewFailsClosed(t *testing.T) {
@@ -508,8 +508,8 @@ func TestStaticKeySources(t *testing.T) {
 				return
 			}
 			var e *errs.Error
-			if !errors.As(err, &e) || e.Status != http.StatusUnauthorized {
-				t.Fatalf("Verify = %v, %v; want a 401", id, err)
+			if !errors.As(err, &e) || e.Kind != errs.KindUnauthenticated {
+				t.Fatalf("Verify = %v, %v; want an unauthenticated error", id, err)
 			}
 		})
 	}
@@ -565,7 +565,7 @@ func TestKeyTypeGuardsMisconfiguration(t *testing.T) {
 	}
 	forged := sign(t, jwt.SigningMethodHS256, "rsa", rsaPublicPEM, claims())
 	_, err = v.Verify(context.Background(), forged)
-	checkErr(t, err, http.StatusUnauthorized, errs.CodeInvalidToken, "no matching signing key")
+	checkErr(t, err, errs.KindUnauthenticated, errs.CodeInvalidToken, "no matching signing key")
 	if _, err := v.Verify(context.Background(), sign(t, jwt.SigningMethodRS256, "rsa", rsaKey, claims())); err != nil {
 		t.Errorf("Verify(RS256) = %v", err)
 	}
@@ -619,7 +619,7 @@ func TestReadyAndClose(t *testing.T) {
 	}
 	empty := &Verifier{src: &staticSource{}}
 	err := empty.Ready(context.Background())
-	checkErr(t, err, http.StatusServiceUnavailable, errs.CodeNotReady, "verification keys not loaded")
+	checkErr(t, err, errs.KindNotReady, errs.CodeNotReady, "verification keys not loaded")
 	v.Close()
 	v.Close() // idempotent
 }

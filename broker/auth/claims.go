@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"regexp"
 	"strings"
 	"unicode"
@@ -74,13 +73,13 @@ func lookupClaim(claims map[string]any, name string) (any, bool) {
 // canonicalInt matches the canonical decimal text of a JSON integer.
 var canonicalInt = regexp.MustCompile(`^-?(?:0|[1-9][0-9]*)$`)
 
-// tenantFromClaims returns the validated tenant id, or a 401 invalid_tenant.
+// tenantFromClaims returns the validated tenant id, or an invalid_tenant error.
 // The value must be a JSON string, or a JSON integer taken as its canonical
 // decimal text; it must match pattern. The value is never echoed.
 func tenantFromClaims(claims map[string]any, name string, pattern *tenant.Pattern) (string, error) {
 	val, ok := lookupClaim(claims, name)
 	if !ok {
-		return "", invalidTenant("tenant claim missing", fmt.Errorf("claim %q absent", name))
+		return "", errs.InvalidTenant("tenant claim missing", fmt.Errorf("claim %q absent", name))
 	}
 	var tenant string
 	switch t := val.(type) {
@@ -88,20 +87,16 @@ func tenantFromClaims(claims map[string]any, name string, pattern *tenant.Patter
 		tenant = t
 	case json.Number:
 		if !canonicalInt.MatchString(t.String()) {
-			return "", invalidTenant("tenant claim is not a string", errors.New("tenant claim is a non-integer number"))
+			return "", errs.InvalidTenant("tenant claim is not a string", errors.New("tenant claim is a non-integer number"))
 		}
 		tenant = t.String()
 	default:
-		return "", invalidTenant("tenant claim is not a string", fmt.Errorf("tenant claim has JSON type %T", val))
+		return "", errs.InvalidTenant("tenant claim is not a string", fmt.Errorf("tenant claim has JSON type %T", val))
 	}
 	if !pattern.MatchString(tenant) {
-		return "", invalidTenant("tenant does not match the tenant pattern", errors.New("tenant claim fails the pattern"))
+		return "", errs.InvalidTenant("tenant does not match the tenant pattern", errors.New("tenant claim fails the pattern"))
 	}
 	return tenant, nil
-}
-
-func invalidTenant(msg string, cause error) *errs.Error {
-	return errs.Wrap(cause, http.StatusUnauthorized, errs.CodeInvalidTenant, msg)
 }
 
 // subjectFromClaims returns the subject: a non-empty string of at most

@@ -40,8 +40,8 @@ func FuzzTenantClaim(f *testing.F) {
 		got, err := tenantFromClaims(map[string]any{"tenant_id": val}, "tenant_id", pattern)
 		if err != nil {
 			var e *errs.Error
-			if !errors.As(err, &e) || e.Code != errs.CodeInvalidTenant || e.Status != 401 {
-				t.Fatalf("refusal %v is not a 401 invalid_tenant", err)
+			if !errors.As(err, &e) || e.Code != errs.CodeInvalidTenant || e.Kind != errs.KindUnauthenticated {
+				t.Fatalf("refusal %v is not an unauthenticated invalid_tenant", err)
 			}
 			return
 		}

@@ -20,6 +20,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"go.uber.org/goleak"
+
+	"github.com/tvmkit/tvm/internal/testenv"
 )
 
 func TestMain(m *testing.M) {
@@ -155,13 +157,5 @@ func with(f func(c jwt.MapClaims)) jwt.MapClaims {
 
 func sign(t testing.TB, method jwt.SigningMethod, kid string, key any, c jwt.MapClaims) string {
 	t.Helper()
-	tok := jwt.NewWithClaims(method, c)
-	if kid != "" {
-		tok.Header["kid"] = kid
-	}
-	s, err := tok.SignedString(key)
-	if err != nil {
-		t.Fatalf("sign: %v", err)
-	}
-	return s
+	return testenv.SignToken(t, method, key, kid, c)
 }

@@ -1,45 +1,107 @@
-// Package errs defines the broker's single API error type.
+// Package errs defines the broker's single error type.
 //
-// An *Error carries the HTTP status, a stable machine-readable code and a
-// public message. Its cause is for logs only: the HTTP layer renders
+// An *Error carries a Kind (the class of failure), a stable machine-readable
+// code and a public message. The core packages (auth, vend) say what went
+// wrong through the kind; only the HTTP layer (broker/api) turns a kind into
+// an HTTP status. The cause is for logs only: the HTTP layer renders
 // {"code": Code, "message": Message} and never the cause.
 package errs
 
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"time"
 )
 
+// Kind is the class of a failure. The zero value is KindInternal, so an
+// Error built without a kind fails closed.
+type Kind uint8
+
+// Error kinds. broker/api maps each to one HTTP status.
+const (
+	KindInternal            Kind = iota // a bug or an unexpected failure inside the broker
+	KindInvalidInput                    // a malformed or out-of-range parameter or body
+	KindUnsupportedMedia                // a body in a format the endpoint does not take
+	KindMethodNotAllowed                // the route exists, the method does not
+	KindTooLarge                        // a request body over its limit
+	KindHeaderTooLarge                  // a request header over its limit
+	KindUnauthenticated                 // no token, or a token (or its tenant) that failed verification
+	KindForbidden                       // authenticated, but not permitted
+	KindNotFound                        // no such route or profile
+	KindRateLimited                     // the broker's own limiter refused the request
+	KindUpstreamThrottled               // STS kept throttling after the retries
+	KindUpstreamUnavailable             // STS unreachable or failing, or unusable with the broker's own credentials
+	KindUpstreamDenied                  // STS refused to assume the role
+	KindUpstreamInvalid                 // STS refused the request or the policy, or answered something unusable
+	KindUpstreamTimeout                 // STS (or the request as a whole) ran out of time
+	KindNotReady                        // keys not loaded, or shutting down
+	kindCount                           // number of kinds; keep last
+)
+
+var kindNames = [kindCount]string{
+	KindInternal:            "internal",
+	KindInvalidInput:        "invalid_input",
+	KindUnsupportedMedia:    "unsupported_media",
+	KindMethodNotAllowed:    "method_not_allowed",
+	KindTooLarge:            "too_large",
+	KindHeaderTooLarge:      "header_too_large",
+	KindUnauthenticated:     "unauthenticated",
+	KindForbidden:           "forbidden",
+	KindNotFound:            "not_found",
+	KindRateLimited:         "rate_limited",
+	KindUpstreamThrottled:   "upstream_throttled",
+	KindUpstreamUnavailable: "upstream_unavailable",
+	KindUpstreamDenied:      "upstream_denied",
+	KindUpstreamInvalid:     "upstream_invalid",
+	KindUpstreamTimeout:     "upstream_timeout",
+	KindNotReady:            "not_ready",
+}
+
+// Kinds returns every kind, in declaration order.
+func Kinds() []Kind {
+	ks := make([]Kind, kindCount)
+	for i := range ks {
+		ks[i] = Kind(i)
+	}
+	return ks
+}
+
+// String returns the kind's name, e.g. "upstream_throttled".
+func (k Kind) String() string {
+	if k < kindCount {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
 // Stable error codes. Clients may switch on them; never rename one.
 const (
-	CodeInvalidRequest        = "invalid_request"         // 400: bad parameter or body
-	CodeInvalidToken          = "invalid_token"           // 401: missing, malformed or rejected JWT
-	CodeInvalidTenant         = "invalid_tenant"          // 401: tenant claim missing or failing the pattern
-	CodeForbidden             = "forbidden"               // 403: authenticated but not permitted
-	CodeProfileNotFound       = "profile_not_found"       // 404: no such profile
-	CodeNotFound              = "not_found"               // 404: no such route
-	CodeMethodNotAllowed      = "method_not_allowed"      // 405
-	CodeRequestTooLarge       = "request_too_large"       // 413 / 431
-	CodeRateLimited           = "rate_limited"            // 429: the broker's own limiter
-	CodeUpstreamThrottled     = "upstream_throttled"      // 503: STS throttled after retries
-	CodeUpstreamAccessDenied  = "upstream_access_denied"  // 502: STS refused AssumeRole
-	CodeUpstreamPolicyInvalid = "upstream_policy_invalid" // 502: STS refused the session policy
-	CodeUpstreamInvalid       = "upstream_invalid"        // 502: STS answered something unusable
-	CodeUpstreamTimeout       = "upstream_timeout"        // 504: STS did not answer in time
-	CodeUpstreamUnavailable   = "upstream_unavailable"    // 503: STS unreachable or failing
-	CodePolicyTooLarge        = "policy_too_large"        // 500: rendered policy over the STS limit
-	CodeNotReady              = "not_ready"               // 503: keys or templates not loaded
-	CodeInternal              = "internal_error"          // 500
+	CodeInvalidRequest        = "invalid_request"         // bad parameter or body
+	CodeInvalidToken          = "invalid_token"           // missing, malformed or rejected JWT
+	CodeInvalidTenant         = "invalid_tenant"          // tenant claim missing or failing the pattern
+	CodeForbidden             = "forbidden"               // authenticated but not permitted
+	CodeProfileNotFound       = "profile_not_found"       // no such profile
+	CodeNotFound              = "not_found"               // no such route
+	CodeMethodNotAllowed      = "method_not_allowed"      // the route does not take the method
+	CodeRequestTooLarge       = "request_too_large"       // body or header over its limit
+	CodeRateLimited           = "rate_limited"            // the broker's own limiter
+	CodeUpstreamThrottled     = "upstream_throttled"      // STS throttled after retries
+	CodeUpstreamAccessDenied  = "upstream_access_denied"  // STS refused AssumeRole
+	CodeUpstreamPolicyInvalid = "upstream_policy_invalid" // STS refused the session policy
+	CodeUpstreamInvalid       = "upstream_invalid"        // STS answered something unusable
+	CodeUpstreamTimeout       = "upstream_timeout"        // STS did not answer in time
+	CodeUpstreamUnavailable   = "upstream_unavailable"    // STS unreachable or failing
+	CodeNotReady              = "not_ready"               // keys not loaded, or shutting down
+	CodeInternal              = "internal_error"          // anything else
 )
 
 // Error is the broker's API error.
 type Error struct {
-	Status  int    // HTTP status
+	Kind    Kind   // class of failure; the HTTP layer maps it to a status
 	Code    string // stable machine code
 	Message string // public, safe to return to the caller
-	// RetryAfter, when positive, is sent as a Retry-After header.
+	// RetryAfter, when positive, is how long the caller should wait before
+	// retrying (sent as a Retry-After header).
 	RetryAfter time.Duration
 	// Cause is the internal cause: logged, never returned to a caller.
 	Cause error
@@ -48,41 +110,59 @@ type Error struct {
 // Error implements error. It includes the cause, so it is for logs only.
 func (e *Error) Error() string {
 	if e.Cause != nil {
-		return fmt.Sprintf("%s (%d): %s: %v", e.Code, e.Status, e.Message, e.Cause)
+		return fmt.Sprintf("%s (%s): %s: %v", e.Code, e.Kind, e.Message, e.Cause)
 	}
-	return fmt.Sprintf("%s (%d): %s", e.Code, e.Status, e.Message)
+	return fmt.Sprintf("%s (%s): %s", e.Code, e.Kind, e.Message)
 }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Cause }
 
 // New returns an error with no cause.
-func New(status int, code, message string) *Error {
-	return &Error{Status: status, Code: code, Message: message}
+func New(kind Kind, code, message string) *Error {
+	return &Error{Kind: kind, Code: code, Message: message}
 }
 
 // Wrap returns an error with an internal cause.
-func Wrap(cause error, status int, code, message string) *Error {
-	return &Error{Status: status, Code: code, Message: message, Cause: cause}
+func Wrap(cause error, kind Kind, code, message string) *Error {
+	return &Error{Kind: kind, Code: code, Message: message, Cause: cause}
 }
 
 // From returns err as an *Error. An error that is not one (or does not wrap
-// one) becomes a 500 internal_error whose cause is err.
+// one) becomes Internal(err).
 func From(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
 	}
-	return Wrap(err, http.StatusInternalServerError, CodeInternal, "internal error")
+	return Internal(err)
 }
 
-// InvalidToken returns the 401 for a token that failed verification. The
+// Internal returns the internal_error whose public message says nothing
+// about cause.
+func Internal(cause error) *Error {
+	return Wrap(cause, KindInternal, CodeInternal, "internal error")
+}
+
+// InvalidToken returns the error for a token that failed verification. The
 // public message says what kind of failure it was, never the token.
 func InvalidToken(message string, cause error) *Error {
-	return Wrap(cause, http.StatusUnauthorized, CodeInvalidToken, message)
+	return Wrap(cause, KindUnauthenticated, CodeInvalidToken, message)
 }
 
-// InvalidRequest returns a 400.
+// InvalidTenant returns the error for a tenant that is missing or fails the
+// tenant pattern. The message never echoes the tenant.
+func InvalidTenant(message string, cause error) *Error {
+	return Wrap(cause, KindUnauthenticated, CodeInvalidTenant, message)
+}
+
+// InvalidRequest returns the error for a bad parameter or body.
 func InvalidRequest(message string) *Error {
-	return New(http.StatusBadRequest, CodeInvalidRequest, message)
+	return New(KindInvalidInput, CodeInvalidRequest, message)
+}
+
+// NotReady returns the error of a component that cannot serve yet (or any
+// more).
+func NotReady(message string, cause error) *Error {
+	return Wrap(cause, KindNotReady, CodeNotReady, message)
 }

@@ -59,41 +59,24 @@ func New(profiles []string) *Metrics {
 	m := &Metrics{
 		reg:      prometheus.NewRegistry(),
 		profiles: make(map[string]bool, len(profiles)),
-		vends: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tvm_vend_total",
-			Help: "Credential vend attempts by profile and outcome (ok or an error code).",
-		}, []string{"profile", "outcome"}),
-		cacheLookups: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tvm_cache_lookups_total",
-			Help: "Credential cache lookups by profile and result (hit or miss).",
-		}, []string{"profile", "result"}),
-		stsDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "tvm_sts_request_duration_seconds",
-			Help:    "Duration of STS AssumeRole attempts (each retry is one more observation; the SDK does not retry).",
-			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
-		}, []string{"profile"}),
-		stsErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tvm_sts_errors_total",
-			Help: "Failed STS AssumeRole attempts by profile and AWS error code.",
-		}, []string{"profile", "code"}),
-		policySize: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "tvm_policy_size_bytes",
-			Help:    "Size of rendered session policies in bytes (STS allows 2048 characters).",
-			Buckets: []float64{256, 512, 768, 1024, 1280, 1536, 1792, 2048},
-		}, []string{"profile"}),
-		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tvm_rate_limited_total",
-			Help: "Requests refused by the broker's rate limiter, by scope (tenant or subject).",
-		}, []string{"scope"}),
-		httpRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tvm_http_requests_total",
-			Help: "HTTP requests by route pattern, method and status code.",
-		}, []string{"route", "method", "status"}),
-		httpDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:    "tvm_http_request_duration_seconds",
-			Help:    "HTTP request duration by route pattern and method.",
-			Buckets: prometheus.DefBuckets,
-		}, []string{"route", "method"}),
+		vends: counter("tvm_vend_total",
+			"Credential vend attempts by profile and outcome (ok or an error code).", "profile", "outcome"),
+		cacheLookups: counter("tvm_cache_lookups_total",
+			"Credential cache lookups by profile and result (hit or miss).", "profile", "result"),
+		stsDuration: histogram("tvm_sts_request_duration_seconds",
+			"Duration of STS AssumeRole attempts (each retry is one more observation; the SDK does not retry).",
+			[]float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}, "profile"),
+		stsErrors: counter("tvm_sts_errors_total",
+			"Failed STS AssumeRole attempts by profile and AWS error code.", "profile", "code"),
+		policySize: histogram("tvm_policy_size_bytes",
+			"Size of rendered session policies in bytes (STS allows 2048 characters).",
+			[]float64{256, 512, 768, 1024, 1280, 1536, 1792, 2048}, "profile"),
+		rateLimited: counter("tvm_rate_limited_total",
+			"Requests refused by the broker's rate limiter, by scope (tenant or subject).", "scope"),
+		httpRequests: counter("tvm_http_requests_total",
+			"HTTP requests by route pattern, method and status code.", "route", "method", "status"),
+		httpDuration: histogram("tvm_http_request_duration_seconds",
+			"HTTP request duration by route pattern and method.", prometheus.DefBuckets, "route", "method"),
 	}
 	for _, p := range profiles {
 		m.profiles[p] = true
@@ -105,6 +88,14 @@ func New(profiles []string) *Metrics {
 		m.rateLimited, m.httpRequests, m.httpDuration,
 	)
 	return m
+}
+
+func counter(name, help string, labels ...string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+}
+
+func histogram(name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
+	return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: name, Help: help, Buckets: buckets}, labels)
 }
 
 // Registry returns the private registry, for tests and extra collectors.

@@ -3,13 +3,14 @@ package vend
 import (
 	"context"
 	"fmt"
-	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
@@ -300,18 +301,15 @@ func TestFailedRefreshThenNearExpiryFetchesSynchronously(t *testing.T) {
 	h.waitBackground()
 	h.clock.Advance(5 * time.Minute) // 5 min left: below the floor
 	_, err := h.v.Vend(context.Background(), readReq("acme"))
-	wantErr(t, err, http.StatusServiceUnavailable, errs.CodeUpstreamUnavailable)
+	wantErr(t, err, errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable)
 }
 
 func TestLRUBound(t *testing.T) {
-	h := newHarness(t, func(c *config.Config) { c.Cache.MaxEntries = 3 })
+	h := newHarness(t, nil, func(o *Options) { o.Cache.MaxEntries = 3 })
 	for _, tenant := range []string{"t1", "t2", "t3", "t4", "t5"} {
 		mustVend(t, h.v, readReq(tenant))
 	}
-	h.v.mu.Lock()
-	size := h.v.cache.len()
-	h.v.mu.Unlock()
-	if size != 3 {
+	if size := h.v.cache.len(); size != 3 {
 		t.Fatalf("cache holds %d entries, want 3", size)
 	}
 	mustVend(t, h.v, readReq("t5")) // recent: hit
@@ -327,7 +325,7 @@ func TestLRUBound(t *testing.T) {
 }
 
 func TestCacheDisabled(t *testing.T) {
-	h := newHarness(t, func(c *config.Config) { c.Cache.Disabled = true })
+	h := newHarness(t, nil, func(o *Options) { o.Cache.Disabled = true })
 	for range 3 {
 		if c := mustVend(t, h.v, readReq("acme")); c.CacheHit {
 			t.Error("cache hit with the cache disabled")
@@ -359,7 +357,7 @@ func TestCloseStopsBackgroundWork(t *testing.T) {
 		t.Error("blocked caller succeeded after Close")
 	}
 	_, err := h.v.Vend(context.Background(), readReq("acme"))
-	wantErr(t, err, http.StatusServiceUnavailable, errs.CodeNotReady)
+	wantErr(t, err, errs.KindNotReady, errs.CodeNotReady)
 	h.v.Close() // idempotent
 }
 
@@ -386,13 +384,282 @@ func TestFillHonoursNegativeEntry(t *testing.T) {
 	// from the negative entry instead of calling STS again.
 	h := newHarness(t, nil)
 	key := cacheKey{Profile: "read", Tenant: "acme", Duration: time.Hour}
-	denied := errs.New(http.StatusBadGateway, errs.CodeUpstreamAccessDenied, "denied")
-	h.v.mu.Lock()
-	h.v.cache.put(&entry{key: key, denied: denied, deniedUntil: h.clock.Now().Add(time.Second)})
-	h.v.mu.Unlock()
+	h.v.cache.deny(key, errs.New(errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "denied"))
 	_, err := h.v.fill(key, h.v.profiles["read"])
-	wantErr(t, err, http.StatusBadGateway, errs.CodeUpstreamAccessDenied)
+	wantErr(t, err, errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied)
 	if n := h.sts.calls.Load(); n != 0 {
 		t.Errorf("AssumeRole calls = %d, want 0", n)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	tests := map[string]struct {
+		mod  func(*Options)
+		want string
+	}{
+		"negative max entries":         {func(o *Options) { o.Cache.MaxEntries = -1 }, "Cache.MaxEntries"},
+		"negative refresh before":      {func(o *Options) { o.Cache.RefreshBefore = -time.Second }, "Cache.RefreshBefore"},
+		"negative client window":       {func(o *Options) { o.Cache.ClientWindow = -time.Second }, "Cache.ClientWindow"},
+		"client window over a session": {func(o *Options) { o.Cache.ClientWindow = 14 * time.Minute }, "Cache.ClientWindow"},
+		"negative timeout":             {func(o *Options) { o.STS.Timeout = -time.Second }, "STS.Timeout"},
+		"negative max attempts":        {func(o *Options) { o.STS.MaxAttempts = -1 }, "STS.MaxAttempts"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var o Options
+			tc.mod(&o)
+			_, err := New(compile(t, baseConfig()), &fakeSTS{clock: newClock()}, o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("New error = %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestOptionDefaults(t *testing.T) {
+	c, err := CacheOptions{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := CacheOptions{MaxEntries: config.DefaultCacheMaxEntries, RefreshBefore: config.DefaultRefreshBefore, ClientWindow: config.DefaultClientWindow}
+	if diff := cmp.Diff(want, c); diff != "" {
+		t.Errorf("CacheOptions defaults (-want +got):\n%s", diff)
+	}
+	s, err := STSOptions{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(STSOptions{Timeout: config.DefaultSTSTimeout, MaxAttempts: config.DefaultSTSMaxAttempts}, s); diff != "" {
+		t.Errorf("STSOptions defaults (-want +got):\n%s", diff)
+	}
+	set := CacheOptions{Disabled: true, MaxEntries: 7, RefreshBefore: 20 * time.Minute, ClientWindow: 2 * time.Minute}
+	if got, err := set.withDefaults(); err != nil || got != set {
+		t.Errorf("withDefaults(%+v) = %+v, %v; want it unchanged", set, got, err)
+	}
+}
+
+func TestFreshness(t *testing.T) {
+	f := newFreshness(CacheOptions{RefreshBefore: 15 * time.Minute, ClientWindow: 5 * time.Minute})
+	now := newClock().Now()
+	t.Run("servable", func(t *testing.T) {
+		for left, want := range map[time.Duration]bool{
+			time.Hour: true, 6 * time.Minute: true, 6*time.Minute - time.Second: false, 0: false, -time.Hour: false,
+		} {
+			if got := f.servable(now.Add(left), now); got != want {
+				t.Errorf("servable with %v left = %v, want %v", left, got, want)
+			}
+		}
+	})
+	t.Run("refresh time", func(t *testing.T) {
+		tests := map[string]struct {
+			life           time.Duration
+			earliest, last time.Duration // bounds of the refresh time, before expiry
+		}{
+			// lead = 15 min; jitter < (15-6)/4 min.
+			"one hour": {time.Hour, 15 * time.Minute, 15*time.Minute - 9*time.Minute/4},
+			// lead = half the life (7.5 min); jitter < (7.5-6)/4 min.
+			"fifteen minutes": {15 * time.Minute, 15 * time.Minute / 2, 15*time.Minute/2 - 90*time.Second/4},
+			// lead (6 min) at the floor: no jitter.
+			"twelve minutes": {12 * time.Minute, 6 * time.Minute, 6 * time.Minute},
+		}
+		for name, tc := range tests {
+			t.Run(name, func(t *testing.T) {
+				exp := now.Add(tc.life)
+				for range 200 {
+					before := exp.Sub(f.refreshAt(exp, now))
+					if before > tc.earliest || before < tc.last {
+						t.Fatalf("refresh %v before expiry, want in [%v, %v]", before, tc.last, tc.earliest)
+					}
+				}
+			})
+		}
+	})
+}
+
+func TestEntryRules(t *testing.T) {
+	clock := newClock()
+	now := clock.Now()
+	f := newFreshness(CacheOptions{RefreshBefore: 15 * time.Minute, ClientWindow: 5 * time.Minute})
+	creds := &Credentials{Expiration: now.Add(time.Hour)}
+	denied := errs.New(errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "denied")
+	tests := map[string]struct {
+		e                              entry
+		servable, refreshDue, deniedOK bool
+	}{
+		"fresh set":               {entry{creds: creds, refreshAt: now.Add(time.Minute)}, true, false, false},
+		"set due for refresh":     {entry{creds: creds, refreshAt: now}, true, true, false},
+		"set already refreshing":  {entry{creds: creds, refreshAt: now, refreshing: true}, true, false, false},
+		"set inside the floor":    {entry{creds: &Credentials{Expiration: now.Add(5 * time.Minute)}}, false, true, false},
+		"live negative entry":     {entry{denied: denied, deniedUntil: now.Add(time.Second)}, false, false, true},
+		"expired negative entry":  {entry{denied: denied, deniedUntil: now}, false, false, false},
+		"negative entry, no time": {entry{denied: denied}, false, false, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			got := [3]bool{tc.e.servable(f, now), tc.e.refreshDue(now), tc.e.deniedLive(now)}
+			if want := [3]bool{tc.servable, tc.refreshDue, tc.deniedOK}; got != want {
+				t.Errorf("servable, refreshDue, deniedLive = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// newTestCache returns a cache over clock with the default freshness rules.
+func newTestCache(t *testing.T, clock *testClock, maxEntries int) *credCache {
+	t.Helper()
+	o, err := CacheOptions{MaxEntries: maxEntries}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := newCredCache(o.MaxEntries, newFreshness(o), clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestCacheServeClaimsOneRefresh(t *testing.T) {
+	clock := newClock()
+	c := newTestCache(t, clock, 10)
+	key := cacheKey{Profile: "read", Tenant: "acme", Duration: time.Hour}
+	c.store(key, &Credentials{AccessKeyID: "A", Expiration: clock.Now().Add(time.Hour)})
+	if a := c.serve(key); a.creds == nil || a.refresh != nil {
+		t.Fatalf("fresh set: %+v, want a hit without a refresh", a)
+	}
+	clock.Advance(50 * time.Minute)
+	a := c.serve(key)
+	if a.creds == nil || a.refresh == nil {
+		t.Fatalf("set due for refresh: %+v, want a hit claiming the refresh", a)
+	}
+	if b := c.serve(key); b.creds == nil || b.refresh != nil || c.peek(key).refresh != nil {
+		t.Fatal("a second hit claimed the refresh again")
+	}
+	c.endRefresh(a.refresh, true)
+	if b := c.serve(key); b.refresh != nil {
+		t.Fatal("refresh claimed again right after a failure")
+	}
+	clock.Advance(refreshRetry)
+	if b := c.serve(key); b.refresh == nil {
+		t.Fatal("refresh not claimed refreshRetry after a failure")
+	}
+	// A returned set is a copy.
+	a.creds.AccessKeyID = "mutated"
+	if got := c.peek(key).creds.AccessKeyID; got != "A" {
+		t.Errorf("cached key id = %q after a caller mutated its copy", got)
+	}
+}
+
+func TestCacheDenyKeepsServableSet(t *testing.T) {
+	clock := newClock()
+	c := newTestCache(t, clock, 10)
+	key := cacheKey{Profile: "read", Tenant: "acme", Duration: time.Hour}
+	denied := errs.New(errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "denied")
+	c.store(key, &Credentials{AccessKeyID: "A", Expiration: clock.Now().Add(time.Hour)})
+	c.deny(key, denied)
+	if a := c.serve(key); a.creds == nil || a.denied != nil {
+		t.Fatalf("after a denied refresh: %+v, want the still-valid set", a)
+	}
+	clock.Advance(55 * time.Minute) // inside the floor: the set is no longer servable
+	c.deny(key, denied)
+	if a := c.serve(key); a.creds != nil || a.denied == nil || a.denied.Code != errs.CodeUpstreamAccessDenied {
+		t.Fatalf("after a denial with no servable set: %+v, want the negative entry", a)
+	}
+	clock.Advance(negativeTTL)
+	if a := c.serve(key); a.hit() {
+		t.Fatalf("negative entry answered after negativeTTL: %+v", a)
+	}
+}
+
+func TestCacheEvictedEntryStaysForgotten(t *testing.T) {
+	clock := newClock()
+	c := newTestCache(t, clock, 1)
+	a := cacheKey{Profile: "read", Tenant: "a", Duration: time.Hour}
+	b := cacheKey{Profile: "read", Tenant: "b", Duration: time.Hour}
+	c.store(a, &Credentials{AccessKeyID: "A1", Expiration: clock.Now().Add(time.Hour)})
+	clock.Advance(50 * time.Minute)
+	claimed := c.serve(a).refresh
+	if claimed == nil {
+		t.Fatal("no refresh claimed")
+	}
+	c.store(b, &Credentials{AccessKeyID: "B1", Expiration: clock.Now().Add(time.Hour)}) // evicts a
+	c.replace(claimed, &Credentials{AccessKeyID: "A2", Expiration: clock.Now().Add(time.Hour)})
+	c.endRefresh(claimed, false)
+	if got := c.peek(a); got.hit() {
+		t.Errorf("evicted entry came back through its refresh: %+v", got)
+	}
+	if got := c.peek(b); got.creds == nil || got.creds.AccessKeyID != "B1" {
+		t.Errorf("b = %+v, want B1", got)
+	}
+	// Still cached: the refresh replaces the set.
+	claimed = nil
+	clock.Advance(50 * time.Minute)
+	if claimed = c.serve(b).refresh; claimed == nil {
+		t.Fatal("no refresh claimed for b")
+	}
+	c.replace(claimed, &Credentials{AccessKeyID: "B2", Expiration: clock.Now().Add(time.Hour)})
+	if got := c.peek(b); got.creds == nil || got.creds.AccessKeyID != "B2" {
+		t.Errorf("b after its refresh = %+v, want B2", got)
+	}
+}
+
+func TestCachePurge(t *testing.T) {
+	clock := newClock()
+	keys := []cacheKey{
+		{Profile: "read", Tenant: "acme", Duration: time.Hour},
+		{Profile: "read", Tenant: "globex", Duration: time.Hour},
+		{Profile: "user", Tenant: "acme", Subject: "alice", Duration: time.Hour},
+		{Profile: "user", Tenant: "acme", Subject: "bob", Duration: 2 * time.Hour},
+		{Profile: "user", Tenant: "globex", Subject: "carol", Duration: time.Hour},
+	}
+	tests := map[string]struct {
+		purge     func(*credCache) int
+		wantCount int
+		wantLeft  []cacheKey
+	}{
+		"tenant":            {func(c *credCache) int { return c.PurgeTenant("acme") }, 3, []cacheKey{keys[1], keys[4]}},
+		"profile":           {func(c *credCache) int { return c.PurgeProfile("user") }, 3, []cacheKey{keys[0], keys[1]}},
+		"unknown tenant":    {func(c *credCache) int { return c.PurgeTenant("initech") }, 0, keys},
+		"profile, not name": {func(c *credCache) int { return c.PurgeProfile("acme") }, 0, keys},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			c := newTestCache(t, clock, 10)
+			for i, k := range keys {
+				if i == 3 {
+					c.deny(k, errs.New(errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "denied"))
+					continue
+				}
+				c.store(k, &Credentials{AccessKeyID: k.String(), Expiration: clock.Now().Add(time.Hour)})
+			}
+			if n := tc.purge(c); n != tc.wantCount {
+				t.Errorf("purged %d entries, want %d", n, tc.wantCount)
+			}
+			var left []cacheKey
+			for _, k := range keys {
+				if c.peek(k).hit() {
+					left = append(left, k)
+				}
+			}
+			if diff := cmp.Diff(tc.wantLeft, left); diff != "" || c.len() != len(tc.wantLeft) {
+				t.Errorf("entries left (-want +got):\n%s(len %d)", diff, c.len())
+			}
+		})
+	}
+}
+
+func TestPurgedEntryStaysForgotten(t *testing.T) {
+	clock := newClock()
+	c := newTestCache(t, clock, 10)
+	key := cacheKey{Profile: "read", Tenant: "acme", Duration: time.Hour}
+	c.store(key, &Credentials{AccessKeyID: "A1", Expiration: clock.Now().Add(time.Hour)})
+	clock.Advance(50 * time.Minute)
+	claimed := c.serve(key).refresh
+	if claimed == nil {
+		t.Fatal("no refresh claimed")
+	}
+	c.PurgeTenant("acme")
+	c.replace(claimed, &Credentials{AccessKeyID: "A2", Expiration: clock.Now().Add(time.Hour)})
+	if got := c.peek(key); got.hit() {
+		t.Errorf("purged entry came back through its refresh: %+v", got)
 	}
 }

@@ -225,8 +225,9 @@ func compile(t testing.TB, cfg *config.Config) *profiles.Set {
 	return set
 }
 
-// newHarness builds a Vendor over a fake STS; mutate adjusts the config.
-func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
+// newHarness builds a Vendor over a fake STS; mutate adjusts the config,
+// each of opts the Vendor's options.
+func newHarness(t testing.TB, mutate func(*config.Config), opts ...func(*Options)) *harness {
 	t.Helper()
 	cfg := baseConfig()
 	if mutate != nil {
@@ -241,7 +242,7 @@ func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
 		sleeps: new([]time.Duration),
 	}
 	var sleepMu sync.Mutex
-	v, err := New(cfg, compile(t, cfg), h.sts, Options{
+	o := Options{
 		Observer: h.obs,
 		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Clock:    clock.Now,
@@ -251,7 +252,11 @@ func newHarness(t testing.TB, mutate func(*config.Config)) *harness {
 			*h.sleeps = append(*h.sleeps, d)
 			return ctx.Err()
 		},
-	})
+	}
+	for _, mod := range opts {
+		mod(&o)
+	}
+	v, err := New(compile(t, cfg), h.sts, o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

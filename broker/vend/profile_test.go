@@ -2,47 +2,18 @@ package vend
 
 import (
 	"bytes"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/tvmkit/tvm/broker/config"
 )
 
-// TestNewRefusesBadConfig: New checks its own settings (cache, STS); the
-// profiles' checks belong to the compile step (package profiles).
-func TestNewRefusesBadConfig(t *testing.T) {
-	tests := map[string]struct {
-		mutate func(*config.Config)
-		want   string // substring of the error
-	}{
-		"negative max entries":         {func(c *config.Config) { c.Cache.MaxEntries = -1 }, "cache.max_entries"},
-		"negative timeout":             {func(c *config.Config) { c.STS.Timeout = -time.Second }, "sts.timeout"},
-		"client window over a session": {func(c *config.Config) { c.Cache.ClientWindow = 14 * time.Minute }, "cache.client_window"},
-	}
-	for name, tc := range tests {
-		t.Run(name, func(t *testing.T) {
-			cfg := baseConfig()
-			set := compile(t, cfg)
-			tc.mutate(cfg)
-			_, err := New(cfg, set, &fakeSTS{clock: newClock()}, Options{})
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Fatalf("New error = %v, want one containing %q", err, tc.want)
-			}
-		})
-	}
-}
-
 func TestNewNilArguments(t *testing.T) {
-	cfg := baseConfig()
-	set := compile(t, cfg)
-	if _, err := New(nil, set, &fakeSTS{}, Options{}); err == nil {
-		t.Error("nil config accepted")
-	}
-	if _, err := New(cfg, nil, &fakeSTS{}, Options{}); err == nil {
+	set := compile(t, baseConfig())
+	if _, err := New(nil, &fakeSTS{}, Options{}); err == nil {
 		t.Error("nil profile set accepted")
 	}
-	if _, err := New(cfg, set, nil, Options{}); err == nil {
+	if _, err := New(set, nil, Options{}); err == nil {
 		t.Error("nil client accepted")
 	}
 }
@@ -52,14 +23,14 @@ func TestNewDefaults(t *testing.T) {
 	cfg.DefaultProfile = ""
 	cfg.Profiles = cfg.Profiles[:1]
 	cfg.Profiles[0].DefaultDuration = 0
-	v, err := New(cfg, compile(t, cfg), &fakeSTS{clock: newClock()}, Options{})
+	v, err := New(compile(t, cfg), &fakeSTS{clock: newClock()}, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer v.Close()
 	p := v.profiles["read"]
-	got := []any{v.defaultProfile, v.cache.max, v.refreshBefore, v.floor, v.stsTimeout, v.maxAttempts, p.defaultDur, p.maxDur, p.perSubject}
-	want := []any{"read", config.DefaultCacheMaxEntries, config.DefaultRefreshBefore, config.DefaultClientWindow + time.Minute,
+	got := []any{v.defaultProfile, v.fresh.refreshBefore, v.fresh.floor, v.sts.Timeout, v.sts.MaxAttempts, p.defaultDur, p.maxDur, p.perSubject}
+	want := []any{"read", config.DefaultRefreshBefore, config.DefaultClientWindow + time.Minute,
 		config.DefaultSTSTimeout, config.DefaultSTSMaxAttempts, config.DefaultDuration, config.DefaultMaxDuration, false}
 	for i := range want {
 		if got[i] != want[i] {
@@ -100,7 +71,7 @@ default_profile: read
 	}
 	clock := newClock()
 	fake := &fakeSTS{clock: clock}
-	v, err := New(cfg, compile(t, cfg), fake, Options{Clock: clock.Now})
+	v, err := New(compile(t, cfg), fake, Options{Clock: clock.Now})
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

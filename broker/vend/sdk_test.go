@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
+	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,73 +18,49 @@ import (
 	"github.com/tvmkit/tvm/internal/testenv"
 )
 
-// TestRealSDKClient runs the Vendor over a real *sts.Client talking to an
-// httptest server that speaks the STS Query protocol (XML), so the error
-// classification sees exactly what the SDK produces.
+// TestRealSDKClient runs the Vendor over a real *sts.Client talking to the
+// fake STS (Query protocol, XML), so the error classification sees exactly
+// what the SDK produces.
 func TestRealSDKClient(t *testing.T) {
-	const errorXML = `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type>` +
-		`<Code>%s</Code><Message>%s</Message></Error><RequestId>rid-%d</RequestId></ErrorResponse>`
-	const okXML = `<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult>` +
-		`<Credentials><SessionToken>tok</SessionToken><SecretAccessKey>sec</SecretAccessKey>` +
-		`<Expiration>%s</Expiration><AccessKeyId>ASIAREALSDK00000001</AccessKeyId></Credentials>` +
-		`<AssumedRoleUser><Arn>arn:aws:sts::123456789012:assumed-role/tvm-tenant-read/%s</Arn>` +
-		`<AssumedRoleId>AROAX:%[2]s</AssumedRoleId></AssumedRoleUser><PackedPolicySize>8</PackedPolicySize>` +
-		`</AssumeRoleResult><ResponseMetadata><RequestId>rid-ok</RequestId></ResponseMetadata></AssumeRoleResponse>`
-
 	tests := map[string]struct {
-		codes      []string // error code per call; "" = success
-		wantCalls  int64
-		wantStatus int
-		wantCode   string
+		codes     []string // error code per call; "" = success
+		wantCalls int
+		wantKind  errs.Kind
+		wantCode  string
 	}{
 		"success":                  {[]string{""}, 1, 0, ""},
 		"throttled then success":   {[]string{"Throttling", ""}, 2, 0, ""},
-		"throttled every time":     {[]string{"Throttling", "Throttling", "Throttling"}, 3, 503, errs.CodeUpstreamThrottled},
-		"access denied":            {[]string{"AccessDenied"}, 1, 502, errs.CodeUpstreamAccessDenied},
-		"malformed policy":         {[]string{"MalformedPolicyDocument"}, 1, 502, errs.CodeUpstreamPolicyInvalid},
-		"packed policy too large":  {[]string{"PackedPolicyTooLarge"}, 1, 502, errs.CodeUpstreamPolicyInvalid},
-		"duration over role limit": {[]string{"ValidationError"}, 1, 502, errs.CodeUpstreamInvalid},
-		"broker key invalid":       {[]string{"InvalidClientTokenId"}, 1, 503, errs.CodeUpstreamUnavailable},
+		"throttled every time":     {[]string{"Throttling", "Throttling", "Throttling"}, 3, errs.KindUpstreamThrottled, errs.CodeUpstreamThrottled},
+		"access denied":            {[]string{"AccessDenied"}, 1, errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied},
+		"malformed policy":         {[]string{"MalformedPolicyDocument"}, 1, errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid},
+		"packed policy too large":  {[]string{"PackedPolicyTooLarge"}, 1, errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid},
+		"duration over role limit": {[]string{"ValidationError"}, 1, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid},
+		"broker key invalid":       {[]string{"InvalidClientTokenId"}, 1, errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			clock := newClock()
-			var calls atomic.Int64
-			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				n := calls.Add(1)
-				if err := r.ParseForm(); err != nil || r.PostForm.Get("Action") != "AssumeRole" {
-					http.Error(w, "bad request", http.StatusBadRequest)
-					return
-				}
-				w.Header().Set("Content-Type", "text/xml")
-				// Like real STS, the request id is in a header (the SDK reads it there).
-				w.Header().Set("X-Amzn-Requestid", fmt.Sprintf("rid-%d", n))
-				code := "InternalFailure"
-				if int(n) <= len(tc.codes) {
-					code = tc.codes[n-1]
-				}
-				if code == "" {
-					exp := clock.Now().Add(time.Hour).Format(time.RFC3339)
-					fmt.Fprintf(w, okXML, exp, r.PostForm.Get("RoleSessionName"))
-					return
-				}
-				status := http.StatusBadRequest
-				if code == "AccessDenied" || code == "InvalidClientTokenId" {
-					status = http.StatusForbidden
-				}
-				w.WriteHeader(status)
-				fmt.Fprintf(w, errorXML, code, "upstream says no", n)
-			}))
-			defer srv.Close()
+			fake := &testenv.STS{KeyID: "AKIATVMBROKER0000001", Region: "us-east-1", Clock: clock.Now,
+				Fail: func(n int, form url.Values) string {
+					if form.Get("Action") != "AssumeRole" {
+						return "InvalidAction"
+					}
+					if n <= len(tc.codes) {
+						return tc.codes[n-1]
+					}
+					return "InternalFailure"
+				}}
+			hc := &http.Client{Transport: &http.Transport{}}
+			defer hc.CloseIdleConnections()
 			client := sts.New(sts.Options{
 				Region:       "us-east-1",
-				BaseEndpoint: aws.String(srv.URL),
+				BaseEndpoint: aws.String(testenv.StartSTS(t, fake)),
 				Credentials:  credentials.NewStaticCredentialsProvider("AKIATVMBROKER0000001", "tvmLocalBrokerSecretKey000000000000000001", ""),
-				HTTPClient:   srv.Client(),
+				HTTPClient:   hc,
 			})
 			logs := &testenv.SyncBuffer{}
 			cfg := baseConfig()
-			v, err := New(cfg, compile(t, cfg), client, Options{
+			v, err := New(compile(t, cfg), client, Options{
 				Clock:  clock.Now,
 				Sleep:  func(context.Context, time.Duration) error { return nil },
 				Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -95,23 +70,30 @@ func TestRealSDKClient(t *testing.T) {
 			}
 			defer v.Close()
 			c, err := v.Vend(context.Background(), readReq("acme"))
-			if got := calls.Load(); got != tc.wantCalls {
-				t.Errorf("STS requests = %d, want %d", got, tc.wantCalls)
+			calls := fake.Calls()
+			if len(calls) != tc.wantCalls {
+				t.Fatalf("STS requests = %d, want %d", len(calls), tc.wantCalls)
 			}
+			if bad := fake.Violations(); len(bad) > 0 {
+				t.Errorf("protocol violations: %q", bad)
+			}
+			// Like real STS, the request id is in a header (the SDK reads it there).
+			lastID := fmt.Sprintf(`"request_id":%q`, calls[len(calls)-1].RequestID)
 			if tc.wantCode == "" {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if c.AccessKeyID != "ASIAREALSDK00000001" || c.SessionToken != "tok" || c.AccountID != "123456789012" {
-					t.Errorf("credentials %+v", c)
+				issued := fake.Issued()[0]
+				if c.AccessKeyID != issued.AccessKeyID || c.SessionToken != issued.SessionToken || c.AccountID != "123456789012" {
+					t.Errorf("credentials %+v, want the issued set %+v", c, issued)
 				}
-				if l := logs.String(); !strings.Contains(l, fmt.Sprintf(`"request_id":"rid-%d"`, tc.wantCalls)) || strings.Contains(l, c.AccessKeyID) {
+				if l := logs.String(); !strings.Contains(l, lastID) || strings.Contains(l, c.AccessKeyID) {
 					t.Errorf("success log lacks the request id or shows the key id:\n%s", l)
 				}
 				return
 			}
-			wantErr(t, err, tc.wantStatus, tc.wantCode)
-			if logs := logs.String(); !strings.Contains(logs, fmt.Sprintf(`"request_id":"rid-%d"`, tc.wantCalls)) {
+			wantErr(t, err, tc.wantKind, tc.wantCode)
+			if logs := logs.String(); !strings.Contains(logs, lastID) {
 				t.Errorf("request id not logged:\n%s", logs)
 			}
 		})

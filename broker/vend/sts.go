@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,16 +17,38 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
 )
+
+// STSOptions configures the AssumeRole calls. Zero fields take the defaults
+// named on each field.
+type STSOptions struct {
+	// Timeout bounds one AssumeRole call including its retries; default
+	// config.DefaultSTSTimeout.
+	Timeout time.Duration
+	// MaxAttempts bounds the attempts of a throttled or failing call;
+	// default config.DefaultSTSMaxAttempts.
+	MaxAttempts int
+}
+
+// withDefaults returns o with every zero field set to its default, or an
+// error naming a negative field.
+func (o STSOptions) withDefaults() (STSOptions, error) {
+	err := errors.Join(
+		orDefault("STS.Timeout", &o.Timeout, config.DefaultSTSTimeout),
+		orDefault("STS.MaxAttempts", &o.MaxAttempts, config.DefaultSTSMaxAttempts),
+	)
+	return o, err
+}
 
 // Retry policy for throttled or unreachable STS calls.
 const (
 	retryBase = 100 * time.Millisecond
 	retryCap  = 2 * time.Second
-	// throttleRetryAfter is the Retry-After of a 503 upstream_throttled.
+	// throttleRetryAfter is the RetryAfter of an upstream_throttled error.
 	throttleRetryAfter = 5 * time.Second
-	// unavailableRetryAfter is the Retry-After of a 503 upstream_unavailable.
+	// unavailableRetryAfter is the RetryAfter of an upstream_unavailable error.
 	unavailableRetryAfter = 5 * time.Second
 )
 
@@ -84,47 +105,52 @@ func classify(err error) stsFailure {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		f.code = obsCodeTimeout
-		f.err = errs.Wrap(err, http.StatusGatewayTimeout, errs.CodeUpstreamTimeout, "STS did not answer in time")
+		f.err = errs.Wrap(err, errs.KindUpstreamTimeout, errs.CodeUpstreamTimeout, "STS did not answer in time")
 	case errors.Is(err, context.Canceled):
 		f.code = obsCodeCanceled
-		f.err = errs.Wrap(err, http.StatusServiceUnavailable, errs.CodeUpstreamUnavailable, "request cancelled before STS answered")
+		f.err = errs.Wrap(err, errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable, "request cancelled before STS answered")
 	case errors.As(err, &apiErr):
 		f.code = apiErr.ErrorCode()
-		switch code := f.code; {
-		case throttleCodes[code]:
-			f.retryable = true
-			f.err = &errs.Error{Status: http.StatusServiceUnavailable, Code: errs.CodeUpstreamThrottled,
-				Message: "STS is throttling requests; retry later", RetryAfter: throttleRetryAfter, Cause: err}
-		case code == "AccessDenied" || code == "AccessDeniedException":
-			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamAccessDenied, "STS refused to assume the profile's role")
-		case code == "MalformedPolicyDocument" || code == "MalformedPolicyDocumentException":
-			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamPolicyInvalid, "STS refused the session policy as malformed")
-		case code == "PackedPolicyTooLarge" || code == "PackedPolicyTooLargeException":
-			// A size overrun says so: the fix (a shorter policy or fewer
-			// session tags) differs from a malformed policy's.
-			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamPolicyInvalid, "STS refused the session policy and tags as too large once packed")
-		case code == "ValidationError":
-			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamInvalid, "STS rejected the request parameters")
-		case brokerCredentialCodes[code]:
-			f.err = &errs.Error{Status: http.StatusServiceUnavailable, Code: errs.CodeUpstreamUnavailable,
-				Message: "the broker cannot use STS right now", RetryAfter: unavailableRetryAfter, Cause: err}
-		case apiErr.ErrorFault() == smithy.FaultServer:
-			f.retryable = true
-			f.err = &errs.Error{Status: http.StatusServiceUnavailable, Code: errs.CodeUpstreamUnavailable,
-				Message: "STS is unavailable", RetryAfter: unavailableRetryAfter, Cause: err}
-		default:
-			f.err = errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamInvalid, "STS refused the request")
-		}
+		f.retryable, f.err = classifyAPIError(apiErr, err)
 	case isNetworkError(err):
 		f.code = obsCodeNetwork
 		f.retryable = true
-		f.err = &errs.Error{Status: http.StatusServiceUnavailable, Code: errs.CodeUpstreamUnavailable,
-			Message: "STS is unreachable", RetryAfter: unavailableRetryAfter, Cause: err}
+		f.err = unavailable(err, "STS is unreachable")
 	default:
-		f.err = &errs.Error{Status: http.StatusServiceUnavailable, Code: errs.CodeUpstreamUnavailable,
-			Message: "STS call failed", RetryAfter: unavailableRetryAfter, Cause: err}
+		f.err = unavailable(err, "STS call failed")
 	}
 	return f
+}
+
+// classifyAPIError maps an error STS answered (apiErr, found in err) to the
+// public error and whether the call may be retried.
+func classifyAPIError(apiErr smithy.APIError, err error) (retryable bool, _ *errs.Error) {
+	switch code := apiErr.ErrorCode(); {
+	case throttleCodes[code]:
+		return true, &errs.Error{Kind: errs.KindUpstreamThrottled, Code: errs.CodeUpstreamThrottled,
+			Message: "STS is throttling requests; retry later", RetryAfter: throttleRetryAfter, Cause: err}
+	case code == "AccessDenied" || code == "AccessDeniedException":
+		return false, errs.Wrap(err, errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "STS refused to assume the profile's role")
+	case code == "MalformedPolicyDocument" || code == "MalformedPolicyDocumentException":
+		return false, errs.Wrap(err, errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid, "STS refused the session policy as malformed")
+	case code == "PackedPolicyTooLarge" || code == "PackedPolicyTooLargeException":
+		// A size overrun says so: the fix (a shorter policy or fewer
+		// session tags) differs from a malformed policy's.
+		return false, errs.Wrap(err, errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid, "STS refused the session policy and tags as too large once packed")
+	case code == "ValidationError":
+		return false, errs.Wrap(err, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "STS rejected the request parameters")
+	case brokerCredentialCodes[code]:
+		return false, unavailable(err, "the broker cannot use STS right now")
+	case apiErr.ErrorFault() == smithy.FaultServer:
+		return true, unavailable(err, "STS is unavailable")
+	}
+	return false, errs.Wrap(err, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "STS refused the request")
+}
+
+// unavailable returns an upstream_unavailable error with a RetryAfter.
+func unavailable(cause error, message string) *errs.Error {
+	return &errs.Error{Kind: errs.KindUpstreamUnavailable, Code: errs.CodeUpstreamUnavailable,
+		Message: message, RetryAfter: unavailableRetryAfter, Cause: cause}
 }
 
 func isNetworkError(err error) bool {
@@ -165,13 +191,13 @@ func (v *Vendor) assumeRole(ctx context.Context, p *profile, in *sts.AssumeRoleI
 			}
 			v.obs.STSCall(p.name, elapsed, obsCodeInvalid)
 			log.Error("sts answered unusable credentials", "attempt", attempt, "error", err)
-			return nil, errs.Wrap(err, http.StatusBadGateway, errs.CodeUpstreamInvalid, "STS answered unusable credentials")
+			return nil, errs.Wrap(err, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "STS answered unusable credentials")
 		}
 		last = classify(err)
 		v.obs.STSCall(p.name, elapsed, last.code)
 		log.Warn("sts assume role failed", "attempt", attempt, "aws_error_code", last.code,
-			"request_id", last.requestID, "status", last.err.Status, "error", err.Error())
-		if !last.retryable || attempt >= v.maxAttempts {
+			"request_id", last.requestID, "kind", last.err.Kind.String(), "error", err.Error())
+		if !last.retryable || attempt >= v.sts.MaxAttempts {
 			return nil, last.err
 		}
 		if v.sleep(ctx, backoff(attempt)) != nil {
@@ -183,8 +209,8 @@ func (v *Vendor) assumeRole(ctx context.Context, p *profile, in *sts.AssumeRoleI
 
 // checkOutput refuses an AssumeRole answer that could not be served: no
 // credentials, an empty field, or an expiry not in the future or so near
-// that clients would treat the set as expired (less than the client window
-// plus config.ServingMargin left).
+// that clients would treat the set as expired (not servable by the cache's
+// freshness rules).
 func (v *Vendor) checkOutput(out *sts.AssumeRoleOutput) error {
 	if out == nil || out.Credentials == nil {
 		return errors.New("no credentials in AssumeRole response")
@@ -201,7 +227,7 @@ func (v *Vendor) checkOutput(out *sts.AssumeRoleOutput) error {
 		return errors.New("no Expiration")
 	case !c.Expiration.After(v.now()):
 		return errors.New("credentials already expired")
-	case c.Expiration.Sub(v.now()) < v.floor:
+	case !v.fresh.servable(*c.Expiration, v.now()):
 		return fmt.Errorf("credentials expire at %s, within the client window", c.Expiration.UTC().Format(time.RFC3339))
 	}
 	return nil

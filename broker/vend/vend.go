@@ -22,16 +22,18 @@
 //	ExternalId, Tags, TransitiveTagKeys  from the profile; tag values may use
 //	                  {tenant} and {subject} (the latter only for per-subject sessions)
 //
-// STS errors become *errs.Error values: throttling is retried with
-// exponential backoff and jitter, then answered 503 upstream_throttled with
-// a Retry-After; AccessDenied is 502 upstream_access_denied (and cached
-// negatively for 30 s per cache key); MalformedPolicyDocument and
-// PackedPolicyTooLarge are 502 upstream_policy_invalid; ValidationError and
-// unusable answers (empty key, secret or token, expiry not in the future)
-// are 502 upstream_invalid; the broker's own credential problems and network
-// errors are 503 upstream_unavailable; a deadline is 504 upstream_timeout.
-// Public messages never carry STS's message; it is logged with the AWS error
-// code and request id.
+// STS errors become *errs.Error values, each with a kind that the HTTP
+// layer maps to a status: throttling is retried with exponential backoff
+// and jitter, then answered upstream_throttled (errs.KindUpstreamThrottled)
+// with a RetryAfter; AccessDenied is upstream_access_denied
+// (KindUpstreamDenied, cached negatively for 30 s per cache key);
+// MalformedPolicyDocument and PackedPolicyTooLarge are
+// upstream_policy_invalid and ValidationError and unusable answers (empty
+// key, secret or token, expiry not in the future) are upstream_invalid (both
+// KindUpstreamInvalid); the broker's own credential problems and network
+// errors are upstream_unavailable (KindUpstreamUnavailable); a deadline is
+// upstream_timeout (KindUpstreamTimeout). Public messages never carry STS's
+// message; it is logged with the AWS error code and request id.
 //
 // # Credentials and the token's lifetime
 //
@@ -50,14 +52,16 @@
 // sessions, session duration after the token cap); the policy hash is
 // fixed by (profile, tenant) for the life of a Vendor and recorded with each
 // set. A set is served only to requests for the same duration and only
-// while more than ClientWindow + config.ServingMargin of its life remains
-// (the AWS SDKs treat credentials as expired 5 minutes early); otherwise the
-// request fetches synchronously, and a fresh set from STS with less left is
-// refused as 502 upstream_invalid. When less than min(RefreshBefore, half the set's lifetime)
-// remains (jittered), a hit starts one background refresh for the key and
-// keeps serving the current set meanwhile; a failed refresh keeps the
-// still-valid set and is retried later, never served. The cache is a
-// bounded LRU; evicted sets are forgotten.
+// while more than CacheOptions.ClientWindow + config.ServingMargin of its
+// life remains (the AWS SDKs treat credentials as expired 5 minutes early);
+// otherwise the request fetches synchronously, and a fresh set from STS with
+// less left is refused as upstream_invalid. When less than
+// min(CacheOptions.RefreshBefore, half the set's lifetime) remains
+// (jittered), a hit starts one background refresh for the key and keeps
+// serving the current set meanwhile; a failed refresh keeps the still-valid
+// set and is retried later, never served. The cache is a bounded LRU
+// (github.com/hashicorp/golang-lru/v2); evicted sets are forgotten. The
+// rules live in cache.go.
 //
 // # Concurrency
 //
@@ -65,7 +69,8 @@
 // misses for one key share one AssumeRole call (single-flight); that call runs on a context owned by
 // the Vendor with the STS timeout, so a caller whose context ends returns at
 // once without cancelling the call for the others. Background refreshes are
-// owned by the Vendor: Close cancels in-flight calls and waits for them.
+// owned by the Vendor: Close cancels in-flight calls and waits for them;
+// Vend answers not_ready (errs.KindNotReady) afterwards.
 package vend
 
 import (
@@ -73,10 +78,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -89,16 +93,6 @@ import (
 	"github.com/tvmkit/tvm/broker/profiles"
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/tenant"
-)
-
-// Cache tuning. Zero configuration values take config's defaults
-// (config.DefaultCacheMaxEntries, DefaultRefreshBefore, DefaultClientWindow,
-// DefaultSTSTimeout, DefaultSTSMaxAttempts).
-const (
-	// negativeTTL is how long an AccessDenied is answered from the cache.
-	negativeTTL = 30 * time.Second
-	// refreshRetry is the pause after a failed background refresh.
-	refreshRetry = 30 * time.Second
 )
 
 // AssumeRoleAPI is the STS call the Vendor makes; *sts.Client satisfies it.
@@ -151,8 +145,13 @@ type Observer interface {
 	PolicyRendered(profile string, size int)
 }
 
-// Options are the Vendor's optional collaborators.
+// Options are the Vendor's settings and optional collaborators. The zero
+// value is usable: every setting has a default.
 type Options struct {
+	// Cache configures the credential cache.
+	Cache CacheOptions
+	// STS configures the AssumeRole calls.
+	STS STSOptions
 	// Observer receives metrics events; nil means none.
 	Observer Observer
 	// Logger receives logs; nil means slog.Default().
@@ -175,42 +174,47 @@ type Vendor struct {
 	now            func() time.Time
 	sleep          func(context.Context, time.Duration) error
 
-	cacheOff      bool
-	refreshBefore time.Duration
-	floor         time.Duration // minimum remaining life of a served set
-	stsTimeout    time.Duration
-	maxAttempts   int
+	fresh freshness
+	cache *credCache // nil when the cache is disabled
+	sts   STSOptions
 
 	group  singleflight.Group
 	ctx    context.Context // owns STS calls made for the cache; cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
+	// mu orders track against Close, so that no work is added to wg once
+	// Close waits on it; closed is also read without mu on the hot path.
 	mu     sync.Mutex
-	closed bool
-	cache  *lru
+	closed atomic.Bool
 }
 
 // errClosed returns the error of a Vend after Close (a new value each time:
 // callers may annotate errors).
 func errClosed() *errs.Error {
-	return errs.New(http.StatusServiceUnavailable, errs.CodeNotReady, "the broker is shutting down")
+	return errs.NotReady("the broker is shutting down", nil)
 }
 
 // New returns a Vendor for the compiled, proved profiles of set (package
-// profiles) with the cache and STS settings of cfg.
-func New(cfg *config.Config, set *profiles.Set, client AssumeRoleAPI, opts Options) (*Vendor, error) {
+// profiles) with the cache and STS settings of opts.
+func New(set *profiles.Set, client AssumeRoleAPI, opts Options) (*Vendor, error) {
 	switch {
 	case client == nil:
 		return nil, errors.New("vend: nil AssumeRoleAPI")
-	case cfg == nil:
-		return nil, errors.New("vend: nil config")
 	case set == nil:
 		return nil, errors.New("vend: nil profile set")
 	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
+	}
+	cacheOpts, err := opts.Cache.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	stsOpts, err := opts.STS.withDefaults()
+	if err != nil {
+		return nil, err
 	}
 	v := &Vendor{
 		profiles:       fromSet(set),
@@ -221,7 +225,8 @@ func New(cfg *config.Config, set *profiles.Set, client AssumeRoleAPI, opts Optio
 		log:            log,
 		now:            opts.Clock,
 		sleep:          opts.Sleep,
-		cacheOff:       cfg.Cache.Disabled,
+		fresh:          newFreshness(cacheOpts),
+		sts:            stsOpts,
 	}
 	if v.obs == nil {
 		v.obs = nopObserver{}
@@ -232,40 +237,12 @@ func New(cfg *config.Config, set *profiles.Set, client AssumeRoleAPI, opts Optio
 	if v.sleep == nil {
 		v.sleep = sleepCtx
 	}
-	maxEntries, err := orDefault("cache.max_entries", cfg.Cache.MaxEntries, config.DefaultCacheMaxEntries)
-	if err != nil {
-		return nil, err
+	if !cacheOpts.Disabled {
+		if v.cache, err = newCredCache(cacheOpts.MaxEntries, v.fresh, v.now); err != nil {
+			return nil, err
+		}
 	}
-	if v.refreshBefore, err = orDefault("cache.refresh_before", cfg.Cache.RefreshBefore, config.DefaultRefreshBefore); err != nil {
-		return nil, err
-	}
-	window, err := orDefault("cache.client_window", cfg.Cache.ClientWindow, config.DefaultClientWindow)
-	if err != nil {
-		return nil, err
-	}
-	if window > config.MaxClientWindow {
-		// Even a fresh 15-minute session would be inside the window.
-		return nil, fmt.Errorf("cache.client_window: must be at most %s", config.MaxClientWindow)
-	}
-	v.floor = window + config.ServingMargin
-	if v.stsTimeout, err = orDefault("sts.timeout", cfg.STS.Timeout, config.DefaultSTSTimeout); err != nil {
-		return nil, err
-	}
-	if v.maxAttempts, err = orDefault("sts.max_attempts", cfg.STS.MaxAttempts, config.DefaultSTSMaxAttempts); err != nil {
-		return nil, err
-	}
-	v.cache = newLRU(maxEntries)
 	v.ctx, v.cancel = context.WithCancel(context.Background())
-	return v, nil
-}
-
-func orDefault[T int | time.Duration](field string, v, def T) (T, error) {
-	switch {
-	case v < 0:
-		return 0, fmt.Errorf("%s: must not be negative", field)
-	case v == 0:
-		return def, nil
-	}
 	return v, nil
 }
 
@@ -287,14 +264,27 @@ func (nopObserver) STSCall(string, time.Duration, string) {}
 func (nopObserver) PolicyRendered(string, int)            {}
 
 // Close stops background refreshes, cancels in-flight STS calls made for
-// the cache and waits for them. Vend returns 503 not_ready afterwards.
+// the cache and waits for them. Vend returns not_ready afterwards.
 // Close is idempotent.
 func (v *Vendor) Close() {
 	v.mu.Lock()
-	v.closed = true
+	v.closed.Store(true)
 	v.mu.Unlock()
 	v.cancel()
 	v.wg.Wait()
+}
+
+// track registers one piece of work that Close must wait for, unless Close
+// has been called: then it returns false and the work must not start. The
+// caller calls v.wg.Done when the work ends.
+func (v *Vendor) track() bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.closed.Load() {
+		return false
+	}
+	v.wg.Add(1)
+	return true
 }
 
 // Vend returns credentials for req, from the cache when it can, for a
@@ -309,38 +299,33 @@ func (v *Vendor) Vend(ctx context.Context, req Request) (*Credentials, error) {
 	if p.perSubject {
 		key.Subject = req.Subject
 	}
-	if v.cacheOff {
-		return v.vendUncached(ctx, p, key)
-	}
-	now := v.now()
-	v.mu.Lock()
-	if v.closed {
-		v.mu.Unlock()
+	if v.closed.Load() {
 		return nil, errClosed()
 	}
-	if e := v.cache.get(key); e != nil {
-		if e.creds != nil && e.creds.Expiration.Sub(now) >= v.floor {
-			if !now.Before(e.refreshAt) && !e.refreshing {
-				e.refreshing = true
-				v.wg.Add(1)
-				go v.refresh(e, p)
-			}
-			c := *e.creds
-			v.mu.Unlock()
-			v.obs.CacheLookup(p.name, true)
-			c.CacheHit = true
-			return &c, nil
-		}
-		if e.denied != nil && now.Before(e.deniedUntil) {
-			denied := *e.denied
-			v.mu.Unlock()
-			v.obs.CacheLookup(p.name, true)
-			return nil, &denied
-		}
+	if v.cache == nil {
+		v.obs.CacheLookup(p.name, false)
+		ctx, cancel := context.WithTimeout(ctx, v.sts.Timeout)
+		defer cancel()
+		return v.fetch(ctx, p, key)
 	}
-	v.mu.Unlock()
-	v.obs.CacheLookup(p.name, false)
+	return v.vendCached(ctx, p, key)
+}
 
+// vendCached serves a request from the cache, or joins (or starts) the
+// single-flight fetch for its key.
+func (v *Vendor) vendCached(ctx context.Context, p *profile, key cacheKey) (*Credentials, error) {
+	a := v.cache.serve(key)
+	if a.refresh != nil {
+		v.startRefresh(a.refresh, p)
+	}
+	v.obs.CacheLookup(p.name, a.hit())
+	switch {
+	case a.denied != nil:
+		return nil, a.denied
+	case a.creds != nil:
+		a.creds.CacheHit = true
+		return a.creds, nil
+	}
 	ch := v.group.DoChan(key.String(), func() (any, error) { return v.fill(key, p) })
 	select {
 	case r := <-ch:
@@ -358,7 +343,7 @@ func (v *Vendor) Vend(ctx context.Context, req Request) (*Credentials, error) {
 // req.NotAfter).
 func (v *Vendor) resolve(req Request) (*profile, time.Duration, error) {
 	if err := v.tenantRE.Check(req.Tenant); err != nil {
-		return nil, 0, errs.Wrap(err, http.StatusUnauthorized, errs.CodeInvalidTenant, "the tenant id is not valid")
+		return nil, 0, errs.InvalidTenant("the tenant id is not valid", err)
 	}
 	if req.Subject == "" {
 		return nil, 0, errs.InvalidToken("the token has no subject", nil)
@@ -372,15 +357,15 @@ func (v *Vendor) resolve(req Request) (*profile, time.Duration, error) {
 	}
 	p, ok := v.profiles[name]
 	if !ok {
-		return nil, 0, errs.New(http.StatusNotFound, errs.CodeProfileNotFound, "no such profile")
+		return nil, 0, errs.New(errs.KindNotFound, errs.CodeProfileNotFound, "no such profile")
 	}
 	if p.allowedTenants != nil {
 		if _, ok := p.allowedTenants[req.Tenant]; !ok {
-			return nil, 0, errs.New(http.StatusForbidden, errs.CodeForbidden, "the profile is not available to this tenant")
+			return nil, 0, errs.New(errs.KindForbidden, errs.CodeForbidden, "the profile is not available to this tenant")
 		}
 	}
 	if p.requiredScope != "" && !slices.Contains(req.Scopes, p.requiredScope) {
-		return nil, 0, errs.New(http.StatusForbidden, errs.CodeForbidden, "the token lacks the scope this profile requires")
+		return nil, 0, errs.New(errs.KindForbidden, errs.CodeForbidden, "the token lacks the scope this profile requires")
 	}
 	dur := req.Duration
 	if dur == 0 {
@@ -407,103 +392,62 @@ func capToToken(dur, remaining time.Duration) time.Duration {
 	return max(remaining.Truncate(config.MinSessionDuration), config.MinSessionDuration)
 }
 
-// vendUncached serves a request with the cache disabled: every call goes to STS.
-func (v *Vendor) vendUncached(ctx context.Context, p *profile, key cacheKey) (*Credentials, error) {
-	v.mu.Lock()
-	closed := v.closed
-	v.mu.Unlock()
-	if closed {
-		return nil, errClosed()
-	}
-	v.obs.CacheLookup(p.name, false)
-	ctx, cancel := context.WithTimeout(ctx, v.stsTimeout)
-	defer cancel()
-	return v.fetch(ctx, p, key)
-}
-
 // fill is the single-flight body of a miss: it re-checks the cache (a
 // flight for the same key may just have stored a set), then calls STS on
-// the Vendor's context and stores the result.
+// the Vendor's context and stores the result, or an AccessDenied.
 func (v *Vendor) fill(key cacheKey, p *profile) (*Credentials, error) {
-	v.mu.Lock()
-	if v.closed {
-		v.mu.Unlock()
+	if !v.track() {
 		return nil, errClosed()
 	}
-	if e := v.cache.get(key); e != nil {
-		now := v.now()
-		if e.creds != nil && e.creds.Expiration.Sub(now) >= v.floor {
-			c := e.creds
-			v.mu.Unlock()
-			return c, nil
-		}
-		if e.denied != nil && now.Before(e.deniedUntil) {
-			denied := *e.denied
-			v.mu.Unlock()
-			return nil, &denied
-		}
-	}
-	v.wg.Add(1)
-	v.mu.Unlock()
 	defer v.wg.Done()
-
-	ctx, cancel := context.WithTimeout(v.ctx, v.stsTimeout)
+	switch a := v.cache.peek(key); {
+	case a.denied != nil:
+		return nil, a.denied
+	case a.creds != nil:
+		return a.creds, nil
+	}
+	ctx, cancel := context.WithTimeout(v.ctx, v.sts.Timeout)
 	defer cancel()
 	c, err := v.fetch(ctx, p, key)
-
-	v.mu.Lock()
-	defer v.mu.Unlock()
 	if err != nil {
 		if e := errs.From(err); e.Code == errs.CodeUpstreamAccessDenied {
-			if old := v.cache.get(key); old == nil || old.creds == nil || old.creds.Expiration.Sub(v.now()) < v.floor {
-				v.cache.put(&entry{key: key, denied: e, deniedUntil: v.now().Add(negativeTTL)})
-			}
+			v.cache.deny(key, e)
 		}
 		return nil, err
 	}
-	v.storeLocked(key, c)
+	v.cache.store(key, c)
 	return c, nil
+}
+
+// startRefresh starts the background refresh of e, which the caller has
+// claimed from the cache, unless the Vendor is closed.
+func (v *Vendor) startRefresh(e *entry, p *profile) {
+	if !v.track() {
+		v.cache.endRefresh(e, false)
+		return
+	}
+	go v.refresh(e, p)
 }
 
 // refresh renews e's credentials in the background. On failure the current
 // set stays (it is still valid) and the next refresh waits refreshRetry.
 func (v *Vendor) refresh(e *entry, p *profile) {
 	defer v.wg.Done()
-	ctx, cancel := context.WithTimeout(v.ctx, v.stsTimeout)
+	ctx, cancel := context.WithTimeout(v.ctx, v.sts.Timeout)
 	defer cancel()
 	_, err, _ := v.group.Do(e.key.String(), func() (any, error) {
 		c, err := v.fetch(ctx, p, e.key)
 		if err != nil {
 			return nil, err
 		}
-		v.mu.Lock()
-		defer v.mu.Unlock()
-		// An evicted entry stays forgotten.
-		if v.cache.items[e.key] == e {
-			v.storeLocked(e.key, c)
-		}
+		v.cache.replace(e, c)
 		return c, nil
 	})
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	e.refreshing = false
+	v.cache.endRefresh(e, err != nil)
 	if err != nil {
-		e.refreshAt = v.now().Add(refreshRetry)
 		v.log.Warn("background credential refresh failed; serving the current set while it is valid",
 			"profile", p.name, "tenant", e.key.Tenant, "expiration", e.creds.Expiration, "error", err)
 	}
-}
-
-// storeLocked caches c under key with a jittered refresh time. v.mu must be held.
-func (v *Vendor) storeLocked(key cacheKey, c *Credentials) {
-	now := v.now()
-	life := c.Expiration.Sub(now)
-	lead := min(v.refreshBefore, life/2)
-	var jitter time.Duration
-	if spread := (lead - v.floor) / 4; spread > 0 {
-		jitter = rand.N(spread)
-	}
-	v.cache.put(&entry{key: key, creds: c, refreshAt: c.Expiration.Add(-lead + jitter)})
 }
 
 // fetch renders the policy and calls STS for key.
@@ -518,7 +462,7 @@ func (v *Vendor) fetch(ctx context.Context, p *profile, key cacheKey) (*Credenti
 		} else {
 			log.Error("rendering the policy failed", "error", err)
 		}
-		return nil, errs.Wrap(err, http.StatusInternalServerError, errs.CodeInternal, "internal error")
+		return nil, errs.Internal(err)
 	}
 	v.obs.PolicyRendered(p.name, r.Size)
 	in := buildInput(p, key, name, string(r.JSON))

@@ -27,14 +27,14 @@ import (
 	"github.com/tvmkit/tvm/policies/stsrules"
 )
 
-func wantErr(t *testing.T, err error, status int, code string) *errs.Error {
+func wantErr(t *testing.T, err error, kind errs.Kind, code string) *errs.Error {
 	t.Helper()
 	var e *errs.Error
 	if !errors.As(err, &e) {
 		t.Fatalf("error %v (%T) is not an *errs.Error", err, err)
 	}
-	if e.Status != status || e.Code != code {
-		t.Fatalf("got %d %s (%v), want %d %s", e.Status, e.Code, e, status, code)
+	if e.Kind != kind || e.Code != code {
+		t.Fatalf("got %s %s (%v), want %s %s", e.Kind, e.Code, e, kind, code)
 	}
 	return e
 }
@@ -43,38 +43,38 @@ func TestVendValidation(t *testing.T) {
 	userReq := Request{Tenant: "acme", Subject: "alice", Profile: "user", Scopes: []string{"tvm:write"}}
 	tests := map[string]struct {
 		req     Request
-		status  int
+		kind    errs.Kind
 		code    string
 		message string // substring of the public message
 	}{
-		"empty tenant":          {Request{Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
-		"wildcard tenant":       {Request{Tenant: "*", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
-		"prefix wildcard":       {Request{Tenant: "1*", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
-		"question mark tenant":  {Request{Tenant: "a?", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
-		"quote tenant":          {Request{Tenant: `a"b`, Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
-		"dollar tenant":         {Request{Tenant: "${aws:username}", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
-		"slash tenant":          {Request{Tenant: "a/b", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
-		"control char tenant":   {Request{Tenant: "a\nb", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
-		"unicode tenant":        {Request{Tenant: "tenänt", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
-		"65-char tenant":        {Request{Tenant: strings.Repeat("a", 65), Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
-		"leading dash tenant":   {Request{Tenant: "-a", Subject: "alice"}, 401, errs.CodeInvalidTenant, "tenant"},
-		"no subject":            {Request{Tenant: "acme"}, 401, errs.CodeInvalidToken, "subject"},
-		"unknown profile":       {Request{Tenant: "acme", Subject: "alice", Profile: "admin"}, 404, errs.CodeProfileNotFound, "profile"},
-		"tenant not allowed":    {Request{Tenant: "initech", Subject: "alice", Profile: "user", Scopes: []string{"tvm:write"}}, 403, errs.CodeForbidden, "tenant"},
-		"scope missing":         {Request{Tenant: "acme", Subject: "alice", Profile: "user", Scopes: []string{"tvm:read"}}, 403, errs.CodeForbidden, "scope"},
-		"no scopes":             {Request{Tenant: "acme", Subject: "alice", Profile: "user"}, 403, errs.CodeForbidden, "scope"},
-		"duration too short":    {Request{Tenant: "acme", Subject: "alice", Duration: 899 * time.Second}, 400, errs.CodeInvalidRequest, "between 900 and 3600"},
-		"duration too long":     {Request{Tenant: "acme", Subject: "alice", Duration: 3601 * time.Second}, 400, errs.CodeInvalidRequest, "between 900 and 3600"},
-		"negative duration":     {Request{Tenant: "acme", Subject: "alice", Duration: -time.Hour}, 400, errs.CodeInvalidRequest, "between 900 and 3600"},
-		"fractional duration":   {Request{Tenant: "acme", Subject: "alice", Duration: 1000*time.Second + time.Millisecond}, 400, errs.CodeInvalidRequest, "whole number"},
-		"over profile max":      {func() Request { r := userReq; r.Duration = 2*time.Hour + time.Second; return r }(), 400, errs.CodeInvalidRequest, "between 900 and 7200"},
-		"over role-chain limit": {func() Request { r := userReq; r.Duration = 13 * time.Hour; return r }(), 400, errs.CodeInvalidRequest, "between 900 and 7200"},
+		"empty tenant":          {Request{Subject: "alice"}, errs.KindUnauthenticated, errs.CodeInvalidTenant, "tenant"},
+		"wildcard tenant":       {Request{Tenant: "*", Subject: "alice"}, errs.KindUnauthenticated, errs.CodeInvalidTenant, "tenant"},
+		"prefix wildcard":       {Request{Tenant: "1*", Subject: "alice"}, errs.KindUnauthenticated, errs.CodeInvalidTenant, "tenant"},
+		"question mark tenant":  {Request{Tenant: "a?", Subject: "alice"}, errs.KindUnauthenticated, errs.CodeInvalidTenant, "tenant"},
+		"quote tenant":          {Request{Tenant: `a"b`, Subject: "alice"}, errs.KindUnauthenticated, errs.CodeInvalidTenant, "tenant"},
+		"dollar tenant":         {Request{Tenant: "${aws:username}", Subject: "alice"}, errs.KindUnauthenticated, errs.CodeInvalidTenant, "tenant"},
+		"slash tenant":          {Request{Tenant: "a/b", Subject: "alice"}, errs.KindUnauthenticated, errs.CodeInvalidTenant, "tenant"},
+		"control char tenant":   {Request{Tenant: "a\nb", Subject: "alice"}, errs.KindUnauthenticated, errs.CodeInvalidTenant, "tenant"},
+		"unicode tenant":        {Request{Tenant: "tenänt", Subject: "alice"}, errs.KindUnauthenticated, errs.CodeInvalidTenant, "tenant"},
+		"65-char tenant":        {Request{Tenant: strings.Repeat("a", 65), Subject: "alice"}, errs.KindUnauthenticated, errs.CodeInvalidTenant, "tenant"},
+		"leading dash tenant":   {Request{Tenant: "-a", Subject: "alice"}, errs.KindUnauthenticated, errs.CodeInvalidTenant, "tenant"},
+		"no subject":            {Request{Tenant: "acme"}, errs.KindUnauthenticated, errs.CodeInvalidToken, "subject"},
+		"unknown profile":       {Request{Tenant: "acme", Subject: "alice", Profile: "admin"}, errs.KindNotFound, errs.CodeProfileNotFound, "profile"},
+		"tenant not allowed":    {Request{Tenant: "initech", Subject: "alice", Profile: "user", Scopes: []string{"tvm:write"}}, errs.KindForbidden, errs.CodeForbidden, "tenant"},
+		"scope missing":         {Request{Tenant: "acme", Subject: "alice", Profile: "user", Scopes: []string{"tvm:read"}}, errs.KindForbidden, errs.CodeForbidden, "scope"},
+		"no scopes":             {Request{Tenant: "acme", Subject: "alice", Profile: "user"}, errs.KindForbidden, errs.CodeForbidden, "scope"},
+		"duration too short":    {Request{Tenant: "acme", Subject: "alice", Duration: 899 * time.Second}, errs.KindInvalidInput, errs.CodeInvalidRequest, "between 900 and 3600"},
+		"duration too long":     {Request{Tenant: "acme", Subject: "alice", Duration: 3601 * time.Second}, errs.KindInvalidInput, errs.CodeInvalidRequest, "between 900 and 3600"},
+		"negative duration":     {Request{Tenant: "acme", Subject: "alice", Duration: -time.Hour}, errs.KindInvalidInput, errs.CodeInvalidRequest, "between 900 and 3600"},
+		"fractional duration":   {Request{Tenant: "acme", Subject: "alice", Duration: 1000*time.Second + time.Millisecond}, errs.KindInvalidInput, errs.CodeInvalidRequest, "whole number"},
+		"over profile max":      {func() Request { r := userReq; r.Duration = 2*time.Hour + time.Second; return r }(), errs.KindInvalidInput, errs.CodeInvalidRequest, "between 900 and 7200"},
+		"over role-chain limit": {func() Request { r := userReq; r.Duration = 13 * time.Hour; return r }(), errs.KindInvalidInput, errs.CodeInvalidRequest, "between 900 and 7200"},
 	}
 	h := newHarness(t, nil)
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			_, err := h.v.Vend(context.Background(), tc.req)
-			e := wantErr(t, err, tc.status, tc.code)
+			e := wantErr(t, err, tc.kind, tc.code)
 			if !strings.Contains(e.Message, tc.message) {
 				t.Errorf("message %q does not mention %q", e.Message, tc.message)
 			}
@@ -91,7 +91,7 @@ func TestVendNoDefaultProfile(t *testing.T) {
 	h := newHarness(t, nil)
 	h.v.defaultProfile = ""
 	_, err := h.v.Vend(context.Background(), readReq("acme"))
-	wantErr(t, err, 400, errs.CodeInvalidRequest)
+	wantErr(t, err, errs.KindInvalidInput, errs.CodeInvalidRequest)
 	// The named profile still works.
 	req := readReq("acme")
 	req.Profile = "read"
@@ -274,7 +274,7 @@ func TestVendRejectsUnusableSTSAnswers(t *testing.T) {
 			if c != nil {
 				t.Fatalf("served unusable credentials %+v", c)
 			}
-			wantErr(t, err, http.StatusBadGateway, errs.CodeUpstreamInvalid)
+			wantErr(t, err, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid)
 			// Nothing was cached: the next request asks STS again.
 			_, _ = h.v.Vend(context.Background(), readReq("acme"))
 			if n := h.sts.calls.Load(); n != 2 {
@@ -329,39 +329,39 @@ func TestPolicyRefusalsAreTellable(t *testing.T) {
 func TestClassify(t *testing.T) {
 	tests := map[string]struct {
 		err        error
-		status     int
+		kind       errs.Kind
 		code       string
 		obsCode    string
 		retryable  bool
 		retryAfter bool
 	}{
-		"Throttling":               {apiErr("Throttling", "Rate exceeded", smithy.FaultClient), 503, errs.CodeUpstreamThrottled, "Throttling", true, true},
-		"ThrottlingException":      {apiErr("ThrottlingException", "x", smithy.FaultClient), 503, errs.CodeUpstreamThrottled, "ThrottlingException", true, true},
-		"RequestLimitExceeded":     {apiErr("RequestLimitExceeded", "x", smithy.FaultClient), 503, errs.CodeUpstreamThrottled, "RequestLimitExceeded", true, true},
-		"TooManyRequestsException": {apiErr("TooManyRequestsException", "x", smithy.FaultClient), 503, errs.CodeUpstreamThrottled, "TooManyRequestsException", true, true},
-		"AccessDenied":             {apiErr("AccessDenied", "User: arn:aws:iam::123456789012:user/broker is not authorized", smithy.FaultClient), 502, errs.CodeUpstreamAccessDenied, "AccessDenied", false, false},
-		"MalformedPolicyDocument":  {apiErr("MalformedPolicyDocument", "x", smithy.FaultClient), 502, errs.CodeUpstreamPolicyInvalid, "MalformedPolicyDocument", false, false},
-		"PackedPolicyTooLarge":     {apiErr("PackedPolicyTooLarge", "x", smithy.FaultClient), 502, errs.CodeUpstreamPolicyInvalid, "PackedPolicyTooLarge", false, false},
-		"ValidationError":          {apiErr("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.", smithy.FaultClient), 502, errs.CodeUpstreamInvalid, "ValidationError", false, false},
-		"RegionDisabledException":  {apiErr("RegionDisabledException", "x", smithy.FaultClient), 503, errs.CodeUpstreamUnavailable, "RegionDisabledException", false, true},
-		"ExpiredTokenException":    {apiErr("ExpiredTokenException", "x", smithy.FaultClient), 503, errs.CodeUpstreamUnavailable, "ExpiredTokenException", false, true},
-		"InvalidClientTokenId":     {apiErr("InvalidClientTokenId", "The security token included in the request is invalid", smithy.FaultClient), 503, errs.CodeUpstreamUnavailable, "InvalidClientTokenId", false, true},
-		"SignatureDoesNotMatch":    {apiErr("SignatureDoesNotMatch", "x", smithy.FaultClient), 503, errs.CodeUpstreamUnavailable, "SignatureDoesNotMatch", false, true},
-		"server fault":             {apiErr("InternalFailure", "x", smithy.FaultServer), 503, errs.CodeUpstreamUnavailable, "InternalFailure", true, true},
-		"unknown client code":      {apiErr("SomethingNew", "x", smithy.FaultClient), 502, errs.CodeUpstreamInvalid, "SomethingNew", false, false},
-		"deadline":                 {fmt.Errorf("op: %w", context.DeadlineExceeded), 504, errs.CodeUpstreamTimeout, "Timeout", false, false},
-		"sdk canceled deadline":    {&aws.RequestCanceledError{Err: context.DeadlineExceeded}, 504, errs.CodeUpstreamTimeout, "Timeout", false, false},
-		"canceled":                 {context.Canceled, 503, errs.CodeUpstreamUnavailable, "Canceled", false, false},
-		"connection refused":       {&smithy.OperationError{Err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}}}, 503, errs.CodeUpstreamUnavailable, "NetworkError", true, true},
-		"dns error":                {&net.DNSError{Err: "no such host", Name: "sts.example"}, 503, errs.CodeUpstreamUnavailable, "NetworkError", true, true},
-		"unknown error":            {errors.New("boom"), 503, errs.CodeUpstreamUnavailable, "Unknown", false, true},
+		"Throttling":               {apiErr("Throttling", "Rate exceeded", smithy.FaultClient), errs.KindUpstreamThrottled, errs.CodeUpstreamThrottled, "Throttling", true, true},
+		"ThrottlingException":      {apiErr("ThrottlingException", "x", smithy.FaultClient), errs.KindUpstreamThrottled, errs.CodeUpstreamThrottled, "ThrottlingException", true, true},
+		"RequestLimitExceeded":     {apiErr("RequestLimitExceeded", "x", smithy.FaultClient), errs.KindUpstreamThrottled, errs.CodeUpstreamThrottled, "RequestLimitExceeded", true, true},
+		"TooManyRequestsException": {apiErr("TooManyRequestsException", "x", smithy.FaultClient), errs.KindUpstreamThrottled, errs.CodeUpstreamThrottled, "TooManyRequestsException", true, true},
+		"AccessDenied":             {apiErr("AccessDenied", "User: arn:aws:iam::123456789012:user/broker is not authorized", smithy.FaultClient), errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "AccessDenied", false, false},
+		"MalformedPolicyDocument":  {apiErr("MalformedPolicyDocument", "x", smithy.FaultClient), errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid, "MalformedPolicyDocument", false, false},
+		"PackedPolicyTooLarge":     {apiErr("PackedPolicyTooLarge", "x", smithy.FaultClient), errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid, "PackedPolicyTooLarge", false, false},
+		"ValidationError":          {apiErr("ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.", smithy.FaultClient), errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "ValidationError", false, false},
+		"RegionDisabledException":  {apiErr("RegionDisabledException", "x", smithy.FaultClient), errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable, "RegionDisabledException", false, true},
+		"ExpiredTokenException":    {apiErr("ExpiredTokenException", "x", smithy.FaultClient), errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable, "ExpiredTokenException", false, true},
+		"InvalidClientTokenId":     {apiErr("InvalidClientTokenId", "The security token included in the request is invalid", smithy.FaultClient), errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable, "InvalidClientTokenId", false, true},
+		"SignatureDoesNotMatch":    {apiErr("SignatureDoesNotMatch", "x", smithy.FaultClient), errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable, "SignatureDoesNotMatch", false, true},
+		"server fault":             {apiErr("InternalFailure", "x", smithy.FaultServer), errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable, "InternalFailure", true, true},
+		"unknown client code":      {apiErr("SomethingNew", "x", smithy.FaultClient), errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "SomethingNew", false, false},
+		"deadline":                 {fmt.Errorf("op: %w", context.DeadlineExceeded), errs.KindUpstreamTimeout, errs.CodeUpstreamTimeout, "Timeout", false, false},
+		"sdk canceled deadline":    {&aws.RequestCanceledError{Err: context.DeadlineExceeded}, errs.KindUpstreamTimeout, errs.CodeUpstreamTimeout, "Timeout", false, false},
+		"canceled":                 {context.Canceled, errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable, "Canceled", false, false},
+		"connection refused":       {&smithy.OperationError{Err: &smithyhttp.RequestSendError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}}}, errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable, "NetworkError", true, true},
+		"dns error":                {&net.DNSError{Err: "no such host", Name: "sts.example"}, errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable, "NetworkError", true, true},
+		"unknown error":            {errors.New("boom"), errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable, "Unknown", false, true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			f := classify(tc.err)
-			if f.err.Status != tc.status || f.err.Code != tc.code || f.code != tc.obsCode || f.retryable != tc.retryable {
-				t.Errorf("classify = %d %s obs=%s retry=%v, want %d %s obs=%s retry=%v",
-					f.err.Status, f.err.Code, f.code, f.retryable, tc.status, tc.code, tc.obsCode, tc.retryable)
+			if f.err.Kind != tc.kind || f.err.Code != tc.code || f.code != tc.obsCode || f.retryable != tc.retryable {
+				t.Errorf("classify = %s %s obs=%s retry=%v, want %s %s obs=%s retry=%v",
+					f.err.Kind, f.err.Code, f.code, f.retryable, tc.kind, tc.code, tc.obsCode, tc.retryable)
 			}
 			if (f.err.RetryAfter > 0) != tc.retryAfter {
 				t.Errorf("RetryAfter = %v, want set=%v", f.err.RetryAfter, tc.retryAfter)
@@ -383,12 +383,12 @@ func TestClassify(t *testing.T) {
 }
 
 func TestThrottlingRetriedThen503(t *testing.T) {
-	h := newHarness(t, func(c *config.Config) { c.STS.MaxAttempts = 4 })
+	h := newHarness(t, nil, func(o *Options) { o.STS.MaxAttempts = 4 })
 	h.sts.respond = func(context.Context, int64, *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
 		return nil, apiErr("Throttling", "Rate exceeded", smithy.FaultClient)
 	}
 	_, err := h.v.Vend(context.Background(), readReq("acme"))
-	e := wantErr(t, err, http.StatusServiceUnavailable, errs.CodeUpstreamThrottled)
+	e := wantErr(t, err, errs.KindUpstreamThrottled, errs.CodeUpstreamThrottled)
 	if e.RetryAfter <= 0 {
 		t.Errorf("RetryAfter = %v, want > 0", e.RetryAfter)
 	}
@@ -465,7 +465,7 @@ func TestAccessDeniedNegativelyCached(t *testing.T) {
 	}
 	for range 5 {
 		_, err := h.v.Vend(context.Background(), readReq("acme"))
-		wantErr(t, err, http.StatusBadGateway, errs.CodeUpstreamAccessDenied)
+		wantErr(t, err, errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied)
 	}
 	if n := h.sts.calls.Load(); n != 1 {
 		t.Fatalf("AssumeRole calls = %d, want 1 (AccessDenied cached)", n)
@@ -489,16 +489,16 @@ func TestTimeout(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
 	_, err := h.v.Vend(ctx, readReq("acme"))
-	wantErr(t, err, http.StatusGatewayTimeout, errs.CodeUpstreamTimeout)
+	wantErr(t, err, errs.KindUpstreamTimeout, errs.CodeUpstreamTimeout)
 }
 
 func TestUncachedTimeoutUsesCallerContext(t *testing.T) {
-	h := newHarness(t, func(c *config.Config) { c.Cache.Disabled = true })
+	h := newHarness(t, nil, func(o *Options) { o.Cache.Disabled = true })
 	h.sts.gate = make(chan struct{})
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
 	_, err := h.v.Vend(ctx, readReq("acme"))
-	wantErr(t, err, http.StatusGatewayTimeout, errs.CodeUpstreamTimeout)
+	wantErr(t, err, errs.KindUpstreamTimeout, errs.CodeUpstreamTimeout)
 }
 
 func TestLogsCarryNoSecrets(t *testing.T) {
@@ -558,7 +558,7 @@ func TestBackoffInterruptedKeepsThrottleError(t *testing.T) {
 		return nil, apiErr("Throttling", "Rate exceeded", smithy.FaultClient)
 	}}
 	cfg := baseConfig()
-	v, err := New(cfg, compile(t, cfg), fake, Options{
+	v, err := New(compile(t, cfg), fake, Options{
 		Clock: clock.Now,
 		Sleep: func(context.Context, time.Duration) error { return context.DeadlineExceeded },
 	})
@@ -567,7 +567,7 @@ func TestBackoffInterruptedKeepsThrottleError(t *testing.T) {
 	}
 	defer v.Close()
 	_, err = v.Vend(context.Background(), readReq("acme"))
-	wantErr(t, err, http.StatusServiceUnavailable, errs.CodeUpstreamThrottled)
+	wantErr(t, err, errs.KindUpstreamThrottled, errs.CodeUpstreamThrottled)
 	if n := fake.calls.Load(); n != 1 {
 		t.Errorf("AssumeRole calls = %d, want 1", n)
 	}

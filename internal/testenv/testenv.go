@@ -1,6 +1,10 @@
 // Package testenv holds the helpers the project's test suites share: finding
 // and running dynalite (the second DynamoDB backend), picking free loopback
-// addresses, and a goroutine-safe output buffer.
+// addresses, a goroutine-safe output buffer, the one fake STS (STS: the
+// Query protocol's AssumeRole and GetCallerIdentity, with call records and
+// programmable failures) and the one identity provider (IdP: the local AWS's
+// dev OIDC provider on an httptest server, plus signing of arbitrary
+// tokens).
 //
 // It is an ordinary package so that test files of several packages can import
 // it; nothing outside tests should.

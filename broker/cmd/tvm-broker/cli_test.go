@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/tvmkit/tvm/internal/testenv"
 )
 
 const exampleConfig = "../../../examples/broker.yaml"
@@ -192,9 +194,8 @@ func TestBinaryCheck(t *testing.T) {
 // TestServeStopsWithContext runs serve in-process and stops it by
 // cancelling its context.
 func TestServeStopsWithContext(t *testing.T) {
-	p := newIDP(t)
-	sts := newFakeSTS(t, nil)
-	t.Setenv("AWS_ENDPOINT_URL_STS", sts.srv.URL)
+	p := testenv.StartIdP(t, nil)
+	t.Setenv("AWS_ENDPOINT_URL_STS", testenv.StartSTS(t, &testenv.STS{KeyID: brokerKeyID}))
 	t.Setenv("AWS_ACCESS_KEY_ID", brokerKeyID)
 	t.Setenv("AWS_SECRET_ACCESS_KEY", brokerSecret)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
@@ -208,7 +209,7 @@ func TestServeStopsWithContext(t *testing.T) {
 	defer cancel()
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--config", writeConfig(t, p.srv.URL), "--listen", "127.0.0.1:0"}, out, out, os.Getenv)
+		done <- run(ctx, []string{"serve", "--config", writeConfig(t, p.URL), "--listen", "127.0.0.1:0"}, out, out, os.Getenv)
 	}()
 	var addr string
 	select {
@@ -218,7 +219,7 @@ func TestServeStopsWithContext(t *testing.T) {
 	}
 	b := &broker{base: "http://" + addr, client: newClient()}
 	defer b.client.CloseIdleConnections()
-	res, body := b.do(t, "GET", "/v1/credentials", "Bearer "+p.mint(t, nil, nil), nil, "")
+	res, body := b.do(t, "GET", "/v1/credentials", "Bearer "+p.Token(t, nil), nil, "")
 	if res.StatusCode != 200 {
 		t.Errorf("status %d: %s", res.StatusCode, body)
 	}

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"os/signal"
 	"syscall"
 
@@ -50,7 +49,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 
 // runServer wires the broker together and serves until a signal arrives.
 func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	// Background work (JWKS refresh) lives until the server has shut down,
 	// not only until the signal.
@@ -72,21 +71,17 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		return fmt.Errorf("AWS SDK configuration: %w", err)
 	}
 	m := metrics.New(profileNames(cfg))
-	vendor, err := vend.New(cfg, set, sts.NewFromConfig(awsCfg), vend.Options{Observer: m, Logger: log})
+	vopts := vendOptions(cfg)
+	vopts.Observer, vopts.Logger = m, log
+	vendor, err := vend.New(set, sts.NewFromConfig(awsCfg), vopts)
 	if err != nil {
 		return err
 	}
 	defer vendor.Close()
 
-	handler, err := api.New(api.Options{
-		Verifier:       verifier,
-		Vendor:         vendor,
-		Logger:         log,
-		Metrics:        m,
-		DefaultProfile: cfg.DefaultProfile,
-		Server:         cfg.Server,
-		RateLimit:      cfg.RateLimit,
-	})
+	aopts := apiOptions(cfg)
+	aopts.Verifier, aopts.Vendor, aopts.Logger, aopts.Metrics = verifier, vendor, log, m
+	handler, err := api.New(aopts)
 	if err != nil {
 		return err
 	}
@@ -141,6 +136,37 @@ func compileProfiles(cfg *config.Config, log *slog.Logger) (*profiles.Set, error
 		return nil, fmt.Errorf("policy templates: %w", err)
 	}
 	return profiles.Compile(cfg, templates, profiles.Options{Logger: log})
+}
+
+// vendOptions returns the vending core's settings from the configuration.
+func vendOptions(cfg *config.Config) vend.Options {
+	return vend.Options{
+		Cache: vend.CacheOptions{
+			Disabled:      cfg.Cache.Disabled,
+			MaxEntries:    cfg.Cache.MaxEntries,
+			RefreshBefore: cfg.Cache.RefreshBefore,
+			ClientWindow:  cfg.Cache.ClientWindow,
+		},
+		STS: vend.STSOptions{Timeout: cfg.STS.Timeout, MaxAttempts: cfg.STS.MaxAttempts},
+	}
+}
+
+// apiOptions returns the HTTP layer's settings from the configuration.
+// rate_limit.disabled leaves both scopes unlimited.
+func apiOptions(cfg *config.Config) api.Options {
+	o := api.Options{
+		DefaultProfile: cfg.DefaultProfile,
+		Server: api.ServerOptions{
+			RequestTimeout: cfg.Server.RequestTimeout,
+			MaxBodyBytes:   cfg.Server.MaxBodyBytes,
+			AllowedHosts:   cfg.Server.AllowedHosts,
+		},
+	}
+	if rl := cfg.RateLimit; !rl.Disabled {
+		o.RateLimit.PerTenant = api.Rate{RPS: rl.PerTenantRPS, Burst: rl.PerTenantBurst}
+		o.RateLimit.PerSubject = api.Rate{RPS: rl.PerSubjectRPS, Burst: rl.PerSubjectBurst}
+	}
+	return o
 }
 
 // newLogger returns the JSON (or text) logger at the configured level.
