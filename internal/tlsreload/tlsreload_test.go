@@ -219,7 +219,9 @@ func TestBrokenReplacementKeepsOldPair(t *testing.T) {
 			wantErr: "private key does not match public key",
 		},
 		"truncated certificate": {
-			write:   func(t *testing.T, f files) { f.writePair(t, pair{cert: fresh.cert[:len(fresh.cert)/2], key: fresh.key}) },
+			write: func(t *testing.T, f files) {
+				f.writePair(t, pair{cert: fresh.cert[:len(fresh.cert)/2], key: fresh.key})
+			},
 			wantErr: "failed to find any PEM data in certificate input",
 		},
 		"empty key": {
