@@ -25,7 +25,18 @@ type testCA struct {
 
 func newCA(t *testing.T, name string) *testCA {
 	t.Helper()
-	key := newKey(t)
+	ca, err := makeCA(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
+}
+
+func makeCA(name string) (*testCA, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
 	tmpl := &x509.Certificate{
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: name},
@@ -37,13 +48,13 @@ func newCA(t *testing.T, name string) *testCA {
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	cert, err := x509.ParseCertificate(der)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	return &testCA{cert: cert, key: key, pem: pemBlock("CERTIFICATE", der)}
+	return &testCA{cert: cert, key: key, pem: pemBlock("CERTIFICATE", der)}, nil
 }
 
 func newKey(t *testing.T) *ecdsa.PrivateKey {

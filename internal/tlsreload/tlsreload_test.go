@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"io"
 	"log/slog"
@@ -466,4 +467,36 @@ func TestCloseStopsPolling(t *testing.T) {
 	if got := r.Leaf().SerialNumber.Int64(); got != 1 {
 		t.Errorf("Leaf serial after Close %d, want 1", got)
 	}
+}
+
+// FuzzParseCAs: the client CA bundle parser never panics, and a bundle it
+// accepts is one or more PEM CERTIFICATE blocks and nothing else.
+func FuzzParseCAs(f *testing.F) {
+	ca, err := makeCA("seed CA")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(ca.pem)
+	f.Add(append(append([]byte{}, ca.pem...), ca.pem...))
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
+	f.Add([]byte("junk"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := parseCAs(data); err != nil {
+			return
+		}
+		n, rest := 0, data
+		for {
+			var b *pem.Block
+			if b, rest = pem.Decode(rest); b == nil {
+				break
+			}
+			if b.Type != "CERTIFICATE" {
+				t.Fatalf("accepted a %q block", b.Type)
+			}
+			n++
+		}
+		if n == 0 || len(bytes.TrimSpace(rest)) != 0 {
+			t.Fatalf("accepted %d certificates and trailing %q", n, rest)
+		}
+	})
 }
