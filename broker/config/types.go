@@ -282,6 +282,8 @@ type Server struct {
 	// (DNS-rebinding defence for loopback deployments), e.g.
 	// "127.0.0.1:8080", "localhost:8080".
 	AllowedHosts []string `yaml:"allowed_hosts"`
+	// TLS, when set, makes the broker serve https (see TLS).
+	TLS TLS `yaml:"tls"`
 }
 
 // Log configures logging.

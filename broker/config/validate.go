@@ -478,4 +478,5 @@ func (c *Config) validateLimits(v *validator) {
 			v.add(fmt.Sprintf("server.allowed_hosts[%d]", i), "must be a host or host:port")
 		}
 	}
+	s.TLS.validate(v)
 }
