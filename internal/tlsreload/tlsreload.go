@@ -433,6 +433,22 @@ func (r *Reloader) build(f pemFiles, digest [sha256.Size]byte) (*generation, err
 	return &generation{cert: &cert, config: cfg, digest: digest, clientCAs: nCAs}, nil
 }
 
+// LoadCAs reads a PEM bundle of CA certificates (at most MaxFileBytes) with
+// the rules of ClientCAFile — only CERTIFICATE blocks, at least one, nothing
+// else — and returns the pool and the number of certificates in it. A
+// client that must trust a private CA (a health check, say) uses it.
+func LoadCAs(path string) (*x509.CertPool, int, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	pool, n, err := parseCAs(data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("tlsreload: %s: %w", path, err)
+	}
+	return pool, n, nil
+}
+
 // parseCAs parses a PEM bundle of CA certificates, refusing any block that
 // is not a certificate and a bundle with none. It returns the pool and the
 // number of certificates in it.

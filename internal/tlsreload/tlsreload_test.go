@@ -339,6 +339,15 @@ func TestInspect(t *testing.T) {
 	if s.ClientCAs != 2 || s.ClientAuth != ClientAuthRequire {
 		t.Errorf("Inspect with client CAs = %+v", s)
 	}
+	if pool, n, err := LoadCAs(f.ca); err != nil || n != 2 || pool == nil {
+		t.Errorf("LoadCAs = %v, %d, %v", pool, n, err)
+	}
+	if _, _, err := LoadCAs(f.key); err == nil || !strings.Contains(err.Error(), `"PRIVATE KEY" is not a CERTIFICATE`) {
+		t.Errorf("LoadCAs of a key file: %v", err)
+	}
+	if _, _, err := LoadCAs(f.dir + "/nope"); err == nil {
+		t.Error("LoadCAs of a missing file succeeded")
+	}
 	// The clock decides expiry, as in New.
 	late := func() time.Time { return s.Leaf.NotAfter.Add(time.Second) }
 	if _, err := Inspect(Options{CertFile: f.cert, KeyFile: f.key, Now: late}); !errors.Is(err, ErrExpired) {

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/tvmkit/tvm/broker/profiles"
 	"github.com/tvmkit/tvm/policies"
@@ -15,7 +17,8 @@ import (
 )
 
 // check validates the configuration and proves every profile, printing one
-// table row per profile (and, with --rows, every proof row).
+// table row per profile (and, with --rows, every proof row), then loads the
+// TLS files as serve would (checkTLS).
 func check(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	cmd := newSubcommand("check", stderr)
 	rows := cmd.fs.Bool("rows", false, "print every row of every isolation proof")
@@ -34,6 +37,7 @@ func check(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		reports = set.Reports()
 	}
 	printChecks(stdout, reports, cfg.Proof.Disabled, *rows)
+	err = errors.Join(err, checkTLS(stdout, &cfg.Server, cfg.Listen, time.Now()))
 	if err != nil {
 		fmt.Fprintf(stderr, "tvm-broker check: FAILED: %v\n", err)
 		return exitFailure
