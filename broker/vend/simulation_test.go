@@ -265,7 +265,9 @@ func measure(calls []time.Duration, session, run time.Duration, res simResult) s
 }
 
 // refreshInterval is I = D − min(refresh_before, D/2).
-func refreshInterval(d, refreshBefore time.Duration) time.Duration { return d - min(refreshBefore, d/2) }
+func refreshInterval(d, refreshBefore time.Duration) time.Duration {
+	return d - min(refreshBefore, d/2)
+}
 
 // upperBound is T·R / I AssumeRole/s: every replica refreshes every key
 // once per interval. With pod tokens that cap sessions, a tenant has a key
