@@ -6,7 +6,7 @@
 // Usage:
 //
 //	tvm-broker [serve] --config FILE [--listen ADDR]
-//	tvm-broker check   --config FILE [--rows]
+//	tvm-broker check   --config FILE [--rows] [--skip-tls]
 //	tvm-broker render  --config FILE --profile P --tenant T
 //	tvm-broker healthcheck [--url URL] [--ca-file F] [--server-name N] [--cert-file F --key-file F]
 //	tvm-broker version
@@ -61,7 +61,8 @@ const (
 
 const usage = `usage:
   tvm-broker [serve] --config FILE [--listen ADDR]   run the credential broker
-  tvm-broker check   --config FILE [--rows]          validate config, lint and prove every profile
+  tvm-broker check   --config FILE [--rows] [--skip-tls]
+                                                     validate config, lint and prove every profile, load the TLS files
   tvm-broker render  --config FILE --profile P --tenant T
                                                      print the session policy for a tenant
   tvm-broker healthcheck [--url URL] [--ca-file F --server-name N]

@@ -333,6 +333,14 @@ func TestCheckTLS(t *testing.T) {
 		"bad client CA":   {fmt.Sprintf("{cert_file: %s, key_file: %s, client_auth: verify-if-given, client_ca_file: %s}", certFile, keyFile, keyFile), exitFailure, []string{"tls: FAIL:", `"PRIVATE KEY" is not a CERTIFICATE`}, false},
 		"off, loopback":   {"", exitOK, []string{"tls: off (server.tls not set): plain http on 127.0.0.1:8080"}, false},
 	}
+	// --skip-tls: a configuration checked away from its certificates.
+	cfgPath := writeConfig(t, "http://127.0.0.1:1")
+	appendFile(t, cfgPath, fmt.Sprintf("server:\n  tls: {cert_file: %s, key_file: %s}\n", filepath.Join(dir, "nope.crt"), keyFile))
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"check", "--skip-tls", "--config", cfgPath}, &stdout, &stderr, func(string) string { return "" }); code != exitOK ||
+		!strings.Contains(stdout.String(), "tls: files not checked (--skip-tls)") {
+		t.Errorf("check --skip-tls: exit %d\n%s%s", code, stdout.String(), stderr.String())
+	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			cfgPath := writeConfig(t, "http://127.0.0.1:1")
