@@ -40,6 +40,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tvmkit/tvm/broker/auth/claimpath"
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
 	"github.com/tvmkit/tvm/policies/tenant"
@@ -76,8 +77,8 @@ const fetchTimeout = 10 * time.Second
 type Verifier struct {
 	parser       *jwt.Parser
 	src          keySource
-	tenantClaim  string
-	subjectClaim string
+	tenantClaim  claimpath.Path
+	subjectClaim claimpath.Path
 	pattern      *tenant.Pattern
 	maxBytes     int
 	algorithms   []string
@@ -120,6 +121,14 @@ func newVerifier(cfg *config.Auth, src keySource, clock func() time.Time) (*Veri
 	if err != nil {
 		return nil, fmt.Errorf("auth: tenant_pattern: %w", err)
 	}
+	tenantClaim, err := claimpath.Parse(cfg.TenantClaim)
+	if err != nil {
+		return nil, fmt.Errorf("auth: tenant_claim: %w", err)
+	}
+	subjectClaim, err := claimpath.Parse(cfg.SubjectClaim)
+	if err != nil {
+		return nil, fmt.Errorf("auth: subject_claim: %w", err)
+	}
 	popts := []jwt.ParserOption{
 		jwt.WithValidMethods(cfg.Algorithms),
 		jwt.WithIssuer(cfg.Issuer),
@@ -135,8 +144,8 @@ func newVerifier(cfg *config.Auth, src keySource, clock func() time.Time) (*Veri
 	return &Verifier{
 		parser:       jwt.NewParser(popts...),
 		src:          src,
-		tenantClaim:  cfg.TenantClaim,
-		subjectClaim: cfg.SubjectClaim,
+		tenantClaim:  tenantClaim,
+		subjectClaim: subjectClaim,
 		pattern:      pattern,
 		maxBytes:     cfg.MaxTokenBytes,
 		algorithms:   append([]string(nil), cfg.Algorithms...),

@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tvmkit/tvm/broker/auth/claimpath"
 	"github.com/tvmkit/tvm/broker/errs"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
@@ -48,38 +49,19 @@ func (v *Verifier) identity(claims jwt.MapClaims) (*Identity, error) {
 	return id, nil
 }
 
-// lookupClaim finds a claim by exact top-level name first, then as a nested
-// path of '.'-separated object keys.
-func lookupClaim(claims map[string]any, name string) (any, bool) {
-	if val, ok := claims[name]; ok {
-		return val, true
-	}
-	if !strings.Contains(name, ".") {
-		return nil, false
-	}
-	var cur any = claims
-	for seg := range strings.SplitSeq(name, ".") {
-		obj, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false
-		}
-		if cur, ok = obj[seg]; !ok {
-			return nil, false
-		}
-	}
-	return cur, true
-}
-
 // canonicalInt matches the canonical decimal text of a JSON integer.
 var canonicalInt = regexp.MustCompile(`^-?(?:0|[1-9][0-9]*)$`)
 
-// tenantFromClaims returns the validated tenant id, or an invalid_tenant error.
+// tenantFromClaims returns the validated tenant id, or an invalid_tenant
+// error. The claim is found by path (package claimpath: a top-level name, a
+// nested path such as org.tenant, or an escaped one such as
+// kubernetes\.io.namespace).
 // The value must be a JSON string, or a JSON integer taken as its canonical
 // decimal text; it must match pattern. The value is never echoed.
-func tenantFromClaims(claims map[string]any, name string, pattern *tenant.Pattern) (string, error) {
-	val, ok := lookupClaim(claims, name)
+func tenantFromClaims(claims map[string]any, path claimpath.Path, pattern *tenant.Pattern) (string, error) {
+	val, ok := path.Lookup(claims)
 	if !ok {
-		return "", errs.InvalidTenant("tenant claim missing", fmt.Errorf("claim %q absent", name))
+		return "", errs.InvalidTenant("tenant claim missing", fmt.Errorf("claim %q absent", path))
 	}
 	var tenant string
 	switch t := val.(type) {
@@ -101,8 +83,9 @@ func tenantFromClaims(claims map[string]any, name string, pattern *tenant.Patter
 
 // subjectFromClaims returns the subject: a non-empty string of at most
 // maxSubjectLen characters, valid UTF-8, without control characters.
-func subjectFromClaims(claims map[string]any, name string) (string, error) {
-	val, ok := lookupClaim(claims, name)
+func subjectFromClaims(claims map[string]any, path claimpath.Path) (string, error) {
+	name := path.String()
+	val, ok := path.Lookup(claims)
 	if !ok {
 		return "", fmt.Errorf("claim %q absent", name)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/tvmkit/tvm/broker/auth/claimpath"
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
 	"github.com/tvmkit/tvm/policies/tenant"
@@ -37,7 +38,7 @@ func FuzzTenantClaim(f *testing.F) {
 		if err := dec.Decode(&val); err != nil {
 			return
 		}
-		got, err := tenantFromClaims(map[string]any{"tenant_id": val}, "tenant_id", pattern)
+		got, err := tenantFromClaims(map[string]any{"tenant_id": val}, claimpath.MustParse("tenant_id"), pattern)
 		if err != nil {
 			var e *errs.Error
 			if !errors.As(err, &e) || e.Code != errs.CodeInvalidTenant || e.Kind != errs.KindUnauthenticated {

@@ -114,7 +114,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 }
 
 // resolvePaths makes the file paths of the configuration (policy_dir,
-// auth.jwks_file, auth.public_key_files) that are relative absolute against
+// auth.jwks_file, auth.public_key_files, server.tls) that are relative absolute against
 // base, the directory of the configuration file, so that a configuration
 // means the same thing whatever the working directory of the process.
 func (c *Config) resolvePaths(base string) {
@@ -129,6 +129,7 @@ func (c *Config) resolvePaths(base string) {
 	for i, p := range c.Auth.PublicKeyFiles {
 		c.Auth.PublicKeyFiles[i] = abs(p)
 	}
+	c.Server.TLS.resolvePaths(abs)
 }
 
 // Parse decodes one strict YAML document (unknown or duplicated keys, a
@@ -210,6 +211,7 @@ func (c *Config) SetDefaults() {
 	setDefault(&s.ShutdownTimeout, DefaultShutdownTimeout)
 	setDefault(&s.MaxHeaderBytes, DefaultMaxHeaderBytes)
 	setDefault(&s.MaxBodyBytes, DefaultMaxBodyBytes)
+	s.TLS.setDefaults()
 	setDefault(&c.Log.Level, DefaultLogLevel)
 	setDefault(&c.Log.Format, DefaultLogFormat)
 	if len(c.Proof.Tenants) == 0 {

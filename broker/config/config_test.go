@@ -11,6 +11,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tvmkit/tvm/internal/tlsreload"
 )
 
 func TestMain(m *testing.M) {
@@ -308,26 +310,28 @@ func TestValidateNamesField(t *testing.T) {
 			c.Auth.JWKSURL, c.Auth.AllowHMAC, c.Auth.HMACSecret = "", true, "short"
 			c.Auth.Algorithms = []string{"HS256"}
 		}, "auth.hmac_secret: must be at least 32 bytes"},
-		"leeway too large":       {func(c *Config) { c.Auth.Leeway = 6 * time.Minute }, "auth.leeway: must be between"},
-		"no key source":          {func(c *Config) { c.Auth.JWKSURL = "" }, "auth.jwks_url: exactly one key source is required"},
-		"two key sources":        {func(c *Config) { c.Auth.JWKSFile = "keys.json" }, "auth.jwks_file: exactly one key source is allowed"},
-		"jwks url http":          {func(c *Config) { c.Auth.JWKSURL = "http://idp.example.com/jwks" }, "auth.jwks_url: must use https"},
-		"empty public key file":  {func(c *Config) { c.Auth.JWKSURL, c.Auth.PublicKeyFiles = "", []string{""} }, "auth.public_key_files[0]: must not be empty"},
-		"refresh interval":       {func(c *Config) { c.Auth.JWKSRefresh = time.Second }, "auth.jwks_refresh_interval:"},
-		"refresh rate limit":     {func(c *Config) { c.Auth.JWKSRefreshRateLimit = time.Millisecond }, "auth.jwks_refresh_rate_limit:"},
-		"tenant claim control":   {func(c *Config) { c.Auth.TenantClaim = "a\nb" }, "auth.tenant_claim: contains a control character"},
-		"subject claim long":     {func(c *Config) { c.Auth.SubjectClaim = strings.Repeat("s", 257) }, "auth.subject_claim: longer than"},
-		"pattern not compiling":  {func(c *Config) { c.Auth.TenantPattern = "^[a-$" }, "auth.tenant_pattern: does not compile"},
-		"pattern unanchored":     {func(c *Config) { c.Auth.TenantPattern = "[a-z]{1,8}" }, "auth.tenant_pattern: must be anchored"},
-		"pattern star":           {func(c *Config) { c.Auth.TenantPattern = `^[a-z*]{1,8}$` }, "auth.tenant_pattern: must not match the character '*'"},
-		"max token bytes":        {func(c *Config) { c.Auth.MaxTokenBytes = 100 }, "auth.max_token_bytes: must be between"},
-		"token over header":      {func(c *Config) { c.Auth.MaxTokenBytes = 20000 }, "auth.max_token_bytes: must not exceed server.max_header_bytes"},
-		"sts region":             {func(c *Config) { c.STS.Region = "mars" }, "sts.region: not an AWS region"},
-		"sts timeout":            {func(c *Config) { c.STS.Timeout = -1 }, "sts.timeout: must be between"},
-		"sts timeout vs request": {func(c *Config) { c.STS.Timeout = time.Minute }, "sts.timeout: must be less than server.request_timeout"},
-		"sts attempts":           {func(c *Config) { c.STS.MaxAttempts = 11 }, "sts.max_attempts:"},
-		"no profiles":            {func(c *Config) { c.Profiles, c.DefaultProfile = nil, "" }, "profiles: at least one profile"},
-		"profile name":           {func(c *Config) { c.Profiles[0].Name = "Read"; c.DefaultProfile = "Read" }, "profiles[0].name: must match"},
+		"leeway too large":                 {func(c *Config) { c.Auth.Leeway = 6 * time.Minute }, "auth.leeway: must be between"},
+		"no key source":                    {func(c *Config) { c.Auth.JWKSURL = "" }, "auth.jwks_url: exactly one key source is required"},
+		"two key sources":                  {func(c *Config) { c.Auth.JWKSFile = "keys.json" }, "auth.jwks_file: exactly one key source is allowed"},
+		"jwks url http":                    {func(c *Config) { c.Auth.JWKSURL = "http://idp.example.com/jwks" }, "auth.jwks_url: must use https"},
+		"empty public key file":            {func(c *Config) { c.Auth.JWKSURL, c.Auth.PublicKeyFiles = "", []string{""} }, "auth.public_key_files[0]: must not be empty"},
+		"refresh interval":                 {func(c *Config) { c.Auth.JWKSRefresh = time.Second }, "auth.jwks_refresh_interval:"},
+		"refresh rate limit":               {func(c *Config) { c.Auth.JWKSRefreshRateLimit = time.Millisecond }, "auth.jwks_refresh_rate_limit:"},
+		"tenant claim control":             {func(c *Config) { c.Auth.TenantClaim = "a\nb" }, "auth.tenant_claim: contains a control character"},
+		"subject claim long":               {func(c *Config) { c.Auth.SubjectClaim = strings.Repeat("s", 257) }, "auth.subject_claim: longer than"},
+		"tenant claim bad escape":          {func(c *Config) { c.Auth.TenantClaim = `kubernetes\io.namespace` }, "auth.tenant_claim: a backslash at byte 10 escapes nothing"},
+		"subject claim trailing backslash": {func(c *Config) { c.Auth.SubjectClaim = `sub\` }, "auth.subject_claim: a backslash at byte 3 escapes nothing"},
+		"pattern not compiling":            {func(c *Config) { c.Auth.TenantPattern = "^[a-$" }, "auth.tenant_pattern: does not compile"},
+		"pattern unanchored":               {func(c *Config) { c.Auth.TenantPattern = "[a-z]{1,8}" }, "auth.tenant_pattern: must be anchored"},
+		"pattern star":                     {func(c *Config) { c.Auth.TenantPattern = `^[a-z*]{1,8}$` }, "auth.tenant_pattern: must not match the character '*'"},
+		"max token bytes":                  {func(c *Config) { c.Auth.MaxTokenBytes = 100 }, "auth.max_token_bytes: must be between"},
+		"token over header":                {func(c *Config) { c.Auth.MaxTokenBytes = 20000 }, "auth.max_token_bytes: must not exceed server.max_header_bytes"},
+		"sts region":                       {func(c *Config) { c.STS.Region = "mars" }, "sts.region: not an AWS region"},
+		"sts timeout":                      {func(c *Config) { c.STS.Timeout = -1 }, "sts.timeout: must be between"},
+		"sts timeout vs request":           {func(c *Config) { c.STS.Timeout = time.Minute }, "sts.timeout: must be less than server.request_timeout"},
+		"sts attempts":                     {func(c *Config) { c.STS.MaxAttempts = 11 }, "sts.max_attempts:"},
+		"no profiles":                      {func(c *Config) { c.Profiles, c.DefaultProfile = nil, "" }, "profiles: at least one profile"},
+		"profile name":                     {func(c *Config) { c.Profiles[0].Name = "Read"; c.DefaultProfile = "Read" }, "profiles[0].name: must match"},
 		"profile duplicate": {func(c *Config) {
 			second(c)
 			c.Profiles[1].Name = "read"
@@ -394,11 +398,28 @@ func TestValidateNamesField(t *testing.T) {
 		"header bytes":                  {func(c *Config) { c.Server.MaxHeaderBytes = 100 }, "server.max_header_bytes:"},
 		"body bytes":                    {func(c *Config) { c.Server.MaxBodyBytes = -1 }, "server.max_body_bytes:"},
 		"allowed hosts":                 {func(c *Config) { c.Server.AllowedHosts = []string{"http://x/"} }, "server.allowed_hosts[0]:"},
-		"log level":                     {func(c *Config) { c.Log.Level = "trace" }, "log.level:"},
-		"log format":                    {func(c *Config) { c.Log.Format = "xml" }, "log.format:"},
-		"proof count":                   {func(c *Config) { c.Proof.Tenants = []string{"a"} }, "proof.tenants: must list exactly two"},
-		"proof same":                    {func(c *Config) { c.Proof.Tenants = []string{"a", "a"} }, "proof.tenants: the two tenants must differ"},
-		"proof pattern":                 {func(c *Config) { c.Proof.Tenants = []string{"a", "b/c"} }, "proof.tenants[1]: does not match"},
+		"tls without key":               {func(c *Config) { c.Server.TLS = TLS{CertFile: "c", ReloadInterval: time.Minute} }, "server.tls: a certificate file and a key file are required"},
+		"tls mode alone":                {func(c *Config) { c.Server.TLS = TLS{ClientAuth: "none"} }, "server.tls: a certificate file and a key file are required"},
+		"tls unknown mode": {func(c *Config) {
+			c.Server.TLS = TLS{CertFile: "c", KeyFile: "k", ClientAuth: "optional", ReloadInterval: time.Minute}
+		}, `server.tls: client auth "optional" is not "none", "verify-if-given" or "require"`},
+		"tls require without CA": {func(c *Config) {
+			c.Server.TLS = TLS{CertFile: "c", KeyFile: "k", ClientAuth: "require", ReloadInterval: time.Minute}
+		}, `server.tls: client auth "require" needs a client CA file`},
+		"tls CA without verification": {func(c *Config) {
+			c.Server.TLS = TLS{CertFile: "c", KeyFile: "k", ClientCAFile: "ca", ClientAuth: "none", ReloadInterval: time.Minute}
+		}, "server.tls: a client CA file is set but client auth is"},
+		"tls reload too often": {func(c *Config) {
+			c.Server.TLS = TLS{CertFile: "c", KeyFile: "k", ClientAuth: "none", ReloadInterval: time.Millisecond}
+		}, "server.tls.reload_interval: must be between 1s and 1h0m0s"},
+		"tls reload too rarely": {func(c *Config) {
+			c.Server.TLS = TLS{CertFile: "c", KeyFile: "k", ClientAuth: "none", ReloadInterval: 2 * time.Hour}
+		}, "server.tls.reload_interval: must be between 1s and 1h0m0s"},
+		"log level":     {func(c *Config) { c.Log.Level = "trace" }, "log.level:"},
+		"log format":    {func(c *Config) { c.Log.Format = "xml" }, "log.format:"},
+		"proof count":   {func(c *Config) { c.Proof.Tenants = []string{"a"} }, "proof.tenants: must list exactly two"},
+		"proof same":    {func(c *Config) { c.Proof.Tenants = []string{"a", "a"} }, "proof.tenants: the two tenants must differ"},
+		"proof pattern": {func(c *Config) { c.Proof.Tenants = []string{"a", "b/c"} }, "proof.tenants[1]: does not match"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -570,6 +591,63 @@ func TestValidateProfiles(t *testing.T) {
 	}
 }
 
+// TestTLSSection: the server.tls section parses, takes its defaults only
+// when set, and maps onto the reloader's options.
+func TestTLSSection(t *testing.T) {
+	base := `
+auth:
+  issuer: https://idp.example.com/
+  audiences: [tvm-broker]
+  jwks_url: https://idp.example.com/jwks.json
+profiles:
+  - name: read
+    role_arn: arn:aws:iam::123456789012:role/tvm-tenant-read
+    template: dynamodb-read
+    table_arns: [arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo]
+`
+	c, err := Parse([]byte(base), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.TLS.Enabled() || c.Server.TLS != (TLS{}) {
+		t.Errorf("TLS without a section: %+v", c.Server.TLS)
+	}
+	c, err = Parse([]byte(base+`
+server:
+  tls:
+    cert_file: /tls/tls.crt
+    key_file: /tls/tls.key
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := TLS{CertFile: "/tls/tls.crt", KeyFile: "/tls/tls.key", ClientAuth: tlsreload.ClientAuthNone, ReloadInterval: 30 * time.Second}
+	if !c.Server.TLS.Enabled() || c.Server.TLS != want {
+		t.Errorf("TLS = %+v, want %+v", c.Server.TLS, want)
+	}
+	c, err = Parse([]byte(base+`
+server:
+  tls:
+    cert_file: /tls/tls.crt
+    key_file: /tls/tls.key
+    client_auth: verify-if-given
+    client_ca_file: /tls/ca.crt
+    reload_interval: -1s
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantOpts := tlsreload.Options{CertFile: "/tls/tls.crt", KeyFile: "/tls/tls.key", ClientCAFile: "/tls/ca.crt",
+		ClientAuth: tlsreload.ClientAuthVerifyIfGiven, PollInterval: -time.Second}
+	if got := c.Server.TLS.ReloaderOptions(); got.CertFile != wantOpts.CertFile || got.KeyFile != wantOpts.KeyFile ||
+		got.ClientCAFile != wantOpts.ClientCAFile || got.ClientAuth != wantOpts.ClientAuth || got.PollInterval != wantOpts.PollInterval {
+		t.Errorf("ReloaderOptions = %+v, want %+v", got, wantOpts)
+	}
+	if _, err := Parse([]byte(base+"server:\n  tls:\n    certfile: x\n"), nil); err == nil || !strings.Contains(err.Error(), "field certfile not found") {
+		t.Errorf("unknown tls key: %v", err)
+	}
+}
+
 // TestLoadResolvesRelativePaths checks that file paths in a configuration are
 // relative to the configuration file, not to the process's working directory.
 func TestLoadResolvesRelativePaths(t *testing.T) {
@@ -580,6 +658,8 @@ auth:
   issuer: https://idp.example.com/
   audiences: [tvm-broker]
   public_key_files: [keys/a.pem, /etc/tvm/b.pem]
+server:
+  tls: {cert_file: tls/tls.crt, key_file: /etc/tvm/tls.key, client_auth: require, client_ca_file: ca.crt}
 profiles:
   - name: read
     role_arn: arn:aws:iam::123456789012:role/tvm-tenant-read
@@ -599,6 +679,9 @@ profiles:
 		"relative key file":     {c.Auth.PublicKeyFiles[0], filepath.Join(dir, "keys", "a.pem")},
 		"absolute key file":     {c.Auth.PublicKeyFiles[1], "/etc/tvm/b.pem"},
 		"empty jwks_file stays": {c.Auth.JWKSFile, ""},
+		"relative TLS cert":     {c.Server.TLS.CertFile, filepath.Join(dir, "tls", "tls.crt")},
+		"absolute TLS key":      {c.Server.TLS.KeyFile, "/etc/tvm/tls.key"},
+		"relative client CA":    {c.Server.TLS.ClientCAFile, filepath.Join(dir, "ca.crt")},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -112,9 +112,13 @@ type Auth struct {
 	// TenantClaim names the claim holding the tenant id (default
 	// "tenant_id"): a plain claim name (may contain ':' or '/', e.g.
 	// "custom:tenant_id", "https://example.com/tenant") or a nested path
-	// written with '.' segments, e.g. "org.tenant". An exact top-level name
-	// match wins over a nested path. The value must be a JSON string (or a
-	// JSON integer, taken as its decimal text) matching TenantPattern.
+	// written with '.' segments, e.g. "org.tenant"; an exact top-level name
+	// match wins over a nested path. In a path with a backslash, "\." is a
+	// literal dot inside a key and "\\" a backslash, and only the keys are
+	// looked up: 'kubernetes\.io.namespace' is the namespace of a Kubernetes
+	// service-account token (package broker/auth/claimpath). The value must
+	// be a JSON string (or a JSON integer, taken as its decimal text)
+	// matching TenantPattern.
 	TenantClaim string `yaml:"tenant_claim"`
 	// SubjectClaim names the claim identifying the caller (default "sub"),
 	// with the same naming rules as TenantClaim. Its value must be a
@@ -278,6 +282,8 @@ type Server struct {
 	// (DNS-rebinding defence for loopback deployments), e.g.
 	// "127.0.0.1:8080", "localhost:8080".
 	AllowedHosts []string `yaml:"allowed_hosts"`
+	// TLS, when set, makes the broker serve https (see TLS).
+	TLS TLS `yaml:"tls"`
 }
 
 // Log configures logging.

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
-	"unicode/utf8"
 
+	"github.com/tvmkit/tvm/broker/auth/claimpath"
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/stsrules"
 	"github.com/tvmkit/tvm/policies/tenant"
@@ -181,10 +181,10 @@ func (a *Auth) validate(v *validator, p string) {
 	if a.JWKSRefreshRateLimit < time.Second || a.JWKSRefreshRateLimit > 24*time.Hour {
 		v.add(p+"jwks_refresh_rate_limit", "must be between 1s and 24h")
 	}
-	if err := checkClaimName(a.TenantClaim); err != nil {
+	if _, err := claimpath.Parse(a.TenantClaim); err != nil {
 		v.add(p+"tenant_claim", "%v", err)
 	}
-	if err := checkClaimName(a.SubjectClaim); err != nil {
+	if _, err := claimpath.Parse(a.SubjectClaim); err != nil {
 		v.add(p+"subject_claim", "%v", err)
 	}
 	if _, err := tenant.Compile(a.TenantPattern); err != nil {
@@ -231,20 +231,6 @@ func (a *Auth) validateAlgorithms(v *validator, p string) {
 	} else if a.HMACSecret != "" {
 		v.add(p+"algorithms", "an hmac_secret needs HS* algorithms only")
 	}
-}
-
-func checkClaimName(name string) error {
-	switch {
-	case name == "":
-		return errors.New("required")
-	case len(name) > 256:
-		return errors.New("longer than 256 bytes")
-	case !utf8.ValidString(name):
-		return errors.New("not valid UTF-8")
-	case strings.IndexFunc(name, unicode.IsControl) >= 0:
-		return errors.New("contains a control character")
-	}
-	return nil
 }
 
 // CheckURL reports whether raw is acceptable as an issuer or key URL: an
@@ -492,4 +478,5 @@ func (c *Config) validateLimits(v *validator) {
 			v.add(fmt.Sprintf("server.allowed_hosts[%d]", i), "must be a host or host:port")
 		}
 	}
+	s.TLS.validate(v)
 }

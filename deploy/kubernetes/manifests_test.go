@@ -41,6 +41,12 @@ type brokerConfig struct {
 	} `json:"auth"`
 	Server struct {
 		AllowedHosts []string `json:"allowed_hosts"`
+		TLS          struct {
+			CertFile     string `json:"cert_file"`
+			KeyFile      string `json:"key_file"`
+			ClientAuth   string `json:"client_auth"`
+			ClientCAFile string `json:"client_ca_file"`
+		} `json:"tls"`
 	} `json:"server"`
 }
 
@@ -174,6 +180,7 @@ func TestSharedMode(t *testing.T) {
 	}) {
 		t.Errorf("listen %s is not the container port named https", bc.Listen)
 	}
+	checkTLSFiles(t, c, bc)
 	checkDeployment(t, d)
 	checkDisruptionAndScaling(t, m, d)
 	svc := checkService(t, m, w)
@@ -276,6 +283,36 @@ func checkNetworkPolicy(t *testing.T, m *manifests, w workload) {
 	}
 }
 
+// checkTLSFiles: the shared broker serves https (server.tls set) from the
+// tls.crt and tls.key that cert-manager writes into the Secret mounted as
+// the volume "tls", and does not require client certificates, which the
+// kubelet's httpGet probes do not present.
+func checkTLSFiles(t *testing.T, c corev1.Container, bc brokerConfig) {
+	t.Helper()
+	tls := bc.Server.TLS
+	if tls.CertFile == "" || tls.KeyFile == "" {
+		t.Fatalf("server.tls: cert_file %q, key_file %q; the shared broker must serve https", tls.CertFile, tls.KeyFile)
+	}
+	i := slices.IndexFunc(c.VolumeMounts, func(vm corev1.VolumeMount) bool { return vm.Name == "tls" })
+	if i < 0 {
+		t.Fatal("the broker container does not mount the tls volume")
+	}
+	dir := c.VolumeMounts[i].MountPath
+	for file, want := range map[string]string{tls.CertFile: path.Join(dir, "tls.crt"), tls.KeyFile: path.Join(dir, "tls.key")} {
+		if file != want {
+			t.Errorf("server.tls file %s, want %s (the Secret's key in the tls volume)", file, want)
+		}
+	}
+	if tls.ClientAuth == "require" {
+		t.Error("server.tls.client_auth require: the kubelet's httpGet probes present no client certificate")
+	}
+	if tls.ClientCAFile != "" && !slices.ContainsFunc(c.VolumeMounts, func(vm corev1.VolumeMount) bool {
+		return strings.HasPrefix(tls.ClientCAFile, vm.MountPath+"/")
+	}) {
+		t.Errorf("server.tls.client_ca_file %s is in no mounted volume", tls.ClientCAFile)
+	}
+}
+
 // checkCertificates: the broker's TLS Secret is written by a Certificate
 // whose names cover the Service, issued by an Issuer of the manifests.
 func checkCertificates(t *testing.T, m *manifests, w workload, svc *corev1.Service) {
@@ -373,6 +410,9 @@ func TestNodeLocalMode(t *testing.T) {
 	}
 	if !slices.Contains(bc.Server.AllowedHosts, host) {
 		t.Errorf("server.allowed_hosts %v does not admit %s (the probes' and clients' Host)", bc.Server.AllowedHosts, host)
+	}
+	if bc.Server.TLS.CertFile != "" || bc.Server.TLS.KeyFile != "" {
+		t.Error("node-local broker serves https: the probes are http and the SDKs take plain http to the link-local address")
 	}
 	init := w.Spec.InitContainers
 	if len(init) != 1 || !strings.Contains(strings.Join(init[0].Command, " "), "ip addr add "+nodeLocalAddress+"/32 dev lo") {

@@ -2,9 +2,11 @@
 // and running dynalite (the second DynamoDB backend), picking free loopback
 // addresses, a goroutine-safe output buffer, the one fake STS (STS: the
 // Query protocol's AssumeRole and GetCallerIdentity, with call records and
-// programmable failures) and the one identity provider (IdP: the local AWS's
+// programmable failures), the one identity provider (IdP: the local AWS's
 // dev OIDC provider on an httptest server, plus signing of arbitrary
-// tokens).
+// tokens), a Kubernetes service-account issuer (KubeIssuer: discovery and
+// /openid/v1/jwks over https, kubelet-shaped tokens) and a test certificate
+// authority (CA: server and client certificates as PEM files).
 //
 // It is an ordinary package so that test files of several packages can import
 // it; nothing outside tests should.

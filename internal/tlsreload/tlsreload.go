@@ -158,9 +158,10 @@ type Reloader struct {
 
 // generation is one loaded, consistent state; never mutated once published.
 type generation struct {
-	cert   *tls.Certificate
-	config *tls.Config
-	digest [sha256.Size]byte
+	cert      *tls.Certificate
+	config    *tls.Config
+	digest    [sha256.Size]byte
+	clientCAs int // certificates in the client CA bundle
 }
 
 // New loads the files (an error if they do not form a valid pair) and starts
@@ -199,7 +200,12 @@ func New(ctx context.Context, opts Options) (*Reloader, error) {
 	return r, nil
 }
 
-func checkOptions(o *Options) error {
+// Validate reports whether the options are consistent: both files named,
+// and a known client auth mode with a client CA file exactly when it
+// verifies. The error wraps ErrInvalidOptions. New and Inspect call it; so
+// does the broker's configuration validation, which is why the rules live
+// here only.
+func (o Options) Validate() error {
 	switch {
 	case o.CertFile == "" || o.KeyFile == "":
 		return fmt.Errorf("%w: a certificate file and a key file are required", ErrInvalidOptions)
@@ -209,6 +215,13 @@ func checkOptions(o *Options) error {
 		return fmt.Errorf("%w: client auth %q needs a client CA file", ErrInvalidOptions, o.ClientAuth)
 	case !o.ClientAuth.verifies() && o.ClientCAFile != "":
 		return fmt.Errorf("%w: a client CA file is set but client auth is %q: set verify-if-given or require", ErrInvalidOptions, o.ClientAuth)
+	}
+	return nil
+}
+
+func checkOptions(o *Options) error {
+	if err := o.Validate(); err != nil {
+		return err
 	}
 	if o.ClientAuth == "" {
 		o.ClientAuth = ClientAuthNone
@@ -310,6 +323,40 @@ func (r *Reloader) reloadLocked() error {
 	return nil
 }
 
+// Summary is what Inspect found in the files.
+type Summary struct {
+	// Leaf is the serving certificate (the first of CertFile).
+	Leaf *x509.Certificate
+	// Chain is the number of certificates in CertFile, the leaf included.
+	Chain int
+	// ClientCAs is the number of CA certificates in ClientCAFile (0 when
+	// client certificates are not verified).
+	ClientCAs int
+	// ClientAuth is the client certificate mode (ClientAuthNone when unset).
+	ClientAuth ClientAuth
+}
+
+// Inspect loads the files of opts once, exactly as New would (the options
+// validated; the certificate and key readable, parsable and matching; the
+// certificate not expired at opts.Now; the client CA bundle parsable), and
+// says what they hold. It serves nothing and starts no goroutine: a
+// configuration check uses it.
+func Inspect(opts Options) (*Summary, error) {
+	if err := checkOptions(&opts); err != nil {
+		return nil, err
+	}
+	r := &Reloader{opts: opts, log: opts.Logger}
+	files, digest, err := r.readFiles()
+	if err != nil {
+		return nil, err
+	}
+	g, err := r.build(files, digest)
+	if err != nil {
+		return nil, err
+	}
+	return &Summary{Leaf: g.cert.Leaf, Chain: len(g.cert.Certificate), ClientCAs: g.clientCAs, ClientAuth: opts.ClientAuth}, nil
+}
+
 // pemFiles is the content of the files of one generation.
 type pemFiles struct{ cert, key, ca []byte }
 
@@ -371,6 +418,7 @@ func (r *Reloader) build(f pemFiles, digest [sha256.Size]byte) (*generation, err
 	if now := r.opts.Now(); now.After(cert.Leaf.NotAfter) {
 		return nil, fmt.Errorf("%w: %s expired at %s", ErrExpired, r.opts.CertFile, cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
+	nCAs := 0
 	cfg := &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		NextProtos:   r.opts.NextProtos,
@@ -378,16 +426,33 @@ func (r *Reloader) build(f pemFiles, digest [sha256.Size]byte) (*generation, err
 		ClientAuth:   r.opts.ClientAuth.tlsType(),
 	}
 	if r.opts.ClientAuth.verifies() {
-		if cfg.ClientCAs, err = parseCAs(f.ca); err != nil {
+		if cfg.ClientCAs, nCAs, err = parseCAs(f.ca); err != nil {
 			return nil, fmt.Errorf("tlsreload: %s: %w", r.opts.ClientCAFile, err)
 		}
 	}
-	return &generation{cert: &cert, config: cfg, digest: digest}, nil
+	return &generation{cert: &cert, config: cfg, digest: digest, clientCAs: nCAs}, nil
+}
+
+// LoadCAs reads a PEM bundle of CA certificates (at most MaxFileBytes) with
+// the rules of ClientCAFile — only CERTIFICATE blocks, at least one, nothing
+// else — and returns the pool and the number of certificates in it. A
+// client that must trust a private CA (a health check, say) uses it.
+func LoadCAs(path string) (*x509.CertPool, int, error) {
+	data, err := readFile(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	pool, n, err := parseCAs(data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("tlsreload: %s: %w", path, err)
+	}
+	return pool, n, nil
 }
 
 // parseCAs parses a PEM bundle of CA certificates, refusing any block that
-// is not a certificate and a bundle with none.
-func parseCAs(data []byte) (*x509.CertPool, error) {
+// is not a certificate and a bundle with none. It returns the pool and the
+// number of certificates in it.
+func parseCAs(data []byte) (*x509.CertPool, int, error) {
 	pool := x509.NewCertPool()
 	n := 0
 	for {
@@ -397,22 +462,22 @@ func parseCAs(data []byte) (*x509.CertPool, error) {
 			break
 		}
 		if block.Type != "CERTIFICATE" {
-			return nil, fmt.Errorf("PEM block %q is not a CERTIFICATE", block.Type)
+			return nil, 0, fmt.Errorf("PEM block %q is not a CERTIFICATE", block.Type)
 		}
 		c, err := x509.ParseCertificate(block.Bytes)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		pool.AddCert(c)
 		n++
 	}
 	if len(bytes.TrimSpace(data)) != 0 {
-		return nil, errors.New("trailing data that is not PEM")
+		return nil, 0, errors.New("trailing data that is not PEM")
 	}
 	if n == 0 {
-		return nil, errors.New("no CA certificate")
+		return nil, 0, errors.New("no CA certificate")
 	}
-	return pool, nil
+	return pool, n, nil
 }
 
 // statFiles returns the FileInfo of each file (nil for one that cannot be

@@ -309,7 +309,49 @@ func TestNewRefusesBadFiles(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("error %q, want one containing %q", err, tc.wantErr)
 			}
+			if s, ierr := Inspect(tc.opts); ierr == nil || ierr.Error() != err.Error() {
+				t.Errorf("Inspect = %+v, %v; want New's error %v", s, ierr, err)
+			}
 		})
+	}
+}
+
+// TestInspect: Inspect reports the leaf, the chain length and the client
+// CAs of files New would serve, and starts nothing (goleak checks).
+func TestInspect(t *testing.T) {
+	ca, clientCA := newCA(t, "test CA"), newCA(t, "client CA")
+	f := newFiles(t)
+	leaf := ca.issue(t, leafOpts{serial: 7})
+	f.writePair(t, pair{cert: append(append([]byte{}, leaf.cert...), ca.pem...), key: leaf.key})
+	replace(t, f.ca, append(append([]byte{}, clientCA.pem...), ca.pem...))
+
+	s, err := Inspect(Options{CertFile: f.cert, KeyFile: f.key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Leaf.SerialNumber.Int64() != 7 || s.Chain != 2 || s.ClientCAs != 0 || s.ClientAuth != ClientAuthNone {
+		t.Errorf("Inspect = %+v", s)
+	}
+	s, err = Inspect(Options{CertFile: f.cert, KeyFile: f.key, ClientCAFile: f.ca, ClientAuth: ClientAuthRequire})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ClientCAs != 2 || s.ClientAuth != ClientAuthRequire {
+		t.Errorf("Inspect with client CAs = %+v", s)
+	}
+	if pool, n, err := LoadCAs(f.ca); err != nil || n != 2 || pool == nil {
+		t.Errorf("LoadCAs = %v, %d, %v", pool, n, err)
+	}
+	if _, _, err := LoadCAs(f.key); err == nil || !strings.Contains(err.Error(), `"PRIVATE KEY" is not a CERTIFICATE`) {
+		t.Errorf("LoadCAs of a key file: %v", err)
+	}
+	if _, _, err := LoadCAs(f.dir + "/nope"); err == nil {
+		t.Error("LoadCAs of a missing file succeeded")
+	}
+	// The clock decides expiry, as in New.
+	late := func() time.Time { return s.Leaf.NotAfter.Add(time.Second) }
+	if _, err := Inspect(Options{CertFile: f.cert, KeyFile: f.key, Now: late}); !errors.Is(err, ErrExpired) {
+		t.Errorf("Inspect after NotAfter: %v, want ErrExpired", err)
 	}
 }
 
@@ -340,10 +382,24 @@ func TestOptionsValidation(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.wantErr) {
 				t.Errorf("error %q, want one containing %q", err, tc.wantErr)
 			}
-			if strings.Contains(tc.wantErr, "client") && !errors.Is(err, ErrInvalidOptions) {
+			optionProblem := !strings.Contains(tc.wantErr, "no such file")
+			if optionProblem && !errors.Is(err, ErrInvalidOptions) {
 				t.Errorf("error %v does not wrap ErrInvalidOptions", err)
 			}
+			// Validate says the same without touching the files.
+			if verr := tc.opts.Validate(); optionProblem != (verr != nil) || (verr != nil && verr.Error() != err.Error()) {
+				t.Errorf("Validate() = %v, New: %v", verr, err)
+			}
 		})
+	}
+	for _, o := range []Options{
+		{CertFile: "c", KeyFile: "k"},
+		{CertFile: "c", KeyFile: "k", ClientAuth: ClientAuthNone, PollInterval: -1},
+		{CertFile: "c", KeyFile: "k", ClientAuth: ClientAuthRequire, ClientCAFile: "ca"},
+	} {
+		if err := o.Validate(); err != nil {
+			t.Errorf("Validate(%+v): %v", o, err)
+		}
 	}
 	for _, ok := range []ClientAuth{"", ClientAuthNone, ClientAuthVerifyIfGiven, ClientAuthRequire} {
 		if err := ok.Validate(); err != nil {
@@ -481,7 +537,8 @@ func FuzzParseCAs(f *testing.F) {
 	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
 	f.Add([]byte("junk"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if _, err := parseCAs(data); err != nil {
+		_, count, err := parseCAs(data)
+		if err != nil {
 			return
 		}
 		n, rest := 0, data
@@ -495,7 +552,7 @@ func FuzzParseCAs(f *testing.F) {
 			}
 			n++
 		}
-		if n == 0 || len(bytes.TrimSpace(rest)) != 0 {
+		if n == 0 || n != count || len(bytes.TrimSpace(rest)) != 0 {
 			t.Fatalf("accepted %d certificates and trailing %q", n, rest)
 		}
 	})

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"text/tabwriter"
+	"time"
 
 	"github.com/tvmkit/tvm/broker/profiles"
 	"github.com/tvmkit/tvm/policies"
@@ -15,10 +17,12 @@ import (
 )
 
 // check validates the configuration and proves every profile, printing one
-// table row per profile (and, with --rows, every proof row).
+// table row per profile (and, with --rows, every proof row), then loads the
+// TLS files as serve would (checkTLS).
 func check(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	cmd := newSubcommand("check", stderr)
 	rows := cmd.fs.Bool("rows", false, "print every row of every isolation proof")
+	skipTLS := cmd.fs.Bool("skip-tls", false, "do not load server.tls's files (checking a configuration away from its certificates)")
 	cfg, code, ok := cmd.load(args, stderr, getenv)
 	if !ok {
 		return code
@@ -34,6 +38,11 @@ func check(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		reports = set.Reports()
 	}
 	printChecks(stdout, reports, cfg.Proof.Disabled, *rows)
+	if *skipTLS {
+		fmt.Fprintln(stdout, "tls: files not checked (--skip-tls)")
+	} else {
+		err = errors.Join(err, checkTLS(stdout, &cfg.Server, cfg.Listen, time.Now()))
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "tvm-broker check: FAILED: %v\n", err)
 		return exitFailure

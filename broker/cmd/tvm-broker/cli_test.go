@@ -107,8 +107,11 @@ func TestCheckTable(t *testing.T) {
 		t.Fatalf("exit %d, want %d", code, exitFailure)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	if len(lines) != 3 {
-		t.Fatalf("table has %d lines, want header + 2 profiles:\n%s", len(lines), stdout)
+	if len(lines) != 4 {
+		t.Fatalf("output has %d lines, want header + 2 profiles + the TLS line:\n%s", len(lines), stdout)
+	}
+	if lines[3] != "tls: off (server.tls not set): plain http on 127.0.0.1:0" {
+		t.Errorf("TLS line %q", lines[3])
 	}
 	rows := map[string]*regexp.Regexp{
 		"header": regexp.MustCompile(`^PROFILE\s+TEMPLATE\s+POLICY_SIZE\s+PROOF\s+RESULT$`),

@@ -6,24 +6,30 @@
 // Usage:
 //
 //	tvm-broker [serve] --config FILE [--listen ADDR]
-//	tvm-broker check   --config FILE [--rows]
+//	tvm-broker check   --config FILE [--rows] [--skip-tls]
 //	tvm-broker render  --config FILE --profile P --tenant T
-//	tvm-broker healthcheck [--url URL]
+//	tvm-broker healthcheck [--url URL] [--ca-file F] [--server-name N] [--cert-file F --key-file F]
 //	tvm-broker version
 //
 // serve runs the HTTP API (see package broker/api) until SIGINT or SIGTERM,
-// then shuts down gracefully. It logs JSON lines to stderr; the line with
-// msg "ready" carries the bound address in "addr". The STS endpoint comes
-// from the AWS SDK's standard configuration (AWS_ENDPOINT_URL,
-// AWS_ENDPOINT_URL_STS) and the broker's own credentials from the SDK's
-// default chain.
+// then shuts down gracefully. With server.tls it serves https (TLS 1.2 or
+// later) from certificate files it reloads when they change and on SIGHUP
+// (package internal/tlsreload); without it, plain http, with a warning when
+// the address is one the AWS SDKs would not fetch credentials from over
+// http. It logs JSON lines to stderr; the line with msg "ready" carries the
+// bound address in "addr" and "http" or "https" in "scheme". The STS
+// endpoint comes from the AWS SDK's standard configuration
+// (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS) and the broker's own credentials
+// from the SDK's default chain.
 //
 // check validates the configuration, loads and lints the templates, renders
-// every profile and runs its isolation proof, prints one row per profile and
-// exits non-zero if any profile fails: a gate for CI pipelines of template
-// authors. render prints the session policy a tenant would get. healthcheck
-// probes a running broker (default http://127.0.0.1:8080/readyz) and exits 0
-// when it is ready: the container image has no shell or curl.
+// every profile and runs its isolation proof, prints one row per profile,
+// loads the TLS files (readable, a matching pair, not expired) and says what
+// they hold, and exits non-zero if any of it fails: a gate for CI
+// pipelines. render prints the session policy a tenant would get.
+// healthcheck probes a running broker (default http://127.0.0.1:8080/readyz; for https,
+// --ca-file and --server-name say whom to trust) and exits 0 when it is
+// ready: the container image has no shell or curl.
 //
 // Exit status: 0 success, 1 failure, 2 bad usage or invalid configuration.
 package main
@@ -55,10 +61,12 @@ const (
 
 const usage = `usage:
   tvm-broker [serve] --config FILE [--listen ADDR]   run the credential broker
-  tvm-broker check   --config FILE [--rows]          validate config, lint and prove every profile
+  tvm-broker check   --config FILE [--rows] [--skip-tls]
+                                                     validate config, lint and prove every profile, load the TLS files
   tvm-broker render  --config FILE --profile P --tenant T
                                                      print the session policy for a tenant
-  tvm-broker healthcheck [--url URL]                 exit 0 if a running broker is ready
+  tvm-broker healthcheck [--url URL] [--ca-file F --server-name N]
+                                                     exit 0 if a running broker is ready
   tvm-broker version                                 print the version
 `
 

@@ -20,6 +20,7 @@ import (
 	"github.com/tvmkit/tvm/broker/metrics"
 	"github.com/tvmkit/tvm/broker/profiles"
 	"github.com/tvmkit/tvm/broker/vend"
+	"github.com/tvmkit/tvm/internal/tlsreload"
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/targets"
 )
@@ -56,6 +57,15 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
+	// The TLS files first: they are quick to check, the proof is not.
+	reloader, err := startTLS(bgCtx, &cfg.Server.TLS, log)
+	if err != nil {
+		return err
+	}
+	if reloader != nil {
+		defer reloader.Close()
+		defer reloadOnSIGHUP(reloader, log)()
+	}
 	set, err := compileProfiles(cfg, log)
 	if err != nil {
 		return err
@@ -85,28 +95,36 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	if err != nil {
 		return err
 	}
+	return serveUntilSignal(ctx, sigCtx, stop, cfg, handler, reloader, log, slog.String("region", awsCfg.Region))
+}
+
+// serveUntilSignal listens on cfg.Listen and serves handler — https with
+// the reloader's certificate when there is one — until sigCtx ends, then
+// shuts down gracefully; stop releases the signals so that a second one
+// ends the process at once. The "ready" record carries the address, the
+// scheme and readyAttrs.
+func serveUntilSignal(ctx, sigCtx context.Context, stop func(), cfg *config.Config, handler http.Handler,
+	reloader *tlsreload.Reloader, log *slog.Logger, readyAttrs ...any) error {
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
-		ReadTimeout:       cfg.Server.ReadTimeout,
-		WriteTimeout:      cfg.Server.WriteTimeout,
-		IdleTimeout:       cfg.Server.IdleTimeout,
-		MaxHeaderBytes:    cfg.Server.MaxHeaderBytes,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	srv, scheme := newHTTPServer(&cfg.Server, handler, reloader, log), "http"
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	log.Info("ready",
+	if reloader != nil {
+		scheme = "https"
+		go func() { served <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		warnPlainHTTP(log, ln.Addr())
+		go func() { served <- srv.Serve(ln) }()
+	}
+	log.Info("ready", append([]any{
 		slog.String("addr", ln.Addr().String()),
+		slog.String("scheme", scheme),
 		slog.String("version", buildVersion()),
-		slog.String("region", awsCfg.Region),
 		slog.Any("profiles", profileNames(cfg)),
 		slog.String("default_profile", cfg.DefaultProfile),
-	)
+	}, readyAttrs...)...)
 
 	select {
 	case err := <-served:
@@ -126,6 +144,24 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// newHTTPServer returns the server with the configured limits, serving
+// https from the reloader's configuration when there is one.
+func newHTTPServer(s *config.Server, h http.Handler, r *tlsreload.Reloader, log *slog.Logger) *http.Server {
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		ReadTimeout:       s.ReadTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		MaxHeaderBytes:    s.MaxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if r != nil {
+		srv.TLSConfig = r.TLSConfig()
+	}
+	return srv
 }
 
 // compileProfiles loads the policy templates and compiles and proves every
