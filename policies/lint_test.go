@@ -72,7 +72,7 @@ func TestLint(t *testing.T) {
 		"shipped shape passes": {doc: policy(queryStmt)},
 		"deny statements are not checked": {doc: policy(queryStmt,
 			`{"Effect":"Deny","Action":"dynamodb:*","Resource":"*","Condition":{"StringLike":{"dynamodb:LeadingKeys":"x*"}}}`)},
-		"allow of a service no target knows passes": {doc: policy(queryStmt, `{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}`)},
+		"non-target service passes": {doc: policy(queryStmt, `{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}`)},
 		"keyed wildcard passes":     {doc: policy(`{"Effect":"Allow","Action":"dynamodb:*Item",` + tableRes + `,` + goodCond + `}`)},
 		"indented input passes":     {doc: "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": " + queryStmt + "\n}"},
 		"latin-1 passes":            {doc: policy(strings.Replace(queryStmt, "Tenant#1", "Tenant#é", 1))},
