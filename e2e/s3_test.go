@@ -305,6 +305,7 @@ func TestS3AWSCLI(t *testing.T) {
 		{[]string{"s3", "cp", big, b + "tenants/1/big.bin"}, true, "upload:"},
 		{[]string{"s3", "ls", b + "tenants/2/"}, false, "AccessDenied"},
 		{[]string{"s3", "ls", b}, false, "AccessDenied"},
+		{[]string{"s3", "ls", b + "tenants/1"}, false, "AccessDenied"}, // prefix tenants/1 would list tenants/12/ too
 		{[]string{"s3", "cp", b + "tenants/12/hello.txt", "-"}, false, "403"},
 		{[]string{"s3", "cp", big, b + "tenants/12/big.bin"}, false, "AccessDenied"},
 	} {
