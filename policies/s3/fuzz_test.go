@@ -72,3 +72,33 @@ func renderedNames(t *testing.T, doc []byte) (resources, prefixes []string) {
 	slices.Sort(prefixes)
 	return slices.Compact(resources), slices.Compact(prefixes)
 }
+
+func BenchmarkRenderS3(b *testing.B) {
+	set, err := policies.LoadTemplates("", known)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tpl, _ := set.Get("s3-readwrite")
+	bindings := []policies.Binding{mustBind(b, Settings{Buckets: []string{demoBucket}})}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tpl.Render("1", bindings); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkProveS3(b *testing.B) {
+	set, err := policies.LoadTemplates("", known)
+	if err != nil {
+		b.Fatal(err)
+	}
+	tpl, _ := set.Get("s3-readwrite")
+	spec := policies.ProofSpec{Template: tpl, Bindings: []policies.Binding{mustBind(b, Settings{Buckets: []string{demoBucket}})}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := policies.Prove(spec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
