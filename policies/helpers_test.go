@@ -7,6 +7,7 @@ import (
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/dynamodb"
 	"github.com/tvmkit/tvm/policies/iam"
+	"github.com/tvmkit/tvm/policies/s3"
 	"github.com/tvmkit/tvm/policies/targets"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
@@ -50,6 +51,27 @@ func bind(t testing.TB, format string, tables ...string) []policies.Binding {
 		t.Fatalf("Bind: %v", err)
 	}
 	return []policies.Binding{b}
+}
+
+// demoBucket is the bucket the golden files are rendered for.
+const demoBucket = "tvm-demo-bucket"
+
+// s3Settings is a policies.Settings holding S3 settings.
+type s3Settings s3.Settings
+
+func (s s3Settings) Decode(v any) error {
+	*v.(*s3.Settings) = s3.Settings(s)
+	return nil
+}
+
+// bindS3 binds the S3 target to buckets with the default prefix format.
+func bindS3(t testing.TB, buckets ...string) policies.Binding {
+	t.Helper()
+	b, err := s3.Target.Bind(s3Settings{Buckets: buckets})
+	if err != nil {
+		t.Fatalf("Bind: %v", err)
+	}
+	return b
 }
 
 // rawBinding supplies fixed DynamoDB placeholder values, bypassing the

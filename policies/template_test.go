@@ -23,7 +23,7 @@ import (
 
 func TestShippedTemplates(t *testing.T) {
 	s := mustLoad(t)
-	if diff := cmp.Diff([]string{"dynamodb-read", "dynamodb-readwrite"}, s.Names()); diff != "" {
+	if diff := cmp.Diff([]string{"dynamodb-read", "dynamodb-readwrite", "s3-read", "s3-readwrite"}, s.Names()); diff != "" {
 		t.Fatalf("Names() (-want +got):\n%s", diff)
 	}
 	if _, ok := s.Get("nope"); ok {
@@ -39,12 +39,14 @@ func TestShippedTemplates(t *testing.T) {
 }
 
 // TestGolden renders every shipped template for tenant "1" on the demo table
-// and compares with testdata/golden/NAME.json (go test -update rewrites them).
+// and the demo bucket, and compares with testdata/golden/NAME.json (go test
+// -update rewrites them).
 func TestGolden(t *testing.T) {
 	s := mustLoad(t)
+	bindings := append(bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable), bindS3(t, demoBucket))
 	for _, name := range s.Names() {
 		t.Run(name, func(t *testing.T) {
-			r, err := mustGet(t, s, name).Render("1", bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable))
+			r, err := mustGet(t, s, name).Render("1", bindings)
 			if err != nil {
 				t.Fatalf("Render: %v", err)
 			}
@@ -181,7 +183,7 @@ func TestLoadTemplatesDir(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadTemplates: %v", err)
 	}
-	if diff := cmp.Diff([]string{"custom", "dynamodb-read", "dynamodb-readwrite"}, s.Names()); diff != "" {
+	if diff := cmp.Diff([]string{"custom", "dynamodb-read", "dynamodb-readwrite", "s3-read", "s3-readwrite"}, s.Names()); diff != "" {
 		t.Errorf("Names() (-want +got):\n%s", diff)
 	}
 	r, err := mustGet(t, s, "dynamodb-read").Render("1", bind(t, "Tenant#{tenant}", demoTable))
@@ -241,7 +243,7 @@ func TestTemplateTargets(t *testing.T) {
 		"no placeholder at all": {doc: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`,
 			want: "never uses an isolating placeholder ({{leading_key}}"},
 		"tenant alone": {doc: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"{{tenant}}"}]}`,
-			want: "never uses an isolating placeholder ({{leading_key}}, {{bucket_prefix_arn}})"},
+			want: "never uses an isolating placeholder ({{leading_key}}, {{s3_object_arns}}, {{bucket_prefix_arn}})"},
 		"grants dynamodb without its placeholders": {doc: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"{{bucket_prefix_arn}}"},` +
 			`{"Effect":"Allow","Action":"dynamodb:Query","Resource":"*"}]}`,
 			want: "template grants dynamodb actions but never uses {{leading_key}}"},
@@ -320,9 +322,11 @@ func jsonString(t *testing.T, s string) []byte {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
-// FuzzRender: for any tenant claim the rendered policy is either refused or
-// holds exactly one LeadingKeys value, equal to the validated, formatted
-// key, and is otherwise byte-identical to a reference tenant's rendering.
+// FuzzRender: for any tenant claim the rendered policy of every shipped
+// DynamoDB template is either refused or holds exactly one LeadingKeys
+// value, equal to the validated, formatted key, and is otherwise
+// byte-identical to a reference tenant's rendering. (policies/s3 has the
+// same property for the S3 templates.)
 func FuzzRender(f *testing.F) {
 	for _, seed := range []string{"1", "12", "acme_co-7", "*", "1*", "?", `"`, `a","b`, "${aws:username}", "a/b", `a\b`,
 		"Tenant#1", "", " ", "\x00", "a\nb", "é", "\u2028", strings.Repeat("a", 64), strings.Repeat("a", 65),
@@ -334,7 +338,16 @@ func FuzzRender(f *testing.F) {
 	format := tenant.MustParseFormat(dynamodb.DefaultLeadingKeyFormat)
 	refs := map[string][]byte{} // template name -> rendering for refKey
 	const refKey = "Tenant#REF"
+	var names []string // the DynamoDB templates
 	for _, name := range s.Names() {
+		if tg := mustGet(f, s, name).Targets(); len(tg) == 1 && tg[0].Name() == dynamodb.Name {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		f.Fatal("no DynamoDB template")
+	}
+	for _, name := range names {
 		r, err := mustGet(f, s, name).Render("REF", bindings)
 		if err != nil {
 			f.Fatal(err)
@@ -362,7 +375,7 @@ func FuzzRender(f *testing.F) {
 		// Even with validation bypassed, the JSON-aware renderer cannot be
 		// injected into: the raw key is refused or lands as one JSON string.
 		rawKey := "Tenant#" + id
-		for _, name := range s.Names() {
+		for _, name := range names {
 			if r, err := mustGet(t, s, name).Render("REF", raw(rawKey, demoTable)); err == nil {
 				checkSwap(t, name, r, rawKey)
 			}
@@ -375,7 +388,7 @@ func FuzzRender(f *testing.F) {
 			if utf8.RuneCountInString(id) > tenant.MaxLength || strings.ContainsFunc(id, tenant.Forbidden) {
 				t.Fatalf("tenant %q accepted", id)
 			}
-			for _, name := range s.Names() {
+			for _, name := range names {
 				r, err := mustGet(t, s, name).Render(id, bindings)
 				if err != nil {
 					t.Fatalf("%s: valid tenant %q refused: %v", name, id, err)

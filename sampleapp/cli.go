@@ -19,7 +19,8 @@ const (
 const usage = `usage: tvm-sample [global flags] <command> [flags]
 
 Commands:
-  seed     create the table and its GSI if absent, write the three seed items (idempotent)
+  seed     create the table and its GSI if absent, write the three seed items; create the bucket
+           if absent, write one object per tenant prefix (idempotent)
   query    the seed's reader experiment: query one tenant's partition
   verify   run every isolation experiment and print expected vs actual
 
@@ -28,7 +29,7 @@ Global flags (also accepted after the command):
 
 // Main runs the tvm-sample command line and returns its exit status.
 // getenv supplies defaults: AWS_ENDPOINT_URL, AWS_REGION, TVM_BROKER_URL,
-// TVM_IDP_URL, TVM_TOKEN_FILE, TVM_TABLE, TVM_NO_GRANT_ROLE_ARN.
+// TVM_IDP_URL, TVM_TOKEN_FILE, TVM_TABLE, TVM_NO_GRANT_ROLE_ARN, TVM_BUCKET.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	a := &app{newEnv: NewEnv, seed: SeedStack, stdout: stdout, stderr: stderr}
 	return a.main(ctx, args, getenv)
@@ -94,6 +95,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 	set(&cfg.TokenFile, "TVM_TOKEN_FILE")
 	set(&cfg.Table, "TVM_TABLE")
 	set(&cfg.NoGrantRoleARN, "TVM_NO_GRANT_ROLE_ARN")
+	set(&cfg.Bucket, "TVM_BUCKET")
 	return cfg
 }
 
@@ -109,6 +111,7 @@ func addGlobalFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.NoGrantProfile, "nogrant-profile", c.NoGrantProfile, "broker profile of the no-grant experiments (the seed's /noGrant)")
 	fs.StringVar(&c.NoGrantRoleARN, "no-grant-role", c.NoGrantRoleARN, `role the app assumes to act as the no-grant role; "" = role/tvm-no-grant in the caller's account ($TVM_NO_GRANT_ROLE_ARN)`)
 	fs.BoolVar(&c.AllowInsecureHTTP, "allow-insecure-http", c.AllowInsecureHTTP, "allow plain http to a non-loopback broker (test networks only)")
+	addS3Flags(fs, c)
 }
 
 func subFlags(name, synopsis, help string, cfg *Config, stderr io.Writer) *flag.FlagSet {
@@ -140,7 +143,8 @@ func parseSub(fs *flag.FlagSet, args []string) (exit int, done bool) {
 func (a *app) seedCmd(ctx context.Context, args []string, cfg Config) int {
 	stdout, stderr := a.stdout, a.stderr
 	fs := subFlags("seed", "", "Creates the table (PK/SK, GSI on PK1/SK1, projection ALL, on-demand) with the app's\n"+
-		"own identity (the SDK default chain) if absent, and writes the seed's three items.\n", &cfg, stderr)
+		"own identity (the SDK default chain) if absent, and writes the seed's three items; creates\n"+
+		"the bucket (--bucket) if absent and writes tenants/1/, tenants/12/ and tenants/2/hello.txt.\n", &cfg, stderr)
 	if code, done := parseSub(fs, args); done {
 		return code
 	}

@@ -60,6 +60,9 @@ type Config struct {
 	// Profile is the broker profile of the grant experiments,
 	// NoGrantProfile the one of the no-grant experiments.
 	Profile, NoGrantProfile string
+	// Bucket is the S3 bucket of the S3 experiments and seed objects ("" =
+	// none); S3ReadProfile and S3WriteProfile are their broker profiles.
+	Bucket, S3ReadProfile, S3WriteProfile string
 	// NoGrantRoleARN is the role the app assumes with its own credentials to
 	// act as the no-grant role; "" = role/tvm-no-grant in the caller's
 	// account and partition (from sts:GetCallerIdentity).
@@ -92,6 +95,9 @@ func DefaultConfig() Config {
 		Index:          DefaultIndex,
 		Profile:        DefaultProfile,
 		NoGrantProfile: DefaultNoGrantProfile,
+		Bucket:         DefaultBucket,
+		S3ReadProfile:  DefaultS3ReadProfile,
+		S3WriteProfile: DefaultS3WriteProfile,
 	}
 }
 
@@ -160,6 +166,7 @@ func NewEnv(ctx context.Context, c Config) (*Env, error) {
 		DynamoDB: func(p aws.CredentialsProvider) ReadAPI {
 			return dynamodb.NewFromConfig(awsCfg, func(o *dynamodb.Options) { o.Credentials = p })
 		},
+		S3: newS3Factory(awsCfg, c),
 		Vend: func(tenant, profile string) aws.CredentialsProvider {
 			mu.Lock()
 			defer mu.Unlock()

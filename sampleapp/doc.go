@@ -12,6 +12,11 @@
 // the whole list and returns a Report; Report.WriteTable and Report.WriteJSON
 // render it. The CLI (Main, binary tvm-sample) is a thin layer over these.
 //
+// With a bucket configured (Config.Bucket, default tvm-demo-bucket), seed
+// also writes one object per tenant prefix (tenants/1/, tenants/12/,
+// tenants/2/) and verify adds the S3 prefix-isolation rows of verify_s3.go
+// (S3's AccessDenied is their denial), through an S3API client factory.
+//
 // # Data
 //
 // Table tvm-demo: key PK (HASH) / SK (RANGE); GSI "gsi" on PK1 / SK1,

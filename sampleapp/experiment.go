@@ -38,6 +38,9 @@ type Env struct {
 	Vend func(tenant, profile string) aws.CredentialsProvider
 	// DynamoDB returns a DynamoDB client signing with p.
 	DynamoDB func(p aws.CredentialsProvider) ReadAPI
+	// S3, when set, returns an S3 client signing with p, and Verify runs
+	// the S3 experiments (verify_s3.go) on Config.Bucket too.
+	S3 func(p aws.CredentialsProvider) S3API
 }
 
 // Identity says whose credentials an experiment uses.

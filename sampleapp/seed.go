@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // SeedAPI is the subset of *dynamodb.Client that Seed calls.
@@ -124,8 +125,8 @@ func createTableInput(table, index string) *dynamodb.CreateTableInput {
 	}
 }
 
-// SeedStack seeds the table of c with the app's own identity (the SDK
-// default chain).
+// SeedStack seeds the table of c, and the bucket unless c.Bucket is "",
+// with the app's own identity (the SDK default chain).
 func SeedStack(ctx context.Context, c Config, w io.Writer) error {
 	if c.Table == "" || c.Index == "" || c.Region == "" {
 		return errors.New("table, index and region are required")
@@ -134,5 +135,8 @@ func SeedStack(ctx context.Context, c Config, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	return Seed(ctx, dynamodb.NewFromConfig(awsCfg), c.Table, c.Index, w, SeedOptions{})
+	if err := Seed(ctx, dynamodb.NewFromConfig(awsCfg), c.Table, c.Index, w, SeedOptions{}); err != nil || c.Bucket == "" {
+		return err
+	}
+	return SeedS3(ctx, s3.NewFromConfig(awsCfg, S3Options(c)), c.Bucket, c.Region, w)
 }

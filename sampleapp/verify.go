@@ -164,6 +164,7 @@ func (e *Env) Verify(ctx context.Context) Report {
 		rep.Rows = append(rep.Rows, row)
 	}
 	rep.Note = e.note()
+	e.verifyS3(ctx, &rep)
 	return rep
 }
 

@@ -515,7 +515,9 @@ func TestProfileTargets(t *testing.T) {
 		yaml string // appended to the minimal profile
 		want string // "" = valid
 	}{
-		"unknown key":         {yaml: "    bogus: 1\n", want: "profiles[0].bogus: unknown field: not a profile field nor a registered isolation target ([dynamodb])"},
+		"unknown key":         {yaml: "    bogus: 1\n", want: "profiles[0].bogus: unknown field: not a profile field nor a registered isolation target ([dynamodb s3])"},
+		"s3 section checked":  {yaml: "    s3: {buckets: [Bad_Bucket], prefix_format: \"t/{tenant}\"}\n", want: "profiles[0].s3.buckets[0]: not an S3 bucket name"},
+		"s3 unknown setting":  {yaml: "    s3: {buckets: [tvm-demo-bucket], bucket: x}\n", want: "profiles[0].s3"},
 		"dynamodb as section": {yaml: "    dynamodb: {table_arns: [x]}\n", want: "profiles[0].dynamodb: the DynamoDB settings are the profile's table_arns and leading_key_format"},
 		"latin-1 key format":  {yaml: "    leading_key_format: \"Mandant§{tenant}\"\n"},
 	}

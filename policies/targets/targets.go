@@ -19,12 +19,14 @@ package targets
 import (
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/dynamodb"
+	"github.com/tvmkit/tvm/policies/s3"
 )
 
 // registered lists every isolation target, in the order their placeholders,
 // rules and proof rows are presented.
 var registered = []policies.Target{
 	dynamodb.Target,
+	s3.Target,
 }
 
 // All returns every registered target. The slice must not be modified.

@@ -1,0 +1,232 @@
+package s3
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/policies/iam"
+)
+
+// Proof constants: the object name probed under a prefix, the account of
+// the proof's principal (S3 ARNs carry none), a bucket no profile names,
+// and the action names the battery uses.
+const (
+	proofObject  = "proof/object.txt"
+	proofAccount = "123456789012"
+	proofBucket  = "tvm-proof-unlisted-bucket"
+	proofSubPath = "sub/"
+	listBucket   = "ListBucket"
+	listVersions = "ListBucketVersions"
+	listUploads  = "ListBucketMultipartUploads"
+	putPolicy    = "PutBucketPolicy"
+	actionGet    = "GetObject"
+	actionPut    = "PutObject"
+)
+
+// step is one request of the battery, before it is evaluated: an action
+// on a resource (an object or bucket ARN), with the s3:prefix key when
+// listed is true (values nil = no prefix parameter; [""] = prefix=).
+type step struct {
+	name, action, resource string // action without "s3:"
+	listed                 bool
+	values                 []string
+	want                   iam.Outcome
+}
+
+// plan returns the battery's rows for one bucket, for the session policy
+// of tenant own (key prefix ownPrefix) against tenant other (otherPrefix);
+// root is the prefix format's part before the tenant ("tenants/"). It is
+// the one place that decides which rows apply: granted holds the S3 action
+// names some Allow statement of the policy grants.
+//
+// Own rows, for what the policy grants: every granted object action on an
+// object under ownPrefix, and each granted listing with prefix ownPrefix
+// and with a deeper prefix, allowed. Denied rows, always: the core object
+// actions (coreObjectActions, named by the S3 operations they authorize:
+// GetObject and CopyObject's source, PutObject and CopyObject's
+// destination and every step of a multipart upload, DeleteObject,
+// AbortMultipartUpload, ListParts) and every other granted object action
+// on otherPrefix; GetObject on ownPrefix in a bucket the profile does not
+// name; each listing (ListBucket and ListBucketVersions) with otherPrefix,
+// with ownPrefix without its delimiter (the "1" vs "12" trap), without a
+// prefix, with prefix "" and with root; ListBucketMultipartUploads (no
+// s3:prefix key); PutBucketPolicy and every other granted bucket- or
+// account-level action.
+func plan(granted map[string]bool, bk bucket, ownPrefix, otherPrefix, root string) []step {
+	allow, deny := iam.Allowed, iam.ImplicitDeny
+	obj := func(name, action, key string, want iam.Outcome) step {
+		return step{name: name, action: action, resource: bk.arn() + "/" + key, want: want}
+	}
+	list := func(name, action string, want iam.Outcome, prefix ...string) step {
+		return step{name: name, action: action, resource: bk.arn(), listed: true, values: prefix, want: want}
+	}
+	var out []step
+	for _, a := range actions {
+		if a.kind == kindObject && granted[a.name] {
+			out = append(out, obj(a.name+" own object", a.name, ownPrefix+proofObject, allow))
+		}
+	}
+	for _, l := range []string{listBucket, listVersions} {
+		if granted[l] {
+			out = append(out, list(l+" own prefix", l, allow, ownPrefix), list(l+" below own prefix", l, allow, ownPrefix+proofSubPath))
+		}
+	}
+	other := otherPrefix + proofObject
+	out = append(out,
+		obj("GetObject other tenant's object", actionGet, other, deny),
+		obj("CopyObject from other tenant's prefix (source s3:GetObject)", actionGet, other, deny),
+		obj("PutObject into other tenant's prefix", actionPut, other, deny),
+		obj("CopyObject into other tenant's prefix (destination s3:PutObject)", actionPut, other, deny),
+		obj("multipart upload into other tenant's prefix (s3:PutObject)", actionPut, other, deny),
+		obj("DeleteObject other tenant's object", "DeleteObject", other, deny),
+		obj("AbortMultipartUpload in other tenant's prefix", "AbortMultipartUpload", other, deny),
+		obj("ListParts in other tenant's prefix (s3:ListMultipartUploadParts)", "ListMultipartUploadParts", other, deny),
+	)
+	for _, a := range actions {
+		if a.kind == kindObject && granted[a.name] && !slices.Contains(coreObjectActions, a.name) {
+			out = append(out, obj(a.name+" other tenant's object", a.name, other, deny))
+		}
+	}
+	unlisted := bucket{partition: bk.partition, name: proofBucket}
+	out = append(out, step{name: "GetObject own prefix in a bucket the profile does not name", action: actionGet,
+		resource: unlisted.arn() + "/" + ownPrefix + proofObject, want: deny})
+	for _, l := range []string{listBucket, listVersions} {
+		out = append(out, list(l+" other tenant's prefix", l, deny, otherPrefix),
+			list(l+" own prefix without the delimiter", l, deny, strings.TrimSuffix(ownPrefix, Delimiter)),
+			list(l+" without prefix", l, deny), list(l+` with prefix ""`, l, deny, ""))
+		if root != "" {
+			out = append(out, list(l+" with the common prefix "+root, l, deny, root))
+		}
+	}
+	for _, a := range actions {
+		if a.name == listUploads || a.name == putPolicy || (a.kind != kindObject && a.kind != kindList && granted[a.name]) {
+			out = append(out, step{name: a.name, action: a.name, resource: adminResource(a.name, bk), want: deny})
+		}
+	}
+	return out
+}
+
+// adminResource is the resource a bucket- or account-level row checks:
+// "*" for ListAllMyBuckets (its resource in the reference), else the
+// bucket.
+func adminResource(name string, bk bucket) string {
+	if name == "ListAllMyBuckets" {
+		return "*"
+	}
+	return bk.arn()
+}
+
+// Prove runs the S3 battery for the policy p evaluates (rendered for
+// tenant own) against the sample tenant other: plan's rows on each bucket,
+// then every object resource and s3:prefix value the policy's Allow
+// statements name outside own's prefix, which must be denied (a constant
+// prefix there would be reachable by every tenant).
+func (b *binding) Prove(p *policies.Prober, own, other string) error {
+	ownPrefix, otherPrefix := b.format.Expand(own), b.format.Expand(other)
+	if ownPrefix == otherPrefix {
+		return errors.New("the two sample tenants format to the same key prefix")
+	}
+	root, _, _ := strings.Cut(b.format.String(), "{tenant}")
+	granted := catalogue.GrantedBy(p.Session())
+	var ownObjects []string
+	for i, bk := range b.buckets {
+		suffix := ""
+		if len(b.buckets) > 1 {
+			suffix = fmt.Sprintf(" (bucket %d)", i)
+		}
+		for _, s := range plan(granted, bk, ownPrefix, otherPrefix, root) {
+			check(p, s, suffix)
+		}
+		ownObjects = append(ownObjects, bk.arn()+"/"+ownPrefix)
+	}
+	for _, s := range named(p.Session(), ownObjects, ownPrefix, b.buckets) {
+		check(p, s, "")
+	}
+	return nil
+}
+
+// check evaluates one step through the Prober.
+func check(p *policies.Prober, s step, suffix string) {
+	req := policies.ProofRequest{
+		Name:     s.name + suffix,
+		Action:   catalogue.Full(s.action),
+		Resource: s.resource,
+		Account:  proofAccount,
+		Want:     s.want,
+	}
+	if s.listed {
+		req.Key, req.Values = PrefixKey, s.values
+	}
+	p.Check(req)
+}
+
+// named returns denied rows for the object resources and s3:prefix values
+// that the policy's Allow statements name outside own's prefix, in policy
+// order without repeats: each object resource is probed with the first
+// object action its statement grants (wildcards replaced by "x"), each
+// prefix value with ListBucket on every bucket.
+func named(pol *iam.Policy, ownObjects []string, ownPrefix string, buckets []bucket) []step {
+	var out []step
+	seen := map[string]bool{}
+	for i := range pol.Statements {
+		st := &pol.Statements[i]
+		if st.Effect != iam.Allow {
+			continue
+		}
+		var first string
+		for _, a := range catalogue.Granted(st) {
+			if kindOf(a.Name) == kindObject {
+				first = a.Name
+				break
+			}
+		}
+		for _, r := range st.Resource {
+			if first == "" || !isObjectARN(r) || hasAnyPrefix(r, ownObjects) || seen["r"+r] {
+				continue
+			}
+			seen["r"+r] = true
+			out = append(out, step{name: fmt.Sprintf("%s on %s named by the policy", first, r), action: first,
+				resource: sample(r), want: iam.ImplicitDeny})
+		}
+		for _, c := range st.Conditions {
+			if !strings.EqualFold(c.Key, PrefixKey) {
+				continue
+			}
+			for _, v := range c.Values {
+				if strings.HasPrefix(v, ownPrefix) || seen["p"+v] {
+					continue
+				}
+				seen["p"+v] = true
+				for _, bk := range buckets {
+					out = append(out, step{name: fmt.Sprintf("ListBucket prefix %q named by the policy", v), action: listBucket,
+						resource: bk.arn(), listed: true, values: []string{sample(v)}, want: iam.ImplicitDeny})
+				}
+			}
+		}
+	}
+	return out
+}
+
+// isObjectARN reports whether r names S3 objects: arn:P:s3:::BUCKET/KEY.
+func isObjectARN(r string) bool {
+	parts := strings.SplitN(r, ":", 6)
+	return len(parts) == 6 && parts[2] == Service && parts[3] == "" && parts[4] == "" && strings.Contains(parts[5], "/")
+}
+
+func hasAnyPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// sample turns a pattern into one concrete value it matches: each "*"
+// becomes "x" and each "?" becomes "x".
+func sample(pattern string) string {
+	return strings.NewReplacer("*", "x", "?", "x").Replace(pattern)
+}
