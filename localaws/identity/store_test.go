@@ -67,8 +67,10 @@ func TestDefaultConfigMatchesLayout(t *testing.T) {
 		"arn:aws:iam::123456789012:role/tvm-partner-read",
 		"arn:aws:iam::123456789012:role/tvm-seed-function",
 		"arn:aws:iam::123456789012:role/tvm-seed-tenant",
+		"arn:aws:iam::123456789012:role/tvm-tenant-abac",
 		"arn:aws:iam::123456789012:role/tvm-tenant-read",
 		"arn:aws:iam::123456789012:role/tvm-tenant-readwrite",
+		"arn:aws:iam::123456789012:role/tvm-tenant-silo",
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("roles (-want +got):\n%s", d)
