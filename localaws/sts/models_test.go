@@ -73,7 +73,8 @@ func TestModelRolesTrust(t *testing.T) {
 // TestPackedPolicySize: STS reports the packed size of the session policy
 // and the session tags together whenever either is present (inherited
 // transitive tags included), and refuses above 100 %, with AWS's two
-// messages (tags alone, or policy and tags).
+// messages (tags alone, or policy and tags); every answer also reports the
+// issued token's size and its share of the 4,096-byte maximum.
 func TestPackedPolicySize(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -116,6 +117,12 @@ func TestPackedPolicySize(t *testing.T) {
 			got := out.PackedPolicySize
 			if (got == nil) != (tc.want == nil) || (got != nil && *got != *tc.want) {
 				t.Errorf("PackedPolicySize = %v, want %v", fmtPtr(got), fmtPtr(tc.want))
+			}
+			// The token's own size, as STS reports it since September 2026.
+			size := int32(len(aws.ToString(out.Credentials.SessionToken)))
+			if aws.ToInt32(out.SessionTokenSize) != size || aws.ToInt32(out.SessionTokenUtilization) != (size*100+MaxSessionTokenSize-1)/MaxSessionTokenSize {
+				t.Errorf("SessionTokenSize %v, SessionTokenUtilization %v; the token has %d bytes",
+					fmtPtr(out.SessionTokenSize), fmtPtr(out.SessionTokenUtilization), size)
 			}
 		})
 	}

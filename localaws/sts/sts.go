@@ -68,6 +68,10 @@ const (
 	MaxDuration          = 12 * time.Hour
 	ChainedMaxDuration   = time.Hour
 	DefaultMaxBodyBytes  = 256 << 10
+	// MaxSessionTokenSize is the largest session token STS issues (bytes;
+	// the STS API's MinimumSessionTokenSize documentation, September 2026).
+	// SessionTokenUtilization is a token's share of it.
+	MaxSessionTokenSize = 4096
 )
 
 // Options configures a Handler.
@@ -498,6 +502,9 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 	if in.policySet || len(tags) > 0 {
 		res.PackedPolicySize = &packed
 	}
+	tokenSize := len(sess.SessionToken)
+	utilization := (tokenSize*100 + MaxSessionTokenSize - 1) / MaxSessionTokenSize
+	res.SessionTokenSize, res.SessionTokenUtilization = &tokenSize, &utilization
 	return &assumeRoleResponse{Result: res, Meta: responseMetadata{RequestID: reqID}}, nil
 }
 
@@ -701,6 +708,12 @@ type assumeRoleResult struct {
 	Credentials      xmlCredentials  `xml:"Credentials"`
 	AssumedRoleUser  assumedRoleUser `xml:"AssumedRoleUser"`
 	PackedPolicySize *int            `xml:"PackedPolicySize,omitempty"`
+	// SessionTokenSize and SessionTokenUtilization describe the token
+	// issued (bytes, and percent of MaxSessionTokenSize), as STS reports
+	// them since September 2026. Local tokens are opaque random strings of
+	// a fixed size, so the local values do not grow with policy and tags.
+	SessionTokenSize        *int `xml:"SessionTokenSize,omitempty"`
+	SessionTokenUtilization *int `xml:"SessionTokenUtilization,omitempty"`
 }
 
 type xmlCredentials struct {
