@@ -171,8 +171,34 @@ func TestABACRoleProvenAsDeployed(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "abac-read") {
 		t.Errorf("check with a leaky ABAC role policy: exit %d, want a failure naming abac-read\n%s", code, out)
 	}
-	out, code = run(t, env, "tvm-broker", "serve", "--config", config, "--listen", "127.0.0.1:0")
-	if code == 0 || !strings.Contains(out, "abac-read") || strings.Contains(out, `"msg":"ready"`) {
-		t.Errorf("serve with a leaky ABAC role policy: exit %d, want a refusal naming abac-read\n%s", code, out)
+	brokerAddr := testenv.FreeAddr(t)
+	serve := start(t, "tvm-broker", env, "serve", "--config", config, "--listen", brokerAddr)
+	if refused := exitsBeforeReady(t, serve, "http://"+brokerAddr+"/readyz"); !refused {
+		t.Fatalf("serve with a leaky ABAC role policy became ready\n%s", serve.out.String())
+	}
+	if out := serve.out.String(); serve.err == nil || !strings.Contains(out, "abac-read") {
+		t.Errorf("serve with a leaky ABAC role policy: %v, want a refusal naming abac-read\n%s", serve.err, out)
+	}
+}
+
+// exitsBeforeReady waits until p exits (true) or url answers 200 (false).
+func exitsBeforeReady(t *testing.T, p *process, url string) bool {
+	t.Helper()
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.After(startDeadline)
+	for {
+		select {
+		case <-p.done:
+			return true
+		case <-deadline:
+			t.Fatalf("%s neither exited nor became ready within %s", p.name, startDeadline)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if resp, err := hc.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return false
+			}
+		}
 	}
 }
