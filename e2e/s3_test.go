@@ -90,7 +90,7 @@ func list(prefix *string) s3Call {
 	}
 }
 
-func get(key string) s3Call {
+func getObject(key string) s3Call {
 	return func(ctx context.Context, c *s3.Client) ([]string, error) {
 		out, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s3Bucket), Key: aws.String(key)})
 		if err != nil {
@@ -162,11 +162,11 @@ func TestS3ThroughBroker(t *testing.T) {
 		allow []string // nil: denied with AccessDenied
 	}{
 		{"tenant 1 lists tenants/1/", r1, list(aws.String("tenants/1/")), []string{own}},
-		{"tenant 1 reads its object", r1, get(own), []string{own}},
+		{"tenant 1 reads its object", r1, getObject(own), []string{own}},
 		{"tenant 12 lists tenants/12/", r12, list(aws.String("tenants/12/")), []string{own12}},
-		{"tenant 1 reads tenant 2's object", r1, get(other), nil},
+		{"tenant 1 reads tenant 2's object", r1, getObject(other), nil},
 		{"tenant 1 lists tenants/2/", r1, list(aws.String("tenants/2/")), nil},
-		{"tenant 1 reads tenant 12's object", r1, get(own12), nil},
+		{"tenant 1 reads tenant 12's object", r1, getObject(own12), nil},
 		{"tenant 1 lists tenants/1 (no delimiter)", r1, list(aws.String("tenants/1")), nil},
 		{"tenant 1 lists without prefix", r1, list(nil), nil},
 		{`tenant 1 lists prefix ""`, r1, list(aws.String("")), nil},
@@ -355,17 +355,17 @@ func TestS3ABACRolePolicy(t *testing.T) {
 		allow []string
 	}{
 		{"tag 1 lists tenants/1/", tenant1, list(aws.String("tenants/1/")), []string{own}},
-		{"tag 1 reads its object", tenant1, get(own), []string{own}},
+		{"tag 1 reads its object", tenant1, getObject(own), []string{own}},
 		{"tag 1 writes its prefix", tenant1, put("tenants/1/abac.txt"), []string{"tenants/1/abac.txt"}},
 		{"tag 1 deletes it again", tenant1, del("tenants/1/abac.txt"), []string{"tenants/1/abac.txt"}},
-		{"tag 1 reads tenant 12's object", tenant1, get(own12), nil},
-		{"tag 1 reads tenant 2's object", tenant1, get(other), nil},
+		{"tag 1 reads tenant 12's object", tenant1, getObject(own12), nil},
+		{"tag 1 reads tenant 2's object", tenant1, getObject(other), nil},
 		{"tag 1 lists tenants/1 (no delimiter)", tenant1, list(aws.String("tenants/1")), nil},
 		{"tag 1 lists without prefix", tenant1, list(nil), nil},
 		{"tag 1 writes tenants/2/", tenant1, put("tenants/2/abac.txt"), nil},
 		{"tag 1 lists multipart uploads", tenant1, listUploads, nil},
 		{"no tag lists tenants/1/", untagged, list(aws.String("tenants/1/")), nil},
-		{"no tag reads tenant 1's object", untagged, get(own), nil},
+		{"no tag reads tenant 1's object", untagged, getObject(own), nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keys, err := tc.call(ctx, tc.c)

@@ -19,8 +19,9 @@ const (
 const usage = `usage: tvm-sample [global flags] <command> [flags]
 
 Commands:
-  seed     create the table and its GSI if absent, write the three seed items; create the bucket
-           if absent, write one object per tenant prefix (idempotent)
+  seed     create the pooled table and the per-tenant tables (with their GSI) if absent,
+           write their items; create the bucket if absent, write one object per tenant
+           prefix (idempotent)
   query    the seed's reader experiment: query one tenant's partition
   verify   run every isolation experiment and print expected vs actual
 
@@ -29,7 +30,8 @@ Global flags (also accepted after the command):
 
 // Main runs the tvm-sample command line and returns its exit status.
 // getenv supplies defaults: AWS_ENDPOINT_URL, AWS_REGION, TVM_BROKER_URL,
-// TVM_IDP_URL, TVM_TOKEN_FILE, TVM_TABLE, TVM_NO_GRANT_ROLE_ARN, TVM_BUCKET.
+// TVM_IDP_URL, TVM_TOKEN_FILE, TVM_TABLE, TVM_SILO_TABLE,
+// TVM_NO_GRANT_ROLE_ARN, TVM_BUCKET.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	a := &app{newEnv: NewEnv, seed: SeedStack, stdout: stdout, stderr: stderr}
 	return a.main(ctx, args, getenv)
@@ -94,6 +96,7 @@ func ConfigFromEnv(getenv func(string) string) Config {
 	set(&cfg.IdPURL, "TVM_IDP_URL")
 	set(&cfg.TokenFile, "TVM_TOKEN_FILE")
 	set(&cfg.Table, "TVM_TABLE")
+	set(&cfg.SiloTable, "TVM_SILO_TABLE")
 	set(&cfg.NoGrantRoleARN, "TVM_NO_GRANT_ROLE_ARN")
 	set(&cfg.Bucket, "TVM_BUCKET")
 	return cfg
@@ -110,6 +113,11 @@ func addGlobalFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.Profile, "profile", c.Profile, "broker profile of the grant experiments (the seed's /grant)")
 	fs.StringVar(&c.NoGrantProfile, "nogrant-profile", c.NoGrantProfile, "broker profile of the no-grant experiments (the seed's /noGrant)")
 	fs.StringVar(&c.NoGrantRoleARN, "no-grant-role", c.NoGrantRoleARN, `role the app assumes to act as the no-grant role; "" = role/tvm-no-grant in the caller's account ($TVM_NO_GRANT_ROLE_ARN)`)
+	fs.StringVar(&c.SiloTable, "silo-table", c.SiloTable, `a tenant's own table (silo and bridge rows); "{tenant}" is replaced by the tenant ($TVM_SILO_TABLE)`)
+	fs.StringVar(&c.SiloProfile, "silo-profile", c.SiloProfile, "broker profile of the silo rows (a table per tenant)")
+	fs.StringVar(&c.BridgeProfile, "bridge-profile", c.BridgeProfile, "broker profile of the bridge rows (a table per tenant and LeadingKeys)")
+	fs.StringVar(&c.ABACProfile, "abac-profile", c.ABACProfile, "broker profile of the ABAC rows (session tags, the role's policy isolates)")
+	fs.StringVar(&c.ABACRole, "abac-role", c.ABACRole, "the ABAC profile's role, which the app assumes without tags: a name in the caller's account, or an ARN")
 	fs.BoolVar(&c.AllowInsecureHTTP, "allow-insecure-http", c.AllowInsecureHTTP, "allow plain http to a non-loopback broker (test networks only)")
 	addS3Flags(fs, c)
 }
@@ -142,9 +150,10 @@ func parseSub(fs *flag.FlagSet, args []string) (exit int, done bool) {
 
 func (a *app) seedCmd(ctx context.Context, args []string, cfg Config) int {
 	stdout, stderr := a.stdout, a.stderr
-	fs := subFlags("seed", "", "Creates the table (PK/SK, GSI on PK1/SK1, projection ALL, on-demand) with the app's\n"+
-		"own identity (the SDK default chain) if absent, and writes the seed's three items; creates\n"+
-		"the bucket (--bucket) if absent and writes tenants/1/, tenants/12/ and tenants/2/hello.txt.\n", &cfg, stderr)
+	fs := subFlags("seed", "", "Creates the pooled table and each tenant's own table (--silo-table for tenants 1, 12\n"+
+		"and 2), all PK/SK with a GSI on PK1/SK1, projection ALL, on-demand, with the app's own\n"+
+		"identity (the SDK default chain) if absent; writes their items and reads them back;\n"+
+		"creates the bucket (--bucket) if absent and writes tenants/1/, tenants/12/ and tenants/2/hello.txt.\n", &cfg, stderr)
 	if code, done := parseSub(fs, args); done {
 		return code
 	}

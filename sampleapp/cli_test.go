@@ -105,17 +105,17 @@ func TestQueryCommand(t *testing.T) {
 func TestVerifyCommand(t *testing.T) {
 	fs := newFakeStack(t)
 	code, stdout, stderr, _ := runCLI(t, fs, nil, "verify")
-	if code != ExitOK || !strings.Contains(stdout, "PASS: 22 of 22") {
+	if code != ExitOK || !strings.Contains(stdout, "PASS: 39 of 39") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 	code, stdout, _, _ = runCLI(t, fs, nil, "verify", "--json")
 	var rep Report
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != ExitOK || !rep.OK || len(rep.Rows) != 22 {
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != ExitOK || !rep.OK || len(rep.Rows) != wantRows {
 		t.Fatalf("--json: exit %d, err %v, report %+v", code, err, rep)
 	}
 	fs.leaky = true
 	code, stdout, _, _ = runCLI(t, fs, nil, "verify")
-	if code != ExitDenied || !strings.Contains(stdout, "FAIL: 15 of 22") {
+	if code != ExitDenied || !strings.Contains(stdout, "FAIL: 32 of 39") {
 		t.Fatalf("leaky stack: exit %d, want %d\n%s", code, ExitDenied, stdout)
 	}
 }
@@ -137,11 +137,13 @@ func TestFlagsAndEnvironment(t *testing.T) {
 		"environment": {
 			env: map[string]string{"AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_REGION": "eu-west-1",
 				"TVM_BROKER_URL": "https://broker.example.com", "TVM_IDP_URL": "http://127.0.0.1:9001",
-				"TVM_TOKEN_FILE": "/tokens/{tenant}.jwt", "TVM_TABLE": "t", "TVM_NO_GRANT_ROLE_ARN": "arn:aws:iam::1:role/n"},
+				"TVM_TOKEN_FILE": "/tokens/{tenant}.jwt", "TVM_TABLE": "t", "TVM_NO_GRANT_ROLE_ARN": "arn:aws:iam::1:role/n",
+				"TVM_SILO_TABLE": "orders-{tenant}"},
 			args: []string{"seed"},
 			want: with(func(c *Config) {
 				c.Endpoint, c.Region, c.BrokerURL, c.IdPURL = "http://127.0.0.1:9000", "eu-west-1", "https://broker.example.com", "http://127.0.0.1:9001"
 				c.TokenFile, c.Table, c.NoGrantRoleARN = "/tokens/{tenant}.jwt", "t", "arn:aws:iam::1:role/n"
+				c.SiloTable = "orders-{tenant}"
 			}),
 		},
 		"realAWS": {
@@ -153,10 +155,12 @@ func TestFlagsAndEnvironment(t *testing.T) {
 			args: []string{"--table", "a", "--region", "us-west-2", "seed", "--table", "b", "--index", "byOwner",
 				"--broker", "https://tvm.example.com", "--idp", "https://idp.example.com", "--profile", "rw",
 				"--nogrant-profile", "ng", "--no-grant-role", "arn:aws:iam::2:role/x", "--token-file", "/t/{tenant}",
-				"--allow-insecure-http"},
+				"--allow-insecure-http", "--silo-table", "t-{tenant}", "--silo-profile", "s", "--bridge-profile", "br",
+				"--abac-profile", "ab", "--abac-role", "arn:aws:iam::2:role/abac"},
 			want: with(func(c *Config) {
 				c.Table, c.Region, c.Index, c.BrokerURL, c.IdPURL = "b", "us-west-2", "byOwner", "https://tvm.example.com", "https://idp.example.com"
 				c.Profile, c.NoGrantProfile, c.NoGrantRoleARN, c.TokenFile, c.AllowInsecureHTTP = "rw", "ng", "arn:aws:iam::2:role/x", "/t/{tenant}", true
+				c.SiloTable, c.SiloProfile, c.BridgeProfile, c.ABACProfile, c.ABACRole = "t-{tenant}", "s", "br", "ab", "arn:aws:iam::2:role/abac"
 			}),
 		},
 	} {
@@ -186,6 +190,8 @@ func TestConfigValidate(t *testing.T) {
 		"several":         {mutate: func(c *Config) { c.Region, c.Index = "", "" }, wantErr: "index, region"},
 		"endpointNoHost":  {mutate: func(c *Config) { c.Endpoint = "http://" }, wantErr: "not an http(s) URL"},
 		"endpointNotHTTP": {mutate: func(c *Config) { c.Endpoint = "ftp://x" }, wantErr: "not an http(s) URL"},
+		"noModelProfiles": {mutate: func(c *Config) { c.SiloProfile, c.ABACRole = "", "" }, wantErr: "abac-role, silo-profile"},
+		"siloTableFixed":  {mutate: func(c *Config) { c.SiloTable = "tvm-demo-1" }, wantErr: `silo-table "tvm-demo-1": must contain {tenant}`},
 	} {
 		t.Run(name, func(t *testing.T) {
 			c := ok

@@ -37,6 +37,14 @@ const (
 	DefaultNoGrantRole    = "tvm-no-grant"
 	DefaultSubject        = "sample-app"
 	DefaultAudience       = "tvm-broker"
+	// The isolation models' rows (docs/isolation-models.md): the broker
+	// profiles of examples/broker.yaml, the per-tenant table names of the
+	// silo and bridge models and the ABAC model's role.
+	DefaultSiloProfile   = "silo-read"
+	DefaultBridgeProfile = "bridge-read"
+	DefaultABACProfile   = "abac-read"
+	DefaultSiloTable     = "tvm-demo-{tenant}"
+	DefaultABACRole      = "tvm-tenant-abac"
 )
 
 // Config configures the sample app. DefaultConfig fills every field for the
@@ -67,6 +75,16 @@ type Config struct {
 	// act as the no-grant role; "" = role/tvm-no-grant in the caller's
 	// account and partition (from sts:GetCallerIdentity).
 	NoGrantRoleARN string
+	// SiloProfile, BridgeProfile and ABACProfile are the broker profiles of
+	// the silo, bridge and ABAC rows.
+	SiloProfile, BridgeProfile, ABACProfile string
+	// SiloTable names a tenant's own table (silo and bridge models):
+	// "{tenant}" is replaced by the tenant id.
+	SiloTable string
+	// ABACRole is the ABAC model's role, which the app assumes itself,
+	// without session tags, for the "no tag" row: a role name in the
+	// caller's account and partition, or a role ARN.
+	ABACRole string
 	// AllowInsecureHTTP permits plain http to a non-loopback broker.
 	AllowInsecureHTTP bool
 	// HTTPClient is used for the IdP and the broker; nil = a client with a
@@ -98,14 +116,36 @@ func DefaultConfig() Config {
 		Bucket:         DefaultBucket,
 		S3ReadProfile:  DefaultS3ReadProfile,
 		S3WriteProfile: DefaultS3WriteProfile,
+		SiloProfile:    DefaultSiloProfile,
+		BridgeProfile:  DefaultBridgeProfile,
+		ABACProfile:    DefaultABACProfile,
+		SiloTable:      DefaultSiloTable,
+		ABACRole:       DefaultABACRole,
 	}
+}
+
+// TenantTable returns the silo table of tenant: SiloTable with "{tenant}"
+// replaced.
+func (c Config) TenantTable(tenant string) string {
+	return strings.ReplaceAll(c.SiloTable, "{tenant}", tenant)
+}
+
+// noGrantRole is the role the app assumes to act as the no-grant role: an
+// ARN, or a name in the caller's account.
+func (c Config) noGrantRole() string {
+	if c.NoGrantRoleARN != "" {
+		return c.NoGrantRoleARN
+	}
+	return DefaultNoGrantRole
 }
 
 // Validate checks the fields every command needs.
 func (c Config) Validate() error {
 	var missing []string
 	for name, v := range map[string]string{"region": c.Region, "table": c.Table, "index": c.Index,
-		"profile": c.Profile, "nogrant-profile": c.NoGrantProfile, "broker": c.BrokerURL} {
+		"profile": c.Profile, "nogrant-profile": c.NoGrantProfile, "broker": c.BrokerURL,
+		"silo-profile": c.SiloProfile, "bridge-profile": c.BridgeProfile, "abac-profile": c.ABACProfile,
+		"silo-table": c.SiloTable, "abac-role": c.ABACRole} {
 		if v == "" {
 			missing = append(missing, name)
 		}
@@ -116,6 +156,9 @@ func (c Config) Validate() error {
 	slices.Sort(missing)
 	if len(missing) > 0 {
 		return fmt.Errorf("missing configuration: %s", strings.Join(missing, ", "))
+	}
+	if !strings.Contains(c.SiloTable, "{tenant}") {
+		return fmt.Errorf("silo-table %q: must contain {tenant}", c.SiloTable)
 	}
 	if c.Endpoint != "" {
 		if u, err := url.Parse(c.Endpoint); err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
@@ -156,9 +199,10 @@ func NewEnv(ctx context.Context, c Config) (*Env, error) {
 	}
 	stsClient := sts.NewFromConfig(awsCfg)
 	var (
-		mu      sync.Mutex
-		vended  = map[[2]string]aws.CredentialsProvider{}
-		noGrant aws.CredentialsProvider
+		mu     sync.Mutex
+		vended = map[[2]string]aws.CredentialsProvider{}
+		own    = map[string]aws.CredentialsProvider{} // by role ARN
+		caller *sts.GetCallerIdentityOutput
 	)
 	env := &Env{
 		Config: c,
@@ -178,40 +222,45 @@ func NewEnv(ctx context.Context, c Config) (*Env, error) {
 			vended[k] = p
 			return p
 		},
-		NoGrant: func(ctx context.Context) (aws.CredentialsProvider, error) {
+		AssumeRole: func(ctx context.Context, role string) (aws.CredentialsProvider, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			if noGrant != nil {
-				return noGrant, nil
-			}
-			roleARN := c.NoGrantRoleARN
-			if roleARN == "" {
-				out, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
-				if err != nil {
-					return nil, fmt.Errorf("finding the account of the no-grant role: %w", err)
+			roleARN := role
+			if !strings.HasPrefix(role, "arn:") {
+				if caller == nil {
+					out, err := stsClient.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+					if err != nil {
+						return nil, fmt.Errorf("finding the account of role %s: %w", role, err)
+					}
+					caller = out
 				}
-				if roleARN, err = noGrantRoleARN(out); err != nil {
+				var err error
+				if roleARN, err = roleInCallersAccount(caller, role); err != nil {
 					return nil, err
 				}
 			}
-			noGrant = aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, roleARN, func(o *stscreds.AssumeRoleOptions) {
-				o.RoleSessionName = "tvm-sample-nogrant"
+			if p, ok := own[roleARN]; ok {
+				return p, nil
+			}
+			p := aws.NewCredentialsCache(stscreds.NewAssumeRoleProvider(stsClient, roleARN, func(o *stscreds.AssumeRoleOptions) {
+				o.RoleSessionName = "tvm-sample"
 			}))
-			return noGrant, nil
+			own[roleARN] = p
+			return p, nil
 		},
 	}
 	return env, nil
 }
 
-// noGrantRoleARN is role/DefaultNoGrantRole in the caller's account and
+// roleInCallersAccount is role/<name> in the caller's account and
 // partition (aws, aws-cn, aws-us-gov, ...).
-func noGrantRoleARN(id *sts.GetCallerIdentityOutput) (string, error) {
+func roleInCallersAccount(id *sts.GetCallerIdentityOutput, name string) (string, error) {
 	caller, err := arn.Parse(aws.ToString(id.Arn))
 	if err != nil || aws.ToString(id.Account) == "" {
-		return "", fmt.Errorf("finding the account of the no-grant role: caller identity %q (account %q) is not usable", aws.ToString(id.Arn), aws.ToString(id.Account))
+		return "", fmt.Errorf("finding the account of role %s: caller identity %q (account %q) is not usable", name, aws.ToString(id.Arn), aws.ToString(id.Account))
 	}
 	return arn.ARN{Partition: caller.Partition, Service: "iam", AccountID: aws.ToString(id.Account),
-		Resource: "role/" + DefaultNoGrantRole}.String(), nil
+		Resource: "role/" + name}.String(), nil
 }
 
 // NewVendProvider returns an uncached provider of broker-vended credentials

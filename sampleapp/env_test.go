@@ -165,11 +165,18 @@ func (f *fakeAWS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // issuedKey returns the access key id of the fake STS's first session.
 func (f *fakeAWS) issuedKey(t *testing.T) string {
 	t.Helper()
+	return f.issuedKeyN(t, 0)
+}
+
+// issuedKeyN returns the access key id of the fake STS's session number n
+// (from 0).
+func (f *fakeAWS) issuedKeyN(t *testing.T, n int) string {
+	t.Helper()
 	issued := f.sts.Issued()
-	if len(issued) == 0 {
-		t.Fatal("the fake STS issued no credentials")
+	if len(issued) <= n {
+		t.Fatalf("the fake STS issued %d credentials, not %d", len(issued), n+1)
 	}
-	return issued[0].AccessKeyID
+	return issued[n].AccessKeyID
 }
 
 // TestNewEnvWiring runs NewEnv's real SDK clients against a fake AWS
@@ -208,6 +215,8 @@ func TestNewEnvWiring(t *testing.T) {
 		"vended":      env.Query(ctx, Identity{Tenant: "2", Profile: "read"}, "1", false),
 		"vendedAgain": env.Query(ctx, Identity{Tenant: "2", Profile: "read"}, "1", false),
 		"wildcard":    env.Query(ctx, Identity{Tenant: "*", Profile: "read"}, "1", false),
+		"abacNoTag":   env.Query(ctx, Identity{Role: "tvm-tenant-abac"}, "1", false),
+		"roleByARN":   env.Query(ctx, Identity{Role: "arn:aws:iam::210987654321:role/elsewhere"}, "1", false),
 	}
 	summaries := map[string]string{}
 	for k, r := range results {
@@ -216,6 +225,7 @@ func TestNewEnvWiring(t *testing.T) {
 	wantSummaries := map[string]string{
 		"own": "allowed, 1 item", "noGrant": "denied (AccessDeniedException)", "vended": "allowed, 1 item",
 		"vendedAgain": "allowed, 1 item", "wildcard": "refused (401 invalid_tenant)",
+		"abacNoTag": "denied (AccessDeniedException)", "roleByARN": "denied (AccessDeniedException)",
 	}
 	if diff := cmp.Diff(wantSummaries, summaries); diff != "" {
 		t.Errorf("results (-want +got):\n%s", diff)
@@ -227,6 +237,11 @@ func TestNewEnvWiring(t *testing.T) {
 		"dynamodb:Query:us-east-1:" + fake.issuedKey(t),
 		"dynamodb:Query:us-east-1:ASIA:read:2",
 		"dynamodb:Query:us-east-1:ASIA:read:2",
+		// A role by name needs the caller's account once; a role by ARN none.
+		"sts:AssumeRole:" + adminKey + ":arn:aws:iam::123456789012:role/tvm-tenant-abac",
+		"dynamodb:Query:us-east-1:" + fake.issuedKeyN(t, 1),
+		"sts:AssumeRole:" + adminKey + ":arn:aws:iam::210987654321:role/elsewhere",
+		"dynamodb:Query:us-east-1:" + fake.issuedKeyN(t, 2),
 	}
 	if diff := cmp.Diff(wantCalls, fake.calls); diff != "" {
 		t.Errorf("AWS calls (-want +got):\n%s", diff)
@@ -260,7 +275,7 @@ func TestNoGrantRoleDerived(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := env.NoGrant(context.Background())
+			p, err := env.AssumeRole(context.Background(), c.noGrantRole())
 			if err != nil {
 				t.Fatal(err)
 			}

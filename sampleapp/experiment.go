@@ -31,9 +31,11 @@ type Env struct {
 	// admin user), which the grant role's experiments use without vended
 	// credentials.
 	Own aws.CredentialsProvider
-	// NoGrant returns the app's identity when it runs as the no-grant role
-	// (the seed's noGrant Lambda): a session of that role.
-	NoGrant func(ctx context.Context) (aws.CredentialsProvider, error)
+	// AssumeRole returns the app's own identity acting as a role, with no
+	// session policy and no session tags: the no-grant role (the seed's
+	// noGrant Lambda) and the ABAC role without its tag. role is a role
+	// name in the caller's account or a role ARN.
+	AssumeRole func(ctx context.Context, role string) (aws.CredentialsProvider, error)
 	// Vend returns broker-vended credentials for tenant under a broker profile.
 	Vend func(tenant, profile string) aws.CredentialsProvider
 	// DynamoDB returns a DynamoDB client signing with p.
@@ -51,14 +53,20 @@ type Identity struct {
 	// Profile is the broker profile. Without vended credentials, the no-grant
 	// profile selects the no-grant role; any other the app's own identity.
 	Profile string
+	// Role, without Tenant, is a role the app assumes itself (no session
+	// policy, no tags; Env.AssumeRole); Profile is then ignored.
+	Role string
 }
 
 // String describes the identity for a table row.
 func (id Identity) String() string {
-	if id.Tenant == "" {
-		return "app identity (" + id.Profile + ")"
+	switch {
+	case id.Tenant != "":
+		return fmt.Sprintf("vended tenant %s (%s)", id.Tenant, id.Profile)
+	case id.Role != "":
+		return "app identity as " + id.Role + " (no tags)"
 	}
-	return fmt.Sprintf("vended tenant %s (%s)", id.Tenant, id.Profile)
+	return "app identity (" + id.Profile + ")"
 }
 
 // Item is one seed item.
@@ -143,8 +151,10 @@ func (e *Env) credentials(ctx context.Context, id Identity) (aws.CredentialsProv
 	switch {
 	case id.Tenant != "":
 		return e.Vend(id.Tenant, id.Profile), nil
+	case id.Role != "":
+		return e.AssumeRole(ctx, id.Role)
 	case id.Profile == e.Config.NoGrantProfile:
-		return e.NoGrant(ctx)
+		return e.AssumeRole(ctx, e.Config.noGrantRole())
 	default:
 		return e.Own, nil
 	}
@@ -215,39 +225,59 @@ func LeadingKey(id string) string { return defaultKeyFormat.Expand(id) }
 // queryOp queries one tenant's partition on the table or the GSI.
 func queryOp(tenant string, gsi bool) op {
 	return func(ctx context.Context, api ReadAPI, cfg Config) ([]Item, error) {
-		in := &dynamodb.QueryInput{
-			TableName:                 aws.String(cfg.Table),
-			KeyConditionExpression:    aws.String("#pk = :pk"),
-			ExpressionAttributeNames:  map[string]string{"#pk": "PK"},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: LeadingKey(tenant)}},
-		}
-		if gsi {
-			in.IndexName = aws.String(cfg.Index)
-			in.ExpressionAttributeNames["#pk"] = "PK1"
-		}
-		var items []Item
-		pages := dynamodb.NewQueryPaginator(api, in)
-		for pages.HasMorePages() {
-			out, err := pages.NextPage(ctx)
-			if err != nil {
-				return nil, err
-			}
-			got, err := decodeItems(out.Items)
-			if err != nil {
-				return nil, err
-			}
-			items = append(items, got...)
-		}
-		return items, nil
+		return queryTable(ctx, api, cfg.Table, cfg.Index, tenant, gsi)
 	}
 }
 
-func scanOp(ctx context.Context, api ReadAPI, cfg Config) ([]Item, error) {
-	out, err := api.Scan(ctx, &dynamodb.ScanInput{TableName: aws.String(cfg.Table)})
-	if err != nil {
-		return nil, err
+// queryTable queries one tenant's partition on table, or on its index
+// (partition key PK1) when gsi is set.
+func queryTable(ctx context.Context, api ReadAPI, table, index, tenant string, gsi bool) ([]Item, error) {
+	in := &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    aws.String("#pk = :pk"),
+		ExpressionAttributeNames:  map[string]string{"#pk": "PK"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: LeadingKey(tenant)}},
 	}
-	return decodeItems(out.Items)
+	if gsi {
+		in.IndexName = aws.String(index)
+		in.ExpressionAttributeNames["#pk"] = "PK1"
+	}
+	var items []Item
+	pages := dynamodb.NewQueryPaginator(api, in)
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		got, err := decodeItems(out.Items)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, got...)
+	}
+	return items, nil
+}
+
+func scanOp(ctx context.Context, api ReadAPI, cfg Config) ([]Item, error) {
+	return scanTable(ctx, api, cfg.Table)
+}
+
+// scanTable reads the whole table, every page.
+func scanTable(ctx context.Context, api ReadAPI, table string) ([]Item, error) {
+	var items []Item
+	pages := dynamodb.NewScanPaginator(api, &dynamodb.ScanInput{TableName: aws.String(table)})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		got, err := decodeItems(out.Items)
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, got...)
+	}
+	return items, nil
 }
 
 func key(it Item) map[string]types.AttributeValue {

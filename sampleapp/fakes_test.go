@@ -24,8 +24,11 @@ import (
 
 // fakeStack is the shared dev IdP (testenv.IdP), a fake broker (httptest,
 // through the real client package) that vends for the tenant of a token
-// the IdP minted for the app, and a DynamoDB that enforces a model of the
-// broker's LeadingKeys session policy by the access key id of the caller.
+// the IdP minted for the app, and a DynamoDB that enforces, by the access
+// key id of the caller, a model of each profile's isolation: the
+// LeadingKeys session policy of the pooled profiles (read, and abac-read
+// whose role policy does the same with the session tag), the own table of
+// silo-read, both for bridge-read.
 type fakeStack struct {
 	srv *httptest.Server
 	idp *testenv.IdP
@@ -33,15 +36,21 @@ type fakeStack struct {
 	mu           sync.Mutex
 	brokerStatus int  // 0 = vend normally
 	acceptAny    bool // broker vends even for tenant "*"
-	leaky        bool // DynamoDB ignores LeadingKeys (a broken policy)
+	leaky        bool // DynamoDB ignores LeadingKeys for read (a broken policy)
+	siloPrefix   bool // silo-read reaches every table whose name starts with its own (table/tvm-demo-1*)
+	bridgeNoKeys bool // bridge-read has no LeadingKeys condition (the silo template)
+	roleTag      bool // the ABAC role carries tag tenant=1, standing in for a missing session tag
 	ddbErr       error
 	noGrantErr   error
+	abacErr      error
 	vends        int
 }
 
 const (
-	adminKey   = "AKIATVMADMIN00000001"
-	noGrantKey = "ASIANOGRANTSESSION01"
+	adminKey      = "AKIATVMADMIN00000001"
+	noGrantKey    = "ASIANOGRANTSESSION01"
+	abacNoTagKey  = "ASIAABACNOTAGSESSION"
+	abacRoleTagID = "1" // the tenant of roleTag
 )
 
 var tenantRE = regexp.MustCompile(`^[A-Za-z0-9]+$`)
@@ -102,13 +111,22 @@ func (fs *fakeStack) env() *Env {
 	return &Env{
 		Config: c,
 		Own:    credentials(adminKey),
-		NoGrant: func(context.Context) (aws.CredentialsProvider, error) {
+		AssumeRole: func(_ context.Context, role string) (aws.CredentialsProvider, error) {
 			fs.mu.Lock()
 			defer fs.mu.Unlock()
-			if fs.noGrantErr != nil {
-				return nil, fs.noGrantErr
+			switch role {
+			case DefaultNoGrantRole:
+				if fs.noGrantErr != nil {
+					return nil, fs.noGrantErr
+				}
+				return credentials(noGrantKey), nil
+			case DefaultABACRole:
+				if fs.abacErr != nil {
+					return nil, fs.abacErr
+				}
+				return credentials(abacNoTagKey), nil
 			}
-			return credentials(noGrantKey), nil
+			return nil, fmt.Errorf("operation error STS: AssumeRole, AccessDenied: no role %s", role)
 		},
 		Vend: func(tenant, profile string) aws.CredentialsProvider {
 			return client.Cached(client.New(c.BrokerURL, TokenSource(c, tenant), func(o *client.Options) {
@@ -117,7 +135,7 @@ func (fs *fakeStack) env() *Env {
 			}))
 		},
 		DynamoDB: func(p aws.CredentialsProvider) ReadAPI {
-			return &fakeDDB{stack: fs, creds: p, table: c.Table, index: c.Index}
+			return &fakeDDB{stack: fs, creds: p, cfg: c}
 		},
 	}
 }
@@ -129,9 +147,23 @@ func credentials(keyID string) aws.CredentialsProvider {
 }
 
 type fakeDDB struct {
-	stack        *fakeStack
-	creds        aws.CredentialsProvider
-	table, index string
+	stack *fakeStack
+	creds aws.CredentialsProvider
+	cfg   Config
+}
+
+// items returns the items of a table: the pooled table holds SeedItems,
+// each silo table its tenant's SiloItems.
+func (f *fakeDDB) items(table string) ([]Item, error) {
+	if table == f.cfg.Table {
+		return SeedItems, nil
+	}
+	for _, t := range SiloTenants {
+		if table == f.cfg.TenantTable(t) {
+			return SiloItems[t], nil
+		}
+	}
+	return nil, &smithy.GenericAPIError{Code: "ResourceNotFoundException", Message: "Requested resource not found: " + table}
 }
 
 func denied(action string) error {
@@ -139,58 +171,75 @@ func denied(action string) error {
 		Message: "User: arn:aws:sts::123456789012:assumed-role/tvm-tenant-read/t is not authorized to perform: dynamodb:" + action}
 }
 
-// authorize models identity policy ∩ session policy: admin may do anything,
-// the no-grant role nothing, a vended read session key-bound reads of its
-// tenant's leading key.
-func (f *fakeDDB) authorize(ctx context.Context, action string, leadingKeys []string) error {
+// authorize models identity policy ∩ session policy on table: admin may
+// do anything, the no-grant role nothing, the ABAC role without its tag
+// nothing (unless roleTag), a vended session what its profile's model
+// allows.
+func (f *fakeDDB) authorize(ctx context.Context, action, table string, leadingKeys []string) error {
 	c, err := f.creds.Retrieve(ctx)
 	if err != nil {
 		return err
 	}
-	f.stack.mu.Lock()
-	leaky, ddbErr := f.stack.leaky, f.stack.ddbErr
-	f.stack.mu.Unlock()
+	fs := f.stack
+	fs.mu.Lock()
+	leaky, siloPrefix, bridgeNoKeys, roleTag, ddbErr := fs.leaky, fs.siloPrefix, fs.bridgeNoKeys, fs.roleTag, fs.ddbErr
+	fs.mu.Unlock()
 	if ddbErr != nil {
 		return ddbErr
 	}
-	switch {
+	profile, tenant := "", ""
+	switch parts := strings.Split(c.AccessKeyID, ":"); {
 	case c.AccessKeyID == adminKey:
 		return nil
-	case c.AccessKeyID == noGrantKey:
+	case c.AccessKeyID == abacNoTagKey && roleTag:
+		profile, tenant = DefaultABACProfile, abacRoleTagID
+	case len(parts) == 3:
+		profile, tenant = parts[1], parts[2]
+	default:
 		return denied(action)
 	}
-	parts := strings.Split(c.AccessKeyID, ":")
-	if len(parts) != 3 || parts[1] != DefaultProfile {
-		return denied(action)
-	}
-	if leaky {
-		return nil
-	}
-	if len(leadingKeys) == 0 {
-		return denied(action) // the Null guard
-	}
-	for _, k := range leadingKeys {
-		if k != LeadingKey(parts[2]) {
-			return denied(action)
+	ownKeys := func() bool {
+		for _, k := range leadingKeys {
+			if k != LeadingKey(tenant) {
+				return false
+			}
 		}
+		return len(leadingKeys) > 0 // the Null guard
+	}
+	var ok bool
+	switch profile {
+	case DefaultProfile:
+		ok = table == f.cfg.Table && (leaky || ownKeys())
+	case DefaultABACProfile:
+		ok = table == f.cfg.Table && action != "Scan" && ownKeys()
+	case DefaultSiloProfile:
+		own := f.cfg.TenantTable(tenant)
+		ok = table == own || (siloPrefix && strings.HasPrefix(table, own))
+	case DefaultBridgeProfile:
+		ok = table == f.cfg.TenantTable(tenant) && (bridgeNoKeys || ownKeys())
+	}
+	if !ok {
+		return denied(action)
 	}
 	return nil
 }
 
 func (f *fakeDDB) Query(ctx context.Context, in *dynamodb.QueryInput, _ ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error) {
-	if aws.ToString(in.TableName) != f.table || aws.ToString(in.KeyConditionExpression) != "#pk = :pk" {
-		return nil, fmt.Errorf("unexpected query %+v", in)
+	table := aws.ToString(in.TableName)
+	items, err := f.items(table)
+	if err != nil || aws.ToString(in.KeyConditionExpression) != "#pk = :pk" {
+		return nil, fmt.Errorf("unexpected query %+v: %v", in, err)
 	}
 	attr := in.ExpressionAttributeNames["#pk"]
-	if (in.IndexName == nil) != (attr == "PK") || (in.IndexName != nil && (aws.ToString(in.IndexName) != f.index || attr != "PK1")) {
+	if (in.IndexName == nil) != (attr == "PK") || (in.IndexName != nil && (aws.ToString(in.IndexName) != f.cfg.Index || attr != "PK1")) {
 		return nil, fmt.Errorf("query key %q does not fit index %v", attr, in.IndexName)
 	}
 	pk := in.ExpressionAttributeValues[":pk"].(*types.AttributeValueMemberS).Value
-	if err := f.authorize(ctx, "Query", []string{pk}); err != nil {
+	if err := f.authorize(ctx, "Query", table, []string{pk}); err != nil {
 		return nil, err
 	}
 	out := &dynamodb.QueryOutput{}
-	for _, it := range SeedItems {
+	for _, it := range items {
 		if (attr == "PK" && it.PK == pk) || (attr == "PK1" && it.PK1 == pk) {
 			out.Items = append(out.Items, av(it))
 		}
@@ -198,23 +247,33 @@ func (f *fakeDDB) Query(ctx context.Context, in *dynamodb.QueryInput, _ ...func(
 	return out, nil
 }
 
-func (f *fakeDDB) Scan(ctx context.Context, _ *dynamodb.ScanInput, _ ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
-	if err := f.authorize(ctx, "Scan", nil); err != nil {
+func (f *fakeDDB) Scan(ctx context.Context, in *dynamodb.ScanInput, _ ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error) {
+	table := aws.ToString(in.TableName)
+	items, err := f.items(table)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.authorize(ctx, "Scan", table, nil); err != nil {
 		return nil, err
 	}
 	out := &dynamodb.ScanOutput{}
-	for _, it := range SeedItems {
+	for _, it := range items {
 		out.Items = append(out.Items, av(it))
 	}
 	return out, nil
 }
 
 func (f *fakeDDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
-	pk, sk := keyOf(in.Key)
-	if err := f.authorize(ctx, "GetItem", []string{pk}); err != nil {
+	table := aws.ToString(in.TableName)
+	items, err := f.items(table)
+	if err != nil {
 		return nil, err
 	}
-	for _, it := range SeedItems {
+	pk, sk := keyOf(in.Key)
+	if err := f.authorize(ctx, "GetItem", table, []string{pk}); err != nil {
+		return nil, err
+	}
+	for _, it := range items {
 		if it.PK == pk && it.SK == sk {
 			return &dynamodb.GetItemOutput{Item: av(it)}, nil
 		}
@@ -223,21 +282,26 @@ func (f *fakeDDB) GetItem(ctx context.Context, in *dynamodb.GetItemInput, _ ...f
 }
 
 func (f *fakeDDB) BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, _ ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error) {
-	var pks []string
-	ka := in.RequestItems[f.table]
-	for _, k := range ka.Keys {
-		pk, _ := keyOf(k)
-		pks = append(pks, pk)
-	}
-	if err := f.authorize(ctx, "BatchGetItem", pks); err != nil {
-		return nil, err
-	}
 	out := &dynamodb.BatchGetItemOutput{Responses: map[string][]map[string]types.AttributeValue{}}
-	for _, k := range ka.Keys {
-		pk, sk := keyOf(k)
-		for _, it := range SeedItems {
-			if it.PK == pk && it.SK == sk {
-				out.Responses[f.table] = append(out.Responses[f.table], av(it))
+	for table, ka := range in.RequestItems {
+		items, err := f.items(table)
+		if err != nil {
+			return nil, err
+		}
+		var pks []string
+		for _, k := range ka.Keys {
+			pk, _ := keyOf(k)
+			pks = append(pks, pk)
+		}
+		if err := f.authorize(ctx, "BatchGetItem", table, pks); err != nil {
+			return nil, err
+		}
+		for _, k := range ka.Keys {
+			pk, sk := keyOf(k)
+			for _, it := range items {
+				if it.PK == pk && it.SK == sk {
+					out.Responses[table] = append(out.Responses[table], av(it))
+				}
 			}
 		}
 	}

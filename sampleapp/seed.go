@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,6 +30,30 @@ var SeedItems = []Item{
 	{PK: "Tenant#2", SK: "Item#3", PK1: "Tenant#1", SK1: "Item#3"},
 }
 
+// SiloItems are the items of each tenant's own table (Config.TenantTable),
+// by tenant: the silo and bridge models. Tenant 1's table also holds a row
+// keyed for tenant 12 (a stray row, as a bug or a migration could leave):
+// a silo session reads it with the rest of its table, a bridge session's
+// LeadingKeys condition keeps it out. Tenants 1 and 12 are there because
+// one id is a prefix of the other (tvm-demo-1, tvm-demo-12).
+var SiloItems = map[string][]Item{
+	"1": {
+		{PK: "Tenant#1", SK: "Item#1", PK1: "Tenant#1", SK1: "Item#1"},
+		{PK: "Tenant#1", SK: "Item#2", PK1: "Tenant#1", SK1: "Item#2"},
+		{PK: "Tenant#12", SK: "Item#9", PK1: "Tenant#12", SK1: "Item#9"},
+	},
+	"12": {
+		{PK: "Tenant#12", SK: "Item#1", PK1: "Tenant#12", SK1: "Item#1"},
+		{PK: "Tenant#12", SK: "Item#2", PK1: "Tenant#12", SK1: "Item#2"},
+	},
+	"2": {
+		{PK: "Tenant#2", SK: "Item#1", PK1: "Tenant#2", SK1: "Item#1"},
+	},
+}
+
+// SiloTenants are the tenants with a table of their own, in seeding order.
+var SiloTenants = []string{"1", "12", "2"}
+
 // TableWait bounds the wait for a created table to become ACTIVE.
 const TableWait = 2 * time.Minute
 
@@ -38,12 +63,32 @@ type SeedOptions struct {
 	MinDelay, MaxDelay time.Duration
 }
 
-// Seed creates the table (PK/SK, GSI on PK1/SK1, projection ALL, on-demand)
-// unless it exists, waits until it is ACTIVE (at most TableWait), writes the
-// seed items and reads each one back (strongly consistent): an item that is
-// missing or differs afterwards is an error. Items are written whole by key,
-// so running it again leaves the same three items. Progress goes to w.
+// Seed seeds table with the seed's three items (SeedTable with SeedItems).
 func Seed(ctx context.Context, api SeedAPI, table, index string, w io.Writer, opts SeedOptions) error {
+	return SeedTable(ctx, api, table, index, SeedItems, w, opts)
+}
+
+// SeedAll seeds the pooled table of c with SeedItems and each silo table
+// (c.TenantTable of every SiloTenants entry) with its SiloItems.
+func SeedAll(ctx context.Context, api SeedAPI, c Config, w io.Writer, opts SeedOptions) error {
+	if err := Seed(ctx, api, c.Table, c.Index, w, opts); err != nil {
+		return err
+	}
+	for _, t := range SiloTenants {
+		if err := SeedTable(ctx, api, c.TenantTable(t), c.Index, SiloItems[t], w, opts); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SeedTable creates the table (PK/SK, GSI on PK1/SK1, projection ALL,
+// on-demand) unless it exists, waits until it is ACTIVE (at most
+// TableWait), writes items and reads each one back (strongly consistent):
+// an item that is missing or differs afterwards is an error. Items are
+// written whole by key, so running it again leaves the same items.
+// Progress goes to w.
+func SeedTable(ctx context.Context, api SeedAPI, table, index string, items []Item, w io.Writer, opts SeedOptions) error {
 	if opts.MinDelay <= 0 {
 		opts.MinDelay = time.Second
 	}
@@ -75,7 +120,7 @@ func Seed(ctx context.Context, api SeedAPI, table, index string, w io.Writer, op
 	if err := waiter.Wait(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(table)}, TableWait); err != nil {
 		return fmt.Errorf("waiting for table %s: %w", table, err)
 	}
-	for _, it := range SeedItems {
+	for _, it := range items {
 		av, err := attributevalue.MarshalMap(it)
 		if err != nil {
 			return err
@@ -85,7 +130,7 @@ func Seed(ctx context.Context, api SeedAPI, table, index string, w io.Writer, op
 		}
 		fmt.Fprintf(w, "item %s (%s %s) written\n", it, index, it.PK1)
 	}
-	for _, it := range SeedItems {
+	for _, it := range items {
 		out, err := api.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(table), Key: key(it), ConsistentRead: aws.Bool(true)})
 		if err != nil {
 			return fmt.Errorf("reading back %s: %w", it, err)
@@ -98,7 +143,7 @@ func Seed(ctx context.Context, api SeedAPI, table, index string, w io.Writer, op
 			return fmt.Errorf("reading back %s: the table holds %+v, want %+v", it, got, it)
 		}
 	}
-	fmt.Fprintf(w, "%d items read back\n", len(SeedItems))
+	fmt.Fprintf(w, "%s read back\n", plural(len(items), "item"))
 	return nil
 }
 
@@ -125,17 +170,18 @@ func createTableInput(table, index string) *dynamodb.CreateTableInput {
 	}
 }
 
-// SeedStack seeds the table of c, and the bucket unless c.Bucket is "",
-// with the app's own identity (the SDK default chain).
+// SeedStack seeds the pooled table and the silo tables of c (SeedAll), and
+// the bucket unless c.Bucket is "", with the app's own identity (the SDK
+// default chain).
 func SeedStack(ctx context.Context, c Config, w io.Writer) error {
-	if c.Table == "" || c.Index == "" || c.Region == "" {
-		return errors.New("table, index and region are required")
+	if c.Table == "" || c.Index == "" || c.Region == "" || !strings.Contains(c.SiloTable, "{tenant}") {
+		return errors.New("table, index, region and a silo table with {tenant} are required")
 	}
 	awsCfg, err := c.AWSConfig(ctx)
 	if err != nil {
 		return err
 	}
-	if err := Seed(ctx, dynamodb.NewFromConfig(awsCfg), c.Table, c.Index, w, SeedOptions{}); err != nil || c.Bucket == "" {
+	if err := SeedAll(ctx, dynamodb.NewFromConfig(awsCfg), c, w, SeedOptions{}); err != nil || c.Bucket == "" {
 		return err
 	}
 	return SeedS3(ctx, s3.NewFromConfig(awsCfg, S3Options(c)), c.Bucket, c.Region, w)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -233,5 +234,84 @@ func TestSeedWaitCancelled(t *testing.T) {
 	}
 	if len(api.items) != 0 {
 		t.Errorf("items written to a table that never became ACTIVE")
+	}
+}
+
+// tablesSeedAPI dispatches each call to the fake table it names.
+type tablesSeedAPI struct {
+	mu     sync.Mutex
+	tables map[string]*fakeSeedAPI
+}
+
+func (f *tablesSeedAPI) table(name *string) *fakeSeedAPI {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.tables == nil {
+		f.tables = map[string]*fakeSeedAPI{}
+	}
+	t, ok := f.tables[aws.ToString(name)]
+	if !ok {
+		t = &fakeSeedAPI{}
+		f.tables[aws.ToString(name)] = t
+	}
+	return t
+}
+
+func (f *tablesSeedAPI) DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, o ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error) {
+	return f.table(in.TableName).DescribeTable(ctx, in, o...)
+}
+
+func (f *tablesSeedAPI) CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, o ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error) {
+	return f.table(in.TableName).CreateTable(ctx, in, o...)
+}
+
+func (f *tablesSeedAPI) PutItem(ctx context.Context, in *dynamodb.PutItemInput, o ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return f.table(in.TableName).PutItem(ctx, in, o...)
+}
+
+func (f *tablesSeedAPI) GetItem(ctx context.Context, in *dynamodb.GetItemInput, o ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	return f.table(in.TableName).GetItem(ctx, in, o...)
+}
+
+// TestSeedAll: the pooled table gets the seed's items and each tenant's
+// own table its SiloItems (tenant 12's stray row in tenant 1's table
+// included), idempotently, each table created once with the demo's shape.
+func TestSeedAll(t *testing.T) {
+	api := &tablesSeedAPI{}
+	c := DefaultConfig()
+	var out bytes.Buffer
+	for range 2 {
+		if err := SeedAll(context.Background(), api, c, &out, fastWait); err != nil {
+			t.Fatalf("SeedAll: %v", err)
+		}
+	}
+	want := map[string][]Item{"tvm-demo": SeedItems, "tvm-demo-1": SiloItems["1"], "tvm-demo-12": SiloItems["12"], "tvm-demo-2": SiloItems["2"]}
+	if len(api.tables) != len(want) {
+		t.Errorf("tables %v, want %v", slices.Sorted(maps.Keys(api.tables)), slices.Sorted(maps.Keys(want)))
+	}
+	for name, items := range want {
+		tbl := api.tables[name]
+		if tbl == nil {
+			t.Errorf("table %s not seeded", name)
+			continue
+		}
+		m := map[string]Item{}
+		for _, it := range items {
+			m[it.String()] = it
+		}
+		if diff := cmp.Diff(m, tbl.items); diff != "" {
+			t.Errorf("%s items (-want +got):\n%s", name, diff)
+		}
+		if len(tbl.created) != 1 || aws.ToString(tbl.created[0].GlobalSecondaryIndexes[0].IndexName) != "gsi" {
+			t.Errorf("%s: created %d times", name, len(tbl.created))
+		}
+	}
+	if got := SiloItems["1"][2]; got.PK != "Tenant#12" {
+		t.Errorf("tenant 1's table lacks tenant 12's stray row: %v", got)
+	}
+	for _, line := range []string{"table tvm-demo-12 created", "item Tenant#12/Item#9 (gsi Tenant#12) written", "1 item read back"} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("output lacks %q:\n%s", line, out.String())
+		}
 	}
 }

@@ -110,7 +110,7 @@ func (e *Env) experiments() []experiment {
 			seed: true, id: id, op: queryOp(tenant, gsi), expect: x,
 		}
 	}
-	return []experiment{
+	rows := []experiment{
 		q(own, "1", false, allow(i1)),
 		q(own, "2", false, allow(i2, i3)),
 		q(own, "1", true, allow(i1, i3)),
@@ -135,6 +135,8 @@ func (e *Env) experiments() []experiment {
 		{name: "broker: token for tenant *", id: Identity{Tenant: "*", Profile: c.Profile}, op: nil,
 			expect: Expectation{Outcome: Refused, Code: "401 invalid_tenant"}},
 	}
+	rows = append(rows, e.modelExperiments()...) // silo, bridge, ABAC: verify_models.go
+	return rows
 }
 
 // Verify runs the seed's experiments and the extra ones against the stack

@@ -158,7 +158,7 @@ func s3Env(fs *fakeStack, st *s3State) *Env {
 }
 
 func TestVerifyS3(t *testing.T) {
-	const first, n = 23, 17 // the S3 rows follow the 22 DynamoDB rows
+	first, n := wantRows+1, wantS3Rows // the S3 rows follow the seed and isolation-model rows
 	s3Rows := func(rows ...int) []int {
 		out := make([]int, len(rows))
 		for i, r := range rows {
@@ -174,7 +174,7 @@ func TestVerifyS3(t *testing.T) {
 		// A policy without the delimiter: tenant 1 reaches tenants/12/.
 		"prefix without delimiter": {setup: func(_ *fakeStack, st *s3State) { st.noDelim = true }, fail: s3Rows(6, 7)},
 		// A broker that answers 503 must never let a "denied" row pass.
-		"broker failing": {setup: func(f *fakeStack, _ *s3State) { f.brokerStatus = 503 }, fail: append(span(7, 22), span(first, first+n-1)...)},
+		"broker failing": {setup: func(f *fakeStack, _ *s3State) { f.brokerStatus = 503 }, fail: append(append(span(7, 22), span(23, 38)...), span(first, first+n-1)...)},
 		// Only S3's AccessDenied counts as denied.
 		"other S3 error": {setup: func(_ *fakeStack, st *s3State) {
 			st.err = &smithy.GenericAPIError{Code: "NoSuchBucket", Message: "The specified bucket does not exist"}

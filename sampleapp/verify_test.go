@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,6 +34,15 @@ func span(from, to int) []int {
 	return n
 }
 
+// wantRows is the number of verify rows: the seed's 16 experiments and 6
+// more on the pooled table (rows 1-22), then 17 rows of the silo, bridge
+// and ABAC models (23-39).
+const wantRows = 39
+
+// wantS3Rows is the number of S3 rows that follow when the environment has
+// an S3 client (Env.S3).
+const wantS3Rows = 17
+
 func TestVerify(t *testing.T) {
 	for name, tc := range map[string]struct {
 		setup func(*fakeStack)
@@ -43,24 +53,36 @@ func TestVerify(t *testing.T) {
 		// cross-tenant and key-less read must show up as a failed row.
 		"leakyPolicy": {setup: func(f *fakeStack) { f.leaky = true }, fail: []int{10, 12, 14, 16, 17, 18, 19}},
 		// A broker that answers 503 must never let a "denied" row pass.
-		"brokerFailing":  {setup: func(f *fakeStack) { f.brokerStatus = 503 }, fail: span(7, 22)},
+		// Every vended row, the models' included; the untagged ABAC session
+		// (row 39) is the app's own and does not depend on the broker.
+		"brokerFailing":  {setup: func(f *fakeStack) { f.brokerStatus = 503 }, fail: span(7, 38)},
 		"wildcardVended": {setup: func(f *fakeStack) { f.acceptAny = true }, fail: []int{22}},
 		// Failing to become the no-grant role is an error, not a denial.
 		"noGrantUnavailable": {setup: func(f *fakeStack) { f.noGrantErr = errNoGrantAssume }, fail: []int{5, 6}},
+		// Same for the ABAC role without tags.
+		"abacRoleUnavailable": {setup: func(f *fakeStack) { f.abacErr = errNoGrantAssume }, fail: []int{39}},
 		// Only AccessDeniedException counts as denied.
 		"otherAWSError": {
 			setup: func(f *fakeStack) {
 				f.ddbErr = &smithy.GenericAPIError{Code: "ResourceNotFoundException", Message: "Requested resource not found"}
 			},
-			fail: span(1, 21),
+			fail: append(span(1, 21), span(23, 39)...),
 		},
+		// A silo policy on table/tvm-demo-{tenant}* lets tenant 1 into
+		// tvm-demo-12 (not 12 into tvm-demo-1).
+		"siloPrefixWildcard": {setup: func(f *fakeStack) { f.siloPrefix = true }, fail: []int{26, 27}},
+		// A bridge profile without LeadingKeys is a silo profile: the
+		// foreign row in the tenant's own table and Scan get through.
+		"bridgeWithoutLeadingKeys": {setup: func(f *fakeStack) { f.bridgeNoKeys = true }, fail: []int{31, 32}},
+		// A role tag tenant=1 stands in for the missing session tag.
+		"abacRoleTagged": {setup: func(f *fakeStack) { f.roleTag = true }, fail: []int{39}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			fs := newFakeStack(t)
 			tc.setup(fs)
 			rep := fs.env().Verify(context.Background())
-			if len(rep.Rows) != 22 {
-				t.Fatalf("rows = %d, want 22", len(rep.Rows))
+			if len(rep.Rows) != wantRows {
+				t.Fatalf("rows = %d, want %d", len(rep.Rows), wantRows)
 			}
 			if diff := cmp.Diff(tc.fail, failingRows(rep)); diff != "" {
 				var b bytes.Buffer
@@ -104,6 +126,48 @@ func TestVerifyRows(t *testing.T) {
 	}
 }
 
+// TestVerifyModelRows pins the silo, bridge and ABAC rows: who asks, what,
+// and the exact items of the allowed ones.
+func TestVerifyModelRows(t *testing.T) {
+	fs := newFakeStack(t)
+	rep := fs.env().Verify(context.Background())
+	type row struct {
+		Experiment, Expected string
+		Items                []string
+	}
+	deny := "denied (AccessDeniedException)"
+	want := []row{
+		{"vended tenant 1 (silo-read): Query table tvm-demo-1 Tenant#1", "allowed, 2 items", []string{"Tenant#1/Item#1", "Tenant#1/Item#2"}},
+		{"vended tenant 1 (silo-read): Scan table tvm-demo-1", "allowed, 3 items", []string{"Tenant#1/Item#1", "Tenant#1/Item#2", "Tenant#12/Item#9"}},
+		{"vended tenant 1 (silo-read): Scan table tvm-demo-2", deny, nil},
+		{"vended tenant 1 (silo-read): Scan table tvm-demo-12", deny, nil},
+		{"vended tenant 1 (silo-read): Query table tvm-demo-12 Tenant#12", deny, nil},
+		{"vended tenant 12 (silo-read): Scan table tvm-demo-12", "allowed, 2 items", []string{"Tenant#12/Item#1", "Tenant#12/Item#2"}},
+		{"vended tenant 12 (silo-read): Scan table tvm-demo-1", deny, nil},
+		{"vended tenant 1 (bridge-read): Query table tvm-demo-1 Tenant#1", "allowed, 2 items", []string{"Tenant#1/Item#1", "Tenant#1/Item#2"}},
+		{"vended tenant 1 (bridge-read): Query table tvm-demo-1 Tenant#12", deny, nil},
+		{"vended tenant 1 (bridge-read): Scan table tvm-demo-1", deny, nil},
+		{"vended tenant 1 (bridge-read): Query table tvm-demo-12 Tenant#1", deny, nil},
+		{"vended tenant 1 (abac-read): Query table Tenant#1", "allowed, 1 item", []string{"Tenant#1/Item#1"}},
+		{"vended tenant 1 (abac-read): Query GSI gsi Tenant#1", "allowed, 2 items", []string{"Tenant#1/Item#1", "Tenant#2/Item#3"}},
+		{"vended tenant 1 (abac-read): Query table Tenant#2", deny, nil},
+		{"vended tenant 1 (abac-read): Query GSI gsi Tenant#2", deny, nil},
+		{"vended tenant 12 (abac-read): Query table Tenant#1", deny, nil},
+		{"app identity as tvm-tenant-abac (no tags): Query table Tenant#1", deny, nil},
+	}
+	var got []row
+	for _, r := range rep.Rows[22:] {
+		slices.Sort(r.Items)
+		got = append(got, row{r.Experiment, r.Expected, r.Items})
+		if !r.Pass || r.Seed {
+			t.Errorf("row %d: pass %v, from seed %v", r.N, r.Pass, r.Seed)
+		}
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("model rows (-want +got):\n%s", diff)
+	}
+}
+
 func TestReportWriters(t *testing.T) {
 	fs := newFakeStack(t)
 	rep := fs.env().Verify(context.Background())
@@ -116,7 +180,8 @@ func TestReportWriters(t *testing.T) {
 		"#   experiment", "expected", "verdict",
 		"22  broker: token for tenant *",
 		"tenant 1 sees Tenant#2/Item#3",
-		"PASS: 22 of 22 rows as expected",
+		"39  app identity as tvm-tenant-abac (no tags): Query table Tenant#1",
+		"PASS: 39 of 39 rows as expected",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table output lacks %q:\n%s", want, out)
@@ -140,7 +205,7 @@ func TestReportWriters(t *testing.T) {
 	if err := bad.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"FAIL: 15 of 22 rows as expected", "row 17: allowed, 3 items [Tenant#1/Item#1"} {
+	for _, want := range []string{"FAIL: 32 of 39 rows as expected", "row 17: allowed, 3 items [Tenant#1/Item#1"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("failing table lacks %q:\n%s", want, table.String())
 		}

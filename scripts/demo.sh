@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The one-command demo: builds the binaries, starts the local AWS (in-memory
-# DynamoDB) and the broker, seeds the demo table, runs the sample app's
-# isolation verification and stops everything it started. Exit status is the
+# DynamoDB) and the broker, seeds the demo tables (the pooled tvm-demo and
+# the per-tenant tables of the silo and bridge models), runs the sample
+# app's isolation verification (pooled, silo, bridge and ABAC rows) and
+# stops everything it started. Exit status is the
 # verdict of `tvm-sample verify`. Logs are kept (and their tails printed) on
 # failure, or always with TVM_DEMO_KEEP_LOGS=1.
 #
@@ -47,7 +49,7 @@ env "${BROKER_ENV[@]}" bin/tvm-broker serve --config examples/broker.yaml --list
 pids+=($!)
 wait_ready bin/tvm-broker "http://$BROKER_ADDR/readyz" "broker"
 
-say "seeding table tvm-demo with the seed's three items (as the admin principal)"
+say "seeding tvm-demo (the seed's three items) and the per-tenant tables tvm-demo-1, -12, -2 (as the admin principal)"
 env "${ADMIN_ENV[@]}" bin/tvm-sample seed
 
 say "running the isolation experiments"

@@ -8,6 +8,10 @@
 //	tvm_sts_request_duration_seconds{profile}        AssumeRole latency (histogram)
 //	tvm_sts_errors_total{profile,code}               AssumeRole failures by AWS error code
 //	tvm_policy_size_bytes{profile}                   rendered session policy size (histogram)
+//	tvm_sts_packed_policy_size_percent{profile}      PackedPolicySize STS reported for a new session (histogram;
+//	                                                 STS before September 2026, tvm-local)
+//	tvm_sts_session_token_utilization_percent{profile}  SessionTokenUtilization STS reported for a new session
+//	                                                 (histogram; STS since September 2026)
 //	tvm_rate_limited_total{scope}                    requests refused by the broker's limiter ("tenant", "subject")
 //	tvm_http_requests_total{route,method,status}     HTTP requests by route pattern
 //	tvm_http_request_duration_seconds{route,method}  HTTP latency (histogram)
@@ -47,6 +51,8 @@ type Metrics struct {
 	stsDuration  *prometheus.HistogramVec
 	stsErrors    *prometheus.CounterVec
 	policySize   *prometheus.HistogramVec
+	packedSize   *prometheus.HistogramVec
+	tokenUse     *prometheus.HistogramVec
 	rateLimited  *prometheus.CounterVec
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
@@ -71,6 +77,12 @@ func New(profiles []string) *Metrics {
 		policySize: histogram("tvm_policy_size_bytes",
 			"Size of rendered session policies in bytes (STS allows 2048 characters).",
 			[]float64{256, 512, 768, 1024, 1280, 1536, 1792, 2048}, "profile"),
+		packedSize: histogram("tvm_sts_packed_policy_size_percent",
+			"PackedPolicySize of new STS sessions: percent of STS's packed limit used by the session policy and tags (above 100 STS refuses).",
+			percentBuckets, "profile"),
+		tokenUse: histogram("tvm_sts_session_token_utilization_percent",
+			"SessionTokenUtilization of new STS sessions: percent of STS's maximum session token size used.",
+			percentBuckets, "profile"),
 		rateLimited: counter("tvm_rate_limited_total",
 			"Requests refused by the broker's rate limiter, by scope (tenant or subject).", "scope"),
 		httpRequests: counter("tvm_http_requests_total",
@@ -84,11 +96,15 @@ func New(profiles []string) *Metrics {
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.vends, m.cacheLookups, m.stsDuration, m.stsErrors, m.policySize,
+		m.vends, m.cacheLookups, m.stsDuration, m.stsErrors, m.policySize, m.packedSize, m.tokenUse,
 		m.rateLimited, m.httpRequests, m.httpDuration,
 	)
 	return m
 }
+
+// percentBuckets are the buckets of the size shares STS reports (percent):
+// fine above 80, where a vend logs a warning.
+var percentBuckets = []float64{10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 100}
 
 func counter(name, help string, labels ...string) *prometheus.CounterVec {
 	return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
@@ -136,6 +152,21 @@ func (m *Metrics) PolicyRendered(profile string, size int) {
 		return
 	}
 	m.policySize.WithLabelValues(m.profile(profile)).Observe(float64(size))
+}
+
+// SessionSize records the size shares STS reported for a new session
+// (vend.Observer); a negative share was not reported and is not recorded.
+func (m *Metrics) SessionSize(profile string, packedPolicyPercent, tokenUtilizationPercent int) {
+	if m == nil {
+		return
+	}
+	p := m.profile(profile)
+	if packedPolicyPercent >= 0 {
+		m.packedSize.WithLabelValues(p).Observe(float64(packedPolicyPercent))
+	}
+	if tokenUtilizationPercent >= 0 {
+		m.tokenUse.WithLabelValues(p).Observe(float64(tokenUtilizationPercent))
+	}
 }
 
 // Vend records one vend attempt; outcome is "ok" or an errs code.

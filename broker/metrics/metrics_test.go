@@ -60,6 +60,9 @@ func TestCollectors(t *testing.T) {
 	m.STSCall("readwrite", 2*time.Second, "Throttling")
 	m.STSCall("read", time.Millisecond, "Weird Code With Spaces")
 	m.PolicyRendered("read", 406)
+	m.SessionSize("read", 21, -1)
+	m.SessionSize("readwrite", -1, 85)
+	m.SessionSize("readwrite", 90, 5)
 	m.Vend("read", "ok")
 	m.Vend("readwrite", "upstream_throttled")
 	m.Vend("tenant-42-secret-profile", "ok")
@@ -81,8 +84,15 @@ func TestCollectors(t *testing.T) {
 		`tvm_rate_limited_total{scope="tenant"} 1`,
 		`tvm_sts_errors_total{code="Throttling",profile="readwrite"} 1`,
 		`tvm_sts_errors_total{code="other",profile="read"} 1`,
+		`tvm_sts_packed_policy_size_percent_bucket{profile="read",le="30"} 1`,
+		`tvm_sts_packed_policy_size_percent_count{profile="read"} 1`,
+		`tvm_sts_packed_policy_size_percent_bucket{profile="readwrite",le="80"} 0`,
+		`tvm_sts_packed_policy_size_percent_count{profile="readwrite"} 1`,
 		`tvm_sts_request_duration_seconds_count{profile="read"} 2`,
 		`tvm_sts_request_duration_seconds_count{profile="readwrite"} 1`,
+		`tvm_sts_session_token_utilization_percent_bucket{profile="readwrite",le="80"} 1`,
+		`tvm_sts_session_token_utilization_percent_sum{profile="readwrite"} 90`,
+		`tvm_sts_session_token_utilization_percent_count{profile="readwrite"} 2`,
 		`tvm_vend_total{outcome="invalid_token",profile="unknown"} 1`,
 		`tvm_vend_total{outcome="ok",profile="read"} 1`,
 		`tvm_vend_total{outcome="ok",profile="unknown"} 1`,
@@ -91,7 +101,10 @@ func TestCollectors(t *testing.T) {
 	got := samples(body,
 		"tvm_cache_lookups_total{", "tvm_http_requests_total{", `tvm_policy_size_bytes_bucket{profile="read",le="512"}`,
 		"tvm_policy_size_bytes_sum{", "tvm_rate_limited_total{", "tvm_sts_errors_total{",
-		"tvm_sts_request_duration_seconds_count{", "tvm_vend_total{")
+		"tvm_sts_request_duration_seconds_count{", "tvm_vend_total{",
+		`tvm_sts_packed_policy_size_percent_bucket{profile="read",le="30"}`, `tvm_sts_packed_policy_size_percent_bucket{profile="readwrite",le="80"}`,
+		"tvm_sts_packed_policy_size_percent_count{", `tvm_sts_session_token_utilization_percent_bucket{profile="readwrite",le="80"}`,
+		"tvm_sts_session_token_utilization_percent_count{", "tvm_sts_session_token_utilization_percent_sum{")
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("samples (-want +got):\n%s", diff)
 	}
@@ -116,6 +129,7 @@ func TestNilMetricsIsNoop(t *testing.T) {
 	m.CacheLookup("read", true)
 	m.STSCall("read", time.Second, "x")
 	m.PolicyRendered("read", 1)
+	m.SessionSize("read", 1, 1)
 	m.Vend("read", "ok")
 	m.RateLimited("tenant")
 	m.HTTPRequest("/", "GET", 200, time.Second)

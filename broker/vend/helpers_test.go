@@ -130,6 +130,7 @@ type testObserver struct {
 
 	mu    sync.Mutex
 	codes []string
+	sizes []SessionSize
 }
 
 func (o *testObserver) CacheLookup(_ string, hit bool) {
@@ -153,6 +154,18 @@ func (o *testObserver) PolicyRendered(_ string, size int) {
 	if size > 0 {
 		o.rendered.Add(1)
 	}
+}
+
+func (o *testObserver) SessionSize(_ string, packed, token int) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.sizes = append(o.sizes, SessionSize{PackedPolicyPercent: packed, TokenUtilizationPercent: token})
+}
+
+func (o *testObserver) sessionSizes() []SessionSize {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]SessionSize(nil), o.sizes...)
 }
 
 func (o *testObserver) stsCodes() []string {

@@ -22,6 +22,11 @@
 //	ExternalId, Tags, TransitiveTagKeys  from the profile; tag values may use
 //	                  {tenant} and {subject} (the latter only for per-subject sessions)
 //
+// For every set STS issues, the size shares it reported (PackedPolicySize,
+// SessionTokenUtilization; see SessionSize) go to the Observer and into
+// Credentials.Size, and a share above SizeWarnPercent is logged as a
+// warning naming the profile.
+//
 // STS errors become *errs.Error values, each with a kind that the HTTP
 // layer maps to a status: throttling is retried with exponential backoff
 // and jitter, then answered upstream_throttled (errs.KindUpstreamThrottled)
@@ -131,6 +136,9 @@ type Credentials struct {
 	PolicySize int
 	// CacheHit is true when the set came from the cache.
 	CacheHit bool
+	// Size is what STS reported about the size of the session's policy
+	// and tags when it issued the set.
+	Size SessionSize
 }
 
 // Observer receives metrics events; broker/metrics implements it. Its
@@ -143,6 +151,11 @@ type Observer interface {
 	STSCall(profile string, d time.Duration, errCode string)
 	// PolicyRendered reports the size of a policy rendered for an STS call.
 	PolicyRendered(profile string, size int)
+	// SessionSize reports, for each set STS issued, the shares (percent)
+	// of its size limits that the session policy and tags used:
+	// PackedPolicySize and SessionTokenUtilization, each SizeNotReported
+	// when STS did not answer it (see SessionSize).
+	SessionSize(profile string, packedPolicyPercent, tokenUtilizationPercent int)
 }
 
 // Options are the Vendor's settings and optional collaborators. The zero
@@ -262,6 +275,7 @@ type nopObserver struct{}
 func (nopObserver) CacheLookup(string, bool)              {}
 func (nopObserver) STSCall(string, time.Duration, string) {}
 func (nopObserver) PolicyRendered(string, int)            {}
+func (nopObserver) SessionSize(string, int, int)          {}
 
 // Close stops background refreshes, cancels in-flight STS calls made for
 // the cache and waits for them. Vend returns not_ready afterwards.
@@ -470,6 +484,8 @@ func (v *Vendor) fetch(ctx context.Context, p *profile, key cacheKey) (*Credenti
 	if err != nil {
 		return nil, err
 	}
+	size := sessionSize(out)
+	v.reportSize(p.name, size, log)
 	cr := out.Credentials
 	return &Credentials{
 		AccessKeyID:     aws.ToString(cr.AccessKeyId),
@@ -482,6 +498,7 @@ func (v *Vendor) fetch(ctx context.Context, p *profile, key cacheKey) (*Credenti
 		SessionName:     name,
 		PolicyHash:      r.Hash,
 		PolicySize:      r.Size,
+		Size:            size,
 	}, nil
 }
 

@@ -210,6 +210,8 @@ func TestAssumeRoleInput(t *testing.T) {
 				SessionName:     tc.wantName,
 				PolicyHash:      tc.wantHash,
 				PolicySize:      tc.wantSize,
+				// The fake STS answers no size fields.
+				Size: SessionSize{SizeNotReported, SizeNotReported},
 			}
 			if diff := cmp.Diff(wantCreds, got); diff != "" {
 				t.Errorf("Credentials (-want +got):\n%s", diff)

@@ -35,8 +35,9 @@ import (
 
 // DefaultYAML is the built-in configuration: account 123456789012 with
 // users broker and admin, roles tvm-tenant-read, tvm-tenant-readwrite and
-// tvm-no-grant, the seed's function and tenant roles, a role trusted by the
-// account and one trusted by a user of a second account, 210987654321.
+// tvm-no-grant, the silo model's tvm-tenant-silo and the ABAC model's
+// tvm-tenant-abac, the seed's function and tenant roles, a role trusted by
+// the account and one trusted by a user of a second account, 210987654321.
 //
 //go:embed default.yaml
 var DefaultYAML []byte

@@ -71,6 +71,7 @@ func TestDefaultConfigMatchesLayout(t *testing.T) {
 		"arn:aws:iam::123456789012:role/tvm-tenant-read",
 		"arn:aws:iam::123456789012:role/tvm-tenant-readwrite",
 		"arn:aws:iam::123456789012:role/tvm-tenant-s3",
+		"arn:aws:iam::123456789012:role/tvm-tenant-silo",
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("roles (-want +got):\n%s", d)

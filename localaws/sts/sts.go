@@ -15,8 +15,11 @@
 // with AWS's codes and HTTP statuses. Every response carries x-amzn-RequestId.
 //
 // AssumeRole enforces every documented parameter constraint (ValidationError),
-// the 2,048-character session policy limit (PackedPolicyTooLarge), policy
-// syntax (MalformedPolicyDocument), AWS's authorization rule for
+// the 2,048-character session policy limit and the packed size of the
+// session policy and session tags together (PackedPolicyTooLarge; the
+// packed size is approximated from plaintext, see packedPercent, and
+// returned as PackedPolicySize whenever the session has a policy or tags),
+// policy syntax (MalformedPolicyDocument), AWS's authorization rule for
 // sts:AssumeRole (and sts:TagSession with tags, sts:SetSourceIdentity with a
 // source identity): the role's trust policy must allow; within the role's
 // account a trust statement naming the caller itself (user ARN,
@@ -65,6 +68,10 @@ const (
 	MaxDuration          = 12 * time.Hour
 	ChainedMaxDuration   = time.Hour
 	DefaultMaxBodyBytes  = 256 << 10
+	// MaxSessionTokenSize is the largest session token STS issues (bytes;
+	// the STS API's MinimumSessionTokenSize documentation, September 2026).
+	// SessionTokenUtilization is a token's share of it.
+	MaxSessionTokenSize = 4096
 )
 
 // Options configures a Handler.
@@ -415,7 +422,16 @@ func memberList(p url.Values, prefix, suffix string) ([]string, error) {
 }
 
 // packedPercent is PackedPolicySize: the share of the packed limit used by
-// the policy plaintext and the session tags (keys and values), rounded up.
+// the session policy and the session tags together, rounded up. AWS packs
+// both into the session token in a compressed binary form whose size and
+// limit it does not publish ("IAM and AWS STS quotas"; the knowledge-center
+// article on PackedPolicyTooLarge), so this is an approximation: the
+// plaintext policy plus every tag's key and value (UTF-8 bytes, inherited
+// transitive tags included), against PolicyPlaintextLimit. Compression
+// only shrinks JSON, so the approximation errs on the strict side: a
+// request it accepts fits at AWS too, and AWS may accept a policy close
+// to 2,048 characters with tags that it refuses. tagsOnly is the tags'
+// share alone, for the error message AWS gives when the tags overflow.
 func packedPercent(policy string, tags []identity.Tag) (total, tagsOnly int) {
 	tagChars := 0
 	for _, t := range tags {
@@ -430,7 +446,14 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 	if verr != nil {
 		return nil, verr
 	}
-	packed, sessionPolicies, perr := sessionPolicy(in)
+	chained := caller.Session != nil
+	// A chained session also carries the calling session's transitive
+	// tags: they count toward the packed size like the tags sent.
+	tags, transitive := in.tags, in.transitiveTagKeys
+	if chained {
+		tags, transitive = inheritTransitive(caller.Session, tags, transitive)
+	}
+	packed, sessionPolicies, perr := sessionPolicy(in, tags)
 	if perr != nil {
 		return nil, perr
 	}
@@ -442,7 +465,6 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 		return nil, denied
 	}
 
-	chained := caller.Session != nil
 	if chained && in.duration > ChainedMaxDuration {
 		return nil, senderErr(http.StatusBadRequest, "ValidationError",
 			"The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining.")
@@ -450,17 +472,12 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 	if in.duration > role.MaxSessionDuration {
 		return nil, senderErr(http.StatusBadRequest, "ValidationError", "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 	}
-	tags, transitive := in.tags, in.transitiveTagKeys
 	sourceIdentity := in.sourceIdentity
-	if chained {
-		prev := caller.Session
-		if prev.SourceIdentity != "" {
-			if sourceIdentity != "" && sourceIdentity != prev.SourceIdentity {
-				return nil, senderErr(http.StatusForbidden, "AccessDenied", "The source identity of a role session cannot be changed by role chaining.")
-			}
-			sourceIdentity = prev.SourceIdentity
+	if prev := caller.Session; chained && prev.SourceIdentity != "" {
+		if sourceIdentity != "" && sourceIdentity != prev.SourceIdentity {
+			return nil, senderErr(http.StatusForbidden, "AccessDenied", "The source identity of a role session cannot be changed by role chaining.")
 		}
-		tags, transitive = inheritTransitive(prev, tags, transitive)
+		sourceIdentity = prev.SourceIdentity
 	}
 	sess, err := h.store.CreateSession(identity.SessionSpec{
 		Role: role, Name: in.sessionName, Duration: in.duration, Policies: sessionPolicies,
@@ -482,22 +499,26 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 		},
 		AssumedRoleUser: assumedRoleUser{Arn: sess.ARN, AssumedRoleID: sess.AssumedRoleID},
 	}
-	if in.policySet || len(in.tags) > 0 {
+	if in.policySet || len(tags) > 0 {
 		res.PackedPolicySize = &packed
 	}
+	tokenSize := len(sess.SessionToken)
+	utilization := (tokenSize*100 + MaxSessionTokenSize - 1) / MaxSessionTokenSize
+	res.SessionTokenSize, res.SessionTokenUtilization = &tokenSize, &utilization
 	return &assumeRoleResponse{Result: res, Meta: responseMetadata{RequestID: reqID}}, nil
 }
 
-// sessionPolicy checks the session policy's size (alone and packed with the
-// tags: PackedPolicyTooLarge) and syntax (MalformedPolicyDocument), and
-// returns PackedPolicySize and the parsed policy (none when not given).
-func sessionPolicy(in *assumeRoleInput) (packed int, policies []*iam.Policy, e *Error) {
+// sessionPolicy checks the session policy's size (alone, and packed with
+// the session's tags: PackedPolicyTooLarge) and syntax
+// (MalformedPolicyDocument), and returns PackedPolicySize and the parsed
+// policy (none when not given).
+func sessionPolicy(in *assumeRoleInput, tags []identity.Tag) (packed int, policies []*iam.Policy, e *Error) {
 	if n := len(in.policy); n > PolicyPlaintextLimit {
 		pct, _ := packedPercent(in.policy, nil)
 		return 0, nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge",
 			"Packed policy consumes %d%% of allotted space, please use smaller policy.", pct)
 	}
-	packed, tagPct := packedPercent(in.policy, in.tags)
+	packed, tagPct := packedPercent(in.policy, tags)
 	if packed > 100 {
 		if tagPct > 100 {
 			return 0, nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge", "Packed size of session tags consumes %d%% of allotted space.", tagPct)
@@ -687,6 +708,12 @@ type assumeRoleResult struct {
 	Credentials      xmlCredentials  `xml:"Credentials"`
 	AssumedRoleUser  assumedRoleUser `xml:"AssumedRoleUser"`
 	PackedPolicySize *int            `xml:"PackedPolicySize,omitempty"`
+	// SessionTokenSize and SessionTokenUtilization describe the token
+	// issued (bytes, and percent of MaxSessionTokenSize), as STS reports
+	// them since September 2026. Local tokens are opaque random strings of
+	// a fixed size, so the local values do not grow with policy and tags.
+	SessionTokenSize        *int `xml:"SessionTokenSize,omitempty"`
+	SessionTokenUtilization *int `xml:"SessionTokenUtilization,omitempty"`
 }
 
 type xmlCredentials struct {

@@ -376,7 +376,7 @@ func TestWireFormat(t *testing.T) {
 		`<Credentials>\s*<SessionToken>[A-Za-z0-9+/=]{100,}</SessionToken>\s*<SecretAccessKey>[^<]{40}</SecretAccessKey>\s*` +
 		`<Expiration>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ</Expiration>\s*<AccessKeyId>ASIA[A-Z2-7]{16}</AccessKeyId>\s*</Credentials>\s*` +
 		`<AssumedRoleUser>\s*<Arn>arn:aws:sts::123456789012:assumed-role/tvm-tenant-read/get-session</Arn>\s*<AssumedRoleId>AROA[A-Z2-7]{17}:get-session</AssumedRoleId>\s*</AssumedRoleUser>\s*` +
-		`<PackedPolicySize>\d+</PackedPolicySize>\s*</AssumeRoleResult>\s*<ResponseMetadata>\s*<RequestId>[0-9a-f-]{36}</RequestId>\s*</ResponseMetadata>\s*</AssumeRoleResponse>\s*$`)
+		`<PackedPolicySize>\d+</PackedPolicySize>\s*<SessionTokenSize>\d+</SessionTokenSize>\s*<SessionTokenUtilization>\d+</SessionTokenUtilization>\s*</AssumeRoleResult>\s*<ResponseMetadata>\s*<RequestId>[0-9a-f-]{36}</RequestId>\s*</ResponseMetadata>\s*</AssumeRoleResponse>\s*$`)
 	if !shape.MatchString(body) {
 		t.Errorf("AssumeRole XML:\n%s", body)
 	}
