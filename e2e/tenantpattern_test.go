@@ -18,6 +18,7 @@ import (
 
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/profiles"
+	"github.com/tvmkit/tvm/broker/stsclient"
 	"github.com/tvmkit/tvm/broker/vend"
 	"github.com/tvmkit/tvm/localaws"
 	"github.com/tvmkit/tvm/policies"
@@ -89,7 +90,7 @@ func (e *propertyEnv) check(t *testing.T, pattern string, rng *rand.Rand) bool {
 		refused(t, pattern, err)
 		return false
 	}
-	v, err := vend.New(set, e.sts, vend.Options{Logger: slog.New(slog.DiscardHandler)})
+	v, err := vend.New(set, stsclient.New(e.sts), vend.Options{Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,18 +13,11 @@ import (
 // S3Authenticator implements s3.Authenticator over an identity store: SigV4
 // as S3 verifies it (header or presigned URL, service "s3"), then the
 // session token and expiry.
-type S3Authenticator struct {
-	store    *identity.Store
-	verifier *sigv4.Verifier
-}
+type S3Authenticator struct{ storeVerifier }
 
 // NewS3Authenticator returns an authenticator for requests signed for region.
 func NewS3Authenticator(store *identity.Store, region string) (*S3Authenticator, error) {
-	v, err := sigv4.NewVerifier(sigv4.Options{Service: "s3", Region: region, Clock: store.Now})
-	if err != nil {
-		return nil, err
-	}
-	return &S3Authenticator{store: store, verifier: v}, nil
+	return newAuthenticator[S3Authenticator](store, "s3", region)
 }
 
 // Authenticate implements s3.Authenticator. Failures are *s3.Error with S3's

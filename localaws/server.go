@@ -213,20 +213,30 @@ func writeJSON(w http.ResponseWriter, status int, body string) {
 	_, _ = w.Write([]byte(body + "\n"))
 }
 
-// DynamoAuthenticator implements dynamo.Authenticator over an identity
-// store: SigV4 for service "dynamodb", then the session token and expiry.
-type DynamoAuthenticator struct {
+// storeVerifier is an identity store with a SigV4 verifier for one
+// service: what the DynamoDB and S3 authenticators share.
+type storeVerifier struct {
 	store    *identity.Store
 	verifier *sigv4.Verifier
 }
 
-// NewDynamoAuthenticator returns an authenticator for requests signed for region.
-func NewDynamoAuthenticator(store *identity.Store, region string) (*DynamoAuthenticator, error) {
-	v, err := sigv4.NewVerifier(sigv4.Options{Service: "dynamodb", Region: region, Clock: store.Now})
+// newAuthenticator returns an authenticator A over store for requests
+// signed for service in region.
+func newAuthenticator[A ~struct{ storeVerifier }](store *identity.Store, service, region string) (*A, error) {
+	v, err := sigv4.NewVerifier(sigv4.Options{Service: service, Region: region, Clock: store.Now})
 	if err != nil {
 		return nil, err
 	}
-	return &DynamoAuthenticator{store: store, verifier: v}, nil
+	return &A{storeVerifier{store: store, verifier: v}}, nil
+}
+
+// DynamoAuthenticator implements dynamo.Authenticator over an identity
+// store: SigV4 for service "dynamodb", then the session token and expiry.
+type DynamoAuthenticator struct{ storeVerifier }
+
+// NewDynamoAuthenticator returns an authenticator for requests signed for region.
+func NewDynamoAuthenticator(store *identity.Store, region string) (*DynamoAuthenticator, error) {
+	return newAuthenticator[DynamoAuthenticator](store, "dynamodb", region)
 }
 
 // Authenticate implements dynamo.Authenticator. Failures are *dynamo.APIError

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/internal/pemblock"
 )
 
 // minRSABits is the smallest RSA modulus accepted for verification.
@@ -187,25 +188,19 @@ func loadPEMFiles(paths []string) (*staticSource, error) {
 			return nil, fmt.Errorf("public_key_files: %w", err)
 		}
 		base := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
-		n := 0
-		for {
-			var block *pem.Block
-			block, data = pem.Decode(data)
-			if block == nil {
-				break
-			}
+		blocks, _ := pemblock.Split(data)
+		for i, block := range blocks {
 			key, err := parsePublicKey(block)
 			if err != nil {
 				return nil, fmt.Errorf("public_key_files %s: %w", p, err)
 			}
-			n++
 			kid := base
-			if n > 1 {
-				kid = fmt.Sprintf("%s-%d", base, n)
+			if i > 0 {
+				kid = fmt.Sprintf("%s-%d", base, i+1)
 			}
 			src.keys = append(src.keys, staticKey{kid: kid, key: key})
 		}
-		if n == 0 {
+		if len(blocks) == 0 {
 			return nil, fmt.Errorf("public_key_files %s: no PEM block", p)
 		}
 	}

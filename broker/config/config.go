@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
+	"github.com/tvmkit/tvm/internal/filelimit"
 	"github.com/tvmkit/tvm/policies/dynamodb"
 	"github.com/tvmkit/tvm/policies/stsrules"
 	"github.com/tvmkit/tvm/policies/tenant"
@@ -93,17 +93,9 @@ const maxFileBytes = 1 << 20
 // environment overrides (read through getenv; nil means none), defaults and
 // Validate.
 func Load(path string, getenv func(string) string) (*Config, error) {
-	f, err := os.Open(path)
+	data, err := filelimit.Read(path, maxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("config: read %s: %w", path, err)
-	}
-	if len(data) > maxFileBytes {
-		return nil, fmt.Errorf("config: %s is larger than %d bytes", path, maxFileBytes)
 	}
 	c, err := Parse(data, getenv)
 	if err != nil {

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tvmkit/tvm/broker/config"
@@ -263,9 +261,9 @@ func TestShortSessionRefreshWindow(t *testing.T) {
 func TestFailedRefreshKeepsServing(t *testing.T) {
 	h := newHarness(t, nil)
 	old := mustVend(t, h.v, readReq("acme"))
-	h.sts.respond = func(_ context.Context, n int64, in *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
+	h.sts.respond = func(_ context.Context, n int64, in *AssumeRoleInput) (*AssumeRoleOutput, error) {
 		if n == 2 {
-			return nil, apiErr("AccessDenied", "revoked?", smithy.FaultClient)
+			return nil, apiErr("AccessDenied", "revoked?", 400)
 		}
 		return h.sts.success(n, in), nil
 	}
@@ -293,8 +291,8 @@ func TestFailedRefreshKeepsServing(t *testing.T) {
 func TestFailedRefreshThenNearExpiryFetchesSynchronously(t *testing.T) {
 	h := newHarness(t, nil)
 	mustVend(t, h.v, readReq("acme"))
-	h.sts.respond = func(context.Context, int64, *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
-		return nil, apiErr("InternalFailure", "oops", smithy.FaultServer)
+	h.sts.respond = func(context.Context, int64, *AssumeRoleInput) (*AssumeRoleOutput, error) {
+		return nil, apiErr("InternalFailure", "oops", 500)
 	}
 	h.clock.Advance(50 * time.Minute)
 	mustVend(t, h.v, readReq("acme"))
@@ -385,7 +383,7 @@ func TestFillHonoursNegativeEntry(t *testing.T) {
 	h := newHarness(t, nil)
 	key := cacheKey{Profile: "read", Tenant: "acme", Duration: time.Hour}
 	h.v.cache.deny(key, errs.New(errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "denied"))
-	_, err := h.v.fill(key, h.v.profiles["read"])
+	_, err := h.v.fill(key, mustProfile(t, h.v, "read"))
 	wantErr(t, err, errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied)
 	if n := h.sts.calls.Load(); n != 0 {
 		t.Errorf("AssumeRole calls = %d, want 0", n)

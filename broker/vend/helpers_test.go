@@ -2,6 +2,7 @@ package vend
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -9,9 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"go.uber.org/goleak"
 
 	"github.com/tvmkit/tvm/broker/config"
@@ -52,7 +50,8 @@ func (c *testClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// fakeSTS is a programmable AssumeRoleAPI with an atomic call counter.
+// fakeSTS is a programmable in-process STS port with an atomic call
+// counter.
 type fakeSTS struct {
 	clock *testClock
 	calls atomic.Int64
@@ -61,22 +60,16 @@ type fakeSTS struct {
 	// started, when non-nil, receives each call's number as it starts.
 	started chan int64
 	// respond, when non-nil, answers call n (1-based) instead of the default.
-	respond func(ctx context.Context, n int64, in *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error)
+	respond func(ctx context.Context, n int64, in *AssumeRoleInput) (*AssumeRoleOutput, error)
 
-	mu      sync.Mutex
-	inputs  []*sts.AssumeRoleInput
-	options []sts.Options
+	mu     sync.Mutex
+	inputs []*AssumeRoleInput
 }
 
-func (f *fakeSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
+func (f *fakeSTS) AssumeRole(ctx context.Context, in *AssumeRoleInput) (*AssumeRoleOutput, error) {
 	n := f.calls.Add(1)
-	var o sts.Options
-	for _, fn := range optFns {
-		fn(&o)
-	}
 	f.mu.Lock()
 	f.inputs = append(f.inputs, in)
-	f.options = append(f.options, o)
 	f.mu.Unlock()
 	if f.started != nil {
 		f.started <- n
@@ -95,23 +88,19 @@ func (f *fakeSTS) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFn
 }
 
 // success answers call n with distinct credentials valid for the requested duration.
-func (f *fakeSTS) success(n int64, in *sts.AssumeRoleInput) *sts.AssumeRoleOutput {
-	exp := f.clock.Now().Add(time.Duration(aws.ToInt32(in.DurationSeconds)) * time.Second)
-	return &sts.AssumeRoleOutput{
-		Credentials: &types.Credentials{
-			AccessKeyId:     aws.String(fmt.Sprintf("ASIAFAKE%012d", n)),
-			SecretAccessKey: aws.String(fmt.Sprintf("fake-secret-%d-zzzzzzzzzzzzzzzz", n)),
-			SessionToken:    aws.String(fmt.Sprintf("fake-session-token-%d-yyyyyyyyyyyyyyy", n)),
-			Expiration:      aws.Time(exp),
-		},
-		AssumedRoleUser: &types.AssumedRoleUser{
-			Arn:           aws.String("arn:aws:sts::123456789012:assumed-role/tvm-tenant-read/" + aws.ToString(in.RoleSessionName)),
-			AssumedRoleId: aws.String("AROAFAKE:" + aws.ToString(in.RoleSessionName)),
-		},
+func (f *fakeSTS) success(n int64, in *AssumeRoleInput) *AssumeRoleOutput {
+	return &AssumeRoleOutput{
+		AccessKeyID:     fmt.Sprintf("ASIAFAKE%012d", n),
+		SecretAccessKey: fmt.Sprintf("fake-secret-%d-zzzzzzzzzzzzzzzz", n),
+		SessionToken:    fmt.Sprintf("fake-session-token-%d-yyyyyyyyyyyyyyy", n),
+		Expiration:      f.clock.Now().Add(in.Duration),
+		AssumedRoleARN:  "arn:aws:sts::123456789012:assumed-role/tvm-tenant-read/" + in.RoleSessionName,
+		Size:            SessionSize{PackedPolicyPercent: 7, TokenUtilizationPercent: SizeNotReported},
+		RequestID:       fmt.Sprintf("fake-%d", n),
 	}
 }
 
-func (f *fakeSTS) lastInput(t *testing.T) *sts.AssumeRoleInput {
+func (f *fakeSTS) lastInput(t *testing.T) *AssumeRoleInput {
 	t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -119,6 +108,22 @@ func (f *fakeSTS) lastInput(t *testing.T) *sts.AssumeRoleInput {
 		t.Fatal("no AssumeRole call")
 	}
 	return f.inputs[len(f.inputs)-1]
+}
+
+// apiErr returns an error STS answered, as an STS port reports it: code,
+// the (secret-ish) upstream message, the HTTP status and a request id.
+func apiErr(code, msg string, status int) error {
+	return &UpstreamError{Code: code, RequestID: "req-" + code, Status: status, Err: errors.New(msg)}
+}
+
+// mustProfile returns the Vendor's compiled profile called name.
+func mustProfile(t testing.TB, v *Vendor, name string) *profiles.Profile {
+	t.Helper()
+	p, ok := v.profiles.Profile(name)
+	if !ok {
+		t.Fatalf("no profile %q", name)
+	}
+	return p
 }
 
 // testObserver counts Observer events.

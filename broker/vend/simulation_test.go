@@ -14,10 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/aws-sdk-go-v2/service/sts/types"
-
 	"github.com/tvmkit/tvm/broker/config"
 )
 
@@ -88,26 +84,22 @@ type simResult struct {
 // AssumeRole with credentials valid for the requested duration from the
 // simulated now and reports each call. It is the one place the simulation
 // depends on the Vendor's STS port.
-func countingSTS(now func() time.Time, record func()) AssumeRoleAPI {
-	return assumeRoleFunc(func(_ context.Context, in *sts.AssumeRoleInput, _ ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
+func countingSTS(now func() time.Time, record func()) STS {
+	return stsFunc(func(_ context.Context, in *AssumeRoleInput) (*AssumeRoleOutput, error) {
 		record()
-		exp := now().Add(time.Duration(aws.ToInt32(in.DurationSeconds)) * time.Second)
-		return &sts.AssumeRoleOutput{
-			Credentials: &types.Credentials{
-				AccessKeyId: aws.String("ASIASIMULATED0000001"), SecretAccessKey: aws.String("simulated-secret"),
-				SessionToken: aws.String("simulated-session-token"), Expiration: aws.Time(exp),
-			},
-			AssumedRoleUser: &types.AssumedRoleUser{
-				Arn: aws.String("arn:aws:sts::123456789012:assumed-role/tvm-tenant-read/" + aws.ToString(in.RoleSessionName)),
-			},
+		return &AssumeRoleOutput{
+			AccessKeyID: "ASIASIMULATED0000001", SecretAccessKey: "simulated-secret",
+			SessionToken: "simulated-session-token", Expiration: now().Add(in.Duration),
+			AssumedRoleARN: "arn:aws:sts::123456789012:assumed-role/tvm-tenant-read/" + in.RoleSessionName,
+			Size:           SessionSize{PackedPolicyPercent: SizeNotReported, TokenUtilizationPercent: SizeNotReported},
 		}, nil
 	})
 }
 
-type assumeRoleFunc func(context.Context, *sts.AssumeRoleInput, ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
+type stsFunc func(context.Context, *AssumeRoleInput) (*AssumeRoleOutput, error)
 
-func (f assumeRoleFunc) AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, o ...func(*sts.Options)) (*sts.AssumeRoleOutput, error) {
-	return f(ctx, in, o...)
+func (f stsFunc) AssumeRole(ctx context.Context, in *AssumeRoleInput) (*AssumeRoleOutput, error) {
+	return f(ctx, in)
 }
 
 // simClient is one client process: its tenant and the time of its next

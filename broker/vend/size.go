@@ -1,10 +1,6 @@
 package vend
 
-import (
-	"log/slog"
-
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-)
+import "log/slog"
 
 // SizeWarnPercent is the share of an STS size limit above which a vend
 // logs a warning: the session policy and tags are close to being refused.
@@ -29,19 +25,6 @@ type SessionSize struct {
 	PackedPolicyPercent int
 	// TokenUtilizationPercent is SessionTokenUtilization.
 	TokenUtilizationPercent int
-}
-
-// sessionSize reads the size fields of an AssumeRole answer.
-func sessionSize(out *sts.AssumeRoleOutput) SessionSize {
-	s := SessionSize{PackedPolicyPercent: SizeNotReported, TokenUtilizationPercent: SizeNotReported}
-	//lint:ignore SA1019 PackedPolicySize is what STS before September 2026, and tvm-local, report.
-	if p := out.PackedPolicySize; p != nil {
-		s.PackedPolicyPercent = int(*p)
-	}
-	if u := out.SessionTokenUtilization; u != nil {
-		s.TokenUtilizationPercent = int(*u)
-	}
-	return s
 }
 
 // reportSize hands the size to the Observer and warns when either share is

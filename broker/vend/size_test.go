@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -30,11 +29,9 @@ func TestSessionSizeReported(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			h := newHarness(t, nil)
-			h.sts.respond = func(_ context.Context, n int64, in *sts.AssumeRoleInput) (*sts.AssumeRoleOutput, error) {
+			h.sts.respond = func(_ context.Context, n int64, in *AssumeRoleInput) (*AssumeRoleOutput, error) {
 				out := h.sts.success(n, in)
-				//lint:ignore SA1019 PackedPolicySize is what STS before September 2026, and tvm-local, report.
-				out.PackedPolicySize = tc.packed
-				out.SessionTokenUtilization = tc.token
+				out.Size = SessionSize{PackedPolicyPercent: orNotReported(tc.packed), TokenUtilizationPercent: orNotReported(tc.token)}
 				return out, nil
 			}
 			for range 2 { // the second vend is a cache hit: no new report
@@ -59,4 +56,12 @@ func TestSessionSizeReported(t *testing.T) {
 			}
 		})
 	}
+}
+
+// orNotReported is the share STS answered, or SizeNotReported for none.
+func orNotReported(p *int32) int {
+	if p == nil {
+		return SizeNotReported
+	}
+	return int(*p)
 }

@@ -6,20 +6,91 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
 	"time"
-
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
-	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/broker/profiles"
 )
+
+// STS is the one AWS STS call the Vendor makes, in the Vendor's own terms.
+// Package broker/stsclient adapts the AWS SDK's client to it; tests use an
+// in-process fake.
+//
+// AssumeRole makes one attempt: the Vendor owns retries. A failed call
+// returns an error that is, or wraps, an *UpstreamError describing what
+// happened, and a call ended by ctx returns an error for which
+// errors.Is(err, ctx.Err()) holds. Implementations must be safe for
+// concurrent use.
+type STS interface {
+	AssumeRole(ctx context.Context, in *AssumeRoleInput) (*AssumeRoleOutput, error)
+}
+
+// AssumeRoleInput is one AssumeRole request. Empty optional fields are not
+// sent.
+type AssumeRoleInput struct {
+	RoleARN         string
+	RoleSessionName string
+	// Duration is a whole number of seconds (DurationSeconds).
+	Duration time.Duration
+	// Policy is the inline session policy ("" = none).
+	Policy         string
+	ExternalID     string
+	SourceIdentity string
+	Tags           []STSTag
+	// TransitiveTagKeys are the tag keys that survive role chaining.
+	TransitiveTagKeys []string
+}
+
+// STSTag is one session tag of an AssumeRole request.
+type STSTag struct {
+	Key, Value string
+}
+
+// AssumeRoleOutput is what STS answered to a successful AssumeRole. The
+// Vendor checks it (checkOutput) before serving it.
+type AssumeRoleOutput struct {
+	AccessKeyID, SecretAccessKey, SessionToken string
+	// Expiration is zero when STS sent none.
+	Expiration time.Time
+	// AssumedRoleARN is the session's ARN ("" when STS sent none).
+	AssumedRoleARN string
+	// Size is what STS reported about the session's size (SizeNotReported
+	// for a share it did not answer).
+	Size SessionSize
+	// RequestID is STS's request id ("" when unknown).
+	RequestID string
+}
+
+// UpstreamError describes a failed STS call: the facts the Vendor's
+// classification (classify) reads. It says nothing about what the failure
+// means to the broker; that is decided in one place, here in vend.
+type UpstreamError struct {
+	// Code is the AWS error code STS answered ("" when it did not answer).
+	Code string
+	// RequestID is STS's request id ("" when unknown).
+	RequestID string
+	// Status is the HTTP status of STS's answer (0 when there was none).
+	Status int
+	// ServerFault reports that the answer put the fault on STS's side.
+	ServerFault bool
+	// Network reports that the request could not be sent or its answer not
+	// received (connection refused, reset, DNS failure, a transport timeout).
+	Network bool
+	// Err is the underlying error, for the logs; it may hold STS's message.
+	Err error
+}
+
+// Error returns the underlying error's text.
+func (e *UpstreamError) Error() string {
+	if e.Err == nil {
+		return "sts: " + e.Code
+	}
+	return e.Err.Error()
+}
+
+// Unwrap returns the underlying error.
+func (e *UpstreamError) Unwrap() error { return e.Err }
 
 // STSOptions configures the AssumeRole calls. Zero fields take the defaults
 // named on each field.
@@ -61,28 +132,68 @@ const (
 	obsCodeUnknown  = "Unknown"
 )
 
-// throttleCodes are the STS error codes treated as throttling.
-var throttleCodes = map[string]bool{
-	"Throttling":                true,
-	"ThrottlingException":       true,
-	"RequestLimitExceeded":      true,
-	"TooManyRequestsException":  true,
-	"RequestThrottledException": true,
+// upstreamClass is what an STS error code means to the broker.
+type upstreamClass uint8
+
+const (
+	classRefused           upstreamClass = iota // STS refused the request (any code not in codeClasses)
+	classThrottled                              // throttling: retried, then upstream_throttled
+	classDenied                                 // AccessDenied: upstream_access_denied
+	classPolicyMalformed                        // the session policy is malformed
+	classPolicyTooLarge                         // the policy and tags are too large once packed
+	classParameters                             // a request parameter was refused
+	classBrokerCredentials                      // the broker's own credentials or region are the problem
+)
+
+// codeClasses is the one table of the STS error codes the broker tells
+// apart. A code not listed is classRefused, or a retryable
+// upstream_unavailable when STS put the fault on its side.
+var codeClasses = map[string]upstreamClass{
+	"Throttling":                          classThrottled,
+	"ThrottlingException":                 classThrottled,
+	"RequestLimitExceeded":                classThrottled,
+	"TooManyRequestsException":            classThrottled,
+	"RequestThrottledException":           classThrottled,
+	"AccessDenied":                        classDenied,
+	"AccessDeniedException":               classDenied,
+	"MalformedPolicyDocument":             classPolicyMalformed,
+	"MalformedPolicyDocumentException":    classPolicyMalformed,
+	"PackedPolicyTooLarge":                classPolicyTooLarge,
+	"PackedPolicyTooLargeException":       classPolicyTooLarge,
+	"ValidationError":                     classParameters,
+	"RegionDisabledException":             classBrokerCredentials,
+	"ExpiredTokenException":               classBrokerCredentials,
+	"ExpiredToken":                        classBrokerCredentials,
+	"InvalidClientTokenId":                classBrokerCredentials,
+	"SignatureDoesNotMatch":               classBrokerCredentials,
+	"IncompleteSignature":                 classBrokerCredentials,
+	"MissingAuthenticationToken":          classBrokerCredentials,
+	"UnrecognizedClientException":         classBrokerCredentials,
+	"InvalidSignatureException":           classBrokerCredentials,
+	"MissingAuthenticationTokenException": classBrokerCredentials,
 }
 
-// brokerCredentialCodes mean the broker's own AWS credentials (or region)
-// are the problem, not the tenant's request.
-var brokerCredentialCodes = map[string]bool{
-	"RegionDisabledException":             true,
-	"ExpiredTokenException":               true,
-	"ExpiredToken":                        true,
-	"InvalidClientTokenId":                true,
-	"SignatureDoesNotMatch":               true,
-	"IncompleteSignature":                 true,
-	"MissingAuthenticationToken":          true,
-	"UnrecognizedClientException":         true,
-	"InvalidSignatureException":           true,
-	"MissingAuthenticationTokenException": true,
+// answer returns the public error of class c for cause and whether the
+// call may be retried.
+func (c upstreamClass) answer(cause error) (retryable bool, _ *errs.Error) {
+	switch c {
+	case classThrottled:
+		return true, &errs.Error{Kind: errs.KindUpstreamThrottled, Code: errs.CodeUpstreamThrottled,
+			Message: "STS is throttling requests; retry later", RetryAfter: throttleRetryAfter, Cause: cause}
+	case classDenied:
+		return false, errs.Wrap(cause, errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "STS refused to assume the profile's role")
+	case classPolicyMalformed:
+		return false, errs.Wrap(cause, errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid, "STS refused the session policy as malformed")
+	case classPolicyTooLarge:
+		// A size overrun says so: the fix (a shorter policy or fewer
+		// session tags) differs from a malformed policy's.
+		return false, errs.Wrap(cause, errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid, "STS refused the session policy and tags as too large once packed")
+	case classParameters:
+		return false, errs.Wrap(cause, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "STS rejected the request parameters")
+	case classBrokerCredentials:
+		return false, unavailable(cause, "the broker cannot use STS right now")
+	}
+	return false, errs.Wrap(cause, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "STS refused the request")
 }
 
 // stsFailure describes one failed AssumeRole attempt.
@@ -93,15 +204,17 @@ type stsFailure struct {
 	err       *errs.Error // public classification
 }
 
-// classify maps an AssumeRole error to the broker's public error. The
-// upstream message is never copied into the public message.
+// classify maps an error of an STS call (an *UpstreamError, or the
+// context's error) to the broker's public error: the one place that
+// decides what an upstream failure means. The upstream message is never
+// copied into the public message.
 func classify(err error) stsFailure {
 	f := stsFailure{code: obsCodeUnknown}
-	var re *awshttp.ResponseError
-	if errors.As(err, &re) {
-		f.requestID = re.ServiceRequestID()
+	var ue *UpstreamError
+	if !errors.As(err, &ue) {
+		ue = &UpstreamError{}
 	}
-	var apiErr smithy.APIError
+	f.requestID = ue.RequestID
 	switch {
 	case errors.Is(err, context.DeadlineExceeded):
 		f.code = obsCodeTimeout
@@ -109,10 +222,15 @@ func classify(err error) stsFailure {
 	case errors.Is(err, context.Canceled):
 		f.code = obsCodeCanceled
 		f.err = errs.Wrap(err, errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable, "request cancelled before STS answered")
-	case errors.As(err, &apiErr):
-		f.code = apiErr.ErrorCode()
-		f.retryable, f.err = classifyAPIError(apiErr, err)
-	case isNetworkError(err):
+	case ue.Code != "":
+		f.code = ue.Code
+		class, known := codeClasses[ue.Code]
+		if !known && (ue.ServerFault || ue.Status >= 500) {
+			f.retryable, f.err = true, unavailable(err, "STS is unavailable")
+			break
+		}
+		f.retryable, f.err = class.answer(err)
+	case ue.Network:
 		f.code = obsCodeNetwork
 		f.retryable = true
 		f.err = unavailable(err, "STS is unreachable")
@@ -122,41 +240,10 @@ func classify(err error) stsFailure {
 	return f
 }
 
-// classifyAPIError maps an error STS answered (apiErr, found in err) to the
-// public error and whether the call may be retried.
-func classifyAPIError(apiErr smithy.APIError, err error) (retryable bool, _ *errs.Error) {
-	switch code := apiErr.ErrorCode(); {
-	case throttleCodes[code]:
-		return true, &errs.Error{Kind: errs.KindUpstreamThrottled, Code: errs.CodeUpstreamThrottled,
-			Message: "STS is throttling requests; retry later", RetryAfter: throttleRetryAfter, Cause: err}
-	case code == "AccessDenied" || code == "AccessDeniedException":
-		return false, errs.Wrap(err, errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "STS refused to assume the profile's role")
-	case code == "MalformedPolicyDocument" || code == "MalformedPolicyDocumentException":
-		return false, errs.Wrap(err, errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid, "STS refused the session policy as malformed")
-	case code == "PackedPolicyTooLarge" || code == "PackedPolicyTooLargeException":
-		// A size overrun says so: the fix (a shorter policy or fewer
-		// session tags) differs from a malformed policy's.
-		return false, errs.Wrap(err, errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid, "STS refused the session policy and tags as too large once packed")
-	case code == "ValidationError":
-		return false, errs.Wrap(err, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "STS rejected the request parameters")
-	case brokerCredentialCodes[code]:
-		return false, unavailable(err, "the broker cannot use STS right now")
-	case apiErr.ErrorFault() == smithy.FaultServer:
-		return true, unavailable(err, "STS is unavailable")
-	}
-	return false, errs.Wrap(err, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "STS refused the request")
-}
-
 // unavailable returns an upstream_unavailable error with a RetryAfter.
 func unavailable(cause error, message string) *errs.Error {
 	return &errs.Error{Kind: errs.KindUpstreamUnavailable, Code: errs.CodeUpstreamUnavailable,
 		Message: message, RetryAfter: unavailableRetryAfter, Cause: cause}
-}
-
-func isNetworkError(err error) bool {
-	var send *smithyhttp.RequestSendError
-	var nerr net.Error
-	return errors.As(err, &send) || errors.As(err, &nerr)
 }
 
 // backoff returns the wait before retry number attempt (1-based):
@@ -167,34 +254,29 @@ func backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-// disableSDKRetries makes the SDK try once: this package owns the retry loop,
-// so throttling is not retried by two layers.
-func disableSDKRetries(o *sts.Options) { o.RetryMaxAttempts = 1 }
-
 // assumeRole calls STS, retrying throttling and transient failures with
 // backoff up to maxAttempts, and validates the answer.
-func (v *Vendor) assumeRole(ctx context.Context, p *profile, in *sts.AssumeRoleInput, log *slog.Logger) (*sts.AssumeRoleOutput, error) {
+func (v *Vendor) assumeRole(ctx context.Context, p *profiles.Profile, in *AssumeRoleInput, log *slog.Logger) (*AssumeRoleOutput, error) {
 	var last stsFailure
 	for attempt := 1; ; attempt++ {
 		start := v.now()
-		out, err := v.client.AssumeRole(ctx, in, disableSDKRetries)
+		out, err := v.client.AssumeRole(ctx, in)
 		elapsed := v.now().Sub(start)
 		if err == nil {
 			err = v.checkOutput(out)
 			if err == nil {
-				v.obs.STSCall(p.name, elapsed, "")
-				reqID, _ := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
-				log.Debug("sts assume role", "attempt", attempt, "request_id", reqID,
-					"access_key_id_suffix", KeySuffix(aws.ToString(out.Credentials.AccessKeyId)),
-					"expiration", aws.ToTime(out.Credentials.Expiration))
+				v.obs.STSCall(p.Name(), elapsed, "")
+				log.Debug("sts assume role", "attempt", attempt, "request_id", out.RequestID,
+					"access_key_id_suffix", KeySuffix(out.AccessKeyID), "expiration", out.Expiration,
+					"packed_policy_size", out.Size.PackedPolicyPercent, "session_token_utilization", out.Size.TokenUtilizationPercent)
 				return out, nil
 			}
-			v.obs.STSCall(p.name, elapsed, obsCodeInvalid)
+			v.obs.STSCall(p.Name(), elapsed, obsCodeInvalid)
 			log.Error("sts answered unusable credentials", "attempt", attempt, "error", err)
 			return nil, errs.Wrap(err, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "STS answered unusable credentials")
 		}
 		last = classify(err)
-		v.obs.STSCall(p.name, elapsed, last.code)
+		v.obs.STSCall(p.Name(), elapsed, last.code)
 		log.Warn("sts assume role failed", "attempt", attempt, "aws_error_code", last.code,
 			"request_id", last.requestID, "kind", last.err.Kind.String(), "error", err.Error())
 		if !last.retryable || attempt >= v.sts.MaxAttempts {
@@ -208,41 +290,27 @@ func (v *Vendor) assumeRole(ctx context.Context, p *profile, in *sts.AssumeRoleI
 }
 
 // checkOutput refuses an AssumeRole answer that could not be served: no
-// credentials, an empty field, or an expiry not in the future or so near
-// that clients would treat the set as expired (not servable by the cache's
+// answer, an empty field, or an expiry not in the future or so near that
+// clients would treat the set as expired (not servable by the cache's
 // freshness rules).
-func (v *Vendor) checkOutput(out *sts.AssumeRoleOutput) error {
-	if out == nil || out.Credentials == nil {
-		return errors.New("no credentials in AssumeRole response")
-	}
-	c := out.Credentials
+func (v *Vendor) checkOutput(out *AssumeRoleOutput) error {
 	switch {
-	case aws.ToString(c.AccessKeyId) == "":
+	case out == nil:
+		return errors.New("no credentials in AssumeRole response")
+	case out.AccessKeyID == "":
 		return errors.New("empty AccessKeyId")
-	case aws.ToString(c.SecretAccessKey) == "":
+	case out.SecretAccessKey == "":
 		return errors.New("empty SecretAccessKey")
-	case aws.ToString(c.SessionToken) == "":
+	case out.SessionToken == "":
 		return errors.New("empty SessionToken")
-	case c.Expiration == nil:
+	case out.Expiration.IsZero():
 		return errors.New("no Expiration")
-	case !c.Expiration.After(v.now()):
+	case !out.Expiration.After(v.now()):
 		return errors.New("credentials already expired")
-	case !v.fresh.servable(*c.Expiration, v.now()):
-		return fmt.Errorf("credentials expire at %s, within the client window", c.Expiration.UTC().Format(time.RFC3339))
+	case !v.fresh.servable(out.Expiration, v.now()):
+		return fmt.Errorf("credentials expire at %s, within the client window", out.Expiration.UTC().Format(time.RFC3339))
 	}
 	return nil
-}
-
-// accountID extracts the account from the AssumedRoleUser ARN ("" if unknown).
-func accountID(out *sts.AssumeRoleOutput) string {
-	if out.AssumedRoleUser == nil {
-		return ""
-	}
-	a, err := arn.Parse(aws.ToString(out.AssumedRoleUser.Arn))
-	if err != nil {
-		return ""
-	}
-	return a.AccountID
 }
 
 // KeySuffix returns the last 4 characters of an access key id, the most

@@ -7,7 +7,10 @@
 // Vend validates the tenant against the configured pattern, resolves the
 // profile (AllowedTenants, RequiredScope), checks the duration against
 // [900 s, profile max], renders the profile's policy template for the
-// tenant (rendering lints the result), and calls STS AssumeRole with:
+// tenant (rendering lints the result), and calls STS AssumeRole through
+// its STS port (an interface declared here, with plain request, answer and
+// error types; broker/stsclient adapts the AWS SDK to it, so this package
+// imports neither the SDK nor net/http) with:
 //
 //	RoleArn           the profile's role
 //	RoleSessionName   t-<tenant>-<first 8 hex of sha256(subject)>  (per-subject sessions)
@@ -27,7 +30,9 @@
 // Credentials.Size, and a share above SizeWarnPercent is logged as a
 // warning naming the profile.
 //
-// STS errors become *errs.Error values, each with a kind that the HTTP
+// STS errors (an *UpstreamError: code, request id, HTTP status, fault,
+// network failure; or the context's error) become *errs.Error values in
+// one place, classify in sts.go, each with a kind that the HTTP
 // layer maps to a status: throttling is retried with exponential backoff
 // and jitter, then answered upstream_throttled (errs.KindUpstreamThrottled)
 // with a RetryAfter; AccessDenied is upstream_access_denied
@@ -35,8 +40,9 @@
 // MalformedPolicyDocument and PackedPolicyTooLarge are
 // upstream_policy_invalid and ValidationError and unusable answers (empty
 // key, secret or token, expiry not in the future) are upstream_invalid (both
-// KindUpstreamInvalid); the broker's own credential problems and network
-// errors are upstream_unavailable (KindUpstreamUnavailable); a deadline is
+// KindUpstreamInvalid); the broker's own credential problems, network
+// errors and STS's own faults (a server fault or a 5xx status; retried)
+// are upstream_unavailable (KindUpstreamUnavailable); a deadline is
 // upstream_timeout (KindUpstreamTimeout). Public messages never carry STS's
 // message; it is logged with the AWS error code and request id.
 //
@@ -88,22 +94,15 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
 	"github.com/tvmkit/tvm/broker/profiles"
 	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/policies/iam"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
-
-// AssumeRoleAPI is the STS call the Vendor makes; *sts.Client satisfies it.
-type AssumeRoleAPI interface {
-	AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
-}
 
 // Request is one vend request from a verified identity.
 type Request struct {
@@ -178,10 +177,10 @@ type Options struct {
 
 // Vendor vends credentials; create it with New and release it with Close.
 type Vendor struct {
-	profiles       map[string]*profile
+	profiles       *profiles.Set
 	defaultProfile string
 	tenantRE       *tenant.Pattern
-	client         AssumeRoleAPI
+	client         STS
 	obs            Observer
 	log            *slog.Logger
 	now            func() time.Time
@@ -209,11 +208,12 @@ func errClosed() *errs.Error {
 }
 
 // New returns a Vendor for the compiled, proved profiles of set (package
-// profiles) with the cache and STS settings of opts.
-func New(set *profiles.Set, client AssumeRoleAPI, opts Options) (*Vendor, error) {
+// profiles), used as they are, calling STS through client with the cache
+// and STS settings of opts.
+func New(set *profiles.Set, client STS, opts Options) (*Vendor, error) {
 	switch {
 	case client == nil:
-		return nil, errors.New("vend: nil AssumeRoleAPI")
+		return nil, errors.New("vend: nil STS client")
 	case set == nil:
 		return nil, errors.New("vend: nil profile set")
 	}
@@ -230,7 +230,7 @@ func New(set *profiles.Set, client AssumeRoleAPI, opts Options) (*Vendor, error)
 		return nil, err
 	}
 	v := &Vendor{
-		profiles:       fromSet(set),
+		profiles:       set,
 		defaultProfile: set.Default(),
 		tenantRE:       set.Pattern(),
 		client:         client,
@@ -309,15 +309,15 @@ func (v *Vendor) Vend(ctx context.Context, req Request) (*Credentials, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := cacheKey{Profile: p.name, Tenant: req.Tenant, Duration: dur}
-	if p.perSubject {
+	key := cacheKey{Profile: p.Name(), Tenant: req.Tenant, Duration: dur}
+	if p.PerSubject() {
 		key.Subject = req.Subject
 	}
 	if v.closed.Load() {
 		return nil, errClosed()
 	}
 	if v.cache == nil {
-		v.obs.CacheLookup(p.name, false)
+		v.obs.CacheLookup(p.Name(), false)
 		ctx, cancel := context.WithTimeout(ctx, v.sts.Timeout)
 		defer cancel()
 		return v.fetch(ctx, p, key)
@@ -327,12 +327,12 @@ func (v *Vendor) Vend(ctx context.Context, req Request) (*Credentials, error) {
 
 // vendCached serves a request from the cache, or joins (or starts) the
 // single-flight fetch for its key.
-func (v *Vendor) vendCached(ctx context.Context, p *profile, key cacheKey) (*Credentials, error) {
+func (v *Vendor) vendCached(ctx context.Context, p *profiles.Profile, key cacheKey) (*Credentials, error) {
 	a := v.cache.serve(key)
 	if a.refresh != nil {
 		v.startRefresh(a.refresh, p)
 	}
-	v.obs.CacheLookup(p.name, a.hit())
+	v.obs.CacheLookup(p.Name(), a.hit())
 	switch {
 	case a.denied != nil:
 		return nil, a.denied
@@ -355,7 +355,7 @@ func (v *Vendor) vendCached(ctx context.Context, p *profile, key cacheKey) (*Cre
 
 // resolve validates req and returns its profile and duration (capped by
 // req.NotAfter).
-func (v *Vendor) resolve(req Request) (*profile, time.Duration, error) {
+func (v *Vendor) resolve(req Request) (*profiles.Profile, time.Duration, error) {
 	if err := v.tenantRE.Check(req.Tenant); err != nil {
 		return nil, 0, errs.InvalidTenant("the tenant id is not valid", err)
 	}
@@ -369,25 +369,23 @@ func (v *Vendor) resolve(req Request) (*profile, time.Duration, error) {
 			return nil, 0, errs.InvalidRequest("no default profile is configured: name a profile")
 		}
 	}
-	p, ok := v.profiles[name]
+	p, ok := v.profiles.Profile(name)
 	if !ok {
 		return nil, 0, errs.New(errs.KindNotFound, errs.CodeProfileNotFound, "no such profile")
 	}
-	if p.allowedTenants != nil {
-		if _, ok := p.allowedTenants[req.Tenant]; !ok {
-			return nil, 0, errs.New(errs.KindForbidden, errs.CodeForbidden, "the profile is not available to this tenant")
-		}
+	if !p.Allows(req.Tenant) {
+		return nil, 0, errs.New(errs.KindForbidden, errs.CodeForbidden, "the profile is not available to this tenant")
 	}
-	if p.requiredScope != "" && !slices.Contains(req.Scopes, p.requiredScope) {
+	if scope := p.RequiredScope(); scope != "" && !slices.Contains(req.Scopes, scope) {
 		return nil, 0, errs.New(errs.KindForbidden, errs.CodeForbidden, "the token lacks the scope this profile requires")
 	}
 	dur := req.Duration
 	if dur == 0 {
-		dur = p.defaultDur
+		dur = p.DefaultDuration()
 	}
-	if dur < config.MinSessionDuration || dur > p.maxDur || dur%time.Second != 0 {
+	if maxDur := p.MaxDuration(); dur < config.MinSessionDuration || dur > maxDur || dur%time.Second != 0 {
 		return nil, 0, errs.InvalidRequest(fmt.Sprintf("duration must be a whole number of seconds between %d and %d",
-			config.MinSessionDuration/time.Second, p.maxDur/time.Second))
+			config.MinSessionDuration/time.Second, maxDur/time.Second))
 	}
 	if !req.NotAfter.IsZero() {
 		dur = capToToken(dur, req.NotAfter.Sub(v.now()))
@@ -409,7 +407,7 @@ func capToToken(dur, remaining time.Duration) time.Duration {
 // fill is the single-flight body of a miss: it re-checks the cache (a
 // flight for the same key may just have stored a set), then calls STS on
 // the Vendor's context and stores the result, or an AccessDenied.
-func (v *Vendor) fill(key cacheKey, p *profile) (*Credentials, error) {
+func (v *Vendor) fill(key cacheKey, p *profiles.Profile) (*Credentials, error) {
 	if !v.track() {
 		return nil, errClosed()
 	}
@@ -435,7 +433,7 @@ func (v *Vendor) fill(key cacheKey, p *profile) (*Credentials, error) {
 
 // startRefresh starts the background refresh of e, which the caller has
 // claimed from the cache, unless the Vendor is closed.
-func (v *Vendor) startRefresh(e *entry, p *profile) {
+func (v *Vendor) startRefresh(e *entry, p *profiles.Profile) {
 	if !v.track() {
 		v.cache.endRefresh(e, false)
 		return
@@ -445,7 +443,7 @@ func (v *Vendor) startRefresh(e *entry, p *profile) {
 
 // refresh renews e's credentials in the background. On failure the current
 // set stays (it is still valid) and the next refresh waits refreshRetry.
-func (v *Vendor) refresh(e *entry, p *profile) {
+func (v *Vendor) refresh(e *entry, p *profiles.Profile) {
 	defer v.wg.Done()
 	ctx, cancel := context.WithTimeout(v.ctx, v.sts.Timeout)
 	defer cancel()
@@ -460,14 +458,14 @@ func (v *Vendor) refresh(e *entry, p *profile) {
 	v.cache.endRefresh(e, err != nil)
 	if err != nil {
 		v.log.Warn("background credential refresh failed; serving the current set while it is valid",
-			"profile", p.name, "tenant", e.key.Tenant, "expiration", e.creds.Expiration, "error", err)
+			"profile", p.Name(), "tenant", e.key.Tenant, "expiration", e.creds.Expiration, "error", err)
 	}
 }
 
 // fetch renders the policy and calls STS for key.
-func (v *Vendor) fetch(ctx context.Context, p *profile, key cacheKey) (*Credentials, error) {
-	name := sessionName(key.Tenant, p.name, key.Subject, p.perSubject)
-	log := v.log.With("profile", p.name, "tenant", key.Tenant, "session_name", name, "role_arn", p.roleARN)
+func (v *Vendor) fetch(ctx context.Context, p *profiles.Profile, key cacheKey) (*Credentials, error) {
+	name := sessionName(key.Tenant, p.Name(), key.Subject, p.PerSubject())
+	log := v.log.With("profile", p.Name(), "tenant", key.Tenant, "session_name", name, "role_arn", p.RoleARN())
 	r, err := p.Render(key.Tenant)
 	if err != nil {
 		var le *policies.LintError
@@ -478,49 +476,42 @@ func (v *Vendor) fetch(ctx context.Context, p *profile, key cacheKey) (*Credenti
 		}
 		return nil, errs.Internal(err)
 	}
-	v.obs.PolicyRendered(p.name, r.Size)
-	in := buildInput(p, key, name, string(r.JSON))
-	out, err := v.assumeRole(ctx, p, in, log.With("policy_hash", r.Hash))
+	v.obs.PolicyRendered(p.Name(), r.Size)
+	out, err := v.assumeRole(ctx, p, assumeRoleInput(p, key, name, string(r.JSON)), log.With("policy_hash", r.Hash))
 	if err != nil {
 		return nil, err
 	}
-	size := sessionSize(out)
-	v.reportSize(p.name, size, log)
-	cr := out.Credentials
+	v.reportSize(p.Name(), out.Size, log)
 	return &Credentials{
-		AccessKeyID:     aws.ToString(cr.AccessKeyId),
-		SecretAccessKey: aws.ToString(cr.SecretAccessKey),
-		SessionToken:    aws.ToString(cr.SessionToken),
-		Expiration:      aws.ToTime(cr.Expiration),
-		AccountID:       accountID(out),
+		AccessKeyID:     out.AccessKeyID,
+		SecretAccessKey: out.SecretAccessKey,
+		SessionToken:    out.SessionToken,
+		Expiration:      out.Expiration,
+		AccountID:       iam.ARNAccount(out.AssumedRoleARN),
 		Tenant:          key.Tenant,
-		Profile:         p.name,
+		Profile:         p.Name(),
 		SessionName:     name,
 		PolicyHash:      r.Hash,
 		PolicySize:      r.Size,
-		Size:            size,
+		Size:            out.Size,
 	}, nil
 }
 
-// buildInput builds the AssumeRole input for key.
-func buildInput(p *profile, key cacheKey, name, policy string) *sts.AssumeRoleInput {
-	in := &sts.AssumeRoleInput{
-		RoleArn:         aws.String(p.roleARN),
-		RoleSessionName: aws.String(name),
-		DurationSeconds: aws.Int32(int32(key.Duration / time.Second)),
-		Policy:          aws.String(policy),
+// assumeRoleInput builds the AssumeRole request for key.
+func assumeRoleInput(p *profiles.Profile, key cacheKey, name, policy string) *AssumeRoleInput {
+	in := &AssumeRoleInput{
+		RoleARN:           p.RoleARN(),
+		RoleSessionName:   name,
+		Duration:          key.Duration,
+		Policy:            policy,
+		ExternalID:        p.ExternalID(),
+		TransitiveTagKeys: p.TransitiveTagKeys(),
 	}
-	if p.externalID != "" {
-		in.ExternalId = aws.String(p.externalID)
+	if p.SourceIdentity() && p.PerSubject() {
+		in.SourceIdentity = sourceIdentity(key.Subject)
 	}
-	if p.sourceIdentity && p.perSubject {
-		in.SourceIdentity = aws.String(sourceIdentity(key.Subject))
-	}
-	for _, t := range p.tags {
-		in.Tags = append(in.Tags, types.Tag{Key: aws.String(t.Key), Value: aws.String(tagValue(t.Value, key.Tenant, key.Subject))})
-	}
-	if len(p.transitive) > 0 {
-		in.TransitiveTagKeys = slices.Clone(p.transitive)
+	for _, t := range p.Tags() {
+		in.Tags = append(in.Tags, STSTag{Key: t.Key, Value: tagValue(t.Value, key.Tenant, key.Subject)})
 	}
 	return in
 }

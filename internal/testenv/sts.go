@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/tvmkit/tvm/policies/iam"
 )
 
 // SecretMarker is part of every secret access key and session token the
@@ -153,7 +155,7 @@ func (s *STS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>`+
 			`<Arn>%s</Arn><UserId>AIDAFAKESTSUSER00001</UserId><Account>%s</Account></GetCallerIdentityResult>`+
 			`<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></GetCallerIdentityResponse>`,
-			xmlText(caller), arnAccount(caller), call.RequestID)
+			xmlText(caller), iam.ARNAccount(caller), call.RequestID)
 	}
 	s.calls = append(s.calls, call)
 }
@@ -218,7 +220,7 @@ func (s *STS) assumeRole(w http.ResponseWriter, n int, call STSCall) *IssuedCred
 		`</AssumedRoleUser><PackedPolicySize>7</PackedPolicySize></AssumeRoleResult>`+
 		`<ResponseMetadata><RequestId>%s</RequestId></ResponseMetadata></AssumeRoleResponse>`,
 		xmlText(c.SessionToken), xmlText(c.SecretAccessKey), c.Expiration.Format("2006-01-02T15:04:05.000Z"),
-		xmlText(c.AccessKeyID), arnAccount(role), xmlText(role[strings.LastIndex(role, "/")+1:]), xmlText(session), call.RequestID)
+		xmlText(c.AccessKeyID), iam.ARNAccount(role), xmlText(role[strings.LastIndex(role, "/")+1:]), xmlText(session), call.RequestID)
 	return c
 }
 
@@ -246,15 +248,6 @@ func writeSTSError(w http.ResponseWriter, code, requestID string) {
 	fmt.Fprintf(w, `<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>%s</Type>`+
 		`<Code>%s</Code><Message>the fake STS answers %[2]s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`,
 		fault, xmlText(code), requestID)
-}
-
-// arnAccount returns the account field of an ARN ("" when it has none).
-func arnAccount(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
-		return ""
-	}
-	return parts[4]
 }
 
 func xmlText(s string) string {

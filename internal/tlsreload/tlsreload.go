@@ -49,15 +49,16 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tvmkit/tvm/internal/filelimit"
+	"github.com/tvmkit/tvm/internal/pemblock"
 )
 
 // DefaultPollInterval is how often the files are checked when
@@ -388,17 +389,9 @@ func (r *Reloader) readFiles() (pemFiles, [sha256.Size]byte, error) {
 }
 
 func readFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	b, err := filelimit.Read(path, MaxFileBytes)
 	if err != nil {
 		return nil, fmt.Errorf("tlsreload: %w", err)
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, MaxFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("tlsreload: read %s: %w", path, err)
-	}
-	if len(b) > MaxFileBytes {
-		return nil, fmt.Errorf("tlsreload: %s is larger than %d bytes", path, MaxFileBytes)
 	}
 	return b, nil
 }
@@ -454,13 +447,8 @@ func LoadCAs(path string) (*x509.CertPool, int, error) {
 // number of certificates in it.
 func parseCAs(data []byte) (*x509.CertPool, int, error) {
 	pool := x509.NewCertPool()
-	n := 0
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
+	blocks, rest := pemblock.Split(data)
+	for _, block := range blocks {
 		if block.Type != "CERTIFICATE" {
 			return nil, 0, fmt.Errorf("PEM block %q is not a CERTIFICATE", block.Type)
 		}
@@ -469,15 +457,14 @@ func parseCAs(data []byte) (*x509.CertPool, int, error) {
 			return nil, 0, err
 		}
 		pool.AddCert(c)
-		n++
 	}
-	if len(bytes.TrimSpace(data)) != 0 {
+	if len(bytes.TrimSpace(rest)) != 0 {
 		return nil, 0, errors.New("trailing data that is not PEM")
 	}
-	if n == 0 {
+	if len(blocks) == 0 {
 		return nil, 0, errors.New("no CA certificate")
 	}
-	return pool, n, nil
+	return pool, len(blocks), nil
 }
 
 // statFiles returns the FileInfo of each file (nil for one that cannot be

@@ -9,7 +9,11 @@
 // with the service's codes and HTTP statuses. Every response carries
 // x-amzn-RequestId.
 //
-// The package holds no state; its functions are safe for concurrent use.
+// Endpoint is what the two endpoints share around their actions: parsing,
+// the action check, SigV4 authentication against the identity store and
+// the answer (<Action>Response holding the action's result element and
+// ResponseMetadata, built by Call.Respond). An Endpoint is immutable and
+// safe for concurrent use; the package's functions hold no state.
 package awsquery
 
 import (

@@ -80,8 +80,15 @@ func WriteError(w http.ResponseWriter, e *APIError) {
 // writeJSON writes a complete DynamoDB JSON response with the headers every
 // DynamoDB response carries.
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", contentTypeJSON10)
+	writeBody(w, status, body)
+}
+
+// writeBody writes status and body with the framing headers every
+// DynamoDB response carries: a request id (unless one is set),
+// x-amz-crc32 and Content-Length.
+func writeBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", contentTypeJSON10)
 	if h.Get(headerRequestID) == "" {
 		h.Set(headerRequestID, newRequestID())
 	}

@@ -646,41 +646,28 @@ func (x *extractor) batchCheck(action, table string, keys []*object) (Check, err
 	return c, nil
 }
 
-func (x *extractor) batchGetItem(req *object) ([]Check, error) {
+// batch builds one check per table of a batch request: action on the
+// table with the leading keys of the keys tableKeys returns for it, plus
+// what its extra adds (nil: nothing), plus ReturnConsumedCapacity.
+func (x *extractor) batch(req *object, action string, tableKeys func(t string, items *object) ([]*object, func(*Check) error, error)) ([]Check, error) {
 	items, tables, err := requestTables(req)
 	if err != nil {
 		return nil, err
 	}
 	checks := make([]Check, 0, len(tables))
 	for _, t := range tables {
-		ka, err := items.obj(t, true)
+		keys, extra, err := tableKeys(t, items)
 		if err != nil {
 			return nil, err
 		}
-		if ka == nil {
-			return nil, errValidation("1 validation error detected: Value null at 'requestItems." + t + "' failed to satisfy constraint: Member must not be null")
-		}
-		rawKeys, err := ka.list("Keys")
+		c, err := x.batchCheck(action, t, keys)
 		if err != nil {
 			return nil, err
 		}
-		if len(rawKeys) == 0 {
-			return nil, errValidation("1 validation error detected: Value '[]' at 'requestItems." + t + ".member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1")
-		}
-		keys := make([]*object, 0, len(rawKeys))
-		for _, rk := range rawKeys {
-			k, err := parseObject(rk, false)
-			if err != nil {
+		if extra != nil {
+			if err := extra(&c); err != nil {
 				return nil, err
 			}
-			keys = append(keys, k)
-		}
-		c, err := x.batchCheck("BatchGetItem", t, keys)
-		if err != nil {
-			return nil, err
-		}
-		if err := readContext(&c, ka, false); err != nil {
-			return nil, err
 		}
 		if err := consumedCapacity(&c, req); err != nil {
 			return nil, err
@@ -690,63 +677,96 @@ func (x *extractor) batchGetItem(req *object) ([]Check, error) {
 	return checks, nil
 }
 
+func (x *extractor) batchGetItem(req *object) ([]Check, error) {
+	return x.batch(req, "BatchGetItem", batchGetKeys)
+}
+
+// batchGetKeys reads the Keys of table t of a BatchGetItem; the table's
+// projection and attributes add to its check.
+func batchGetKeys(t string, items *object) ([]*object, func(*Check) error, error) {
+	ka, err := items.obj(t, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if ka == nil {
+		return nil, nil, errValidation("1 validation error detected: Value null at 'requestItems." + t + "' failed to satisfy constraint: Member must not be null")
+	}
+	rawKeys, err := ka.list("Keys")
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(rawKeys) == 0 {
+		return nil, nil, errValidation("1 validation error detected: Value '[]' at 'requestItems." + t + ".member.keys' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	keys := make([]*object, 0, len(rawKeys))
+	for _, rk := range rawKeys {
+		k, err := parseObject(rk, false)
+		if err != nil {
+			return nil, nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, func(c *Check) error { return readContext(c, ka, false) }, nil
+}
+
 func (x *extractor) batchWriteItem(req *object) ([]Check, error) {
-	items, tables, err := requestTables(req)
+	return x.batch(req, "BatchWriteItem", batchWriteKeys)
+}
+
+// batchWriteKeys reads the keys (a PutRequest's Item, a DeleteRequest's
+// Key) of the write requests of table t of a BatchWriteItem.
+func batchWriteKeys(t string, items *object) ([]*object, func(*Check) error, error) {
+	writes, err := items.list(t)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(writes) == 0 {
+		return nil, nil, errValidation("1 validation error detected: Value '[]' at 'requestItems." + t + "' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	keys := make([]*object, 0, len(writes))
+	for _, raw := range writes {
+		k, err := writeRequestKey(raw)
+		if err != nil {
+			return nil, nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil, nil
+}
+
+// writeRequestKey returns the item or key of one BatchWriteItem request,
+// which holds exactly one of PutRequest and DeleteRequest.
+func writeRequestKey(raw json.RawMessage) (*object, error) {
+	wr, err := parseObject(raw, true)
 	if err != nil {
 		return nil, err
 	}
-	checks := make([]Check, 0, len(tables))
-	for _, t := range tables {
-		writes, err := items.list(t)
-		if err != nil {
-			return nil, err
-		}
-		if len(writes) == 0 {
-			return nil, errValidation("1 validation error detected: Value '[]' at 'requestItems." + t + "' failed to satisfy constraint: Member must have length greater than or equal to 1")
-		}
-		keys := make([]*object, 0, len(writes))
-		for _, raw := range writes {
-			wr, err := parseObject(raw, true)
-			if err != nil {
-				return nil, err
-			}
-			put, err := wr.obj("PutRequest", true)
-			if err != nil {
-				return nil, err
-			}
-			del, err := wr.obj("DeleteRequest", true)
-			if err != nil {
-				return nil, err
-			}
-			var member *object
-			var name string
-			switch {
-			case put != nil && del == nil:
-				member, name = put, "Item"
-			case del != nil && put == nil:
-				member, name = del, "Key"
-			default:
-				return nil, errValidation("Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes")
-			}
-			k, err := member.obj(name, false)
-			if err != nil {
-				return nil, err
-			}
-			if k == nil {
-				return nil, errValidation("1 validation error detected: Value null at '" + lowerFirst(name) + "' failed to satisfy constraint: Member must not be null")
-			}
-			keys = append(keys, k)
-		}
-		c, err := x.batchCheck("BatchWriteItem", t, keys)
-		if err != nil {
-			return nil, err
-		}
-		if err := consumedCapacity(&c, req); err != nil {
-			return nil, err
-		}
-		checks = append(checks, c)
+	put, err := wr.obj("PutRequest", true)
+	if err != nil {
+		return nil, err
 	}
-	return checks, nil
+	del, err := wr.obj("DeleteRequest", true)
+	if err != nil {
+		return nil, err
+	}
+	var member *object
+	var name string
+	switch {
+	case put != nil && del == nil:
+		member, name = put, "Item"
+	case del != nil && put == nil:
+		member, name = del, "Key"
+	default:
+		return nil, errValidation("Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes")
+	}
+	k, err := member.obj(name, false)
+	if err != nil {
+		return nil, err
+	}
+	if k == nil {
+		return nil, errValidation("1 validation error detected: Value null at '" + lowerFirst(name) + "' failed to satisfy constraint: Member must not be null")
+	}
+	return k, nil
 }
 
 // transactMembers reads TransactItems as strict objects.

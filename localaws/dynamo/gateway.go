@@ -152,19 +152,13 @@ func (g *Gateway) logDecision(ctx context.Context, op, principal string, c Check
 	if !g.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := []slog.Attr{
+	attrs := append([]slog.Attr{
 		slog.String("principal", principal),
 		slog.String("operation", op),
 		slog.String("action", c.Action),
 		slog.String("resource", c.Resource),
 		slog.Any("leading_keys", c.Context[KeyLeadingKeys]),
-		slog.String("decision", string(d.Outcome)),
-		slog.String("policy_kind", string(d.Kind)),
-		slog.String("policy", d.Policy),
-		slog.Int("statement", d.Statement),
-		slog.String("sid", d.Sid),
-		slog.String("reason", d.Explain()),
-	}
+	}, d.LogAttrs()...)
 	if enc := c.Context[KeyEnclosingOperation]; enc != nil {
 		attrs = append(attrs, slog.Any("enclosing_operation", enc))
 	}
@@ -214,13 +208,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, op string, bod
 	if h.Get("Content-Type") == "" {
 		h.Set("Content-Type", contentTypeJSON10)
 	}
-	if h.Get(headerRequestID) == "" {
-		h.Set(headerRequestID, newRequestID())
-	}
-	h.Set(headerCRC32, crc32Header(respBody))
-	h.Set("Content-Length", strconv.Itoa(len(respBody)))
-	w.WriteHeader(status)
-	_, _ = w.Write(respBody)
+	writeBody(w, status, respBody)
 }
 
 func tableNameOf(body []byte) (string, error) {

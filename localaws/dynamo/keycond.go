@@ -37,6 +37,9 @@ func isNameByte(c byte) bool {
 	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }
 
+// singleTokens are the one-character tokens.
+var singleTokens = map[byte]tokenKind{'(': tkLParen, ')': tkRParen, ',': tkComma, '=': tkOp}
+
 // tokenize splits a key condition expression. Attribute names that are not
 // plain identifiers (dots, brackets, dashes, non-ASCII) must be written as
 // #placeholders, as DynamoDB requires in key conditions, so anything else is
@@ -48,17 +51,8 @@ func tokenize(s string) ([]token, error) {
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			i++
-		case c == '(':
-			out = append(out, token{tkLParen, "(", i})
-			i++
-		case c == ')':
-			out = append(out, token{tkRParen, ")", i})
-			i++
-		case c == ',':
-			out = append(out, token{tkComma, ",", i})
-			i++
-		case c == '=':
-			out = append(out, token{tkOp, "=", i})
+		case singleTokens[c] != 0:
+			out = append(out, token{singleTokens[c], s[i : i+1], i})
 			i++
 		case c == '<' || c == '>':
 			op := string(c)
@@ -162,6 +156,7 @@ func (p *kcParser) conj(depth int) error {
 	return nil
 }
 
+// primary parses one condition, or a parenthesized conjunction.
 func (p *kcParser) primary(depth int) error {
 	if depth > maxKeyCondDepth {
 		return kcErr("The expression has too many nested parentheses")
@@ -173,59 +168,60 @@ func (p *kcParser) primary(depth int) error {
 		if err := p.conj(depth + 1); err != nil {
 			return err
 		}
-		if c := p.next(); c.kind != tkRParen {
-			return kcErr("Syntax error; token: %q, expected: \")\"", c.text)
-		}
-		return nil
+		return p.expect(tkRParen, ")")
 	case isKeyword(t, "begins_with") && p.toks[p.i+1].kind == tkLParen:
-		if t.text != "begins_with" { // function names are case-sensitive
-			return kcErr("Invalid function name; function: %s", t.text)
-		}
-		p.next()
-		p.next()
-		path, err := p.path()
-		if err != nil {
-			return err
-		}
-		if c := p.next(); c.kind != tkComma {
-			return kcErr("Syntax error; token: %q, expected: \",\"", c.text)
-		}
-		v, err := p.value()
-		if err != nil {
-			return err
-		}
-		if c := p.next(); c.kind != tkRParen {
-			return kcErr("Syntax error; token: %q, expected: \")\"", c.text)
-		}
-		p.out = append(p.out, keyCond{Attr: path, Op: "begins_with", Values: []string{v}})
-		return nil
+		return p.beginsWith(t)
 	case t.kind == tkName && p.toks[p.i+1].kind == tkLParen:
 		return kcErr("Invalid function name; function: %s", t.text)
 	case isKeyword(t, "NOT") || isKeyword(t, "OR") || isKeyword(t, "IN"):
 		return kcErr("Invalid operator used in KeyConditionExpression: %s", strings.ToUpper(t.text))
 	}
+	return p.comparison()
+}
+
+// expect consumes the next token, which must be of kind; text is how the
+// message names it.
+func (p *kcParser) expect(kind tokenKind, text string) error {
+	if c := p.next(); c.kind != kind {
+		return kcErr("Syntax error; token: %q, expected: %q", c.text, text)
+	}
+	return nil
+}
+
+// beginsWith parses begins_with(path, :v); fn is the function name token.
+func (p *kcParser) beginsWith(fn token) error {
+	if fn.text != "begins_with" { // function names are case-sensitive
+		return kcErr("Invalid function name; function: %s", fn.text)
+	}
+	p.next()
+	p.next()
+	path, err := p.path()
+	if err != nil {
+		return err
+	}
+	if err := p.expect(tkComma, ","); err != nil {
+		return err
+	}
+	v, err := p.value()
+	if err != nil {
+		return err
+	}
+	if err := p.expect(tkRParen, ")"); err != nil {
+		return err
+	}
+	p.out = append(p.out, keyCond{Attr: path, Op: "begins_with", Values: []string{v}})
+	return nil
+}
+
+// comparison parses `path op :v` (either order) or `path BETWEEN :a AND :b`.
+func (p *kcParser) comparison() error {
 	left := p.next()
 	if err := checkOperand(left); err != nil {
 		return err
 	}
 	op := p.next()
 	if isKeyword(op, "BETWEEN") {
-		if left.kind == tkValuePH {
-			return kcErr("Syntax error; token: %q", left.text)
-		}
-		lo, err := p.value()
-		if err != nil {
-			return err
-		}
-		if and := p.next(); !isKeyword(and, "AND") {
-			return kcErr("Syntax error; token: %q, expected: \"AND\"", and.text)
-		}
-		hi, err := p.value()
-		if err != nil {
-			return err
-		}
-		p.out = append(p.out, keyCond{Attr: left.text, Op: "BETWEEN", Values: []string{lo, hi}})
-		return nil
+		return p.between(left)
 	}
 	if op.kind != tkOp {
 		if isKeyword(op, "IN") || isKeyword(op, "OR") || isKeyword(op, "NOT") {
@@ -250,6 +246,26 @@ func (p *kcParser) primary(depth int) error {
 		return kcErr("Invalid condition in KeyConditionExpression: %s %s %s; a key condition compares one key attribute with one value",
 			left.text, op.text, right.text)
 	}
+	return nil
+}
+
+// between parses the rest of `left BETWEEN :a AND :b`.
+func (p *kcParser) between(left token) error {
+	if left.kind == tkValuePH {
+		return kcErr("Syntax error; token: %q", left.text)
+	}
+	lo, err := p.value()
+	if err != nil {
+		return err
+	}
+	if and := p.next(); !isKeyword(and, "AND") {
+		return kcErr("Syntax error; token: %q, expected: \"AND\"", and.text)
+	}
+	hi, err := p.value()
+	if err != nil {
+		return err
+	}
+	p.out = append(p.out, keyCond{Attr: left.text, Op: "BETWEEN", Values: []string{lo, hi}})
 	return nil
 }
 

@@ -1,7 +1,6 @@
 package iamapi
 
 import (
-	"encoding/xml"
 	"errors"
 	"net/http"
 	"net/url"
@@ -21,11 +20,11 @@ func required(c *call, names ...string) ([]string, *awsquery.Error) {
 	out := make([]string, len(names))
 	var missing []string
 	for i, n := range names {
-		if !c.q.Params.Has(n) {
+		if !c.Request.Params.Has(n) {
 			missing = append(missing, "Value null at '"+lowerFirst(n)+"' failed to satisfy constraint: Member must not be null")
 			continue
 		}
-		out[i] = c.q.Params.Get(n)
+		out[i] = c.Request.Params.Get(n)
 	}
 	switch len(missing) {
 	case 0:
@@ -33,7 +32,7 @@ func required(c *call, names ...string) ([]string, *awsquery.Error) {
 	case 1:
 		return nil, awsquery.Senderf(http.StatusBadRequest, "ValidationError", "1 validation error detected: %s", missing[0])
 	default:
-		return nil, awsquery.Senderf(http.StatusBadRequest, "ValidationError", "%d validation errors detected: %s", len(missing), joinSemi(missing))
+		return nil, awsquery.Senderf(http.StatusBadRequest, "ValidationError", "%d validation errors detected: %s", len(missing), strings.Join(missing, "; "))
 	}
 }
 
@@ -44,27 +43,32 @@ func lowerFirst(s string) string {
 	return string(s[0]|0x20) + s[1:]
 }
 
-func joinSemi(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += "; "
-		}
-		out += x
+// with reads the required parameters first and names, and resolves the
+// entity first names with find, which authorizes the call on it: it returns
+// the entity and the values of names.
+func with[T any](c *call, find func(*call, string) (T, *awsquery.Error), first string, names ...string) (T, []string, *awsquery.Error) {
+	var zero T
+	p, e := required(c, append([]string{first}, names...)...)
+	if e != nil {
+		return zero, nil, e
 	}
-	return out
+	v, e := find(c, p[0])
+	if e != nil {
+		return zero, nil, e
+	}
+	return v, p[1:], nil
 }
 
-// role authorizes the call on the named role of the caller's account and
+// findRole authorizes the call on the named role of the caller's account and
 // returns it (NoSuchEntity when it does not exist).
-func (h *Handler) role(c *call, name string) (*identity.Role, *awsquery.Error) {
-	account := c.caller.Account()
-	role, ok := h.store.RoleByName(account, name)
+func findRole(c *call, name string) (*identity.Role, *awsquery.Error) {
+	account := c.Caller.Account()
+	role, ok := c.Store.RoleByName(account, name)
 	arn := "arn:aws:iam::" + account + ":role/" + name
 	if ok {
 		arn = role.ARN
 	}
-	if e := h.authorize(c, arn, "role "+name); e != nil {
+	if e := authorize(c, arn, "role "+name); e != nil {
 		return nil, e
 	}
 	if !ok {
@@ -73,62 +77,48 @@ func (h *Handler) role(c *call, name string) (*identity.Role, *awsquery.Error) {
 	return role, nil
 }
 
-// policy authorizes the call on a managed policy ARN and returns the
+// findPolicy authorizes the call on a managed policy ARN and returns the
 // policy if it belongs to the caller's account.
-func (h *Handler) policy(c *call, arn string) (*identity.ManagedPolicy, *awsquery.Error) {
-	if e := h.authorize(c, arn, "policy "+arn); e != nil {
+func findPolicy(c *call, arn string) (*identity.ManagedPolicy, *awsquery.Error) {
+	if e := authorize(c, arn, "policy "+arn); e != nil {
 		return nil, e
 	}
-	m, ok := h.store.ManagedPolicy(arn)
-	if !ok || arnAccount(arn) != c.caller.Account() {
+	m, ok := c.Store.ManagedPolicy(arn)
+	if !ok || iam.ARNAccount(arn) != c.Caller.Account() {
 		return nil, awsquery.Senderf(http.StatusNotFound, "NoSuchEntity", "Policy %s was not found.", awsquery.Clip(arn, 2048))
 	}
 	return m, nil
 }
 
-func (h *Handler) getRole(c *call) (any, *awsquery.Error) {
-	p, e := required(c, "RoleName")
+func getRole(c *call) (any, error) {
+	role, _, e := with(c, findRole, "RoleName")
 	if e != nil {
 		return nil, e
 	}
-	role, e := h.role(c, p[0])
-	if e != nil {
-		return nil, e
-	}
-	return &getRoleResponse{XMLName: xml.Name{Space: Namespace, Local: "GetRoleResponse"}, Result: getRoleResult{Role: xmlRole{
+	return c.Respond(getRoleResult{Role: xmlRole{
 		Path: role.Path, RoleName: role.Name, RoleID: role.ID, Arn: role.ARN, CreateDate: isoTime(role.CreateDate),
 		AssumeRolePolicyDocument: encodeDocument(role.TrustDocument), MaxSessionDuration: int(role.MaxSessionDuration / time.Second),
-	}}, Meta: awsquery.ResponseMetadata{RequestID: c.reqID}}, nil
+	}}), nil
 }
 
-func (h *Handler) getRolePolicy(c *call) (any, *awsquery.Error) {
-	p, e := required(c, "RoleName", "PolicyName")
+func getRolePolicy(c *call) (any, error) {
+	role, p, e := with(c, findRole, "RoleName", "PolicyName")
 	if e != nil {
 		return nil, e
 	}
-	role, e := h.role(c, p[0])
-	if e != nil {
-		return nil, e
-	}
-	pol, ok := role.InlinePolicy(p[1])
+	pol, ok := role.InlinePolicy(p[0])
 	if !ok {
-		return nil, noSuchRolePolicy(p[1])
+		return nil, noSuchRolePolicy(p[0])
 	}
-	return &getRolePolicyResponse{XMLName: xml.Name{Space: Namespace, Local: "GetRolePolicyResponse"},
-		Result: getRolePolicyResult{RoleName: role.Name, PolicyName: pol.Name, PolicyDocument: encodeDocument(pol.Document)},
-		Meta:   awsquery.ResponseMetadata{RequestID: c.reqID}}, nil
+	return c.Respond(getRolePolicyResult{RoleName: role.Name, PolicyName: pol.Name, PolicyDocument: encodeDocument(pol.Document)}), nil
 }
 
 func noSuchRolePolicy(name string) *awsquery.Error {
 	return awsquery.Senderf(http.StatusNotFound, "NoSuchEntity", "The role policy with name %s cannot be found.", awsquery.Clip(name, 128))
 }
 
-func (h *Handler) listRolePolicies(c *call) (any, *awsquery.Error) {
-	p, e := required(c, "RoleName")
-	if e != nil {
-		return nil, e
-	}
-	role, e := h.role(c, p[0])
+func listRolePolicies(c *call) (any, error) {
+	role, _, e := with(c, findRole, "RoleName")
 	if e != nil {
 		return nil, e
 	}
@@ -140,21 +130,15 @@ func (h *Handler) listRolePolicies(c *call) (any, *awsquery.Error) {
 	if e != nil {
 		return nil, e
 	}
-	return &listRolePoliciesResponse{XMLName: xml.Name{Space: Namespace, Local: "ListRolePoliciesResponse"},
-		Result: listRolePoliciesResult{PolicyNames: names[page[0]:page[1]], IsTruncated: truncated, Marker: marker},
-		Meta:   awsquery.ResponseMetadata{RequestID: c.reqID}}, nil
+	return c.Respond(listRolePoliciesResult{PolicyNames: names[page[0]:page[1]], IsTruncated: truncated, Marker: marker}), nil
 }
 
-func (h *Handler) listAttachedRolePolicies(c *call) (any, *awsquery.Error) {
-	p, e := required(c, "RoleName")
+func listAttachedRolePolicies(c *call) (any, error) {
+	role, _, e := with(c, findRole, "RoleName")
 	if e != nil {
 		return nil, e
 	}
-	role, e := h.role(c, p[0])
-	if e != nil {
-		return nil, e
-	}
-	prefix := c.q.Params.Get("PathPrefix")
+	prefix := c.Request.Params.Get("PathPrefix")
 	var attached []attachedPolicy
 	for _, m := range role.AttachedPolicies() {
 		if prefix == "" || len(m.Path) >= len(prefix) && m.Path[:len(prefix)] == prefix {
@@ -165,16 +149,14 @@ func (h *Handler) listAttachedRolePolicies(c *call) (any, *awsquery.Error) {
 	if e != nil {
 		return nil, e
 	}
-	return &listAttachedRolePoliciesResponse{XMLName: xml.Name{Space: Namespace, Local: "ListAttachedRolePoliciesResponse"},
-		Result: listAttachedRolePoliciesResult{AttachedPolicies: attached[page[0]:page[1]], IsTruncated: truncated, Marker: marker},
-		Meta:   awsquery.ResponseMetadata{RequestID: c.reqID}}, nil
+	return c.Respond(listAttachedRolePoliciesResult{AttachedPolicies: attached[page[0]:page[1]], IsTruncated: truncated, Marker: marker}), nil
 }
 
 // paginate reads MaxItems (1-1000, default 100) and Marker (an opaque
 // position returned by an earlier page) and returns the page bounds.
 func paginate(c *call, n int) (page [2]int, truncated bool, marker string, e *awsquery.Error) {
 	limit := 100
-	if v := c.q.Params.Get("MaxItems"); v != "" {
+	if v := c.Request.Params.Get("MaxItems"); v != "" {
 		m, err := strconv.Atoi(v)
 		if err != nil || m < 1 || m > 1000 {
 			return page, false, "", awsquery.Senderf(http.StatusBadRequest, "ValidationError",
@@ -183,7 +165,7 @@ func paginate(c *call, n int) (page [2]int, truncated bool, marker string, e *aw
 		limit = m
 	}
 	start := 0
-	if v := c.q.Params.Get("Marker"); v != "" {
+	if v := c.Request.Params.Get("Marker"); v != "" {
 		m, err := strconv.Atoi(v)
 		if err != nil || m < 0 || m > n {
 			return page, false, "", awsquery.Senderf(http.StatusBadRequest, "ValidationError", "Invalid Marker.")
@@ -197,81 +179,63 @@ func paginate(c *call, n int) (page [2]int, truncated bool, marker string, e *aw
 	return [2]int{start, end}, false, "", nil
 }
 
-func (h *Handler) putRolePolicy(c *call) (any, *awsquery.Error) {
-	p, e := required(c, "RoleName", "PolicyName", "PolicyDocument")
+func putRolePolicy(c *call) (any, error) {
+	role, p, e := with(c, findRole, "RoleName", "PolicyName", "PolicyDocument")
 	if e != nil {
 		return nil, e
 	}
-	role, e := h.role(c, p[0])
-	if e != nil {
-		return nil, e
-	}
-	err := role.PutInlinePolicy(p[1], p[2])
+	err := role.PutInlinePolicy(p[0], p[1])
 	var pe *iam.ParseError
 	switch {
 	case err == nil:
-		c.log.Info("iam role policy put", "role", role.ARN, "policy", p[1])
-		return emptyResponse("PutRolePolicyResponse", c.reqID), nil
+		c.Log.Info("iam role policy put", "role", role.ARN, "policy", p[0])
+		return c.Respond(nil), nil
 	case errors.As(err, &pe):
 		return nil, awsquery.Senderf(http.StatusBadRequest, "MalformedPolicyDocument", "%s", pe.Msg)
 	case errors.Is(err, identity.ErrPolicySize):
 		return nil, awsquery.Senderf(http.StatusConflict, "LimitExceeded", "Cannot exceed quota for PolicySize: %d", identity.MaxInlinePolicySize)
 	default:
 		return nil, awsquery.Senderf(http.StatusBadRequest, "ValidationError",
-			"1 validation error detected: Value '%s' at 'policyName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+", awsquery.Clip(p[1], 128))
+			"1 validation error detected: Value '%s' at 'policyName' failed to satisfy constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]+", awsquery.Clip(p[0], 128))
 	}
 }
 
-func (h *Handler) deleteRolePolicy(c *call) (any, *awsquery.Error) {
-	p, e := required(c, "RoleName", "PolicyName")
+func deleteRolePolicy(c *call) (any, error) {
+	role, p, e := with(c, findRole, "RoleName", "PolicyName")
 	if e != nil {
 		return nil, e
 	}
-	role, e := h.role(c, p[0])
-	if e != nil {
-		return nil, e
+	if err := role.DeleteInlinePolicy(p[0]); err != nil {
+		return nil, noSuchRolePolicy(p[0])
 	}
-	if err := role.DeleteInlinePolicy(p[1]); err != nil {
-		return nil, noSuchRolePolicy(p[1])
-	}
-	c.log.Info("iam role policy deleted", "role", role.ARN, "policy", p[1])
-	return emptyResponse("DeleteRolePolicyResponse", c.reqID), nil
+	c.Log.Info("iam role policy deleted", "role", role.ARN, "policy", p[0])
+	return c.Respond(nil), nil
 }
 
-func (h *Handler) getPolicy(c *call) (any, *awsquery.Error) {
-	p, e := required(c, "PolicyArn")
+func getPolicy(c *call) (any, error) {
+	m, _, e := with(c, findPolicy, "PolicyArn")
 	if e != nil {
 		return nil, e
 	}
-	m, e := h.policy(c, p[0])
-	if e != nil {
-		return nil, e
-	}
-	return &getPolicyResponse{XMLName: xml.Name{Space: Namespace, Local: "GetPolicyResponse"}, Result: getPolicyResult{Policy: xmlPolicy{
+	return c.Respond(getPolicyResult{Policy: xmlPolicy{
 		PolicyName: m.Name, PolicyID: m.ID, Arn: m.ARN, Path: m.Path, DefaultVersionID: m.DefaultVersionID,
 		AttachmentCount: m.AttachmentCount, IsAttachable: true, Description: m.Description,
 		CreateDate: isoTime(m.CreateDate), UpdateDate: isoTime(m.CreateDate),
-	}}, Meta: awsquery.ResponseMetadata{RequestID: c.reqID}}, nil
+	}}), nil
 }
 
-func (h *Handler) getPolicyVersion(c *call) (any, *awsquery.Error) {
-	p, e := required(c, "PolicyArn", "VersionId")
+func getPolicyVersion(c *call) (any, error) {
+	m, p, e := with(c, findPolicy, "PolicyArn", "VersionId")
 	if e != nil {
 		return nil, e
 	}
-	m, e := h.policy(c, p[0])
-	if e != nil {
-		return nil, e
-	}
-	v, ok := m.Version(p[1])
+	v, ok := m.Version(p[0])
 	if !ok {
 		return nil, awsquery.Senderf(http.StatusNotFound, "NoSuchEntity", "Policy %s version %s does not exist or is not attachable.",
-			m.ARN, awsquery.Clip(p[1], 32))
+			m.ARN, awsquery.Clip(p[0], 32))
 	}
-	return &getPolicyVersionResponse{XMLName: xml.Name{Space: Namespace, Local: "GetPolicyVersionResponse"},
-		Result: getPolicyVersionResult{PolicyVersion: xmlPolicyVersion{Document: encodeDocument(v.Document), VersionID: v.ID,
-			IsDefaultVersion: v.ID == m.DefaultVersionID, CreateDate: isoTime(v.CreateDate)}},
-		Meta: awsquery.ResponseMetadata{RequestID: c.reqID}}, nil
+	return c.Respond(getPolicyVersionResult{PolicyVersion: xmlPolicyVersion{Document: encodeDocument(v.Document), VersionID: v.ID,
+		IsDefaultVersion: v.ID == m.DefaultVersionID, CreateDate: isoTime(v.CreateDate)}}), nil
 }
 
 // encodeDocument URL-encodes a policy document as IAM returns it (RFC 3986:
@@ -279,22 +243,3 @@ func (h *Handler) getPolicyVersion(c *call) (any, *awsquery.Error) {
 func encodeDocument(doc string) string { return strings.ReplaceAll(url.QueryEscape(doc), "+", "%20") }
 
 func isoTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-// arnAccount returns the account field of an ARN, or "".
-func arnAccount(arn string) string {
-	n := 0
-	start := 0
-	for i := 0; i < len(arn); i++ {
-		if arn[i] != ':' {
-			continue
-		}
-		n++
-		if n == 4 {
-			start = i + 1
-		}
-		if n == 5 {
-			return arn[start:i]
-		}
-	}
-	return ""
-}

@@ -1,21 +1,13 @@
 package iamapi
 
-import (
-	"encoding/xml"
+import "encoding/xml"
 
-	"github.com/tvmkit/tvm/localaws/awsquery"
-)
-
-// XML documents, in the shapes aws-sdk-go-v2/service/iam decodes.
-
-type getRoleResponse struct {
-	XMLName xml.Name
-	Result  getRoleResult             `xml:"GetRoleResult"`
-	Meta    awsquery.ResponseMetadata `xml:"ResponseMetadata"`
-}
+// XML result elements, in the shapes aws-sdk-go-v2/service/iam decodes;
+// awsquery.Call.Respond wraps them in their <Action>Response.
 
 type getRoleResult struct {
-	Role xmlRole `xml:"Role"`
+	XMLName xml.Name `xml:"GetRoleResult"`
+	Role    xmlRole  `xml:"Role"`
 }
 
 type xmlRole struct {
@@ -28,37 +20,22 @@ type xmlRole struct {
 	MaxSessionDuration       int    `xml:"MaxSessionDuration"`
 }
 
-type getRolePolicyResponse struct {
-	XMLName xml.Name
-	Result  getRolePolicyResult       `xml:"GetRolePolicyResult"`
-	Meta    awsquery.ResponseMetadata `xml:"ResponseMetadata"`
-}
-
 type getRolePolicyResult struct {
-	RoleName       string `xml:"RoleName"`
-	PolicyName     string `xml:"PolicyName"`
-	PolicyDocument string `xml:"PolicyDocument"`
-}
-
-type listRolePoliciesResponse struct {
-	XMLName xml.Name
-	Result  listRolePoliciesResult    `xml:"ListRolePoliciesResult"`
-	Meta    awsquery.ResponseMetadata `xml:"ResponseMetadata"`
+	XMLName        xml.Name `xml:"GetRolePolicyResult"`
+	RoleName       string   `xml:"RoleName"`
+	PolicyName     string   `xml:"PolicyName"`
+	PolicyDocument string   `xml:"PolicyDocument"`
 }
 
 type listRolePoliciesResult struct {
+	XMLName     xml.Name `xml:"ListRolePoliciesResult"`
 	PolicyNames []string `xml:"PolicyNames>member"`
 	IsTruncated bool     `xml:"IsTruncated"`
 	Marker      string   `xml:"Marker,omitempty"`
 }
 
-type listAttachedRolePoliciesResponse struct {
-	XMLName xml.Name
-	Result  listAttachedRolePoliciesResult `xml:"ListAttachedRolePoliciesResult"`
-	Meta    awsquery.ResponseMetadata      `xml:"ResponseMetadata"`
-}
-
 type listAttachedRolePoliciesResult struct {
+	XMLName          xml.Name         `xml:"ListAttachedRolePoliciesResult"`
 	AttachedPolicies []attachedPolicy `xml:"AttachedPolicies>member"`
 	IsTruncated      bool             `xml:"IsTruncated"`
 	Marker           string           `xml:"Marker,omitempty"`
@@ -69,14 +46,9 @@ type attachedPolicy struct {
 	PolicyArn  string `xml:"PolicyArn"`
 }
 
-type getPolicyResponse struct {
-	XMLName xml.Name
-	Result  getPolicyResult           `xml:"GetPolicyResult"`
-	Meta    awsquery.ResponseMetadata `xml:"ResponseMetadata"`
-}
-
 type getPolicyResult struct {
-	Policy xmlPolicy `xml:"Policy"`
+	XMLName xml.Name  `xml:"GetPolicyResult"`
+	Policy  xmlPolicy `xml:"Policy"`
 }
 
 type xmlPolicy struct {
@@ -93,13 +65,8 @@ type xmlPolicy struct {
 	UpdateDate                    string `xml:"UpdateDate"`
 }
 
-type getPolicyVersionResponse struct {
-	XMLName xml.Name
-	Result  getPolicyVersionResult    `xml:"GetPolicyVersionResult"`
-	Meta    awsquery.ResponseMetadata `xml:"ResponseMetadata"`
-}
-
 type getPolicyVersionResult struct {
+	XMLName       xml.Name         `xml:"GetPolicyVersionResult"`
 	PolicyVersion xmlPolicyVersion `xml:"PolicyVersion"`
 }
 
@@ -108,14 +75,4 @@ type xmlPolicyVersion struct {
 	VersionID        string `xml:"VersionId"`
 	IsDefaultVersion bool   `xml:"IsDefaultVersion"`
 	CreateDate       string `xml:"CreateDate"`
-}
-
-// metadataResponse is a response with no result, e.g. PutRolePolicyResponse.
-type metadataResponse struct {
-	XMLName xml.Name
-	Meta    awsquery.ResponseMetadata `xml:"ResponseMetadata"`
-}
-
-func emptyResponse(name, reqID string) *metadataResponse {
-	return &metadataResponse{XMLName: xml.Name{Space: Namespace, Local: name}, Meta: awsquery.ResponseMetadata{RequestID: reqID}}
 }

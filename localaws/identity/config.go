@@ -26,7 +26,6 @@ import (
 	"os"
 	"regexp"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/tvmkit/tvm/policies/iam"
@@ -203,15 +202,24 @@ func (c *Config) build(created time.Time) (*built, error) {
 	return b, nil
 }
 
+// pathedARN checks the name (against nameRE) and path of an IAM entity of
+// kind ("role", "policy") configured at at, and returns its normalized path
+// and ARN, arn:aws:iam::ACCOUNT:KIND/PATH/NAME.
+func pathedARN(at, account, kind string, nameRE *regexp.Regexp, name, rawPath string) (path, arn string, err error) {
+	if !nameRE.MatchString(name) {
+		return "", "", fmt.Errorf("identity: %s.name: %q is not a valid %s name", at, name, kind)
+	}
+	if path, err = normalizePath(rawPath); err != nil {
+		return "", "", fmt.Errorf("identity: %s.path: %v", at, err)
+	}
+	return path, "arn:aws:iam::" + account + ":" + kind + "/" + pathName(path, name), nil
+}
+
 func (b *built) addManaged(at, account string, mc ManagedPolicyConfig, created time.Time) error {
-	if !policyNameR.MatchString(mc.Name) {
-		return fmt.Errorf("identity: %s.name: %q is not a valid policy name", at, mc.Name)
-	}
-	path, err := normalizePath(mc.Path)
+	path, arn, err := pathedARN(at, account, "policy", policyNameR, mc.Name, mc.Path)
 	if err != nil {
-		return fmt.Errorf("identity: %s.path: %v", at, err)
+		return err
 	}
-	arn := "arn:aws:iam::" + account + ":policy/" + pathName(path, mc.Name)
 	if _, dup := b.managed[arn]; dup {
 		return fmt.Errorf("identity: %s.name: duplicate managed policy %q", at, mc.Name)
 	}
@@ -272,14 +280,10 @@ func (b *built) addUser(ut, account string, uc UserConfig) error {
 }
 
 func (b *built) addRole(rt, account string, rc RoleConfig, created time.Time) error {
-	if !nameRE.MatchString(rc.Name) {
-		return fmt.Errorf("identity: %s.name: %q is not a valid role name", rt, rc.Name)
-	}
-	path, err := normalizePath(rc.Path)
+	path, arn, err := pathedARN(rt, account, "role", nameRE, rc.Name, rc.Path)
 	if err != nil {
-		return fmt.Errorf("identity: %s.path: %v", rt, err)
+		return err
 	}
-	arn := "arn:aws:iam::" + account + ":role/" + pathName(path, rc.Name)
 	for _, r := range b.roles {
 		if r.Account == account && r.Name == rc.Name {
 			return fmt.Errorf("identity: %s.name: duplicate role %q", rt, rc.Name)
@@ -307,7 +311,7 @@ func (b *built) addRole(rt, account string, rc RoleConfig, created time.Time) er
 	var attached []*ManagedPolicy
 	for i, a := range rc.ManagedPolicyARNs {
 		m, ok := b.managed[a]
-		if !ok || arnAccount(a) != account {
+		if !ok || iam.ARNAccount(a) != account {
 			return fmt.Errorf("identity: %s.managed_policy_arns[%d]: %q is not a managed policy of account %s", rt, i, a, account)
 		}
 		if slices.Contains(attached, m) {
@@ -340,13 +344,4 @@ func parsePolicies(at, kind string, pcs []PolicyConfig) ([]InlinePolicy, error) 
 		out = append(out, InlinePolicy{Name: pc.Name, Document: pc.Document, Policy: p})
 	}
 	return out, nil
-}
-
-// arnAccount returns the account field of an ARN, or "".
-func arnAccount(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" {
-		return ""
-	}
-	return parts[4]
 }

@@ -179,19 +179,13 @@ func (g *Gateway) authorize(ctx context.Context, caller *Caller, op *Op, c Check
 }
 
 func (g *Gateway) logDecision(ctx context.Context, op *Op, req iam.Request, c Check, d iam.Decision, payload []string) {
-	attrs := []slog.Attr{
+	attrs := append([]slog.Attr{
 		slog.String("principal", req.Principal),
 		slog.String("operation", op.Name),
 		slog.String("action", req.Action),
 		slog.String("resource", req.Resource),
-		slog.String("decision", string(d.Outcome)),
-		slog.String("policy_kind", string(d.Kind)),
-		slog.String("policy", d.Policy),
-		slog.Int("statement", d.Statement),
-		slog.String("sid", d.Sid),
-		slog.String("reason", d.Explain()),
-		slog.Any("payload", payload),
-	}
+	}, d.LogAttrs()...)
+	attrs = append(attrs, slog.Any("payload", payload))
 	for _, k := range []string{KeyPrefix, KeyDelimiter, KeyMaxKeys, KeyVersionID, KeyCopySource} {
 		if v, ok := c.Context[k]; ok {
 			attrs = append(attrs, slog.Any(k, v))

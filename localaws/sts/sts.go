@@ -34,13 +34,13 @@
 package sts
 
 import (
+	"context"
 	"encoding/xml"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -49,8 +49,8 @@ import (
 
 	"github.com/tvmkit/tvm/localaws/awsquery"
 	"github.com/tvmkit/tvm/localaws/identity"
-	"github.com/tvmkit/tvm/localaws/sigv4"
 	"github.com/tvmkit/tvm/policies/iam"
+	"github.com/tvmkit/tvm/policies/stsrules"
 )
 
 // Namespace is the STS XML namespace.
@@ -59,57 +59,40 @@ const Namespace = "https://sts.amazonaws.com/doc/2011-06-15/"
 // APIVersion is the only Version accepted.
 const APIVersion = "2011-06-15"
 
-// Limits from the STS API reference.
+// STS's limits that only the local STS applies (STS API reference,
+// AssumeRole). The limits the broker shares (lengths, grammars, counts,
+// duration bounds, the policy's size and characters) are
+// policies/stsrules'.
 const (
-	PolicyPlaintextLimit = 2048
-	MaxTags              = 50
-	DefaultDuration      = time.Hour
-	MinDuration          = 15 * time.Minute
-	MaxDuration          = 12 * time.Hour
-	ChainedMaxDuration   = time.Hour
-	DefaultMaxBodyBytes  = 256 << 10
+	// DefaultDuration is AssumeRole's DurationSeconds when none is given.
+	DefaultDuration = time.Hour
+	// ChainedMaxDuration caps a session assumed by role chaining.
+	ChainedMaxDuration = time.Hour
+	// maxPolicyARNs bounds PolicyArns.
+	maxPolicyARNs       = 10
+	DefaultMaxBodyBytes = 256 << 10
 	// MaxSessionTokenSize is the largest session token STS issues (bytes;
 	// the STS API's MinimumSessionTokenSize documentation, September 2026).
 	// SessionTokenUtilization is a token's share of it.
 	MaxSessionTokenSize = 4096
 )
 
+// PolicyPlaintextLimit is the session policy's plaintext limit,
+// stsrules.MaxPolicySize.
+const PolicyPlaintextLimit = stsrules.MaxPolicySize
+
 // Options configures a Handler.
-type Options struct {
-	Store *identity.Store
-	// Region is the region the credential scope must name ("" = any).
-	Region string
-	// Logger receives one line per decision; nil discards.
-	Logger *slog.Logger
-	// MaxBodyBytes bounds request bodies; zero means DefaultMaxBodyBytes.
-	MaxBodyBytes int64
-}
+type Options = awsquery.Options
 
 // Handler is the STS endpoint.
-type Handler struct {
-	store    *identity.Store
-	verifier *sigv4.Verifier
-	log      *slog.Logger
-	maxBody  int64
-}
+type Handler = awsquery.Endpoint
 
 // New returns an STS handler over opts.Store.
 func New(opts Options) (*Handler, error) {
-	if opts.Store == nil {
-		return nil, errors.New("sts: Store is required")
-	}
-	v, err := sigv4.NewVerifier(sigv4.Options{Service: "sts", Region: opts.Region, Clock: opts.Store.Now})
-	if err != nil {
-		return nil, fmt.Errorf("sts: %w", err)
-	}
-	h := &Handler{store: opts.Store, verifier: v, log: opts.Logger, maxBody: opts.MaxBodyBytes}
-	if h.log == nil {
-		h.log = slog.New(slog.DiscardHandler)
-	}
-	if h.maxBody <= 0 {
-		h.maxBody = DefaultMaxBodyBytes
-	}
-	return h, nil
+	return awsquery.NewEndpoint(awsquery.Service{
+		Name: "sts", Namespace: Namespace, Version: APIVersion, DefaultMaxBodyBytes: DefaultMaxBodyBytes,
+		Actions: map[string]awsquery.Action{"AssumeRole": assumeRole, "GetCallerIdentity": getCallerIdentity},
+	}, opts)
 }
 
 // Error is an STS error response.
@@ -123,58 +106,36 @@ func senderErr(status int, code, format string, args ...any) *Error {
 // parameter in the query string, or a form-encoded POST).
 func IsRequest(r *http.Request) bool { return awsquery.IsRequest(r) }
 
-// ServeHTTP answers one STS request.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	reqID := awsquery.NewRequestID()
-	resp, err := h.serve(r, reqID)
-	if err != nil {
-		var e *Error
-		if !errors.As(err, &e) {
-			h.log.Error("sts internal error", "request_id", reqID, "error", err.Error())
-			e = awsquery.InternalFailure()
-		}
-		awsquery.WriteError(w, Namespace, reqID, e)
-		return
-	}
-	awsquery.WriteXML(w, http.StatusOK, Namespace, reqID, resp)
+func getCallerIdentity(c *awsquery.Call) (any, error) {
+	return c.Respond(getCallerIdentityResult{Arn: c.Caller.ARN(), UserID: c.Caller.UserID(), Account: c.Caller.Account()}), nil
 }
 
-func (h *Handler) serve(r *http.Request, reqID string) (any, error) {
-	q, qerr := awsquery.Parse(r, h.maxBody, APIVersion)
-	if qerr != nil {
-		return nil, qerr
-	}
-	action, params, body := q.Action, q.Params, q.Body
-	if action != "AssumeRole" && action != "GetCallerIdentity" {
-		return nil, awsquery.UnknownAction(action, APIVersion)
-	}
-
-	caller, keyID, err := h.store.Authenticate(h.verifier, r, body)
-	if err != nil {
-		e := awsquery.AuthError(err)
-		h.log.Info("sts authentication failed", "request_id", reqID, "action", "sts:"+action,
-			"access_key", identity.KeyHint(keyID), "code", e.Code)
-		return nil, e
-	}
-	switch action {
-	case "GetCallerIdentity":
-		return &getCallerIdentityResponse{
-			Result: getCallerIdentityResult{Arn: caller.ARN(), UserID: caller.UserID(), Account: caller.Account()},
-			Meta:   responseMetadata{RequestID: reqID},
-		}, nil
-	default:
-		return h.assumeRole(caller, keyID, params, reqID)
-	}
-}
-
-var (
-	sessionNameRE    = regexp.MustCompile(`^[\w+=,.@-]*$`)
-	externalIDRE     = regexp.MustCompile(`^[\w+=,.@:/-]*$`)
-	tagKeyRE         = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]+$`)
-	tagValueRE       = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
-	arnRE            = regexp.MustCompile(`^[\x{0009}\x{000A}\x{000D}\x{0020}-\x{007E}\x{0085}\x{00A0}-\x{D7FF}\x{E000}-\x{FFFD}\x{10000}-\x{10FFFF}]+$`)
-	errBadListMember = errors.New("list members must be numbered from 1 without gaps")
+// The patterns STS names in its validation messages; the characters they
+// admit are stsrules' (NameRune, ExternalIDRune, TagRune, PolicyRune), the
+// RoleArn member's arnRune.
+const (
+	namePattern       = `[\w+=,.@-]*`
+	externalIDPattern = `[\w+=,.@:\/-]*`
+	tagKeyPattern     = `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`
+	tagValuePattern   = `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`
+	policyPattern     = `[\u0009\u000A\u000D\u0020-\u00FF]+`
+	arnPattern        = `[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+`
 )
+
+// arnRune reports whether STS accepts r in the RoleArn member:
+// U+0009, U+000A, U+000D, U+0020-U+007E, U+0085, U+00A0-U+D7FF,
+// U+E000-U+FFFD and U+10000-U+10FFFF.
+func arnRune(r rune) bool {
+	switch {
+	case r == '\t', r == '\n', r == '\r', r == 0x85:
+		return true
+	case r >= 0x20 && r <= 0x7E, r >= 0xA0 && r <= 0xD7FF, r >= 0xE000 && r <= 0xFFFD, r >= 0x10000 && r <= 0x10FFFF:
+		return true
+	}
+	return false
+}
+
+var errBadListMember = errors.New("list members must be numbered from 1 without gaps")
 
 // validation collects AWS-style validation messages.
 type validation []string
@@ -196,10 +157,34 @@ func (v *validation) length(value, field string, minLen, maxLen int) bool {
 	return true
 }
 
-func (v *validation) pattern(value, field string, re *regexp.Regexp, text string) {
-	if !re.MatchString(value) {
+// pattern checks that every character of value is allowed (invalid UTF-8
+// is U+FFFD); text is the pattern STS names.
+func (v *validation) pattern(value, field string, allowed func(rune) bool, text string) {
+	if strings.IndexFunc(value, func(r rune) bool { return !allowed(r) }) >= 0 {
 		v.addf(value, field, "Member must satisfy regular expression pattern: "+text)
 	}
+}
+
+// text checks value's length (in characters) and then its characters.
+func (v *validation) text(value, field string, minLen, maxLen int, allowed func(rune) bool, pattern string) {
+	if v.length(value, field, minLen, maxLen) {
+		v.pattern(value, field, allowed, pattern)
+	}
+}
+
+// tagKey checks a tag key (of Tags or TransitiveTagKeys).
+func (v *validation) tagKey(k, field string) {
+	v.text(k, field, 1, stsrules.MaxTagKeyLen, stsrules.TagRune, tagKeyPattern)
+}
+
+// count checks the length n of a list against maxLen, reporting whether it
+// fits.
+func (v *validation) count(n int, field string, maxLen int) bool {
+	if n <= maxLen {
+		return true
+	}
+	v.addf(strconv.Itoa(n), field, fmt.Sprintf("Member must have length less than or equal to %d", maxLen))
+	return false
 }
 
 func (v validation) err() *Error {
@@ -235,60 +220,45 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 		v = append(v, "Value null at 'roleArn' failed to satisfy constraint: Member must not be null")
 	} else {
 		in.roleARN = p.Get("RoleArn")
-		if v.length(in.roleARN, "roleArn", 20, 2048) {
-			v.pattern(in.roleARN, "roleArn", arnRE, `[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+`)
-		}
+		v.text(in.roleARN, "roleArn", stsrules.MinRoleARNLen, stsrules.MaxRoleARNLen, arnRune, arnPattern)
 	}
 	if !p.Has("RoleSessionName") {
 		v = append(v, "Value null at 'roleSessionName' failed to satisfy constraint: Member must not be null")
 	} else {
 		in.sessionName = p.Get("RoleSessionName")
-		if v.length(in.sessionName, "roleSessionName", 2, 64) {
-			v.pattern(in.sessionName, "roleSessionName", sessionNameRE, `[\w+=,.@-]*`)
-		}
+		v.text(in.sessionName, "roleSessionName", stsrules.MinNameLen, stsrules.MaxNameLen, stsrules.NameRune, namePattern)
 	}
 	parseDuration(p, &v, in)
 	if p.Has("ExternalId") {
 		in.externalID = p.Get("ExternalId")
-		if v.length(in.externalID, "externalId", 2, 1224) {
-			v.pattern(in.externalID, "externalId", externalIDRE, `[\w+=,.@:\/-]*`)
-		}
+		v.text(in.externalID, "externalId", stsrules.MinExternalIDLen, stsrules.MaxExternalIDLen, stsrules.ExternalIDRune, externalIDPattern)
 	}
 	if p.Has("SourceIdentity") {
 		in.sourceIdentity = p.Get("SourceIdentity")
-		if v.length(in.sourceIdentity, "sourceIdentity", 2, 64) {
-			v.pattern(in.sourceIdentity, "sourceIdentity", sessionNameRE, `[\w+=,.@-]*`)
-		}
+		v.text(in.sourceIdentity, "sourceIdentity", stsrules.MinNameLen, stsrules.MaxNameLen, stsrules.NameRune, namePattern)
 	}
 	if p.Has("Policy") {
 		in.policy, in.policySet = p.Get("Policy"), true
 		if in.policy == "" {
 			v.addf("", "policy", "Member must have length greater than or equal to 1")
-		} else if i := strings.IndexFunc(in.policy, badPolicyRune); i >= 0 {
-			v.addf(awsquery.Clip(in.policy, 128), "policy", `Member must satisfy regular expression pattern: [\u0009\u000A\u000D\u0020-\u00FF]+`)
+		} else if strings.IndexFunc(in.policy, func(r rune) bool { return !stsrules.PolicyRune(r) }) >= 0 {
+			v.addf(awsquery.Clip(in.policy, 128), "policy", "Member must satisfy regular expression pattern: "+policyPattern)
 		}
 	}
 	var err error
 	if in.policyArns, err = memberList(p, "PolicyArns.member.", ".arn"); err != nil {
 		v = append(v, "PolicyArns must be numbered PolicyArns.member.N.arn from 1")
 	}
-	if len(in.policyArns) > 10 {
-		v.addf(strconv.Itoa(len(in.policyArns)), "policyArns", "Member must have length less than or equal to 10")
-	}
+	v.count(len(in.policyArns), "policyArns", maxPolicyARNs)
 	if e := parseTags(p, &v, in); e != nil {
 		return nil, e
 	}
 	if in.transitiveTagKeys, err = memberList(p, "TransitiveTagKeys.member.", ""); err != nil {
 		v = append(v, "TransitiveTagKeys must be numbered TransitiveTagKeys.member.N from 1")
 	}
-	if len(in.transitiveTagKeys) > MaxTags {
-		v.addf(strconv.Itoa(len(in.transitiveTagKeys)), "transitiveTagKeys", "Member must have length less than or equal to 50")
-	}
+	v.count(len(in.transitiveTagKeys), "transitiveTagKeys", stsrules.MaxTransitiveTagKeys)
 	for i, k := range in.transitiveTagKeys {
-		field := fmt.Sprintf("transitiveTagKeys.%d.member", i+1)
-		if v.length(k, field, 1, 128) {
-			v.pattern(k, field, tagKeyRE, `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`)
-		}
+		v.tagKey(k, fmt.Sprintf("transitiveTagKeys.%d.member", i+1))
 	}
 	if e := v.err(); e != nil {
 		return nil, e
@@ -304,7 +274,7 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 // tags, managed session policies.
 func checkReserved(in *assumeRoleInput) *Error {
 	for _, t := range in.tags {
-		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
+		if reserved(t.Key) {
 			return senderErr(http.StatusBadRequest, "InvalidParameterValue", "Tag keys starting with 'aws:' are reserved for AWS use.")
 		}
 	}
@@ -317,13 +287,19 @@ func checkReserved(in *assumeRoleInput) *Error {
 			return senderErr(http.StatusBadRequest, "InvalidParameterValue", "The transitive tag key %s is not present in the session tags.", awsquery.Clip(k, 128))
 		}
 	}
-	if strings.HasPrefix(strings.ToLower(in.sourceIdentity), "aws:") {
+	if reserved(in.sourceIdentity) {
 		return senderErr(http.StatusBadRequest, "ValidationError", "The source identity cannot start with the reserved prefix 'aws:'.")
 	}
 	if len(in.policyArns) > 0 {
 		return senderErr(http.StatusBadRequest, "ValidationError", "Managed session policies (PolicyArns) are not supported by tvm-local: pass an inline Policy.")
 	}
 	return nil
+}
+
+// reserved reports whether s starts with stsrules.ReservedTagPrefix
+// ("aws:"), in any case.
+func reserved(s string) bool {
+	return strings.HasPrefix(strings.ToLower(s), stsrules.ReservedTagPrefix)
 }
 
 // parseDuration reads DurationSeconds (900-43200) into in.duration.
@@ -336,10 +312,10 @@ func parseDuration(p url.Values, v *validation, in *assumeRoleInput) {
 	switch {
 	case err != nil:
 		v.addf(awsquery.Clip(raw, 32), "durationSeconds", "Member must be an integer")
-	case n < int(MinDuration/time.Second):
-		v.addf(raw, "durationSeconds", "Member must have value greater than or equal to 900")
-	case n > int(MaxDuration/time.Second):
-		v.addf(raw, "durationSeconds", "Member must have value less than or equal to 43200")
+	case n < int(stsrules.MinDuration/time.Second):
+		v.addf(raw, "durationSeconds", fmt.Sprintf("Member must have value greater than or equal to %d", stsrules.MinDuration/time.Second))
+	case n > int(stsrules.MaxDuration/time.Second):
+		v.addf(raw, "durationSeconds", fmt.Sprintf("Member must have value less than or equal to %d", stsrules.MaxDuration/time.Second))
 	default:
 		in.duration = time.Duration(n) * time.Second
 		in.durationSet = true
@@ -355,37 +331,25 @@ func parseTags(p url.Values, v *validation, in *assumeRoleInput) *Error {
 	if err1 != nil || err2 != nil || len(values) > len(keys) {
 		*v = append(*v, "Tags must be numbered Tags.member.N.Key / Tags.member.N.Value from 1")
 	}
-	if len(keys) > MaxTags {
-		v.addf(strconv.Itoa(len(keys)), "tags", "Member must have length less than or equal to 50")
-	} else {
-		seen := map[string]bool{}
-		for i, k := range keys {
-			val := ""
-			if i < len(values) {
-				val = values[i]
-			}
-			field := fmt.Sprintf("tags.%d.member.key", i+1)
-			if v.length(k, field, 1, 128) {
-				v.pattern(k, field, tagKeyRE, `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`)
-			}
-			vfield := fmt.Sprintf("tags.%d.member.value", i+1)
-			if v.length(val, vfield, 0, 256) {
-				v.pattern(val, vfield, tagValueRE, `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`)
-			}
-			lk := strings.ToLower(k)
-			if seen[lk] {
-				return senderErr(http.StatusBadRequest, "InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
-			}
-			seen[lk] = true
-			in.tags = append(in.tags, identity.Tag{Key: k, Value: val})
+	if !v.count(len(keys), "tags", stsrules.MaxTags) {
+		return nil
+	}
+	seen := map[string]bool{}
+	for i, k := range keys {
+		val := ""
+		if i < len(values) {
+			val = values[i]
 		}
+		v.tagKey(k, fmt.Sprintf("tags.%d.member.key", i+1))
+		v.text(val, fmt.Sprintf("tags.%d.member.value", i+1), 0, stsrules.MaxTagValueLen, stsrules.TagRune, tagValuePattern)
+		lk := strings.ToLower(k)
+		if seen[lk] {
+			return senderErr(http.StatusBadRequest, "InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
+		}
+		seen[lk] = true
+		in.tags = append(in.tags, identity.Tag{Key: k, Value: val})
 	}
 	return nil
-}
-
-// badPolicyRune reports characters outside STS's policy character set.
-func badPolicyRune(r rune) bool {
-	return !(r == '\t' || r == '\n' || r == '\r' || (r >= 0x20 && r <= 0xFF))
 }
 
 // memberList reads PREFIX1SUFFIX, PREFIX2SUFFIX, ... in order; a gap or a
@@ -441,8 +405,9 @@ func packedPercent(policy string, tags []identity.Tag) (total, tagsOnly int) {
 	return ceil(len(policy) + tagChars), ceil(tagChars)
 }
 
-func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Values, reqID string) (any, error) {
-	in, verr := parseAssumeRole(p)
+func assumeRole(c *awsquery.Call) (any, error) {
+	caller := c.Caller
+	in, verr := parseAssumeRole(c.Request.Params)
 	if verr != nil {
 		return nil, verr
 	}
@@ -458,9 +423,8 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 		return nil, perr
 	}
 
-	log := h.log.With("request_id", reqID, "principal", caller.ARN(), "access_key", identity.KeyHint(keyID),
-		"role", in.roleARN, "session_name", in.sessionName)
-	role, denied := h.authorize(caller, in, log)
+	log := c.Log.With("role", in.roleARN, "session_name", in.sessionName)
+	role, denied := authorize(c.Store, caller, in, log)
 	if denied != nil {
 		return nil, denied
 	}
@@ -479,7 +443,7 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 		}
 		sourceIdentity = prev.SourceIdentity
 	}
-	sess, err := h.store.CreateSession(identity.SessionSpec{
+	sess, err := c.Store.CreateSession(identity.SessionSpec{
 		Role: role, Name: in.sessionName, Duration: in.duration, Policies: sessionPolicies,
 		Tags: tags, TransitiveTagKeys: transitive, SourceIdentity: sourceIdentity, Chained: chained,
 	})
@@ -505,7 +469,7 @@ func (h *Handler) assumeRole(caller identity.Principal, keyID string, p url.Valu
 	tokenSize := len(sess.SessionToken)
 	utilization := (tokenSize*100 + MaxSessionTokenSize - 1) / MaxSessionTokenSize
 	res.SessionTokenSize, res.SessionTokenUtilization = &tokenSize, &utilization
-	return &assumeRoleResponse{Result: res, Meta: responseMetadata{RequestID: reqID}}, nil
+	return c.Respond(res), nil
 }
 
 // sessionPolicy checks the session policy's size (alone, and packed with
@@ -550,13 +514,13 @@ func sessionPolicy(in *assumeRoleInput, tags []identity.Tag) (packed int, polici
 // (iam.Session.EvaluateWithResource). An unknown role is refused as a
 // trust policy that does not allow. It returns the role, or the
 // AccessDenied error of the first refused action.
-func (h *Handler) authorize(caller identity.Principal, in *assumeRoleInput, log *slog.Logger) (*identity.Role, *Error) {
-	role, known := h.store.Role(in.roleARN)
-	rp := iam.ResourcePolicies{Account: arnAccount(in.roleARN), Required: true}
+func authorize(store *identity.Store, caller identity.Principal, in *assumeRoleInput, log *slog.Logger) (*identity.Role, *Error) {
+	role, known := store.Role(in.roleARN)
+	rp := iam.ResourcePolicies{Account: iam.ARNAccount(in.roleARN), Required: true}
 	if known {
 		rp = iam.ResourcePolicies{Account: role.Account, Policies: []*iam.Policy{role.Trust}, Required: true}
 	}
-	sess := caller.Evaluator(h.store.Now())
+	sess := caller.Evaluator(store.Now())
 	ctx := requestKeys(in)
 	for _, action := range requiredActions(in) {
 		d := sess.EvaluateWithResource(action, in.roleARN, ctx, rp)
@@ -626,15 +590,6 @@ func accessDeniedMessage(principal, action, roleARN string, d iam.Decision) stri
 	}
 }
 
-// arnAccount returns the account field of an ARN, or "".
-func arnAccount(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 {
-		return ""
-	}
-	return parts[4]
-}
-
 // inheritTransitive adds the calling session's transitive tags to a chained
 // session (a tag set explicitly in the request for the same key is an error
 // at AWS; here the inherited value wins, as it does for the policy keys).
@@ -677,33 +632,22 @@ func dedupFold(keys []string) []string {
 }
 
 func logDecision(log *slog.Logger, action string, d iam.Decision) {
-	log.Info("authorization decision", "action", action, "decision", string(d.Outcome),
-		"policy_kind", string(d.Kind), "grant", d.Grant.String(), "policy", d.Policy, "statement", d.Statement, "sid", d.Sid, "reason", d.Explain())
+	attrs := append([]slog.Attr{slog.String("action", action)}, d.LogAttrs()...)
+	log.LogAttrs(context.Background(), slog.LevelInfo, "authorization decision", append(attrs, slog.String("grant", d.Grant.String()))...)
 }
 
-// XML documents.
-
-type responseMetadata = awsquery.ResponseMetadata
-
-type getCallerIdentityResponse struct {
-	XMLName xml.Name                `xml:"https://sts.amazonaws.com/doc/2011-06-15/ GetCallerIdentityResponse"`
-	Result  getCallerIdentityResult `xml:"GetCallerIdentityResult"`
-	Meta    responseMetadata        `xml:"ResponseMetadata"`
-}
+// XML result elements; awsquery.Call.Respond wraps them in their
+// <Action>Response.
 
 type getCallerIdentityResult struct {
-	Arn     string `xml:"Arn"`
-	UserID  string `xml:"UserId"`
-	Account string `xml:"Account"`
-}
-
-type assumeRoleResponse struct {
-	XMLName xml.Name         `xml:"https://sts.amazonaws.com/doc/2011-06-15/ AssumeRoleResponse"`
-	Result  assumeRoleResult `xml:"AssumeRoleResult"`
-	Meta    responseMetadata `xml:"ResponseMetadata"`
+	XMLName xml.Name `xml:"GetCallerIdentityResult"`
+	Arn     string   `xml:"Arn"`
+	UserID  string   `xml:"UserId"`
+	Account string   `xml:"Account"`
 }
 
 type assumeRoleResult struct {
+	XMLName          xml.Name        `xml:"AssumeRoleResult"`
 	SourceIdentity   string          `xml:"SourceIdentity,omitempty"`
 	Credentials      xmlCredentials  `xml:"Credentials"`
 	AssumedRoleUser  assumedRoleUser `xml:"AssumedRoleUser"`

@@ -24,9 +24,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
+	"go.uber.org/goleak"
+
 	"github.com/tvmkit/tvm/internal/testenv"
 	"github.com/tvmkit/tvm/localaws/identity"
-	"go.uber.org/goleak"
+	"github.com/tvmkit/tvm/policies/stsrules"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -449,7 +451,7 @@ func FuzzParseAssumeRole(f *testing.F) {
 			}
 			return
 		}
-		if len(in.sessionName) < 2 || len(in.roleARN) < 20 || in.duration < MinDuration || in.duration > MaxDuration || len(in.tags) > MaxTags {
+		if len(in.sessionName) < 2 || len(in.roleARN) < 20 || in.duration < stsrules.MinDuration || in.duration > stsrules.MaxDuration || len(in.tags) > stsrules.MaxTags {
 			t.Fatalf("invalid input accepted: %+v", in)
 		}
 		if _, err := json.Marshal(in.tags); err != nil {

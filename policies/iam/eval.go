@@ -2,6 +2,7 @@ package iam
 
 import (
 	"bytes"
+	"iter"
 	"net/netip"
 	"strings"
 )
@@ -113,19 +114,35 @@ func (ev *evaluator) resourceOnly(pols []*Policy) Decision {
 	return d
 }
 
-func (ev *evaluator) explicitDeny(pols []*Policy) (hit, bool) {
-	for _, p := range pols {
-		if p == nil {
-			continue
-		}
-		for i := range p.Statements {
-			st := &p.Statements[i]
-			if st.Effect != Deny {
+// statementsOf yields every statement of pols (nil policies skipped) whose
+// effect is e, with where it stands.
+func statementsOf(pols []*Policy, e Effect) iter.Seq2[hit, *Statement] {
+	return func(yield func(hit, *Statement) bool) {
+		for _, p := range pols {
+			if p == nil {
 				continue
 			}
-			if ok, _ := ev.applies(p, st); ok {
-				return hit{policy: p, index: i}, true
+			for i := range p.Statements {
+				if st := &p.Statements[i]; st.Effect == e && !yield(hit{policy: p, index: i}, st) {
+					return
+				}
 			}
+		}
+	}
+}
+
+// note records h as the first statement that failed only on condition
+// failed (-1: it did not), unless one is recorded already.
+func (m *miss) note(h hit, failed int) {
+	if failed >= 0 && m.policy == nil {
+		*m = miss{hit: h, cond: failed}
+	}
+}
+
+func (ev *evaluator) explicitDeny(pols []*Policy) (hit, bool) {
+	for h, st := range statementsOf(pols, Deny) {
+		if ok, _ := ev.applies(h.policy, st); ok {
+			return h, true
 		}
 	}
 	return hit{}, false
@@ -135,23 +152,12 @@ func (ev *evaluator) explicitDeny(pols []*Policy) (hit, bool) {
 // statement that failed only on a condition.
 func (ev *evaluator) findAllow(pols []*Policy) (hit, miss) {
 	first := miss{cond: -1}
-	for _, p := range pols {
-		if p == nil {
-			continue
+	for h, st := range statementsOf(pols, Allow) {
+		ok, failed := ev.applies(h.policy, st)
+		if ok {
+			return h, miss{cond: -1}
 		}
-		for i := range p.Statements {
-			st := &p.Statements[i]
-			if st.Effect != Allow {
-				continue
-			}
-			ok, failed := ev.applies(p, st)
-			if ok {
-				return hit{policy: p, index: i}, miss{cond: -1}
-			}
-			if failed >= 0 && first.policy == nil {
-				first = miss{hit: hit{policy: p, index: i}, cond: failed}
-			}
-		}
+		first.note(h, failed)
 	}
 	return hit{}, first
 }
@@ -162,25 +168,14 @@ func (ev *evaluator) strongestGrant(pols []*Policy) (hit, Grant, miss) {
 	var best hit
 	grant := GrantNone
 	first := miss{cond: -1}
-	for _, p := range pols {
-		if p == nil {
+	for h, st := range statementsOf(pols, Allow) {
+		ok, failed := ev.applies(h.policy, st)
+		if !ok {
+			first.note(h, failed)
 			continue
 		}
-		for i := range p.Statements {
-			st := &p.Statements[i]
-			if st.Effect != Allow {
-				continue
-			}
-			ok, failed := ev.applies(p, st)
-			if !ok {
-				if failed >= 0 && first.policy == nil {
-					first = miss{hit: hit{policy: p, index: i}, cond: failed}
-				}
-				continue
-			}
-			if g := ev.grantOf(st); g > grant {
-				best, grant = hit{policy: p, index: i}, g
-			}
+		if g := ev.grantOf(st); g > grant {
+			best, grant = h, g
 		}
 	}
 	return best, grant, first
@@ -295,7 +290,7 @@ func principalGrant(p *Principal, caller string) Grant {
 		return GrantPrincipal
 	}
 	best := GrantNone
-	acct := arnAccount(caller)
+	acct := ARNAccount(caller)
 	for _, a := range p.AWS {
 		switch {
 		case a == caller:
@@ -305,7 +300,7 @@ func principalGrant(p *Principal, caller string) Grant {
 				best = max(best, GrantAccount)
 			}
 		case strings.HasPrefix(a, "arn:") && strings.HasSuffix(a, ":root"):
-			if acct != "" && arnAccount(a) == acct {
+			if acct != "" && ARNAccount(a) == acct {
 				best = max(best, GrantAccount)
 			}
 		case sessionOfRole(caller, a):
@@ -325,8 +320,10 @@ func principalGrant(p *Principal, caller string) Grant {
 	return best
 }
 
-// arnAccount returns the account field of an ARN, or "".
-func arnAccount(arn string) string {
+// ARNAccount returns the account field of an ARN
+// (arn:partition:service:region:account:resource), or "" when arn is not
+// one. It is the one such parser of the project.
+func ARNAccount(arn string) string {
 	parts := strings.SplitN(arn, ":", 6)
 	if len(parts) != 6 || parts[0] != "arn" {
 		return ""

@@ -2,6 +2,7 @@ package iam
 
 import (
 	"fmt"
+	"log/slog"
 	"strings"
 )
 
@@ -79,6 +80,20 @@ func (d Decision) Explain() string {
 		}
 	}
 	return b.String()
+}
+
+// LogAttrs returns the decision as the structured log fields the local
+// AWS's enforcing endpoints write with every authorization decision:
+// decision, policy_kind, policy, statement, sid and reason (Explain).
+func (d Decision) LogAttrs() []slog.Attr {
+	return []slog.Attr{
+		slog.String("decision", string(d.Outcome)),
+		slog.String("policy_kind", string(d.Kind)),
+		slog.String("policy", d.Policy),
+		slog.Int("statement", d.Statement),
+		slog.String("sid", d.Sid),
+		slog.String("reason", d.Explain()),
+	}
 }
 
 // Message returns AWS's AccessDenied message for a denied decision, naming

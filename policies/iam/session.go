@@ -147,7 +147,7 @@ func (s *Session) account() string {
 	if s.Account != "" {
 		return s.Account
 	}
-	return arnAccount(s.Principal)
+	return ARNAccount(s.Principal)
 }
 
 // principalType returns aws:PrincipalType.

@@ -244,3 +244,21 @@ func BenchmarkEvaluateSession(b *testing.B) {
 		_ = s.Evaluate("dynamodb:BatchGetItem", tableARN, ctx)
 	}
 }
+
+func TestARNAccount(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:iam::123456789012:role/tvm-tenant-read":            "123456789012",
+		"arn:aws:sts::123456789012:assumed-role/r/s":                "123456789012",
+		"arn:aws:dynamodb:us-east-1:210987654321:table/t/index/gsi": "210987654321",
+		"arn:aws:s3:::bucket/key:with:colons":                       "",
+		"arn:aws-cn:iam::111122223333:policy/a:b":                   "111122223333",
+		"not-an-arn":                       "",
+		"arn:aws:iam::123456789012":        "",
+		"xrn:aws:iam::123456789012:role/r": "",
+		"":                                 "",
+	} {
+		if got := ARNAccount(arn); got != want {
+			t.Errorf("ARNAccount(%q) = %q, want %q", arn, got, want)
+		}
+	}
+}

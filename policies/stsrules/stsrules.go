@@ -138,11 +138,15 @@ func CheckTagValue(v string) error {
 
 func notTagRune(r rune) bool { return !TagRune(r) }
 
-var externalIDRE = regexp.MustCompile(`^[\w+=,.@:/-]+$`)
+func notExternalIDRune(r rune) bool { return !ExternalIDRune(r) }
+
+// ExternalIDRune reports whether r is allowed in an ExternalId:
+// [\w+=,.@:/-] with ASCII \w.
+func ExternalIDRune(r rune) bool { return NameRune(r) || r == ':' || r == '/' }
 
 // CheckExternalID checks an ExternalId: 2-1224 characters of [\w+=,.@:/-].
 func CheckExternalID(s string) error {
-	if n := len(s); n < MinExternalIDLen || n > MaxExternalIDLen || !externalIDRE.MatchString(s) {
+	if n := len(s); n < MinExternalIDLen || n > MaxExternalIDLen || strings.IndexFunc(s, notExternalIDRune) >= 0 {
 		return fmt.Errorf(`must be %d-%d characters of [\w+=,.@:/-]`, MinExternalIDLen, MaxExternalIDLen)
 	}
 	return nil

@@ -65,13 +65,14 @@ func TestCheckDuration(t *testing.T) {
 }
 
 func TestRunes(t *testing.T) {
-	for r, want := range map[rune][3]bool{ // policy, name, tag
-		'a': {true, true, true}, '_': {true, true, true}, '@': {true, true, true}, ',': {true, true, false},
-		':': {true, false, true}, ' ': {true, false, true}, '#': {true, false, false}, 'é': {true, false, true},
-		'\t': {true, false, false}, '\x00': {false, false, false}, '\u2028': {false, false, true}, 'Ā': {false, false, true},
+	for r, want := range map[rune][4]bool{ // policy, name, tag, external id
+		'a': {true, true, true, true}, '_': {true, true, true, true}, '@': {true, true, true, true}, ',': {true, true, false, true},
+		':': {true, false, true, true}, ' ': {true, false, true, false}, '#': {true, false, false, false}, 'é': {true, false, true, false},
+		'\t': {true, false, false, false}, '\x00': {false, false, false, false}, '\u2028': {false, false, true, false}, 'Ā': {false, false, true, false},
+		'/': {true, false, true, true}, '+': {true, true, true, true}, '\uFFFD': {false, false, false, false},
 	} {
-		if got := [3]bool{PolicyRune(r), NameRune(r), TagRune(r)}; got != want {
-			t.Errorf("%q: policy, name, tag = %v, want %v", r, got, want)
+		if got := [4]bool{PolicyRune(r), NameRune(r), TagRune(r), ExternalIDRune(r)}; got != want {
+			t.Errorf("%q: policy, name, tag, external id = %v, want %v", r, got, want)
 		}
 	}
 }

@@ -153,28 +153,22 @@ func maxMatchLen(re *syntax.Regexp) (int, bool) {
 			return 0, false
 		}
 		return n * re.Max, true
-	case syntax.OpConcat:
-		total := 0
+	case syntax.OpConcat, syntax.OpAlternate:
+		// A concatenation matches the sum of its parts (bounded), an
+		// alternation the longest of its branches.
+		acc := 0
 		for _, s := range re.Sub {
 			n, ok := maxMatchLen(s)
 			if !ok {
 				return 0, false
 			}
-			if total += n; total > MaxLength {
+			if re.Op == syntax.OpAlternate {
+				acc = max(acc, n)
+			} else if acc += n; acc > MaxLength {
 				return 0, false
 			}
 		}
-		return total, true
-	case syntax.OpAlternate:
-		longest := 0
-		for _, s := range re.Sub {
-			n, ok := maxMatchLen(s)
-			if !ok {
-				return 0, false
-			}
-			longest = max(longest, n)
-		}
-		return longest, true
+		return acc, true
 	default: // empty-width operators and OpNoMatch
 		return 0, true
 	}

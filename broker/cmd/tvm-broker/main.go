@@ -36,27 +36,26 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"strings"
 
 	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/internal/cli"
 	"github.com/tvmkit/tvm/internal/cli/healthcheck"
 )
 
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = ""
 
-// Exit statuses.
+// Exit statuses (cli's).
 const (
-	exitOK      = 0
-	exitFailure = 1
-	exitUsage   = 2
+	exitOK      = cli.ExitOK
+	exitFailure = cli.ExitFailure
+	exitUsage   = cli.ExitUsage
 )
 
 const usage = `usage:
@@ -76,28 +75,18 @@ func main() {
 
 // run executes one subcommand and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
-	cmd := "serve"
-	if len(args) > 0 && args[0] != "" && args[0][0] != '-' {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		return serve(ctx, args, stderr, getenv)
-	case "check":
-		return check(args, stdout, stderr, getenv)
-	case "render":
-		return render(args, stdout, stderr, getenv)
-	case "healthcheck":
-		return healthcheck.Main(args, "http://127.0.0.1:8080/readyz", stdout, stderr)
-	case "version":
-		fmt.Fprintf(stdout, "tvm-broker %s (%s)\n", buildVersion(), runtime.Version())
-		return exitOK
-	case "help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	}
-	fmt.Fprintf(stderr, "tvm-broker: unknown command %q\n%s", cmd, usage)
-	return exitUsage
+	return cli.Dispatch("tvm-broker", args, "serve", map[string]cli.Command{
+		"serve":  func(args []string) int { return serve(ctx, args, stderr, getenv) },
+		"check":  func(args []string) int { return check(args, stdout, stderr, getenv) },
+		"render": func(args []string) int { return render(args, stdout, stderr, getenv) },
+		"healthcheck": func(args []string) int {
+			return healthcheck.Main(args, "http://127.0.0.1:8080/readyz", stdout, stderr)
+		},
+		"version": func([]string) int {
+			fmt.Fprintf(stdout, "tvm-broker %s (%s)\n", buildVersion(), runtime.Version())
+			return exitOK
+		},
+	}, usage, stdout, stderr)
 }
 
 // subcommand is the flag set of a subcommand that reads the configuration
@@ -119,7 +108,7 @@ func newSubcommand(name string, stderr io.Writer) *subcommand {
 // the command should end it has written why to stderr and returns ok false
 // with the exit status.
 func (s *subcommand) load(args []string, stderr io.Writer, getenv func(string) string, required ...string) (cfg *config.Config, code int, ok bool) {
-	if code, ok := parseFlags(s.fs, args); !ok {
+	if code, ok := cli.ParseFlags(s.fs, args); !ok {
 		return nil, code, false
 	}
 	names := []string{"--config"}
@@ -144,27 +133,5 @@ func (s *subcommand) load(args []string, stderr io.Writer, getenv func(string) s
 	return cfg, exitOK, true
 }
 
-// parseFlags parses a subcommand's flags. When parsing should end the
-// command it returns ok false and the exit status: 0 for -h/--help (the flag
-// package has printed the usage), 2 for a bad flag.
-func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
-	switch err := fs.Parse(args); {
-	case err == nil:
-		return exitOK, true
-	case errors.Is(err, flag.ErrHelp):
-		return exitOK, false
-	default:
-		return exitUsage, false
-	}
-}
-
-// buildVersion returns the -ldflags version, else the module version.
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
-}
+// buildVersion returns the version this binary was built with.
+func buildVersion() string { return cli.Version(version) }

@@ -19,6 +19,7 @@ import (
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/metrics"
 	"github.com/tvmkit/tvm/broker/profiles"
+	"github.com/tvmkit/tvm/broker/stsclient"
 	"github.com/tvmkit/tvm/broker/vend"
 	"github.com/tvmkit/tvm/internal/tlsreload"
 	"github.com/tvmkit/tvm/policies"
@@ -83,7 +84,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	m := metrics.New(profileNames(cfg))
 	vopts := vendOptions(cfg)
 	vopts.Observer, vopts.Logger = m, log
-	vendor, err := vend.New(set, sts.NewFromConfig(awsCfg), vopts)
+	vendor, err := vend.New(set, stsclient.New(sts.NewFromConfig(awsCfg)), vopts)
 	if err != nil {
 		return err
 	}

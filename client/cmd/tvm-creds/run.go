@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/tvmkit/tvm/client"
+	"github.com/tvmkit/tvm/internal/cli"
 )
 
 // output is the credential_process format (Version 1).
@@ -93,12 +94,8 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (*o
 // run is main without the process: it returns the exit status.
 func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	o, err := parseFlags(args, getenv, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return 0
-	}
 	if err != nil {
-		fmt.Fprintf(stderr, "tvm-creds: %v\n", err)
-		return 2
+		return cli.UsageError(stderr, "tvm-creds", err)
 	}
 	var tokens client.TokenSource
 	if o.tokenFile != "" {

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/tvmkit/tvm/internal/cli"
 	"github.com/tvmkit/tvm/internal/tlsreload"
 )
 
@@ -42,11 +43,8 @@ func Main(args []string, defaultURL string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), "usage: healthcheck [--url URL] [--timeout D] [--ca-file F] [--server-name N] [--cert-file F --key-file F]\n\nProbes a health endpoint; exit 0 when it answers 200.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, ok := cli.ParseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() != 0 {
 		fmt.Fprintf(stderr, "healthcheck: unexpected argument %q\n", fs.Arg(0))

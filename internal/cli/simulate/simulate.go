@@ -38,10 +38,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
+	"github.com/tvmkit/tvm/internal/cli"
+	"github.com/tvmkit/tvm/internal/filelimit"
 	"github.com/tvmkit/tvm/policies/iam"
 )
 
@@ -114,11 +115,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(fs.Output(), "usage: simulate --policy FILE [--role-policy FILE ...] --action ACTION --resource ARN [--principal ARN] [--tag k=v ...] [--source-identity S] [--token-issue-time T] [--context key=v1,v2 ...] [--json]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ExitAllowed
-		}
-		return ExitUsage
+	if code, ok := cli.ParseFlags(fs, args); !ok {
+		return code // cli.ExitOK is ExitAllowed, cli.ExitUsage is ExitUsage
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "simulate: unexpected argument %q\n", fs.Arg(0))
@@ -232,17 +230,9 @@ func parseContext(flags []string) (map[string][]string, error) {
 }
 
 func load(path string) (*iam.Policy, error) {
-	f, err := os.Open(path)
+	doc, err := filelimit.Read(path, maxPolicyFile)
 	if err != nil {
 		return nil, err
-	}
-	defer f.Close()
-	doc, err := io.ReadAll(io.LimitReader(f, maxPolicyFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if len(doc) > maxPolicyFile {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, maxPolicyFile)
 	}
 	p, err := iam.Parse(path, doc)
 	if err != nil {

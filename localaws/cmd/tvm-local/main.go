@@ -34,11 +34,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/tvmkit/tvm/internal/cli"
 	"github.com/tvmkit/tvm/internal/cli/healthcheck"
 	"github.com/tvmkit/tvm/internal/cli/simulate"
 	"github.com/tvmkit/tvm/localaws"
@@ -49,11 +49,11 @@ import (
 // version is set at build time with -ldflags "-X main.version=v1.2.3".
 var version = ""
 
-// Exit statuses.
+// Exit statuses (cli's).
 const (
-	exitOK    = 0
-	exitError = 1
-	exitUsage = 2
+	exitOK    = cli.ExitOK
+	exitError = cli.ExitFailure
+	exitUsage = cli.ExitUsage
 )
 
 func main() {
@@ -78,46 +78,26 @@ Run "tvm-local <command> -h" for a command's flags.
 
 // run executes one command and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	cmd := "serve"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		return serve(ctx, args, stdout, stderr)
-	case "token":
-		return token(ctx, args, stdout, stderr)
-	case "simulate":
-		return simulate.Main(args, stdout, stderr)
-	case "print-config":
-		if len(args) > 0 {
-			fmt.Fprintln(stderr, "tvm-local print-config takes no arguments")
-			return exitUsage
-		}
-		_, _ = stdout.Write(identity.DefaultYAML)
-		return exitOK
-	case "healthcheck":
-		return healthcheck.Main(args, "http://127.0.0.1:4566/healthz", stdout, stderr)
-	case "version":
-		fmt.Fprintln(stdout, "tvm-local", versionString())
-		return exitOK
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, usage)
-		return exitOK
-	default:
-		fmt.Fprintf(stderr, "tvm-local: unknown command %q\n\n%s", cmd, usage)
-		return exitUsage
-	}
-}
-
-func versionString() string {
-	if version != "" {
-		return version
-	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-		return bi.Main.Version
-	}
-	return "(devel)"
+	return cli.Dispatch("tvm-local", args, "serve", map[string]cli.Command{
+		"serve":    func(args []string) int { return serve(ctx, args, stdout, stderr) },
+		"token":    func(args []string) int { return token(ctx, args, stdout, stderr) },
+		"simulate": func(args []string) int { return simulate.Main(args, stdout, stderr) },
+		"print-config": func(args []string) int {
+			if len(args) > 0 {
+				fmt.Fprintln(stderr, "tvm-local print-config takes no arguments")
+				return exitUsage
+			}
+			_, _ = stdout.Write(identity.DefaultYAML)
+			return exitOK
+		},
+		"healthcheck": func(args []string) int {
+			return healthcheck.Main(args, "http://127.0.0.1:4566/healthz", stdout, stderr)
+		},
+		"version": func([]string) int {
+			fmt.Fprintln(stdout, "tvm-local", cli.Version(version))
+			return exitOK
+		},
+	}, usage, stdout, stderr)
 }
 
 // serveFlags are the serve command's settings.
@@ -154,12 +134,8 @@ func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, error) {
 
 func serve(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseServeFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "tvm-local serve:", err)
-		return exitUsage
+		return cli.UsageError(stderr, "tvm-local serve", err)
 	}
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(f.logLevel))
@@ -253,12 +229,8 @@ func parseTokenFlags(args []string, stderr io.Writer) (*tokenFlags, error) {
 
 func token(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f, err := parseTokenFlags(args, stderr)
-	if errors.Is(err, flag.ErrHelp) {
-		return exitOK
-	}
 	if err != nil {
-		fmt.Fprintln(stderr, "tvm-local token:", err)
-		return exitUsage
+		return cli.UsageError(stderr, "tvm-local token", err)
 	}
 	body, _ := json.Marshal(idp.MintRequest{Tenant: f.tenant, Subject: f.subject, Audience: f.audience, TTLSeconds: int64(f.ttl / time.Second)})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)

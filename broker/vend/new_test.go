@@ -28,8 +28,8 @@ func TestNewDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer v.Close()
-	p := v.profiles["read"]
-	got := []any{v.defaultProfile, v.fresh.refreshBefore, v.fresh.floor, v.sts.Timeout, v.sts.MaxAttempts, p.defaultDur, p.maxDur, p.perSubject}
+	p := mustProfile(t, v, "read")
+	got := []any{v.defaultProfile, v.fresh.refreshBefore, v.fresh.floor, v.sts.Timeout, v.sts.MaxAttempts, p.DefaultDuration(), p.MaxDuration(), p.PerSubject()}
 	want := []any{"read", config.DefaultRefreshBefore, config.DefaultClientWindow + time.Minute,
 		config.DefaultSTSTimeout, config.DefaultSTSMaxAttempts, config.DefaultDuration, config.DefaultMaxDuration, false}
 	for i := range want {
@@ -86,7 +86,7 @@ default_profile: read
 	if _, err := v.Vend(t.Context(), Request{Tenant: "1", Subject: "alice", Profile: "readwrite", Duration: time.Hour}); err != nil {
 		t.Fatal(err)
 	}
-	if si := fake.lastInput(t).SourceIdentity; si == nil || *si != "alice" {
+	if si := fake.lastInput(t).SourceIdentity; si != "alice" {
 		t.Errorf("SourceIdentity = %v", si)
 	}
 }
