@@ -14,10 +14,12 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/profiles"
+	"github.com/tvmkit/tvm/broker/rolepolicy"
 	"github.com/tvmkit/tvm/broker/vend"
 	"github.com/tvmkit/tvm/localaws"
 	"github.com/tvmkit/tvm/policies"
@@ -39,6 +41,7 @@ type propertyEnv struct {
 	example   []byte
 	templates *policies.Set
 	sts       *sts.Client
+	roles     profiles.RoleSource // the policies of the roles read from IAM
 }
 
 func newPropertyEnv(t testing.TB) *propertyEnv {
@@ -63,7 +66,18 @@ func newPropertyEnv(t testing.TB) *propertyEnv {
 		Credentials:  credentials.NewStaticCredentialsProvider(brokerKeyID, brokerSecret, ""),
 		HTTPClient:   srv.Client(),
 	})
-	return &propertyEnv{example: example, templates: templates, sts: client}
+	cfg, err := config.Parse(example, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iamClient := awsiam.New(awsiam.Options{
+		Region:       localaws.DefaultRegion,
+		BaseEndpoint: aws.String(srv.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider(brokerKeyID, brokerSecret, ""),
+		HTTPClient:   srv.Client(),
+	})
+	roles := rolepolicy.FetchAll(t.Context(), iamClient, cfg.RolesFromIAM())
+	return &propertyEnv{example: example, templates: templates, sts: client, roles: roles}
 }
 
 // check runs the property for one pattern; ids generates admitted tenant
@@ -84,7 +98,7 @@ func (e *propertyEnv) check(t *testing.T, pattern string, rng *rand.Rand) bool {
 		refused(t, pattern, err)
 		return false
 	}
-	set, err := profiles.Compile(cfg, e.templates, profiles.Options{})
+	set, err := profiles.Compile(cfg, e.templates, profiles.Options{Roles: e.roles})
 	if err != nil {
 		refused(t, pattern, err)
 		return false

@@ -51,9 +51,14 @@ type Binding interface {
 	// within their limits and characters the target's resources accept.
 	// Start-up calls it once per profile; Values may then rely on it.
 	CheckTenants(p *tenant.Pattern) error
-	// Prove runs the target's proof battery on p (the session policy
-	// rendered for tenant own) against the sample tenant other. An error
-	// means the battery could not run (not a failing row).
+	// Prove runs the target's proof battery on p (the session of tenant
+	// own: its session policy, the role's policies, its keys) against the
+	// sample tenant other. Rows follow the grants: an own-tenant row for
+	// each action and resource form the profile grants (p.Granted,
+	// p.GrantedActions), denial rows for each granted action against the
+	// other tenant's resource forms, and the target's hazards whatever is
+	// granted. An error means the battery could not run (not a failing
+	// row).
 	Prove(p *Prober, own, other string) error
 }
 
@@ -80,8 +85,9 @@ type Placeholder struct {
 	// List is true for a list value: spliced into an enclosing array, an
 	// array elsewhere.
 	List bool
-	// Required placeholders must appear in every template that uses the
-	// target (the isolating value, such as the partition key).
+	// Required marks the isolating placeholders (a partition key, the
+	// tenant's own tables): a template that uses the target must use at
+	// least one of them.
 	Required bool
 	// Sample is the symbolic value (string, or []string for a list) that
 	// templates are linted with at load, before any tenant exists.

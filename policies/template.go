@@ -85,14 +85,53 @@ func (t *Template) lintOptions() LintOptions {
 // tenant.CheckRunes. Lint findings are *LintError; problems with the
 // tenant or the values wrap ErrInvalidParams.
 func (t *Template) Render(tenantID string, bindings []Binding) (*Rendered, error) {
-	r, tree, err := t.renderFor(tenantID, bindings)
+	return t.RenderWith(tenantID, bindings, nil)
+}
+
+// RenderWith is Render for a profile that lists extra grants: the
+// template may then also grant those actions on those resources (and
+// nothing else outside its targets). The lint sees the profile: the
+// resources it declares for the tenant (every placeholder value and every
+// extra grant's resources; rule resource-scope), its extra grants (rule
+// unknown-action) and its bindings (a StatementLinter binding checks the
+// statements for its target).
+func (t *Template) RenderWith(tenantID string, bindings []Binding, extra []ExtraGrant) (*Rendered, error) {
+	vals, err := t.values(tenantID, bindings)
+	if err != nil {
+		return nil, fmt.Errorf("policies: render template %q: %w", t.name, err)
+	}
+	r, tree, err := t.render(vals)
 	if err != nil {
 		return nil, err
 	}
-	if err := lintParsed(r.JSON, tree, t.lintOptions()); err != nil {
+	opts := t.lintOptions()
+	opts.Profile = &LintProfile{Tenant: tenantID, Bindings: bindings, Resources: declared(vals, extra), Extra: extra}
+	if err := lintParsed(r.JSON, tree, opts); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// declared returns every placeholder value (tree nodes: strings and lists
+// of strings) and every extra grant's resources.
+func declared(vals map[string]any, extra []ExtraGrant) []string {
+	var out []string
+	for _, v := range vals {
+		switch v := v.(type) {
+		case string:
+			out = append(out, v)
+		case []any:
+			for _, e := range v {
+				if s, ok := e.(string); ok {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	for _, g := range extra {
+		out = append(out, g.Resources...)
+	}
+	return out
 }
 
 // renderFor substitutes and encodes without linting; Prove uses it so that
@@ -290,10 +329,12 @@ func ParseTemplate(name, source string, data []byte, targets []Target) (*Templat
 	if err != nil {
 		return nil, err
 	}
-	if err := lintParsed(r.JSON, tree, t.lintOptions()); err != nil {
+	// A known target's actions granted without its placeholders are named
+	// as such before the lint calls them unknown.
+	if err := t.addGrantedTargets(r.JSON, targets); err != nil {
 		return nil, err
 	}
-	if err := t.addGrantedTargets(r.JSON, targets); err != nil {
+	if err := lintParsed(r.JSON, tree, t.lintOptions()); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -361,22 +402,32 @@ func required(ps *placeholderSet) []string {
 	return out
 }
 
+// checkRequired refuses a template that uses tg but none of its Required
+// placeholders.
 func (t *Template) checkRequired(tg Target) error {
+	var names []string
 	for _, p := range tg.Placeholders() {
-		if p.Required && !t.uses[p.Name] {
-			return docErr(t.lintOptions(), RulePlaceholder, "template never uses "+p.Name, "")
+		if p.Required {
+			if t.uses[p.Name] {
+				return nil
+			}
+			names = append(names, p.Name)
 		}
 	}
-	return nil
+	if len(names) == 0 {
+		return nil
+	}
+	return docErr(t.lintOptions(), RulePlaceholder, "template never uses "+strings.Join(names, " or "), "")
 }
 
 // addGrantedTargets refuses a template whose Allow statements grant actions
 // of a known target's service that none of its used targets covers: such
-// statements would escape every target's rules and proof.
+// statements would escape every target's rules and proof. A sample that
+// does not parse is left for the lint to report.
 func (t *Template) addGrantedTargets(sample []byte, targets []Target) error {
 	pol, err := iam.Parse(t.name, sample)
 	if err != nil {
-		return docErr(t.lintOptions(), RuleParse, "IAM policy parser refused it: "+err.Error(), "")
+		return nil // the lint reports it, after the document rules
 	}
 	covered := map[string]bool{}
 	for _, tg := range t.targets {
@@ -394,7 +445,7 @@ func (t *Template) addGrantedTargets(sample []byte, targets []Target) error {
 			}
 		}
 		return docErr(t.lintOptions(), RulePlaceholder,
-			fmt.Sprintf("template grants %s actions but never uses %s", svc, strings.Join(names, ", ")), "")
+			fmt.Sprintf("template grants %s actions but never uses %s", svc, strings.Join(names, " or ")), "")
 	}
 	return nil
 }

@@ -478,7 +478,9 @@ func (v *Vendor) fetch(ctx context.Context, p *profile, key cacheKey) (*Credenti
 		}
 		return nil, errs.Internal(err)
 	}
-	v.obs.PolicyRendered(p.name, r.Size)
+	if r.Size > 0 {
+		v.obs.PolicyRendered(p.name, r.Size)
+	}
 	in := buildInput(p, key, name, string(r.JSON))
 	out, err := v.assumeRole(ctx, p, in, log.With("policy_hash", r.Hash))
 	if err != nil {
@@ -508,7 +510,9 @@ func buildInput(p *profile, key cacheKey, name, policy string) *sts.AssumeRoleIn
 		RoleArn:         aws.String(p.roleARN),
 		RoleSessionName: aws.String(name),
 		DurationSeconds: aws.Int32(int32(key.Duration / time.Second)),
-		Policy:          aws.String(policy),
+	}
+	if policy != "" { // none for a session-tags profile without a template
+		in.Policy = aws.String(policy)
 	}
 	if p.externalID != "" {
 		in.ExternalId = aws.String(p.externalID)

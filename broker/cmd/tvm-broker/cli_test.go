@@ -114,9 +114,9 @@ func TestCheckTable(t *testing.T) {
 		t.Errorf("TLS line %q", lines[3])
 	}
 	rows := map[string]*regexp.Regexp{
-		"header": regexp.MustCompile(`^PROFILE\s+TEMPLATE\s+POLICY_SIZE\s+PROOF\s+RESULT$`),
-		"good":   regexp.MustCompile(`^good\s+dynamodb-read\s+\d+\s+(\d+)/(\d+) rows\s+ok$`),
-		"leaky":  regexp.MustCompile(`^leaky\s+leaky-extra\s+\d+\s+\d+/\d+ rows\s+FAIL: .*isolation proof.*Query other tenant's key on table.*want ImplicitDeny, got Allow`),
+		"header": regexp.MustCompile(`^PROFILE\s+TEMPLATE\s+ISOLATION\s+ROLE_POLICY\s+POLICY_SIZE\s+PROOF\s+RESULT$`),
+		"good":   regexp.MustCompile(`^good\s+dynamodb-read\s+session-policy\s+unknown: assumed allow-all\s+\d+\s+(\d+)/(\d+) rows\s+ok$`),
+		"leaky":  regexp.MustCompile(`^leaky\s+leaky-extra\s+session-policy\s+unknown: assumed allow-all\s+\d+\s+\d+/\d+ rows\s+FAIL: .*isolation proof.*Query other tenant's key on table.*want ImplicitDeny, got Allow`),
 	}
 	for i, name := range []string{"header", "good", "leaky"} {
 		m := rows[name].FindStringSubmatch(lines[i])
