@@ -10,6 +10,7 @@ import (
 
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/dynamodb"
+	"github.com/tvmkit/tvm/policies/s3"
 	"github.com/tvmkit/tvm/policies/targets"
 )
 
@@ -75,7 +76,11 @@ func TestLint(t *testing.T) {
 			`{"Effect":"Deny","Action":"dynamodb:*","Resource":"*","Condition":{"StringLike":{"dynamodb:LeadingKeys":"x*"}}}`)},
 		// Issue 14, hole 1: grants outside every target are judged.
 		"non-DynamoDB allow on every bucket": {doc: policy(queryStmt, `{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}`),
-			rule: policies.RuleUnknownAction, statement: 1, text: "s3:GetObject"},
+			rule: policies.RuleUnknownAction, statement: 1, text: "s3:GetObject", targets: []policies.Target{dynamodb.Target}},
+		"S3 allow on every bucket, judged by the S3 target": {doc: policy(queryStmt, `{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}`),
+			rule: s3.RuleResource, statement: 1, text: "*"},
+		"another service on every resource": {doc: policy(queryStmt, `{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}`),
+			rule: policies.RuleUnknownAction, statement: 1, text: "sqs:SendMessage"},
 		"sts:AssumeRole on every role": {doc: policy(queryStmt, `{"Sid":"Chain","Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}`),
 			rule: policies.RuleUnknownAction, statement: 1, sid: "Chain", text: "sts:AssumeRole"},
 		"sts:* on a named role": {doc: policy(queryStmt, `{"Effect":"Allow","Action":"sts:*","Resource":"arn:aws:iam::123456789012:role/x"}`),
@@ -104,8 +109,10 @@ func TestLint(t *testing.T) {
 		"size":                  {doc: policy(queryStmt, strings.Repeat(`{"Effect":"Deny","Action":"s3:*","Resource":"*"},`, 40)+queryStmt), rule: policies.RuleSize, statement: -1},
 		"notaction": {doc: policy(queryStmt, `{"Sid":"Nope","Effect":"Allow","NotAction":"s3:*",`+tableRes+`,`+goodCond+`}`),
 			rule: dynamodb.RuleNotAction, statement: 1, sid: "Nope", text: "s3:*"},
-		"notaction excluding all of dynamodb grants every other service": {doc: policy(queryStmt, `{"Effect":"Allow","NotAction":["dynamodb:*","iam:*"],"Resource":"*"}`),
-			rule: policies.RuleUnknownAction, statement: 1, text: "dynamodb:*,iam:*"},
+		"notaction excluding all of dynamodb and s3 grants every other service": {doc: policy(queryStmt, `{"Effect":"Allow","NotAction":["dynamodb:*","s3:*","iam:*"],"Resource":"*"}`),
+			rule: policies.RuleUnknownAction, statement: 1, text: "dynamodb:*,s3:*,iam:*"},
+		"notaction excluding dynamodb grants S3": {doc: policy(queryStmt, `{"Effect":"Allow","NotAction":["dynamodb:*","iam:*"],"Resource":"*"}`),
+			rule: s3.RuleNotAction, statement: 1, text: "dynamodb:*,iam:*"},
 		"notresource": {doc: policy(`{"Effect":"Allow","Action":"dynamodb:Query","NotResource":"arn:aws:s3:::x",` + goodCond + `}`),
 			rule: dynamodb.RuleNotAction, statement: 0, text: "arn:aws:s3:::x"},
 		"scan": {doc: policy(`{"Sid":"S","Effect":"Allow","Action":["dynamodb:Query","dynamodb:scan"],` + tableRes + `,` + goodCond + `}`),

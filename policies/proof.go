@@ -192,6 +192,20 @@ func (p *Prober) Tenant() string { return p.tenant }
 // none: session-tags isolation without a template).
 func (p *Prober) Session() *iam.Policy { return p.session }
 
+// Account returns the session's aws:PrincipalAccount: the role's account.
+// A battery whose resource ARNs name no account (S3's) passes it as
+// ProofRequest.Account, taking the profile's resources to be in the role's
+// account.
+func (p *Prober) Account() string {
+	if p.sess.Account != "" {
+		return p.sess.Account
+	}
+	if parts := strings.SplitN(p.sess.PrincipalARN, ":", 6); len(parts) == 6 {
+		return parts[4]
+	}
+	return ""
+}
+
 // Policies returns every policy that decides the session's requests: the
 // session policy, if any, then the role's policies, when known.
 func (p *Prober) Policies() []*iam.Policy {

@@ -33,7 +33,8 @@ import (
 //	aws:PrincipalIsAWSService "false"
 //	aws:RequestedRegion       the region of the request's resource ARN; for a regionless ARN (S3)
 //	                          the profile's STS region (sts.region, default us-east-1)
-//	aws:ResourceAccount       the account of the request's resource ARN, when it names one
+//	aws:ResourceAccount       the account of the request's resource ARN; for an ARN naming none
+//	                          (S3) the one the battery gives: the role's account (Prober.Account)
 //
 // Absent, because the broker cannot know them or a vended session never
 // has them: aws:SourceIp, aws:SourceVpc, aws:SourceVpce, aws:VpcSourceIp

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/dynamodb"
+	"github.com/tvmkit/tvm/policies/s3"
 	"github.com/tvmkit/tvm/policies/targets"
 )
 
@@ -62,13 +63,14 @@ func refused(t *testing.T, doc []byte, bindings []policies.Binding) (bool, strin
 	return false, ""
 }
 
-// subset returns a random non-empty subset of names, in order.
-func subset(rng *rand.Rand, names []string) []string {
+// subset returns a random non-empty subset of the actions names of
+// service svc, in order.
+func subset(rng *rand.Rand, svc string, names []string) []string {
 	for {
 		var out []string
 		for _, n := range names {
 			if rng.IntN(2) == 0 {
-				out = append(out, "dynamodb:"+n)
+				out = append(out, svc+":"+n)
 			}
 		}
 		if len(out) > 0 {
@@ -96,7 +98,7 @@ func TestGuardedTemplateProperty(t *testing.T) {
 	rng := rand.New(rand.NewPCG(14, 8))
 	for i := range 60 {
 		// Pooled.
-		g := guarded{actions: subset(rng, keyed), resources: []string{"{{table_arns}}"}, conditions: map[string]map[string]any{
+		g := guarded{actions: subset(rng, "dynamodb", keyed), resources: []string{"{{table_arns}}"}, conditions: map[string]map[string]any{
 			"ForAllValues:StringEquals": {dynamodb.LeadingKeysKey: []string{"{{leading_key}}"}},
 			"Null":                      {dynamodb.LeadingKeysKey: "false"},
 		}}
@@ -115,7 +117,7 @@ func TestGuardedTemplateProperty(t *testing.T) {
 			}},
 		})
 		// Silo.
-		s := guarded{actions: subset(rng, silo), resources: []string{"{{tenant_table_arns}}"}}
+		s := guarded{actions: subset(rng, "dynamodb", silo), resources: []string{"{{tenant_table_arns}}"}}
 		if rng.IntN(2) == 0 {
 			s.resources = append(s.resources, "{{tenant_index_arns}}")
 		}
@@ -125,6 +127,47 @@ func TestGuardedTemplateProperty(t *testing.T) {
 			{"another tenant's table", func(m *guarded) {
 				m.resources = append(m.resources, "arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo-12")
 			}},
+		})
+	}
+}
+
+// TestGuardedS3TemplateProperty (issue 14, the S3 target): for random
+// subsets of the object actions on the tenant's prefix, and of the two
+// prefix-keyed listings with s3:prefix pinned to it, the guarded template
+// is accepted; widening any one resource or loosening the prefix
+// condition gets it refused (by the linter or the proof).
+func TestGuardedS3TemplateProperty(t *testing.T) {
+	var objects []string
+	listings := []string{"ListBucket", "ListBucketVersions"}
+	for _, a := range s3.Target.Catalogue().Actions() {
+		if a.Keyed && !slices.Contains(listings, a.Name) {
+			objects = append(objects, a.Name)
+		}
+	}
+	const bucket = "arn:aws:s3:::" + demoBucket
+	bindings := []policies.Binding{bindS3(t, demoBucket)}
+	rng := rand.New(rand.NewPCG(14, 9))
+	for i := range 40 {
+		g := guarded{actions: subset(rng, "s3", objects), resources: []string{"{{s3_object_arns}}"}}
+		checkProperty(t, fmt.Sprintf("objects %d %v", i, g.actions), g, bindings, []mutation{
+			{"the whole bucket", func(m *guarded) { m.resources[0] = bucket + "/*" }},
+			{"every tenant's prefix", func(m *guarded) { m.resources[0] = bucket + "/tenants/*" }},
+			{"a shared prefix too", func(m *guarded) { m.resources = append(m.resources, bucket+"/shared/*") }},
+			{"every bucket", func(m *guarded) { m.resources[0] = "arn:aws:s3:::*" }},
+			{"every partition", func(m *guarded) { m.resources[0] = "arn:*:s3:::" + demoBucket + "/tenants/*" }},
+			{"another tenant's prefix", func(m *guarded) { m.resources = append(m.resources, bucket+"/tenants/12/*") }},
+		})
+		l := guarded{actions: subset(rng, "s3", listings), resources: []string{"{{s3_bucket_arns}}"},
+			conditions: map[string]map[string]any{"StringLike": {s3.PrefixKey: []string{"{{s3_prefixes}}"}}}}
+		checkProperty(t, fmt.Sprintf("listings %d %v", i, l.actions), l, bindings, []mutation{
+			{"without the prefix condition", func(m *guarded) { delete(m.conditions, "StringLike") }},
+			{"the prefix condition IfExists", func(m *guarded) {
+				m.conditions["StringLikeIfExists"] = m.conditions["StringLike"]
+				delete(m.conditions, "StringLike")
+			}},
+			{"every prefix", func(m *guarded) { m.conditions["StringLike"][s3.PrefixKey] = []string{"{{s3_prefixes}}", "*"} }},
+			{"the common prefix", func(m *guarded) { m.conditions["StringLike"][s3.PrefixKey] = []string{"{{s3_prefixes}}", "tenants/"} }},
+			{"every bucket", func(m *guarded) { m.resources[0] = "arn:aws:s3:::*" }},
 		})
 	}
 }

@@ -116,6 +116,31 @@ func checkNamedResource(r string) error {
 	return nil
 }
 
+// LintNot is the one check of NotAction and NotResource that targets'
+// statement rules share: an Allow statement that uses either and thereby
+// grants actions of c is refused under rule (the target's id), naming an
+// action it grants (NotAction) or the resources it excludes
+// (NotResource); label names the service in the message ("DynamoDB").
+// The generic rules refuse both in every Allow statement anyway
+// (unknown-action, resource-scope); a target reports them first, under
+// its own rule, when they reach its actions.
+func LintNot(st *iam.Statement, c *Catalogue, rule, label string) *Finding {
+	if st.NotAction == nil && st.NotResource == nil {
+		return nil
+	}
+	granted := c.Granted(st)
+	switch {
+	case len(granted) == 0:
+		return nil
+	case st.NotAction != nil:
+		return &Finding{Rule: rule, Detail: "Allow with NotAction grants " + label + " actions (e.g. " + c.Full(granted[0].Name) + ")",
+			Text: strings.Join(st.NotAction, ",")}
+	default:
+		return &Finding{Rule: rule, Detail: "Allow with NotResource grants " + label + " actions on resources it does not name",
+			Text: strings.Join(st.NotResource, ",")}
+	}
+}
+
 // scopeFinding returns a finding of one of the generic rules.
 func scopeFinding(rule, detail, text string) *Finding {
 	return &Finding{Rule: rule, Detail: detail, Text: text}

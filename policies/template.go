@@ -420,10 +420,13 @@ func (t *Template) checkRequired(tg Target) error {
 	return docErr(t.lintOptions(), RulePlaceholder, "template never uses "+strings.Join(names, " or "), "")
 }
 
-// addGrantedTargets refuses a template whose Allow statements grant actions
-// of a known target's service that none of its used targets covers: such
-// statements would escape every target's rules and proof. A sample that
-// does not parse is left for the lint to report.
+// addGrantedTargets refuses a template whose Allow statements name actions
+// of a known target's service ("s3:GetObject", "s3:*") that none of its used
+// targets covers: such statements would escape every target's rules and
+// proof. Cross-service grants ("*", NotAction) are left for the lint, which
+// refuses every one of them (a target's rule, else unknown-action): the
+// remedy there is to name the actions, not to add a placeholder. A sample
+// that does not parse is left for the lint to report.
 func (t *Template) addGrantedTargets(sample []byte, targets []Target) error {
 	pol, err := iam.Parse(t.name, sample)
 	if err != nil {
@@ -435,7 +438,7 @@ func (t *Template) addGrantedTargets(sample []byte, targets []Target) error {
 	}
 	for _, tg := range targets {
 		svc := tg.Catalogue().Service()
-		if covered[svc] || len(tg.Catalogue().GrantedBy(pol)) == 0 {
+		if covered[svc] || !namesService(pol, svc) {
 			continue
 		}
 		var names []string
@@ -448,6 +451,22 @@ func (t *Template) addGrantedTargets(sample []byte, targets []Target) error {
 			fmt.Sprintf("template grants %s actions but never uses %s", svc, strings.Join(names, " or ")), "")
 	}
 	return nil
+}
+
+// namesService reports whether an Allow statement of pol names an action
+// of service svc by its prefix (case-insensitively).
+func namesService(pol *iam.Policy, svc string) bool {
+	for _, st := range pol.Statements {
+		if st.Effect != iam.Allow {
+			continue
+		}
+		for _, a := range st.Action {
+			if s, _, ok := strings.Cut(a, ":"); ok && strings.EqualFold(s, svc) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // Set is a named collection of templates. It is immutable after

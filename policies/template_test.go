@@ -246,7 +246,7 @@ func TestTemplateTargets(t *testing.T) {
 		"no placeholder at all": {doc: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`,
 			want: "never uses an isolating placeholder ({{leading_key}}"},
 		"tenant alone": {doc: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"{{tenant}}"}]}`,
-			want: "never uses an isolating placeholder ({{leading_key}}, {{s3_object_arns}}, {{bucket_prefix_arn}})"},
+			want: "never uses an isolating placeholder ({{leading_key}}, {{tenant_table_arns}}, {{s3_object_arns}}, {{s3_prefixes}}, {{bucket_prefix_arn}})"},
 		"grants dynamodb without its placeholders": {doc: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"{{bucket_prefix_arn}}"},` +
 			`{"Effect":"Allow","Action":"dynamodb:Query","Resource":"*"}]}`,
 			want: "template grants dynamodb actions but never uses {{leading_key}}"},

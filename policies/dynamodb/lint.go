@@ -86,13 +86,10 @@ func lintStatement(st *iam.Statement, own func(string) bool) *policies.Finding {
 	fail := func(rule, detail, text string) *policies.Finding {
 		return &policies.Finding{Rule: rule, Detail: detail, Text: text}
 	}
+	if f := policies.LintNot(st, catalogue, RuleNotAction, "DynamoDB"); f != nil {
+		return f
+	}
 	granted := catalogue.Granted(st)
-	if st.NotAction != nil && len(granted) > 0 {
-		return fail(RuleNotAction, "Allow with NotAction grants DynamoDB actions (e.g. dynamodb:"+granted[0].Name+")", strings.Join(st.NotAction, ","))
-	}
-	if st.NotResource != nil && len(granted) > 0 {
-		return fail(RuleNotAction, "Allow with NotResource grants DynamoDB actions on resources it does not name", strings.Join(st.NotResource, ","))
-	}
 	silo := len(st.Resource) > 0 && !slices.ContainsFunc(st.Resource, func(r string) bool { return !own(r) })
 	if f := lintActions(st, silo); f != nil {
 		return f
