@@ -438,7 +438,8 @@ func (t *Template) addGrantedTargets(sample []byte, targets []Target) error {
 	}
 	for _, tg := range targets {
 		svc := tg.Catalogue().Service()
-		if covered[svc] || !namesService(pol, svc) {
+		action := namesService(pol, svc)
+		if covered[svc] || action == "" {
 			continue
 		}
 		var names []string
@@ -448,25 +449,25 @@ func (t *Template) addGrantedTargets(sample []byte, targets []Target) error {
 			}
 		}
 		return docErr(t.lintOptions(), RulePlaceholder,
-			fmt.Sprintf("template grants %s actions but never uses %s", svc, strings.Join(names, " or ")), "")
+			fmt.Sprintf("template grants %s actions but never uses %s", svc, strings.Join(names, " or ")), action)
 	}
 	return nil
 }
 
-// namesService reports whether an Allow statement of pol names an action
-// of service svc by its prefix (case-insensitively).
-func namesService(pol *iam.Policy, svc string) bool {
+// namesService returns the first action pattern of an Allow statement of
+// pol that names service svc by its prefix (case-insensitively), or "".
+func namesService(pol *iam.Policy, svc string) string {
 	for _, st := range pol.Statements {
 		if st.Effect != iam.Allow {
 			continue
 		}
 		for _, a := range st.Action {
 			if s, _, ok := strings.Cut(a, ":"); ok && strings.EqualFold(s, svc) {
-				return true
+				return a
 			}
 		}
 	}
-	return false
+	return ""
 }
 
 // Set is a named collection of templates. It is immutable after

@@ -168,6 +168,19 @@ func Check(cfg *config.Config, templates *policies.Set, opts Options) (*Set, err
 // role's policies.
 const RoleUnknown = "unknown: assumed allow-all"
 
+// rolePolicySource is Report.RolePolicy of a profile whose role's policies
+// have not been read (yet, or at all): where they are to come from, or
+// RoleUnknown.
+func rolePolicySource(pc *config.Profile) string {
+	switch {
+	case len(pc.RolePolicyFiles) > 0:
+		return "from " + string(rolepolicy.FromFiles) + " (not read)"
+	case pc.RolePolicyFromIAM:
+		return "from " + string(rolepolicy.FromIAM) + " (not read)"
+	}
+	return RoleUnknown
+}
+
 // env is what every profile is compiled against.
 type env struct {
 	pattern   *tenant.Pattern
@@ -202,7 +215,7 @@ func compileAll(cfg *config.Config, templates *policies.Set, opts Options) (*Set
 	for i := range cfg.Profiles {
 		pc := &cfg.Profiles[i]
 		field := fmt.Sprintf("profiles[%d]", i)
-		rep := Report{Profile: pc.Name, Template: pc.Template, Isolation: pc.Isolation, RolePolicy: RoleUnknown}
+		rep := Report{Profile: pc.Name, Template: pc.Template, Isolation: pc.Isolation, RolePolicy: rolePolicySource(pc)}
 		if rep.Profile == "" {
 			rep.Profile = field
 		}

@@ -33,7 +33,7 @@ func check(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		fmt.Fprintf(stderr, "tvm-broker check: policy templates: %v\n", err)
 		return exitFailure
 	}
-	set, err := profiles.Check(cfg, templates, profiles.Options{Roles: fetchRoles(context.Background(), cfg)})
+	set, err := profiles.Check(cfg, templates, profiles.Options{Roles: fetchRoles(context.Background(), cfg, cfg.RolesFromIAM())})
 	var reports []profiles.Report
 	if set != nil {
 		reports = set.Reports()
@@ -117,7 +117,8 @@ func render(args []string, stdout, stderr io.Writer, getenv func(string) string)
 	if !ok {
 		return code
 	}
-	if _, ok := cfg.Profile(*profileName); !ok {
+	pc, ok := cfg.Profile(*profileName)
+	if !ok {
 		fmt.Fprintf(stderr, "tvm-broker render: no profile %q\n", *profileName)
 		return exitUsage
 	}
@@ -127,8 +128,13 @@ func render(args []string, stdout, stderr io.Writer, getenv func(string) string)
 		return exitFailure
 	}
 	// The compile step, as at start-up; a profile that compiled renders even
-	// when its proof fails, to show what the tenant would get.
-	set, err := profiles.Check(cfg, templates, profiles.Options{Roles: fetchRoles(context.Background(), cfg)})
+	// when its proof fails, to show what the tenant would get. Only the
+	// rendered profile's role is read through IAM.
+	var arns []string
+	if pc.RolePolicyFromIAM {
+		arns = []string{pc.RoleARN}
+	}
+	set, err := profiles.Check(cfg, templates, profiles.Options{Roles: fetchRoles(context.Background(), cfg, arns)})
 	if set == nil {
 		fmt.Fprintf(stderr, "tvm-broker render: %v\n", err)
 		return exitFailure

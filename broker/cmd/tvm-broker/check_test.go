@@ -54,6 +54,17 @@ const (
 `
 )
 
+// The S3 target in a custom template and a profile.
+const (
+	s3Stmt    = `{"Sid":"Obj","Effect":"Allow","Action":"s3:GetObject","Resource":"{{s3_object_arns}}"}`
+	s3List    = `{"Sid":"List","Effect":"Allow","Action":"s3:ListBucket","Resource":"{{s3_bucket_arns}}","Condition":{"StringLike":{"s3:prefix":"{{s3_prefixes}}"}}}`
+	s3Section = "    s3: {buckets: [tvm-demo-bucket]}\n"
+	s3Prof    = `  - name: files
+    role_arn: arn:aws:iam::123456789012:role/tvm-tenant-s3
+    template: custom
+` + s3Section
+)
+
 func tpl(statements ...string) string {
 	return strings.Replace(customTpl, "%s", strings.Join(statements, ","), 1)
 }
@@ -70,8 +81,15 @@ func TestCheckIssue14(t *testing.T) {
 		want     []string
 		ok       bool
 	}{
-		"s3:GetObject on every object": {template: tpl(readStmt, `{"Sid":"Export","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::*"}`),
-			want: []string{"[unknown-action]", `"s3:GetObject"`}},
+		// S3 is a registered target: its grants are judged by its rules.
+		"s3:GetObject on every object, without the S3 target": {template: tpl(readStmt, `{"Sid":"Export","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::*"}`),
+			want: []string{"[placeholder]", "grants s3 actions but never uses {{s3_object_arns}}", `"s3:GetObject"`}},
+		"s3:GetObject on every object, with the S3 target": {template: tpl(readStmt, s3Stmt, `{"Sid":"Export","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::*"}`),
+			profile: readProf + s3Section, want: []string{"[s3-resource]", `"arn:aws:s3:::*"`}},
+		"a shared prefix of the profile's bucket": {template: tpl(readStmt, s3Stmt, `{"Sid":"Shared","Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::tvm-demo-bucket/shared/*"}`),
+			profile: readProf + s3Section, want: []string{"[resource-scope]", `"arn:aws:s3:::tvm-demo-bucket/shared/*"`}},
+		"sqs:SendMessage on every queue": {template: tpl(readStmt, `{"Sid":"Q","Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}`),
+			want: []string{"[unknown-action]", `"sqs:SendMessage"`}},
 		"sts:AssumeRole on every role": {template: tpl(readStmt, `{"Sid":"Chain","Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}`),
 			want: []string{"[unknown-action]", `"sts:AssumeRole"`}},
 		"iam:*": {template: tpl(readStmt, `{"Effect":"Allow","Action":"iam:*","Resource":"arn:aws:iam::123456789012:role/x"}`),
@@ -89,6 +107,8 @@ func TestCheckIssue14(t *testing.T) {
 		"table only":                   {template: tpl(`{"Effect":"Allow","Action":["dynamodb:Query","dynamodb:GetItem"],"Resource":"{{table_arns}}",` + guard + `}`), ok: true},
 		"write only":                   {template: tpl(`{"Effect":"Allow","Action":["dynamodb:PutItem","dynamodb:UpdateItem"],"Resource":"{{table_arns}}",` + guard + `}`), ok: true},
 		"an extra narrowing condition": {template: tpl(strings.Replace(readStmt, `"Null"`, `"Bool":{"aws:SecureTransport":"true"},"Null"`, 1)), ok: true},
+		"a table and a bucket":         {template: tpl(readStmt, s3Stmt), profile: readProf + s3Section, ok: true},
+		"list only, S3":                {template: tpl(s3List), profile: s3Prof, ok: true},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

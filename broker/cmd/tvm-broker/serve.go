@@ -172,7 +172,7 @@ func compileProfiles(ctx context.Context, cfg *config.Config, log *slog.Logger) 
 	if err != nil {
 		return nil, fmt.Errorf("policy templates: %w", err)
 	}
-	return profiles.Compile(cfg, templates, profiles.Options{Logger: log, Roles: fetchRoles(ctx, cfg)})
+	return profiles.Compile(cfg, templates, profiles.Options{Logger: log, Roles: fetchRoles(ctx, cfg, cfg.RolesFromIAM())})
 }
 
 // vendOptions returns the vending core's settings from the configuration.
