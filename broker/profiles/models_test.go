@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/rolepolicy"
 	"github.com/tvmkit/tvm/internal/testenv"
@@ -67,6 +69,7 @@ func TestIsolationModels(t *testing.T) {
 		want     string // substring of the error; "" = accepted
 		role     string // Report.RolePolicy when accepted
 		template string
+		unproven int // Report.Unproven entries when accepted
 	}{
 		"silo": {profile: config.Profile{RoleARN: siloRoleARN, Template: "dynamodb-silo-read", TableARNs: []string{siloTableARN},
 			RolePolicyFiles: []string{roleFile("silo")}}, role: "from files (1 policy)", template: "dynamodb-silo-read"},
@@ -112,6 +115,16 @@ func TestIsolationModels(t *testing.T) {
 			want: `row [tenant "1": Query own key on table] (dynamodb:Query on ` + testTableARN + `, LeadingKeys [Tenant#1]): want Allow, got ExplicitDeny, decided by role policy nothing.json statement 0 (Sid "Nothing")`},
 		"abac role that grants nothing": {profile: with(abac, func(p *config.Profile) { p.RolePolicyFiles = []string{roleFile("nothing")} }),
 			want: `row [tenant "1": Query own key on table (the profile grants the tenant nothing on its tables)]`},
+		// One role isolating two targets by the tag (the built-in tvm-tenant-abac).
+		"abac over DynamoDB and S3": {profile: with(abac, func(p *config.Profile) {
+			p.RolePolicyFiles, p.Targets = []string{roleFile("abac"), abacS3Policy}, s3Targets(t)
+		}), role: "from files (2 policies)"},
+		"abac S3 statements, S3 not configured": {profile: with(abac, func(p *config.Profile) {
+			p.RolePolicyFiles = []string{roleFile("abac"), abacS3Policy}
+		}), role: "from files (2 policies)", unproven: 6},
+		"abac over S3, its statements missing": {profile: with(abac, func(p *config.Profile) {
+			p.RolePolicyFiles, p.Targets = []string{roleFile("abac")}, s3Targets(t)
+		}), want: `row [tenant "1": GetObject own object (the profile grants the tenant nothing under its prefix)]`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -135,8 +148,8 @@ func TestIsolationModels(t *testing.T) {
 				t.Fatal(err)
 			}
 			rep := s.Reports()[0]
-			if rep.RolePolicy != tc.role || rep.Template != tc.template || rep.Proof == nil || !rep.Proof.OK {
-				t.Fatalf("report %+v, want role policy %q, template %q and a passing proof", rep, tc.role, tc.template)
+			if rep.RolePolicy != tc.role || rep.Template != tc.template || rep.Proof == nil || !rep.Proof.OK || len(rep.Unproven) != tc.unproven {
+				t.Fatalf("report %+v, want role policy %q, template %q, %d unproven grants and a passing proof", rep, tc.role, tc.template, tc.unproven)
 			}
 			p, _ := s.Profile("")
 			r, err := p.Render("1")
@@ -145,6 +158,20 @@ func TestIsolationModels(t *testing.T) {
 			}
 		})
 	}
+}
+
+// abacS3Policy is the S3 document of the ABAC role as deployed (the local
+// AWS's tvm-tenant-abac and CloudFormation carry it).
+var abacS3Policy = filepath.Join("..", "..", "deploy", "aws", "policies", "tvm-tenant-abac-s3.json")
+
+// s3Targets is a profile's s3 section: the demo bucket, the default prefix.
+func s3Targets(t *testing.T) map[string]yaml.Node {
+	t.Helper()
+	var n yaml.Node
+	if err := yaml.Unmarshal([]byte(`{buckets: [tvm-demo-bucket], prefix_format: "tenants/{tenant}/"}`), &n); err != nil {
+		t.Fatal(err)
+	}
+	return map[string]yaml.Node{"s3": *n.Content[0]}
 }
 
 // TestABACProofRows: the ABAC proof evaluates the role's policy with each
