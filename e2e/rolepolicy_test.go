@@ -84,14 +84,6 @@ func writeE2EConfigs(t *testing.T, role string) (identityFile, brokerFile string
 	return identityFile, brokerFile
 }
 
-// brokerEnv is the broker's identity on the local AWS at localURL.
-func brokerEnv(localURL string) []string {
-	return []string{
-		"AWS_ACCESS_KEY_ID=" + brokerKeyID, "AWS_SECRET_ACCESS_KEY=" + brokerSecret, "AWS_ENDPOINT_URL=" + localURL,
-		"TVM_AUTH_ISSUER=" + localURL, "TVM_AUTH_JWKS_URL=" + localURL + "/.well-known/jwks.json",
-	}
-}
-
 // TestABACRolePolicyFromIAM (issue 8): the real broker reads an ABAC
 // role's policy from the real local AWS's IAM API at start-up, proves it
 // with each tenant's session tag, says so in its start-up line, and vends
@@ -102,14 +94,9 @@ func TestABACRolePolicyFromIAM(t *testing.T) {
 	for name, backend := range backends() {
 		t.Run(name, func(t *testing.T) {
 			identityFile, brokerFile := writeE2EConfigs(t, "tvm-e2e-abac")
-			localAddr, brokerAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-			s := &stack{localURL: "http://" + localAddr, brokerURL: "http://" + brokerAddr}
-			args := []string{"serve", "--listen", localAddr, "--issuer", s.localURL, "--config", identityFile}
-			if b := backend(t); b != "" {
-				args = append(args, "--backend", b)
-			}
-			s.local = start(t, "tvm-local", nil, args...)
-			waitReady(t, s.local, s.localURL+"/healthz")
+			brokerAddr := testenv.FreeAddr(t)
+			s := &stack{brokerURL: "http://" + brokerAddr}
+			s.localURL, s.local = startLocal(t, backend(t), "--config", identityFile)
 			s.broker = start(t, "tvm-broker", brokerEnv(s.localURL), "serve", "--config", brokerFile, "--listen", brokerAddr)
 			waitReady(t, s.broker, s.brokerURL+"/readyz")
 			for _, want := range []string{`"role_policy":"from IAM (1 policy)"`, "profile proven against the role's policy as deployed", `"isolation":"session-tags"`} {
@@ -125,10 +112,7 @@ func TestABACRolePolicyFromIAM(t *testing.T) {
 	}
 	t.Run("leaky role policy", func(t *testing.T) {
 		identityFile, brokerFile := writeE2EConfigs(t, "tvm-e2e-abac-leaky")
-		localAddr := testenv.FreeAddr(t)
-		localURL := "http://" + localAddr
-		local := start(t, "tvm-local", nil, "serve", "--listen", localAddr, "--issuer", localURL, "--config", identityFile)
-		waitReady(t, local, localURL+"/healthz")
+		localURL, _ := startLocal(t, "", "--config", identityFile)
 		out, code := run(t, brokerEnv(localURL), "tvm-broker", "serve", "--config", brokerFile, "--listen", "127.0.0.1:0")
 		if code == 0 {
 			t.Fatalf("the broker started with a leaky role policy:\n%s", out)

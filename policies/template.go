@@ -186,14 +186,20 @@ func addValues(vals map[string]any, v Values) error {
 	return nil
 }
 
-// checkUses checks that every placeholder in uses has a value.
+// checkUses checks that every placeholder in uses has a value, naming
+// every one that has none (sorted).
 func checkUses(vals map[string]any, uses map[string]bool) error {
+	var missing []string
 	for name := range uses {
 		if _, ok := vals[name]; !ok {
-			return fmt.Errorf("%w: the template uses %s but no bound target provides it", ErrInvalidParams, name)
+			missing = append(missing, name)
 		}
 	}
-	return nil
+	if len(missing) == 0 {
+		return nil
+	}
+	sort.Strings(missing)
+	return fmt.Errorf("%w: the template uses %s, which no bound target provides", ErrInvalidParams, strings.Join(missing, " and "))
 }
 
 // render substitutes vals (tree nodes) and encodes the result.

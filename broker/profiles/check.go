@@ -20,13 +20,18 @@ import (
 // is the sessions' source identity.
 const ProofSubject = "tvm-proof-subject"
 
-// check renders p for the proof tenants and the longest admitted tenant
-// id, judges what it grants, checks the tenant-dependent limits and runs
-// the proof unless disabled, filling rep (policy size, unproven grants,
-// proof).
+// check checks the tenant pattern against p's targets and tags, renders p
+// for the proof tenants, judges what it grants, renders it for the longest
+// admitted tenant id and runs the proof unless disabled, filling rep
+// (policy size, unproven grants, proof).
 func (e *env) check(field string, p *Profile, rep *Report) error {
 	for _, g := range p.extra {
 		rep.Unproven = append(rep.Unproven, g.String()+" (extra_actions)")
+	}
+	// The tenant pattern first: a pattern admitting ids a target cannot
+	// serve is named as such, not by a rendering that fails for them.
+	if err := e.checkPattern(field, p); err != nil {
+		return err
 	}
 	for _, tn := range e.tenants {
 		r, err := p.Render(tn)
@@ -42,7 +47,7 @@ func (e *env) check(field string, p *Profile, rep *Report) error {
 		}
 		rep.Unproven = append(rep.Unproven, unproven...)
 	}
-	if err := e.checkTenants(field, p); err != nil {
+	if err := e.renderLongest(field, p); err != nil {
 		return err
 	}
 	if e.proofOff {
@@ -108,10 +113,9 @@ func (e *env) proofSpec(p *Profile) policies.ProofSpec {
 	return spec
 }
 
-// checkTenants checks that every id the pattern admits can be served: each
-// binding's limits, the session tags that hold {tenant}, and the policy
-// rendered for the longest id.
-func (e *env) checkTenants(field string, p *Profile) error {
+// checkPattern checks that every id the pattern admits can be served:
+// each binding's limits and the session tags that hold {tenant}.
+func (e *env) checkPattern(field string, p *Profile) error {
 	for i, b := range p.bindings {
 		if err := b.CheckTenants(e.pattern); err != nil {
 			var se *policies.SettingError
@@ -127,6 +131,12 @@ func (e *env) checkTenants(field string, p *Profile) error {
 			return &config.FieldError{Field: fmt.Sprintf("%s.session_tags[%q]", field, t.Key), Problem: err.Error()}
 		}
 	}
+	return nil
+}
+
+// renderLongest renders p for the longest id the pattern admits: the
+// policy must lint within its limits for every admitted id.
+func (e *env) renderLongest(field string, p *Profile) error {
 	longest := e.pattern.Longest()
 	if _, err := p.Render(longest); err != nil {
 		return fmt.Errorf("%s (template %q, the longest tenant id auth.tenant_pattern admits, %d characters): %w",

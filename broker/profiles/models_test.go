@@ -78,7 +78,7 @@ func TestIsolationModels(t *testing.T) {
 		"bridge": {profile: config.Profile{RoleARN: siloRoleARN, Template: "dynamodb-read", TableARNs: []string{siloTableARN},
 			RolePolicyFiles: []string{roleFile("silo")}}, role: "from files (1 policy)", template: "dynamodb-read"},
 		"silo template on a shared table": {profile: config.Profile{RoleARN: siloRoleARN, Template: "dynamodb-silo-read", TableARNs: []string{testTableARN}},
-			want: "the template uses {{tenant_table_arns}} but no bound target provides it"},
+			want: "the template uses {{tenant_index_arns}} and {{tenant_table_arns}}, which no bound target provides"},
 		"abac, role from files": {profile: with(abac, func(p *config.Profile) { p.RolePolicyFiles = []string{roleFile("abac")} }),
 			role: "from files (1 policy)"},
 		"abac, role from IAM": {profile: with(abac, func(p *config.Profile) { p.RolePolicyFromIAM = true }),

@@ -119,7 +119,8 @@ func TestCompileRefusesBadConfig(t *testing.T) {
 		}, "differ in more than case"},
 		"transitive not a tag": {func(c *config.Config) { c.Profiles[1].TransitiveTagKeys = []string{"nope"} }, "profiles[1].transitive_tag_keys[0]"},
 		"policy over 2048 at start-up": {func(c *config.Config) {
-			c.Profiles[0].LeadingKeyFormat = strings.Repeat("k", 1000) + "{tenant}"
+			// A key within 1024 bytes for every admitted id, in a policy too long.
+			c.Profiles[0].LeadingKeyFormat = strings.Repeat("k", 950) + "{tenant}"
 			for i := range 8 {
 				c.Profiles[0].TableARNs = append(c.Profiles[0].TableARNs, testTableARN+strings.Repeat("x", i+1))
 			}
