@@ -176,7 +176,8 @@ func (e *Env) verifyS3(ctx context.Context, rep *Report) {
 	rep.Note += fmt.Sprintf(" On S3, tenant 1's prefix is tenants/1/ with the delimiter: the session policy's "+
 		"object ARN arn:aws:s3:::%s/tenants/1/* and its s3:prefix values tenants/1/ and tenants/1/* never reach "+
 		"tenants/12/, and a listing with prefix tenants/1 (which would list tenants/12/ too), with no prefix or "+
-		"with prefix \"\" is denied.", e.Config.Bucket)
+		"with prefix \"\" is denied. The abac-read rows get the same from the role's own statements on "+
+		"tenants/${aws:PrincipalTag/tenant}/, with no session policy.", e.Config.Bucket)
 }
 
 // runS3 obtains the identity's credentials, then runs op with an S3 client
