@@ -219,6 +219,36 @@ func (p *Prober) Policies() []*iam.Policy {
 	return out
 }
 
+// ConditionValues returns the values that conditions on key
+// (case-insensitively; Null conditions aside) in the Allow statements of
+// the policies deciding the session (Policies) name, in policy order
+// without repeats. Values holding a policy variable are left out: each
+// session resolves them, and the own and other rows check them. A battery
+// probes the values that are not its own tenant's: a constant one there
+// (a shared partition key, a shared prefix) would be reachable by every
+// tenant.
+func (p *Prober) ConditionValues(key string) []string {
+	var out []string
+	for _, pol := range p.Policies() {
+		for _, st := range pol.Statements {
+			if st.Effect != iam.Allow {
+				continue
+			}
+			for _, c := range st.Conditions {
+				if !strings.EqualFold(c.Key, key) || strings.EqualFold(c.Operator, "Null") {
+					continue
+				}
+				for _, v := range c.Values {
+					if !strings.Contains(v, "${") && !slices.Contains(out, v) {
+						out = append(out, v)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
 // Granted reports whether the profile grants action on resource: whether
 // the policies that say what the profile grants — the session policy when
 // the session has one (what the template promises), else the role's

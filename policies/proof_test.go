@@ -2,6 +2,7 @@ package policies_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -269,5 +270,51 @@ func BenchmarkProve(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// valuesBinding is a DynamoDB-placeholder binding whose battery records
+// what Prober.ConditionValues reports for key.
+type valuesBinding struct {
+	rawBinding
+	key string
+	got *[]string
+}
+
+func (b valuesBinding) Prove(p *policies.Prober, _, _ string) error {
+	*b.got = p.ConditionValues(b.key)
+	p.Check(policies.ProofRequest{Name: "Query own key", Action: "dynamodb:Query", Resource: demoTable,
+		Key: dynamodb.LeadingKeysKey, Values: []string{"Tenant#" + p.Tenant()}, Want: iam.Allowed})
+	return nil
+}
+
+// TestConditionValues: the values the session's Allow statements name for
+// a condition key, from the session and the role's policies, in order,
+// once each, without Null conditions, Deny statements or values holding a
+// policy variable.
+func TestConditionValues(t *testing.T) {
+	tpl, err := policies.ParseTemplate("t", "test", []byte(policy(
+		`{"Effect":"Allow","Action":"dynamodb:Query","Resource":"{{table_arns}}","Condition":{`+
+			`"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["{{leading_key}}","Tenant#shared"]},"Null":{"dynamodb:LeadingKeys":"false"}}}`,
+		`{"Effect":"Deny","Action":"dynamodb:Query","Resource":"*","Condition":{"ForAnyValue:StringEquals":{"dynamodb:LeadingKeys":"Tenant#denied"}}}`)),
+		targets.All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, err := iam.Parse("role", []byte(policy(`{"Effect":"Allow","Action":"dynamodb:Query","Resource":"*","Condition":{`+
+		`"ForAllValues:StringEquals":{"DynamoDB:leadingkeys":["Tenant#${aws:PrincipalTag/tenant}","Tenant#shared","Tenant#role"]}}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	b := valuesBinding{rawBinding: raw("Tenant#1", demoTable)[0].(rawBinding), key: dynamodb.LeadingKeysKey, got: &got}
+	// The rows fail (the session has no tag): only the values matter here.
+	var pe *policies.ProofError
+	if _, err := policies.Prove(policies.ProofSpec{Template: tpl, Bindings: []policies.Binding{b},
+		Role: policies.Role{Known: true, Policies: []*iam.Policy{role}}}); err != nil && !errors.As(err, &pe) {
+		t.Fatal(err)
+	}
+	if want := []string{"Tenant#1", "Tenant#shared", "Tenant#role"}; !slices.Equal(got, want) {
+		t.Errorf("ConditionValues = %q, want %q", got, want)
 	}
 }

@@ -53,7 +53,8 @@ func (b *binding) Prove(p *policies.Prober, own, other string) error {
 	if bt.own == bt.other {
 		return errors.New("the two sample tenants format to the same leading key")
 	}
-	bt.named = namedKeys(p.Policies(), bt.own, bt.other)
+	// Every other key the policies' LeadingKeys conditions name.
+	bt.named = slices.DeleteFunc(p.ConditionValues(LeadingKeysKey), func(k string) bool { return k == bt.own || k == bt.other })
 	for ti, t := range b.tables {
 		bt.suffix = ""
 		if len(b.tables) > 1 {
@@ -250,32 +251,4 @@ func (b *battery) row(name, action, resource string, keys []string, want iam.Out
 		Values:   keys,
 		Want:     want,
 	})
-}
-
-// namedKeys returns the dynamodb:LeadingKeys values that the conditions of
-// the Allow statements of pols name besides own and other (and besides
-// values holding policy variables, which each session resolves: the own
-// and other rows check them), in policy order without repeats: a constant
-// key there (a shared or another tenant's partition) would be reachable by
-// every tenant, so the proof checks each is denied.
-func namedKeys(pols []*iam.Policy, own, other string) []string {
-	var out []string
-	for _, p := range pols {
-		for _, st := range p.Statements {
-			if st.Effect != iam.Allow {
-				continue
-			}
-			for _, c := range st.Conditions {
-				if !isKeyCondition(c) {
-					continue
-				}
-				for _, v := range c.Values {
-					if v != own && v != other && !strings.Contains(v, "${") && !slices.Contains(out, v) {
-						out = append(out, v)
-					}
-				}
-			}
-		}
-	}
-	return out
 }

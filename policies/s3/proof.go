@@ -162,8 +162,17 @@ func (b *binding) Prove(p *policies.Prober, own, other string) error {
 		check(p, step{name: "GetObject own object (the profile grants the tenant nothing under its prefix)", action: actionGet,
 			resource: ownObjects[0] + proofObject, want: iam.Allowed}, "")
 	}
-	for _, s := range named(p.Policies(), ownObjects, ownPrefix, b.buckets) {
+	for _, s := range named(p.Policies(), ownObjects) {
 		check(p, s, "")
+	}
+	for _, v := range p.ConditionValues(PrefixKey) {
+		if strings.HasPrefix(v, ownPrefix) {
+			continue
+		}
+		for _, bk := range b.buckets {
+			check(p, step{name: fmt.Sprintf("ListBucket prefix %q named by the policy", v), action: listBucket,
+				resource: bk.arn(), listed: true, values: []string{sample(v)}, want: iam.ImplicitDeny}, "")
+		}
 	}
 	return nil
 }
@@ -183,59 +192,36 @@ func check(p *policies.Prober, s step, suffix string) {
 	p.Check(req)
 }
 
-// named returns denied rows for the object resources and s3:prefix values
-// that the Allow statements of pols name outside own's prefix, in policy
-// order without repeats: each object resource is probed with the first
-// object action its statement grants (wildcards replaced by "x"), each
-// prefix value with ListBucket on every bucket. Values holding a policy
-// variable are left out: each session resolves them, and the own and
-// other rows check them.
-func named(pols []*iam.Policy, ownObjects []string, ownPrefix string, buckets []bucket) []step {
+// named returns denied rows for the object resources that the Allow
+// statements of pols name outside own's prefix (ownObjects, one per
+// bucket), in policy order without repeats: each is probed with the first
+// object action its statement grants (wildcards replaced by "x").
+// Resources holding a policy variable are left out: each session resolves
+// them, and the own and other rows check them. (The s3:prefix values the
+// policies name are probed by Prove, through Prober.ConditionValues.)
+func named(pols []*iam.Policy, ownObjects []string) []step {
 	var out []step
 	seen := map[string]bool{}
 	for _, pol := range pols {
-		out = append(out, namedIn(pol, ownObjects, ownPrefix, buckets, seen)...)
-	}
-	return out
-}
-
-// namedIn returns named's rows for one policy; seen holds the values
-// already probed.
-func namedIn(pol *iam.Policy, ownObjects []string, ownPrefix string, buckets []bucket, seen map[string]bool) []step {
-	var out []step
-	for i := range pol.Statements {
-		st := &pol.Statements[i]
-		if st.Effect != iam.Allow {
-			continue
-		}
-		var first string
-		for _, a := range catalogue.Granted(st) {
-			if kindOf(a.Name) == kindObject {
-				first = a.Name
-				break
-			}
-		}
-		for _, r := range st.Resource {
-			if first == "" || !isObjectARN(r) || hasAnyPrefix(r, ownObjects) || strings.Contains(r, "${") || seen["r"+r] {
+		for i := range pol.Statements {
+			st := &pol.Statements[i]
+			if st.Effect != iam.Allow {
 				continue
 			}
-			seen["r"+r] = true
-			out = append(out, step{name: fmt.Sprintf("%s on %s named by the policy", first, r), action: first,
-				resource: sample(r), want: iam.ImplicitDeny})
-		}
-		for _, c := range st.Conditions {
-			if !strings.EqualFold(c.Key, PrefixKey) {
-				continue
+			var first string
+			for _, a := range catalogue.Granted(st) {
+				if kindOf(a.Name) == kindObject {
+					first = a.Name
+					break
+				}
 			}
-			for _, v := range c.Values {
-				if strings.HasPrefix(v, ownPrefix) || strings.Contains(v, "${") || seen["p"+v] {
+			for _, r := range st.Resource {
+				if first == "" || !isObjectARN(r) || hasAnyPrefix(r, ownObjects) || strings.Contains(r, "${") || seen[r] {
 					continue
 				}
-				seen["p"+v] = true
-				for _, bk := range buckets {
-					out = append(out, step{name: fmt.Sprintf("ListBucket prefix %q named by the policy", v), action: listBucket,
-						resource: bk.arn(), listed: true, values: []string{sample(v)}, want: iam.ImplicitDeny})
-				}
+				seen[r] = true
+				out = append(out, step{name: fmt.Sprintf("%s on %s named by the policy", first, r), action: first,
+					resource: sample(r), want: iam.ImplicitDeny})
 			}
 		}
 	}
