@@ -30,7 +30,11 @@ type Target interface {
 	// order LintStatement checks them.
 	Rules() []string
 	// LintStatement checks one Allow statement of a template or rendered
-	// policy that uses the target; nil means it passes.
+	// policy that uses the target; nil means it passes. The generic rules
+	// run after it (unknown-action: actions of no target, "*", NotAction;
+	// resource-scope: resources outside the profile, NotResource), so a
+	// target checks only what is its own; LintNot reports NotAction and
+	// NotResource reaching its actions under its own rule id.
 	LintStatement(st *iam.Statement) *Finding
 	// Bind validates a profile's settings for the target (decoded through
 	// s) and compiles them once into a Binding. Problems are *SettingError
@@ -56,9 +60,13 @@ type Binding interface {
 	// sample tenant other. Rows follow the grants: an own-tenant row for
 	// each action and resource form the profile grants (p.Granted,
 	// p.GrantedActions), denial rows for each granted action against the
-	// other tenant's resource forms, and the target's hazards whatever is
-	// granted. An error means the battery could not run (not a failing
-	// row).
+	// other tenant's resource forms, for every other value the policies'
+	// conditions on the target's isolating key name (p.ConditionValues),
+	// and the target's hazards whatever is granted; a profile that grants
+	// its tenant nothing on the target gets a failing own-tenant row. A
+	// battery whose resource ARNs name no account passes p.Account as
+	// ProofRequest.Account. An error means the battery could not run (not
+	// a failing row).
 	Prove(p *Prober, own, other string) error
 }
 
