@@ -16,8 +16,11 @@
 // List placeholders inside an array are spliced in as elements; as a bare
 // value they become an array. Any other string containing "{{" or "}}", and
 // placeholder syntax in an object key, is refused at load. A template uses a
-// target when it names one of the target's placeholders or grants one of its
-// actions; it must then name the target's required placeholders.
+// target when it names one of the target's placeholders or one of its
+// actions by the service prefix ("s3:GetObject"); it must then name at
+// least one of the target's isolating (Required) placeholders.
+// Cross-service grants ("*", NotAction) are left to the lint, which refuses
+// them.
 //
 // Rendering never splices strings: the template is parsed into an
 // order-preserving tree, placeholder strings are replaced by the values the
