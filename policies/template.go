@@ -69,8 +69,9 @@ type Template struct {
 func (t *Template) Name() string { return t.name }
 
 // Targets returns the targets the template uses: those whose placeholders
-// it names or whose actions it grants. A profile rendering it must bind
-// each of them. The slice must not be modified.
+// it names (one that names a known target's actions without its
+// placeholders is refused at load). A profile rendering it must bind each
+// of them. The slice must not be modified.
 func (t *Template) Targets() []Target { return t.targets }
 
 func (t *Template) lintOptions() LintOptions {
