@@ -24,7 +24,8 @@ type composeFile struct {
 // TestComposeCommandsAreAccepted checks that every command docker-compose.yml
 // runs names one of our binaries, a subcommand it has and only flags that
 // subcommand accepts (as its own --help lists them), and that the broker
-// config the compose file mounts passes `tvm-broker check`.
+// config the compose file mounts passes `tvm-broker check` with the broker
+// service's environment (its own identity on the local AWS).
 func TestComposeCommandsAreAccepted(t *testing.T) {
 	raw, err := os.ReadFile(filepath.Join(repoRoot(t), "docker-compose.yml"))
 	if err != nil {
@@ -79,8 +80,11 @@ func TestComposeCommandsAreAccepted(t *testing.T) {
 		t.Fatal("no compose command was checked")
 	}
 
-	out, code := run(t, nil, "tvm-broker", "check", "--config", filepath.Join(repoRoot(t), "examples", "broker.yaml"))
-	if code != 0 {
+	// The broker service's check, with its environment: the local AWS, which
+	// abac-read's role is read from through IAM (role_policy_from_iam).
+	local, _ := startLocal(t, "")
+	out, code := run(t, brokerEnv(local), "tvm-broker", "check", "--config", filepath.Join(repoRoot(t), "examples", "broker.yaml"))
+	if code != 0 || !strings.Contains(out, "ok: 8 profiles checked") {
 		t.Fatalf("tvm-broker check examples/broker.yaml: exit %d\n%s", code, out)
 	}
 }

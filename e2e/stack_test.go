@@ -172,24 +172,39 @@ type stack struct {
 // minidyn) and tvm-broker configured from examples/broker.yaml.
 func startStack(t *testing.T, backend string) *stack {
 	t.Helper()
-	localAddr, brokerAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	s := &stack{localURL: "http://" + localAddr, brokerURL: "http://" + brokerAddr}
-	args := []string{"serve", "--listen", localAddr, "--issuer", s.localURL}
+	brokerAddr := testenv.FreeAddr(t)
+	s := &stack{brokerURL: "http://" + brokerAddr}
+	s.localURL, s.local = startLocal(t, backend)
+	s.broker = start(t, "tvm-broker", brokerEnv(s.localURL),
+		"serve", "--config", filepath.Join(repoRoot(t), "examples", "broker.yaml"), "--listen", brokerAddr)
+	waitReady(t, s.broker, s.brokerURL+"/readyz")
+	return s
+}
+
+// startLocal starts tvm-local (with the given backend URL, "" = in-process
+// minidyn, and any further serve flags) and returns its URL once it is
+// ready.
+func startLocal(t *testing.T, backend string, flags ...string) (string, *process) {
+	t.Helper()
+	addr := testenv.FreeAddr(t)
+	url := "http://" + addr
+	args := append([]string{"serve", "--listen", addr, "--issuer", url}, flags...)
 	if backend != "" {
 		args = append(args, "--backend", backend)
 	}
-	s.local = start(t, "tvm-local", nil, args...)
-	waitReady(t, s.local, s.localURL+"/healthz")
+	p := start(t, "tvm-local", nil, args...)
+	waitReady(t, p, url+"/healthz")
+	return url, p
+}
 
-	s.broker = start(t, "tvm-broker", []string{
-		"AWS_ACCESS_KEY_ID=" + brokerKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + brokerSecret,
-		"AWS_ENDPOINT_URL=" + s.localURL,
-		"TVM_AUTH_ISSUER=" + s.localURL,
-		"TVM_AUTH_JWKS_URL=" + s.localURL + "/.well-known/jwks.json",
-	}, "serve", "--config", filepath.Join(repoRoot(t), "examples", "broker.yaml"), "--listen", brokerAddr)
-	waitReady(t, s.broker, s.brokerURL+"/readyz")
-	return s
+// brokerEnv is the broker's environment on the local AWS at localURL: its
+// own identity (what it assumes roles and reads their policies with,
+// role_policy_from_iam) and the local dev IdP as its token issuer.
+func brokerEnv(localURL string) []string {
+	return []string{
+		"AWS_ACCESS_KEY_ID=" + brokerKeyID, "AWS_SECRET_ACCESS_KEY=" + brokerSecret, "AWS_ENDPOINT_URL=" + localURL,
+		"TVM_AUTH_ISSUER=" + localURL, "TVM_AUTH_JWKS_URL=" + localURL + "/.well-known/jwks.json",
+	}
 }
 
 // adminEnv is the sample app's own identity on the local AWS.

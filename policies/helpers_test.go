@@ -14,8 +14,12 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/golden")
 
-// demoTable is the table the golden files are rendered for.
-const demoTable = "arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo"
+// demoTable is the table the golden files are rendered for; siloTable the
+// per-tenant tables of the silo templates' golden files.
+const (
+	demoTable = "arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo"
+	siloTable = "arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo-{tenant}"
+)
 
 func mustLoad(t testing.TB) *policies.Set {
 	t.Helper()

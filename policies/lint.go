@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -34,21 +35,69 @@ const (
 )
 
 // Rules lists every lint rule id: the document rules first, in the order
-// they are checked, then the statement rules of targets, target by target.
+// they are checked, then the statement rules of targets, target by target,
+// then the generic statement rules (unknown-action, resource-scope).
 func Rules(targets ...Target) []string {
 	out := []string{RuleInvalidJSON, RulePlaceholder, RuleCharset, RuleSize, RuleParse}
 	for _, t := range targets {
 		out = append(out, t.Rules()...)
 	}
-	return out
+	return append(out, RuleUnknownAction, RuleResourceScope)
 }
 
 // LintOptions tunes Lint.
 type LintOptions struct {
 	// Name labels the document in errors, e.g. `template "dynamodb-read"`.
 	Name string
-	// Targets whose statement rules apply (a template's Targets).
+	// Targets whose statement rules apply (a template's Targets); their
+	// actions are the only ones a statement may grant besides the
+	// profile's extra grants.
 	Targets []Target
+	// Profile is what the profile declares, for a policy rendered for one
+	// of its tenants. Nil when a template is linted on its own (at load,
+	// with its placeholders' symbolic samples): the rules that depend on
+	// the profile then refuse only what no profile could allow, and leave
+	// the rest for the rendered policy.
+	Profile *LintProfile
+}
+
+// LintProfile is the profile a rendered policy is linted against.
+type LintProfile struct {
+	// Tenant is the tenant the policy was rendered for.
+	Tenant string
+	// Bindings are the profile's target bindings; a binding that is a
+	// StatementLinter checks the statements in place of its target.
+	Bindings []Binding
+	// Resources are the resources the profile declares for Tenant: every
+	// placeholder value and every extra grant's resources. A statement's
+	// resources must lie within them (ResourceWithin).
+	Resources []string
+	// Extra are the profile's extra grants (unproven).
+	Extra []ExtraGrant
+}
+
+func (lp *LintProfile) declares(r string) bool {
+	return slices.ContainsFunc(lp.Resources, func(d string) bool { return ResourceWithin(r, d) })
+}
+
+// StatementLinter is implemented by a Binding whose statement rules depend
+// on the profile's settings (DynamoDB's per-tenant tables, say): a policy
+// rendered for tenant is checked by the binding's LintStatement instead of
+// its Target's, which checks templates at load.
+type StatementLinter interface {
+	LintStatement(st *iam.Statement, tenant string) *Finding
+}
+
+// statementLinter returns the statement check of t for opts.
+func (opts LintOptions) statementLinter(t Target) func(*iam.Statement) *Finding {
+	if opts.Profile != nil {
+		for _, b := range opts.Profile.Bindings {
+			if sl, ok := b.(StatementLinter); ok && b.Target().Name() == t.Name() {
+				return func(st *iam.Statement) *Finding { return sl.LintStatement(st, opts.Profile.Tenant) }
+			}
+		}
+	}
+	return t.LintStatement
 }
 
 // LintError is a lint finding. Error() names the rule, the document, the
@@ -85,11 +134,12 @@ func (e *LintError) Error() string {
 	return b.String()
 }
 
-// Lint checks a session policy document against every document rule and
-// the statement rules of opts.Targets, and returns the first finding as a
-// *LintError, or nil. Document rules (invalid-json, charset, size, parse)
-// come first, then the statement rules statement by statement; Deny
-// statements only take permissions away and are not checked.
+// Lint checks a session policy document against every document rule, the
+// statement rules of opts.Targets and the generic statement rules, and
+// returns the first finding as a *LintError, or nil. Document rules
+// (invalid-json, charset, size, parse) come first, then, statement by
+// statement, the targets' rules and the generic ones; Deny statements only
+// take permissions away and are not checked.
 func Lint(doc []byte, opts LintOptions) error {
 	tree, err := parseTree(doc)
 	if err != nil {
@@ -115,13 +165,18 @@ func lintParsed(compact []byte, tree any, opts LintOptions) error {
 	if err != nil {
 		return docErr(opts, RuleParse, "IAM policy parser refused it: "+err.Error(), "")
 	}
+	linters := make([]func(*iam.Statement) *Finding, 0, len(opts.Targets)+1)
+	for _, t := range opts.Targets {
+		linters = append(linters, opts.statementLinter(t))
+	}
+	linters = append(linters, func(st *iam.Statement) *Finding { return lintScope(st, opts) })
 	for i := range pol.Statements {
 		st := &pol.Statements[i]
 		if st.Effect != iam.Allow {
 			continue // Deny statements only take permissions away.
 		}
-		for _, t := range opts.Targets {
-			if f := t.LintStatement(st); f != nil {
+		for _, lint := range linters {
+			if f := lint(st); f != nil {
 				return &LintError{Rule: f.Rule, Detail: f.Detail, Policy: opts.Name, Statement: i, Sid: st.Sid, Text: f.Text}
 			}
 		}

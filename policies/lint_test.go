@@ -10,6 +10,7 @@ import (
 
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/dynamodb"
+	"github.com/tvmkit/tvm/policies/s3"
 	"github.com/tvmkit/tvm/policies/targets"
 )
 
@@ -68,25 +69,50 @@ func TestLint(t *testing.T) {
 		rule      string // "" = passes
 		statement int
 		sid, text string
+		targets   []policies.Target // nil = targets.All()
 	}{
 		"shipped shape passes": {doc: policy(queryStmt)},
 		"deny statements are not checked": {doc: policy(queryStmt,
 			`{"Effect":"Deny","Action":"dynamodb:*","Resource":"*","Condition":{"StringLike":{"dynamodb:LeadingKeys":"x*"}}}`)},
-		"non-target service passes": {doc: policy(queryStmt, `{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}`)},
-		"keyed wildcard passes":     {doc: policy(`{"Effect":"Allow","Action":"dynamodb:*Item",` + tableRes + `,` + goodCond + `}`)},
-		"indented input passes":     {doc: "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": " + queryStmt + "\n}"},
-		"latin-1 passes":            {doc: policy(strings.Replace(queryStmt, "Tenant#1", "Tenant#é", 1))},
-		"not JSON":                  {doc: `{"Version"`, rule: policies.RuleInvalidJSON, statement: -1},
-		"empty":                     {doc: ``, rule: policies.RuleInvalidJSON, statement: -1},
-		"duplicate key":             {doc: `{"Version":"2012-10-17","Version":"2008-10-17","Statement":[]}`, rule: policies.RuleInvalidJSON, statement: -1},
-		"array top level":           {doc: `[]`, rule: policies.RuleParse, statement: -1},
-		"charset raw":               {doc: policy(strings.Replace(queryStmt, "Tenant#1", "Tenant#\u2028", 1)), rule: policies.RuleCharset, statement: -1, text: "\u2028"},
-		"charset escaped":           {doc: policy(strings.Replace(queryStmt, "Tenant#1", `Tenant#\u0001`, 1)), rule: policies.RuleCharset, statement: -1, text: "Tenant#\x01"},
-		"invalid UTF-8":             {doc: policy(strings.Replace(queryStmt, "Tenant#1", "Tenant#\xff", 1)), rule: policies.RuleCharset, statement: -1},
-		"size":                      {doc: policy(queryStmt, strings.Repeat(`{"Effect":"Deny","Action":"s3:*","Resource":"*"},`, 40)+queryStmt), rule: policies.RuleSize, statement: -1},
+		// Issue 14, hole 1: grants outside every target are judged.
+		"non-DynamoDB allow on every bucket": {doc: policy(queryStmt, `{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}`),
+			rule: policies.RuleUnknownAction, statement: 1, text: "s3:GetObject", targets: []policies.Target{dynamodb.Target}},
+		"S3 allow on every bucket, judged by the S3 target": {doc: policy(queryStmt, `{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}`),
+			rule: s3.RuleResource, statement: 1, text: "*"},
+		"another service on every resource": {doc: policy(queryStmt, `{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"*"}`),
+			rule: policies.RuleUnknownAction, statement: 1, text: "sqs:SendMessage"},
+		"sts:AssumeRole on every role": {doc: policy(queryStmt, `{"Sid":"Chain","Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}`),
+			rule: policies.RuleUnknownAction, statement: 1, sid: "Chain", text: "sts:AssumeRole"},
+		"sts:* on a named role": {doc: policy(queryStmt, `{"Effect":"Allow","Action":"sts:*","Resource":"arn:aws:iam::123456789012:role/x"}`),
+			rule: policies.RuleUnknownAction, statement: 1, text: "sts:*"},
+		"cross-service wildcard": {doc: policy(queryStmt, `{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::b/k"}`),
+			rule: dynamodb.RuleKeylessAction, statement: 1, text: "*"},
+		"cross-service wildcard, without targets": {doc: policy(`{"Effect":"Allow","Action":"*","Resource":"arn:aws:s3:::b/k"}`),
+			rule: policies.RuleUnknownAction, statement: 0, text: "*", targets: []policies.Target{}},
+		"another service's action on a named resource is left for the profile": {doc: policy(queryStmt,
+			`{"Effect":"Allow","Action":"sqs:SendMessage","Resource":"arn:aws:sqs:us-east-1:123456789012:audit"}`)},
+		// Issue 14, hole 2: resources written into a template.
+		"region and account wildcards": {doc: policy(strings.Replace(queryStmt, `"Resource":["`+demoTable+`",`, `"Resource":["arn:aws:dynamodb:*:*:table/tvm-demo",`, 1)),
+			rule: policies.RuleResourceScope, statement: 0, sid: "Read", text: "arn:aws:dynamodb:*:*:table/tvm-demo"},
+		"partition variable": {doc: policy(strings.Replace(queryStmt, `"Resource":["`+demoTable+`",`, `"Resource":["arn:${aws:PrincipalTag/p}:dynamodb:us-east-1:123456789012:table/t",`, 1)),
+			rule: policies.RuleResourceScope, statement: 0, sid: "Read"},
+		"keyed wildcard passes": {doc: policy(`{"Effect":"Allow","Action":"dynamodb:*Item",` + tableRes + `,` + goodCond + `}`)},
+		"indented input passes": {doc: "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": " + queryStmt + "\n}"},
+		"latin-1 passes":        {doc: policy(strings.Replace(queryStmt, "Tenant#1", "Tenant#é", 1))},
+		"not JSON":              {doc: `{"Version"`, rule: policies.RuleInvalidJSON, statement: -1},
+		"empty":                 {doc: ``, rule: policies.RuleInvalidJSON, statement: -1},
+		"duplicate key":         {doc: `{"Version":"2012-10-17","Version":"2008-10-17","Statement":[]}`, rule: policies.RuleInvalidJSON, statement: -1},
+		"array top level":       {doc: `[]`, rule: policies.RuleParse, statement: -1},
+		"charset raw":           {doc: policy(strings.Replace(queryStmt, "Tenant#1", "Tenant#\u2028", 1)), rule: policies.RuleCharset, statement: -1, text: "\u2028"},
+		"charset escaped":       {doc: policy(strings.Replace(queryStmt, "Tenant#1", `Tenant#\u0001`, 1)), rule: policies.RuleCharset, statement: -1, text: "Tenant#\x01"},
+		"invalid UTF-8":         {doc: policy(strings.Replace(queryStmt, "Tenant#1", "Tenant#\xff", 1)), rule: policies.RuleCharset, statement: -1},
+		"size":                  {doc: policy(queryStmt, strings.Repeat(`{"Effect":"Deny","Action":"s3:*","Resource":"*"},`, 40)+queryStmt), rule: policies.RuleSize, statement: -1},
 		"notaction": {doc: policy(queryStmt, `{"Sid":"Nope","Effect":"Allow","NotAction":"s3:*",`+tableRes+`,`+goodCond+`}`),
 			rule: dynamodb.RuleNotAction, statement: 1, sid: "Nope", text: "s3:*"},
-		"notaction excluding every target's service passes": {doc: policy(queryStmt, `{"Effect":"Allow","NotAction":["dynamodb:*","s3:*","iam:*"],"Resource":"*"}`)},
+		"notaction excluding all of dynamodb and s3 grants every other service": {doc: policy(queryStmt, `{"Effect":"Allow","NotAction":["dynamodb:*","s3:*","iam:*"],"Resource":"*"}`),
+			rule: policies.RuleUnknownAction, statement: 1, text: "dynamodb:*,s3:*,iam:*"},
+		"notaction excluding dynamodb grants S3": {doc: policy(queryStmt, `{"Effect":"Allow","NotAction":["dynamodb:*","iam:*"],"Resource":"*"}`),
+			rule: s3.RuleNotAction, statement: 1, text: "dynamodb:*,iam:*"},
 		"notresource": {doc: policy(`{"Effect":"Allow","Action":"dynamodb:Query","NotResource":"arn:aws:s3:::x",` + goodCond + `}`),
 			rule: dynamodb.RuleNotAction, statement: 0, text: "arn:aws:s3:::x"},
 		"scan": {doc: policy(`{"Sid":"S","Effect":"Allow","Action":["dynamodb:Query","dynamodb:scan"],` + tableRes + `,` + goodCond + `}`),
@@ -124,7 +150,11 @@ func TestLint(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			err := policies.Lint([]byte(tc.doc), policies.LintOptions{Name: "test", Targets: targets.All()})
+			known := tc.targets
+			if known == nil {
+				known = targets.All()
+			}
+			err := policies.Lint([]byte(tc.doc), policies.LintOptions{Name: "test", Targets: known})
 			if tc.rule == "" {
 				if err != nil {
 					t.Fatalf("Lint: %v", err)

@@ -3,15 +3,70 @@ package policies
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/tvmkit/tvm/policies/iam"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
 
+// Isolation names what keeps a tenant's session away from other tenants'
+// resources.
+type Isolation string
+
+// Isolation models.
+const (
+	// IsolationSessionPolicy: the session policy the template renders for
+	// the tenant isolates; the role's policies, when known, are intersected
+	// with it. The default.
+	IsolationSessionPolicy Isolation = "session-policy"
+	// IsolationSessionTags: the role's own policies isolate, through the
+	// session tags the broker sets (aws:PrincipalTag/<key>); a template, if
+	// any, narrows further. The role's policies must be known.
+	IsolationSessionTags Isolation = "session-tags"
+)
+
+// Role is the role a profile's sessions assume, as the proof sees it.
+type Role struct {
+	// ARN is the role's ARN: it gives the session's principal keys. Empty
+	// means a placeholder, arn:aws:iam::000000000000:role/tvm-proof.
+	ARN string
+	// ID is the role's unique id (AROA...), as IAM reports it; empty means
+	// a synthetic id derived from ARN.
+	ID string
+	// Known says Policies are the role's identity-based policies as
+	// deployed (possibly none). When false the role's policies are
+	// unknown: the proof assumes a role that allows everything, so that
+	// the session policy alone decides.
+	Known    bool
+	Policies []*iam.Policy
+	// Tags are the role's own tags, which the session carries as
+	// aws:PrincipalTag/<key> unless a session tag of the same key (in any
+	// case) overrides them.
+	Tags []iam.Tag
+}
+
+// SessionShape is what the broker puts into a tenant's session besides
+// the policy: its name, its tags and its source identity.
+type SessionShape struct {
+	// Name returns the RoleSessionName of tenant's session; nil means
+	// "t-<tenant>".
+	Name func(tenant string) string
+	// Tags returns the session tags of tenant's session; nil means none.
+	Tags func(tenant string) []iam.Tag
+	// SourceIdentity is the session's source identity ("" = none).
+	SourceIdentity string
+}
+
 // ProofSpec says what to prove: the template rendered for two sample
-// tenants with a profile's bindings keeps each tenant to its own resources.
+// tenants with a profile's bindings — or, for session-tags isolation, the
+// role's policies with each tenant's tags — keeps each tenant to its own
+// resources.
 type ProofSpec struct {
+	// Template renders the session policy; nil only for session-tags
+	// isolation without a session policy.
 	Template *Template
 	// Bindings are the profile's target bindings; they must cover the
 	// template's Targets.
@@ -19,7 +74,24 @@ type ProofSpec struct {
 	// Tenants are the two sample tenants (zero = tenant.ProofTenants). They
 	// must differ and be ids the tenant pattern accepts.
 	Tenants [2]string
+	// Isolation is the profile's isolation model (zero = session-policy).
+	Isolation Isolation
+	// Role is the role the sessions assume (zero = unknown, allow-all).
+	Role Role
+	// Session describes the tenant sessions the broker creates.
+	Session SessionShape
+	// Region is aws:RequestedRegion for a request whose resource ARN names
+	// no region; "" means DefaultProofRegion.
+	Region string
+	// Time is the time of the proof's requests (aws:CurrentTime,
+	// aws:EpochTime, and aws:TokenIssueTime: the session was just issued);
+	// zero means now.
+	Time time.Time
 }
+
+// DefaultProofRegion is aws:RequestedRegion for regionless resources when
+// ProofSpec.Region is empty.
+const DefaultProofRegion = "us-east-1"
 
 // ProofRow is one evaluated request of a proof battery.
 type ProofRow struct {
@@ -45,16 +117,23 @@ type ProofReport struct {
 
 // ProofError reports the first failing row of a proof.
 type ProofError struct {
+	// Template names the template proved; "" when the session had no
+	// session policy (session-tags isolation), and Role names the role.
 	Template string
+	Role     string
 	Row      ProofRow
 	Failed   int // failing rows in total
 }
 
 // Error implements error.
 func (e *ProofError) Error() string {
+	subject := fmt.Sprintf("template %q", e.Template)
+	if e.Template == "" {
+		subject = fmt.Sprintf("role %q (no session policy)", e.Role)
+	}
 	// Row names hold validated tenant ids (no quotes), so they are not re-quoted.
-	msg := fmt.Sprintf("policies: isolation proof of template %q failed at row [%s] (%s): want %s, got %s, decided by %s",
-		e.Template, e.Row.Name, describeRequest(e.Row), e.Row.Want, e.Row.Got, e.Row.Statement)
+	msg := fmt.Sprintf("policies: isolation proof of %s failed at row [%s] (%s): want %s, got %s, decided by %s",
+		subject, e.Row.Name, describeRequest(e.Row), e.Row.Want, e.Row.Got, e.Row.Statement)
 	if e.Failed > 1 {
 		msg += fmt.Sprintf(" (and %d more failing rows)", e.Failed-1)
 	}
@@ -78,40 +157,124 @@ func describeRequest(r ProofRow) string {
 	return s + ", " + short + " [" + strings.Join(r.Values, ", ") + "]"
 }
 
-// proofIdentity is the role policy of the proof session: allow everything,
-// so the session policy alone decides.
-var proofIdentity = func() *iam.Policy {
-	p, err := iam.Parse("role policy", []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`))
+// allowAll is the role policy of a role whose policies are unknown: allow
+// everything, so that the session policy alone decides.
+var allowAll = func() *iam.Policy {
+	p, err := iam.Parse("assumed allow-all role policy", []byte(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}`))
 	if err != nil {
 		panic(err)
 	}
 	return p
 }()
 
-// Prober evaluates a battery's requests against one tenant's rendered
-// session policy. It is the one place that builds the proof's evaluation
-// input: the role's policies, the session policy and the request's global
-// condition keys.
+// placeholderRole is the role of a ProofSpec whose Role.ARN is empty.
+const placeholderRole = "arn:aws:iam::000000000000:role/tvm-proof"
+
+// Prober evaluates a battery's requests for one tenant's session. It is
+// the one place that builds the proof's evaluation input: the role's
+// policies (or an allow-all role), the session policy, and the condition
+// keys a real request of the session carries (see GlobalKeys).
 type Prober struct {
-	tenant  string
-	session *iam.Policy
-	in      iam.Input
-	rows    []ProofRow
+	tenant    string
+	session   *iam.Policy // nil: no session policy
+	sess      iam.Session // the tenant's session
+	grants    iam.Session // Allow statements without conditions, for Granted
+	roleKnown bool
+	region    string
+	rows      []ProofRow
+	reqs      []ProofRequest // the request of each row
 }
 
-func newProber(tenantID string, session *iam.Policy) *Prober {
-	return &Prober{
-		tenant:  tenantID,
-		session: session,
-		in:      iam.Input{Identity: []*iam.Policy{proofIdentity}, Session: []*iam.Policy{session}},
-	}
-}
-
-// Tenant returns the tenant whose policy is evaluated.
+// Tenant returns the tenant whose session is evaluated.
 func (p *Prober) Tenant() string { return p.tenant }
 
-// Session returns the parsed session policy.
+// Session returns the parsed session policy (nil when the session has
+// none: session-tags isolation without a template).
 func (p *Prober) Session() *iam.Policy { return p.session }
+
+// Account returns the session's aws:PrincipalAccount: the role's account.
+// A battery whose resource ARNs name no account (S3's) passes it as
+// ProofRequest.Account, taking the profile's resources to be in the role's
+// account.
+func (p *Prober) Account() string {
+	if p.sess.Account != "" {
+		return p.sess.Account
+	}
+	if parts := strings.SplitN(p.sess.PrincipalARN, ":", 6); len(parts) == 6 {
+		return parts[4]
+	}
+	return ""
+}
+
+// Policies returns every policy that decides the session's requests: the
+// session policy, if any, then the role's policies, when known.
+func (p *Prober) Policies() []*iam.Policy {
+	var out []*iam.Policy
+	if p.session != nil {
+		out = append(out, p.session)
+	}
+	if p.roleKnown {
+		out = append(out, p.sess.Identity...)
+	}
+	return out
+}
+
+// ConditionValues returns the values that conditions on key
+// (case-insensitively; Null conditions aside) in the Allow statements of
+// the policies deciding the session (Policies) name, in policy order
+// without repeats. Values holding a policy variable are left out: each
+// session resolves them, and the own and other rows check them. A battery
+// probes the values that are not its own tenant's: a constant one there
+// (a shared partition key, a shared prefix) would be reachable by every
+// tenant.
+func (p *Prober) ConditionValues(key string) []string {
+	var out []string
+	for _, pol := range p.Policies() {
+		for _, st := range pol.Statements {
+			if st.Effect != iam.Allow {
+				continue
+			}
+			for _, c := range st.Conditions {
+				if !strings.EqualFold(c.Key, key) || strings.EqualFold(c.Operator, "Null") {
+					continue
+				}
+				for _, v := range c.Values {
+					if !strings.Contains(v, "${") && !slices.Contains(out, v) {
+						out = append(out, v)
+					}
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Granted reports whether the profile grants action on resource: whether
+// the policies that say what the profile grants — the session policy when
+// the session has one (what the template promises), else the role's
+// policies — name them in an Allow statement, conditions aside, policy
+// variables resolved for this session. Batteries make an own-tenant row
+// for each resource form a profile grants, and none for those it does not
+// (a table-only profile gets no index rows); the row itself is then
+// evaluated against the role's policies too, so a role as deployed that
+// lacks what the template grants fails it.
+func (p *Prober) Granted(action, resource string) bool {
+	return p.grants.Evaluate(action, resource, nil).Allowed()
+}
+
+// GrantedActions returns the names of c's actions the profile grants
+// somewhere (any resource, conditions aside): those the session policy
+// names when the session has one, else those the role's policies name.
+func (p *Prober) GrantedActions(c *Catalogue) map[string]bool {
+	if p.session != nil {
+		return c.GrantedBy(p.session)
+	}
+	out := map[string]bool{}
+	for _, pol := range p.sess.Identity {
+		maps.Copy(out, c.GrantedBy(pol))
+	}
+	return out
+}
 
 // ProofRequest is one request of a battery.
 type ProofRequest struct {
@@ -119,27 +282,39 @@ type ProofRequest struct {
 	Name     string
 	Action   string // full action, "service:Name"
 	Resource string
-	// Account is the account of the session's principal (the resource's).
+	// Account is the account owning the resource (aws:ResourceAccount);
+	// "" means the account field of Resource.
 	Account string
 	// Key and Values set one request condition key (Values nil = absent).
 	Key    string
 	Values []string
-	Want   iam.Outcome
+	// Context holds further request condition keys (s3:prefix and
+	// s3:delimiter, say). Keys the session owns (aws:PrincipalTag/..., see
+	// iam.Session) cannot be set here.
+	Context map[string][]string
+	// WithoutTags evaluates the request for a session of the same role
+	// without the profile's session tags (one assumed directly, by an
+	// administrator say).
+	WithoutTags bool
+	Want        iam.Outcome
 }
 
 // Check evaluates r and records the row.
 func (p *Prober) Check(r ProofRequest) {
-	ctx := map[string][]string{}
+	ctx := make(map[string][]string, len(r.Context)+3)
+	maps.Copy(ctx, r.Context)
 	if r.Key != "" && r.Values != nil {
 		ctx[r.Key] = r.Values
 	}
-	req := iam.Request{
-		Principal: fmt.Sprintf("arn:aws:sts::%s:assumed-role/tvm-proof/t-%s", r.Account, p.tenant),
-		Action:    r.Action,
-		Resource:  r.Resource,
-		Context:   ctx,
+	p.requestKeys(ctx, r)
+	s := &p.sess
+	if r.WithoutTags {
+		untagged := p.sess
+		untagged.Tags = nil
+		s = &untagged
 	}
-	d := iam.Evaluate(req, p.in)
+	d := s.Evaluate(r.Action, r.Resource, ctx)
+	p.reqs = append(p.reqs, r)
 	p.rows = append(p.rows, ProofRow{
 		Name:      fmt.Sprintf("tenant %q: %s", p.tenant, r.Name),
 		Tenant:    p.tenant,
@@ -152,6 +327,44 @@ func (p *Prober) Check(r ProofRequest) {
 		OK:        d.Allowed() == (r.Want == iam.Allowed),
 		Statement: describeDecision(d),
 	})
+}
+
+// requestKeys adds the per-request global keys to ctx, unless the battery
+// set them: aws:RequestedRegion (the resource's region, else the spec's)
+// and aws:ResourceAccount (the resource's account).
+func (p *Prober) requestKeys(ctx map[string][]string, r ProofRequest) {
+	parts := strings.SplitN(r.Resource, ":", 6)
+	region, account := p.region, r.Account
+	if len(parts) == 6 {
+		if parts[3] != "" {
+			region = parts[3]
+		}
+		if account == "" {
+			account = parts[4]
+		}
+	}
+	setDefault := func(k, v string) {
+		if _, ok := ctx[k]; !ok && v != "" {
+			ctx[k] = []string{v}
+		}
+	}
+	setDefault("aws:RequestedRegion", region)
+	setDefault("aws:ResourceAccount", account)
+}
+
+// untaggedRows repeats every own-tenant row recorded so far for a session
+// without the profile's session tags, wanting it denied: under session-tags
+// isolation a session without the tags must reach nothing.
+func (p *Prober) untaggedRows() {
+	reqs := slices.Clone(p.reqs)
+	for _, r := range reqs {
+		if r.Want != iam.Allowed || r.WithoutTags {
+			continue
+		}
+		r.Name += ", session without tags"
+		r.WithoutTags, r.Want = true, iam.ImplicitDeny
+		p.Check(r)
+	}
 }
 
 func describeDecision(d iam.Decision) string {
@@ -168,14 +381,18 @@ func describeDecision(d iam.Decision) string {
 	return s
 }
 
-// Prove renders spec.Template for both sample tenants and runs, on each
-// rendered policy as the session policy of an allow-all role, the proof
-// battery of every binding: the tenant reaches its own resources and never
-// the other tenant's, nor anything a key-less request would reach (see each
-// target's battery).
+// Prove runs, for each of the two sample tenants, the proof battery of
+// every binding on the tenant's session: its session policy (the template
+// rendered for the tenant, unless session-tags isolation runs without one)
+// and the role's policies (an allow-all role when they are unknown), with
+// the condition keys a real request carries (GlobalKeys). The tenant must
+// reach its own resources with every action the profile grants, and never
+// the other tenant's, nor anything a key-less request would reach (see
+// each target's battery). Under session-tags isolation every own-tenant
+// row is repeated for a session without the tags, which must be denied.
 //
-// Prove does not lint: it is an independent check of what the policy
-// actually allows. It returns the report together with a *ProofError when
+// Prove does not lint: it is an independent check of what the policies
+// actually allow. It returns the report together with a *ProofError when
 // any row fails; other errors (bad spec, render failure) come without a
 // report.
 func Prove(spec ProofSpec) (*ProofReport, error) {
@@ -183,39 +400,55 @@ func Prove(spec ProofSpec) (*ProofReport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("policies: prove: %w", err)
 	}
+	env := newProofEnv(spec)
 	report := &ProofReport{OK: true}
 	for self := range 2 {
 		own, other := tenants[self], tenants[1-self]
-		r, _, err := spec.Template.renderFor(own, spec.Bindings)
-		if err != nil {
-			return nil, fmt.Errorf("policies: prove: %w", err)
+		var session *iam.Policy
+		if spec.Template != nil {
+			r, _, err := spec.Template.renderFor(own, spec.Bindings)
+			if err != nil {
+				return nil, fmt.Errorf("policies: prove: %w", err)
+			}
+			if session, err = iam.Parse("session policy", r.JSON); err != nil {
+				return nil, fmt.Errorf("policies: prove: template %q rendered for tenant %q: %w", spec.Template.Name(), own, err)
+			}
 		}
-		session, err := iam.Parse("session policy", r.JSON)
-		if err != nil {
-			return nil, fmt.Errorf("policies: prove: template %q rendered for tenant %q: %w", spec.Template.Name(), own, err)
-		}
-		p := newProber(own, session)
+		p := env.prober(own, session)
 		for _, b := range spec.Bindings {
 			if err := b.Prove(p, own, other); err != nil {
 				return nil, fmt.Errorf("policies: prove: target %s: %w", b.Target().Name(), err)
 			}
 		}
+		if spec.Isolation == IsolationSessionTags {
+			p.untaggedRows()
+		}
 		report.Rows = append(report.Rows, p.rows...)
 	}
+	return report, report.firstFailure(spec)
+}
+
+// firstFailure marks the report failed and returns a *ProofError for its
+// first failing row, if any.
+func (r *ProofReport) firstFailure(spec ProofSpec) error {
 	failed, first := 0, -1
-	for i := range report.Rows {
-		if !report.Rows[i].OK {
+	for i := range r.Rows {
+		if !r.Rows[i].OK {
 			failed++
 			if first < 0 {
 				first = i
 			}
 		}
 	}
-	if first >= 0 {
-		report.OK = false
-		return report, &ProofError{Template: spec.Template.Name(), Row: report.Rows[first], Failed: failed}
+	if first < 0 {
+		return nil
 	}
-	return report, nil
+	r.OK = false
+	e := &ProofError{Role: spec.Role.ARN, Row: r.Rows[first], Failed: failed}
+	if spec.Template != nil {
+		e.Template = spec.Template.Name()
+	}
+	return e
 }
 
 // checkSpec validates spec and returns its two tenants.
@@ -225,8 +458,12 @@ func checkSpec(spec ProofSpec) ([2]string, error) {
 		tenants = tenant.ProofTenants
 	}
 	switch {
-	case spec.Template == nil:
+	case spec.Isolation != "" && spec.Isolation != IsolationSessionPolicy && spec.Isolation != IsolationSessionTags:
+		return tenants, fmt.Errorf("unknown isolation %q", spec.Isolation)
+	case spec.Template == nil && spec.Isolation != IsolationSessionTags:
 		return tenants, errors.New("no template")
+	case spec.Isolation == IsolationSessionTags && !spec.Role.Known:
+		return tenants, errors.New("session-tags isolation rests on the role's policies, which are unknown: nothing to prove")
 	case len(spec.Bindings) == 0:
 		return tenants, errors.New("no target bindings")
 	case tenants[0] == tenants[1]:
@@ -243,8 +480,8 @@ func checkSpec(spec ProofSpec) ([2]string, error) {
 	return tenants, nil
 }
 
-// CheckBindings reports whether bindings bind every target t uses, each
-// once.
+// CheckBindings reports whether bindings bind every target t uses (none
+// when t is nil), each once.
 func CheckBindings(t *Template, bindings []Binding) error {
 	bound := map[string]bool{}
 	for _, b := range bindings {
@@ -253,6 +490,9 @@ func CheckBindings(t *Template, bindings []Binding) error {
 			return fmt.Errorf("target %s is bound twice", name)
 		}
 		bound[name] = true
+	}
+	if t == nil {
+		return nil
 	}
 	for _, tg := range t.Targets() {
 		if !bound[tg.Name()] {

@@ -30,7 +30,11 @@ type Target interface {
 	// order LintStatement checks them.
 	Rules() []string
 	// LintStatement checks one Allow statement of a template or rendered
-	// policy that uses the target; nil means it passes.
+	// policy that uses the target; nil means it passes. The generic rules
+	// run after it (unknown-action: actions of no target, "*", NotAction;
+	// resource-scope: resources outside the profile, NotResource), so a
+	// target checks only what is its own; LintNot reports NotAction and
+	// NotResource reaching its actions under its own rule id.
 	LintStatement(st *iam.Statement) *Finding
 	// Bind validates a profile's settings for the target (decoded through
 	// s) and compiles them once into a Binding. Problems are *SettingError
@@ -51,9 +55,18 @@ type Binding interface {
 	// within their limits and characters the target's resources accept.
 	// Start-up calls it once per profile; Values may then rely on it.
 	CheckTenants(p *tenant.Pattern) error
-	// Prove runs the target's proof battery on p (the session policy
-	// rendered for tenant own) against the sample tenant other. An error
-	// means the battery could not run (not a failing row).
+	// Prove runs the target's proof battery on p (the session of tenant
+	// own: its session policy, the role's policies, its keys) against the
+	// sample tenant other. Rows follow the grants: an own-tenant row for
+	// each action and resource form the profile grants (p.Granted,
+	// p.GrantedActions), denial rows for each granted action against the
+	// other tenant's resource forms, for every other value the policies'
+	// conditions on the target's isolating key name (p.ConditionValues),
+	// and the target's hazards whatever is granted; a profile that grants
+	// its tenant nothing on the target gets a failing own-tenant row. A
+	// battery whose resource ARNs name no account passes p.Account as
+	// ProofRequest.Account. An error means the battery could not run (not
+	// a failing row).
 	Prove(p *Prober, own, other string) error
 }
 
@@ -80,8 +93,9 @@ type Placeholder struct {
 	// List is true for a list value: spliced into an enclosing array, an
 	// array elsewhere.
 	List bool
-	// Required placeholders must appear in every template that uses the
-	// target (the isolating value, such as the partition key).
+	// Required marks the isolating placeholders (a partition key, the
+	// tenant's own tables): a template that uses the target must use at
+	// least one of them.
 	Required bool
 	// Sample is the symbolic value (string, or []string for a list) that
 	// templates are linted with at load, before any tenant exists.

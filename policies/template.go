@@ -69,8 +69,9 @@ type Template struct {
 func (t *Template) Name() string { return t.name }
 
 // Targets returns the targets the template uses: those whose placeholders
-// it names or whose actions it grants. A profile rendering it must bind
-// each of them. The slice must not be modified.
+// it names (one that names a known target's actions without its
+// placeholders is refused at load). A profile rendering it must bind each
+// of them. The slice must not be modified.
 func (t *Template) Targets() []Target { return t.targets }
 
 func (t *Template) lintOptions() LintOptions {
@@ -85,14 +86,53 @@ func (t *Template) lintOptions() LintOptions {
 // tenant.CheckRunes. Lint findings are *LintError; problems with the
 // tenant or the values wrap ErrInvalidParams.
 func (t *Template) Render(tenantID string, bindings []Binding) (*Rendered, error) {
-	r, tree, err := t.renderFor(tenantID, bindings)
+	return t.RenderWith(tenantID, bindings, nil)
+}
+
+// RenderWith is Render for a profile that lists extra grants: the
+// template may then also grant those actions on those resources (and
+// nothing else outside its targets). The lint sees the profile: the
+// resources it declares for the tenant (every placeholder value and every
+// extra grant's resources; rule resource-scope), its extra grants (rule
+// unknown-action) and its bindings (a StatementLinter binding checks the
+// statements for its target).
+func (t *Template) RenderWith(tenantID string, bindings []Binding, extra []ExtraGrant) (*Rendered, error) {
+	vals, err := t.values(tenantID, bindings)
+	if err != nil {
+		return nil, fmt.Errorf("policies: render template %q: %w", t.name, err)
+	}
+	r, tree, err := t.render(vals)
 	if err != nil {
 		return nil, err
 	}
-	if err := lintParsed(r.JSON, tree, t.lintOptions()); err != nil {
+	opts := t.lintOptions()
+	opts.Profile = &LintProfile{Tenant: tenantID, Bindings: bindings, Resources: declared(vals, extra), Extra: extra}
+	if err := lintParsed(r.JSON, tree, opts); err != nil {
 		return nil, err
 	}
 	return r, nil
+}
+
+// declared returns every placeholder value (tree nodes: strings and lists
+// of strings) and every extra grant's resources.
+func declared(vals map[string]any, extra []ExtraGrant) []string {
+	var out []string
+	for _, v := range vals {
+		switch v := v.(type) {
+		case string:
+			out = append(out, v)
+		case []any:
+			for _, e := range v {
+				if s, ok := e.(string); ok {
+					out = append(out, s)
+				}
+			}
+		}
+	}
+	for _, g := range extra {
+		out = append(out, g.Resources...)
+	}
+	return out
 }
 
 // renderFor substitutes and encodes without linting; Prove uses it so that
@@ -147,14 +187,20 @@ func addValues(vals map[string]any, v Values) error {
 	return nil
 }
 
-// checkUses checks that every placeholder in uses has a value.
+// checkUses checks that every placeholder in uses has a value, naming
+// every one that has none (sorted).
 func checkUses(vals map[string]any, uses map[string]bool) error {
+	var missing []string
 	for name := range uses {
 		if _, ok := vals[name]; !ok {
-			return fmt.Errorf("%w: the template uses %s but no bound target provides it", ErrInvalidParams, name)
+			missing = append(missing, name)
 		}
 	}
-	return nil
+	if len(missing) == 0 {
+		return nil
+	}
+	sort.Strings(missing)
+	return fmt.Errorf("%w: the template uses %s, which no bound target provides", ErrInvalidParams, strings.Join(missing, " and "))
 }
 
 // render substitutes vals (tree nodes) and encodes the result.
@@ -290,10 +336,12 @@ func ParseTemplate(name, source string, data []byte, targets []Target) (*Templat
 	if err != nil {
 		return nil, err
 	}
-	if err := lintParsed(r.JSON, tree, t.lintOptions()); err != nil {
+	// A known target's actions granted without its placeholders are named
+	// as such before the lint calls them unknown.
+	if err := t.addGrantedTargets(r.JSON, targets); err != nil {
 		return nil, err
 	}
-	if err := t.addGrantedTargets(r.JSON, targets); err != nil {
+	if err := lintParsed(r.JSON, tree, t.lintOptions()); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -361,22 +409,35 @@ func required(ps *placeholderSet) []string {
 	return out
 }
 
+// checkRequired refuses a template that uses tg but none of its Required
+// placeholders.
 func (t *Template) checkRequired(tg Target) error {
+	var names []string
 	for _, p := range tg.Placeholders() {
-		if p.Required && !t.uses[p.Name] {
-			return docErr(t.lintOptions(), RulePlaceholder, "template never uses "+p.Name, "")
+		if p.Required {
+			if t.uses[p.Name] {
+				return nil
+			}
+			names = append(names, p.Name)
 		}
 	}
-	return nil
+	if len(names) == 0 {
+		return nil
+	}
+	return docErr(t.lintOptions(), RulePlaceholder, "template never uses "+strings.Join(names, " or "), "")
 }
 
-// addGrantedTargets refuses a template whose Allow statements grant actions
-// of a known target's service that none of its used targets covers: such
-// statements would escape every target's rules and proof.
+// addGrantedTargets refuses a template whose Allow statements name actions
+// of a known target's service ("s3:GetObject", "s3:*") that none of its used
+// targets covers: such statements would escape every target's rules and
+// proof. Cross-service grants ("*", NotAction) are left for the lint, which
+// refuses every one of them (a target's rule, else unknown-action): the
+// remedy there is to name the actions, not to add a placeholder. A sample
+// that does not parse is left for the lint to report.
 func (t *Template) addGrantedTargets(sample []byte, targets []Target) error {
 	pol, err := iam.Parse(t.name, sample)
 	if err != nil {
-		return docErr(t.lintOptions(), RuleParse, "IAM policy parser refused it: "+err.Error(), "")
+		return nil // the lint reports it, after the document rules
 	}
 	covered := map[string]bool{}
 	for _, tg := range t.targets {
@@ -384,7 +445,8 @@ func (t *Template) addGrantedTargets(sample []byte, targets []Target) error {
 	}
 	for _, tg := range targets {
 		svc := tg.Catalogue().Service()
-		if covered[svc] || len(tg.Catalogue().GrantedBy(pol)) == 0 {
+		action := namesService(pol, svc)
+		if covered[svc] || action == "" {
 			continue
 		}
 		var names []string
@@ -394,9 +456,25 @@ func (t *Template) addGrantedTargets(sample []byte, targets []Target) error {
 			}
 		}
 		return docErr(t.lintOptions(), RulePlaceholder,
-			fmt.Sprintf("template grants %s actions but never uses %s", svc, strings.Join(names, ", ")), "")
+			fmt.Sprintf("template grants %s actions but never uses %s", svc, strings.Join(names, " or ")), action)
 	}
 	return nil
+}
+
+// namesService returns the first action pattern of an Allow statement of
+// pol that names service svc by its prefix (case-insensitively), or "".
+func namesService(pol *iam.Policy, svc string) string {
+	for _, st := range pol.Statements {
+		if st.Effect != iam.Allow {
+			continue
+		}
+		for _, a := range st.Action {
+			if s, _, ok := strings.Cut(a, ":"); ok && strings.EqualFold(s, svc) {
+				return a
+			}
+		}
+	}
+	return ""
 }
 
 // Set is a named collection of templates. It is immutable after

@@ -23,7 +23,7 @@ import (
 
 func TestShippedTemplates(t *testing.T) {
 	s := mustLoad(t)
-	if diff := cmp.Diff([]string{"dynamodb-read", "dynamodb-readwrite", "s3-read", "s3-readwrite"}, s.Names()); diff != "" {
+	if diff := cmp.Diff([]string{"dynamodb-read", "dynamodb-readwrite", "dynamodb-silo-read", "dynamodb-silo-readwrite", "s3-read", "s3-readwrite"}, s.Names()); diff != "" {
 		t.Fatalf("Names() (-want +got):\n%s", diff)
 	}
 	if _, ok := s.Get("nope"); ok {
@@ -39,14 +39,17 @@ func TestShippedTemplates(t *testing.T) {
 }
 
 // TestGolden renders every shipped template for tenant "1" on the demo table
-// and the demo bucket, and compares with testdata/golden/NAME.json (go test
-// -update rewrites them).
+// (a silo template on the per-tenant demo tables) and the demo bucket, and
+// compares with testdata/golden/NAME.json (go test -update rewrites them).
 func TestGolden(t *testing.T) {
 	s := mustLoad(t)
-	bindings := append(bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable), bindS3(t, demoBucket))
 	for _, name := range s.Names() {
 		t.Run(name, func(t *testing.T) {
-			r, err := mustGet(t, s, name).Render("1", bindings)
+			table := demoTable
+			if strings.Contains(name, "silo") {
+				table = siloTable
+			}
+			r, err := mustGet(t, s, name).Render("1", append(bind(t, dynamodb.DefaultLeadingKeyFormat, table), bindS3(t, demoBucket)))
 			if err != nil {
 				t.Fatalf("Render: %v", err)
 			}
@@ -183,7 +186,7 @@ func TestLoadTemplatesDir(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadTemplates: %v", err)
 	}
-	if diff := cmp.Diff([]string{"custom", "dynamodb-read", "dynamodb-readwrite", "s3-read", "s3-readwrite"}, s.Names()); diff != "" {
+	if diff := cmp.Diff([]string{"custom", "dynamodb-read", "dynamodb-readwrite", "dynamodb-silo-read", "dynamodb-silo-readwrite", "s3-read", "s3-readwrite"}, s.Names()); diff != "" {
 		t.Errorf("Names() (-want +got):\n%s", diff)
 	}
 	r, err := mustGet(t, s, "dynamodb-read").Render("1", bind(t, "Tenant#{tenant}", demoTable))
@@ -243,7 +246,7 @@ func TestTemplateTargets(t *testing.T) {
 		"no placeholder at all": {doc: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}`,
 			want: "never uses an isolating placeholder ({{leading_key}}"},
 		"tenant alone": {doc: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"{{tenant}}"}]}`,
-			want: "never uses an isolating placeholder ({{leading_key}}, {{s3_object_arns}}, {{bucket_prefix_arn}})"},
+			want: "never uses an isolating placeholder ({{leading_key}}, {{tenant_table_arns}}, {{s3_object_arns}}, {{s3_prefixes}}, {{bucket_prefix_arn}})"},
 		"grants dynamodb without its placeholders": {doc: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"{{bucket_prefix_arn}}"},` +
 			`{"Effect":"Allow","Action":"dynamodb:Query","Resource":"*"}]}`,
 			want: "template grants dynamodb actions but never uses {{leading_key}}"},
@@ -338,9 +341,9 @@ func FuzzRender(f *testing.F) {
 	format := tenant.MustParseFormat(dynamodb.DefaultLeadingKeyFormat)
 	refs := map[string][]byte{} // template name -> rendering for refKey
 	const refKey = "Tenant#REF"
-	var names []string // the DynamoDB templates
+	var names []string // the DynamoDB templates isolating by partition key
 	for _, name := range s.Names() {
-		if tg := mustGet(f, s, name).Targets(); len(tg) == 1 && tg[0].Name() == dynamodb.Name {
+		if tg := mustGet(f, s, name).Targets(); len(tg) == 1 && tg[0].Name() == dynamodb.Name && !strings.Contains(name, "silo") {
 			names = append(names, name)
 		}
 	}

@@ -107,11 +107,17 @@ func (x s3Experiment) matches(r Result, keys []string) bool {
 // delimiter (which would list tenants/12/ too), of no prefix, of "" and of
 // tenants/; the read profile cannot write; the read-write profile writes,
 // copies and deletes in its own prefix only, and never lists uploads.
+// Then the ABAC model (Config.ABACProfile, no session policy: the role's
+// S3 statements isolate with ${aws:PrincipalTag/tenant}): tenant 1 lists
+// and reads its own prefix and nothing of tenant 2's or 12's, nor its
+// prefix without the delimiter; a session of the role without the tag,
+// which the app assumes itself, reads nothing.
 func (e *Env) s3Experiments() []s3Experiment {
 	c := e.Config
 	r1 := Identity{Tenant: "1", Profile: c.S3ReadProfile}
 	r12 := Identity{Tenant: "12", Profile: c.S3ReadProfile}
 	w1 := Identity{Tenant: "1", Profile: c.S3WriteProfile}
+	a1, untagged := Identity{Tenant: "1", Profile: c.ABACProfile}, Identity{Role: c.ABACRole}
 	own, own12, other, trap := SeedObjects[0], SeedObjects[1], SeedObjects[2], SeedObjects[1]
 	upload, copied := s3Scratch[0], s3Scratch[1]
 	row := func(id Identity, what string, op s3Op, allow bool, keys ...string) s3Experiment {
@@ -142,6 +148,12 @@ func (e *Env) s3Experiments() []s3Experiment {
 		row(w1, "ListMultipartUploads", listUploadsOp, false),
 		row(w1, "DeleteObject "+upload, deleteOp(upload), true, upload),
 		row(w1, "DeleteObject "+other, deleteOp(other), false),
+		list(a1, aws.String("tenants/1/"), true, own),
+		row(a1, "GetObject "+own, getOp(own), true, own),
+		row(a1, "GetObject "+other, getOp(other), false),
+		row(a1, "GetObject "+trap, getOp(trap), false),
+		list(a1, aws.String("tenants/1"), false),
+		row(untagged, "GetObject "+own, getOp(own), false),
 	}
 }
 
@@ -164,7 +176,8 @@ func (e *Env) verifyS3(ctx context.Context, rep *Report) {
 	rep.Note += fmt.Sprintf(" On S3, tenant 1's prefix is tenants/1/ with the delimiter: the session policy's "+
 		"object ARN arn:aws:s3:::%s/tenants/1/* and its s3:prefix values tenants/1/ and tenants/1/* never reach "+
 		"tenants/12/, and a listing with prefix tenants/1 (which would list tenants/12/ too), with no prefix or "+
-		"with prefix \"\" is denied.", e.Config.Bucket)
+		"with prefix \"\" is denied. The abac-read rows get the same from the role's own statements on "+
+		"tenants/${aws:PrincipalTag/tenant}/, with no session policy.", e.Config.Bucket)
 }
 
 // runS3 obtains the identity's credentials, then runs op with an S3 client

@@ -21,8 +21,9 @@ import (
 // fakeS3 is an in-memory bucket that enforces a model of the broker's S3
 // session policies by the caller's access key id (the fake broker vends
 // "ASIA:<profile>:<tenant>"): files-read reads and lists tenants/<t>/,
-// files-readwrite also writes and deletes there; CopyObject needs both the
-// source and the destination; nobody lists uploads.
+// files-readwrite and abac-read (the ABAC role's S3 statements) also write
+// and delete there; CopyObject needs both the source and the destination;
+// nobody lists uploads; the ABAC role without its tag gets nothing.
 type fakeS3 struct {
 	creds aws.CredentialsProvider
 	st    *s3State
@@ -63,8 +64,9 @@ func (f *fakeS3) allow(ctx context.Context, key *string, write bool) error {
 		return nil
 	}
 	parts := strings.Split(c.AccessKeyID, ":")
-	if len(parts) != 3 || key == nil || (write && parts[1] != DefaultS3WriteProfile) ||
-		(parts[1] != DefaultS3ReadProfile && parts[1] != DefaultS3WriteProfile) {
+	writers := []string{DefaultS3WriteProfile, DefaultABACProfile}
+	if len(parts) != 3 || key == nil || (write && !slices.Contains(writers, parts[1])) ||
+		(parts[1] != DefaultS3ReadProfile && !slices.Contains(writers, parts[1])) {
 		return s3Denied()
 	}
 	own := "tenants/" + parts[2] + "/"
@@ -172,9 +174,10 @@ func TestVerifyS3(t *testing.T) {
 	}{
 		"isolated": {setup: func(*fakeStack, *s3State) {}},
 		// A policy without the delimiter: tenant 1 reaches tenants/12/.
-		"prefix without delimiter": {setup: func(_ *fakeStack, st *s3State) { st.noDelim = true }, fail: s3Rows(6, 7)},
+		"prefix without delimiter": {setup: func(_ *fakeStack, st *s3State) { st.noDelim = true }, fail: s3Rows(6, 7, 21, 22)},
 		// A broker that answers 503 must never let a "denied" row pass.
-		"broker failing": {setup: func(f *fakeStack, _ *s3State) { f.brokerStatus = 503 }, fail: append(append(span(7, 22), span(23, 38)...), span(first, first+n-1)...)},
+		// (The last row is the app's own untagged ABAC session: no broker.)
+		"broker failing": {setup: func(f *fakeStack, _ *s3State) { f.brokerStatus = 503 }, fail: append(append(span(7, 22), span(23, 38)...), span(first, first+n-2)...)},
 		// Only S3's AccessDenied counts as denied.
 		"other S3 error": {setup: func(_ *fakeStack, st *s3State) {
 			st.err = &smithy.GenericAPIError{Code: "NoSuchBucket", Message: "The specified bucket does not exist"}
@@ -226,6 +229,9 @@ func TestVerifyS3Rows(t *testing.T) {
 		`vended tenant 1 (files-read): S3 GetObject tenants/12/hello.txt`:                                   {expected: "denied (AccessDenied)"},
 		`vended tenant 1 (files-readwrite): S3 PutObject tenants/1/verify-upload.txt`:                       {"allowed, 1 object", []string{"tenants/1/verify-upload.txt"}},
 		`vended tenant 1 (files-readwrite): S3 CopyObject tenants/2/hello.txt to tenants/1/verify-copy.txt`: {expected: "denied (AccessDenied)"},
+		`vended tenant 1 (abac-read): S3 ListObjectsV2 prefix "tenants/1/"`:                                 {"allowed, 1 object", []string{"tenants/1/hello.txt"}},
+		`vended tenant 1 (abac-read): S3 GetObject tenants/12/hello.txt`:                                    {expected: "denied (AccessDenied)"},
+		`app identity as tvm-tenant-abac (no tags): S3 GetObject tenants/1/hello.txt`:                       {expected: "denied (AccessDenied)"},
 	} {
 		r, ok := byName[name]
 		if !ok {

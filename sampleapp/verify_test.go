@@ -41,7 +41,7 @@ const wantRows = 39
 
 // wantS3Rows is the number of S3 rows that follow when the environment has
 // an S3 client (Env.S3).
-const wantS3Rows = 17
+const wantS3Rows = 23
 
 func TestVerify(t *testing.T) {
 	for name, tc := range map[string]struct {

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # The one-command demo: builds the binaries, starts the local AWS (in-memory
-# DynamoDB) and the broker, seeds the demo tables (the pooled tvm-demo and
-# the per-tenant tables of the silo and bridge models), runs the sample
-# app's isolation verification (pooled, silo, bridge and ABAC rows) and
-# stops everything it started. Exit status is the
-# verdict of `tvm-sample verify`. Logs are kept (and their tails printed) on
-# failure, or always with TVM_DEMO_KEEP_LOGS=1.
+# DynamoDB and S3) and the broker, seeds the demo tables (the pooled tvm-demo
+# and the per-tenant tables of the silo and bridge models) and the demo
+# bucket (one object per tenant prefix), runs the sample app's isolation
+# verification (pooled, silo, bridge and ABAC rows on DynamoDB; session
+# policy and ABAC rows on S3) and stops everything it started. Exit status
+# is the verdict of `tvm-sample verify`. Logs are kept (and their tails
+# printed) on failure, or always with TVM_DEMO_KEEP_LOGS=1.
 #
 # Needs only Go. Uses ports 4566 (local AWS) and 8080 (broker) on 127.0.0.1:
 # the example broker config and the dev identity provider's issuer name them.
@@ -39,20 +40,20 @@ trap cleanup EXIT INT TERM
 require_free_port "$LOCAL_ADDR"
 require_free_port "$BROKER_ADDR"
 
-say "starting the local AWS on $LOCAL_ADDR (STS + enforcing DynamoDB + dev identity provider, in-memory backend)"
+say "starting the local AWS on $LOCAL_ADDR (STS, IAM, enforcing DynamoDB and S3, dev identity provider; in memory)"
 bin/tvm-local serve --listen "$LOCAL_ADDR" >"$logdir/tvm-local.log" 2>&1 &
 pids+=($!)
 wait_ready bin/tvm-local "http://$LOCAL_ADDR/healthz" "local AWS"
 
-say "starting the broker on $BROKER_ADDR (examples/broker.yaml)"
+say "starting the broker on $BROKER_ADDR (examples/broker.yaml: every profile proven at start-up, the ABAC role's policies read through IAM)"
 env "${BROKER_ENV[@]}" bin/tvm-broker serve --config examples/broker.yaml --listen "$BROKER_ADDR" >"$logdir/tvm-broker.log" 2>&1 &
 pids+=($!)
 wait_ready bin/tvm-broker "http://$BROKER_ADDR/readyz" "broker"
 
-say "seeding tvm-demo (the seed's three items) and the per-tenant tables tvm-demo-1, -12, -2 (as the admin principal)"
+say "seeding, as the admin principal: tvm-demo (the seed's three items), the per-tenant tables tvm-demo-1, -12, -2, and the bucket tvm-demo-bucket (tenants/1/, tenants/12/, tenants/2/)"
 env "${ADMIN_ENV[@]}" bin/tvm-sample seed
 
-say "running the isolation experiments"
+say "running the isolation experiments (DynamoDB, then S3)"
 set +e
 env "${ADMIN_ENV[@]}" bin/tvm-sample verify
 rc=$?

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tvmkit/tvm/internal/filelimit"
+	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/dynamodb"
 	"github.com/tvmkit/tvm/policies/stsrules"
 	"github.com/tvmkit/tvm/policies/tenant"
@@ -106,7 +107,8 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 }
 
 // resolvePaths makes the file paths of the configuration (policy_dir,
-// auth.jwks_file, auth.public_key_files, server.tls) that are relative absolute against
+// auth.jwks_file, auth.public_key_files, server.tls,
+// profiles[].role_policy_files) that are relative absolute against
 // base, the directory of the configuration file, so that a configuration
 // means the same thing whatever the working directory of the process.
 func (c *Config) resolvePaths(base string) {
@@ -122,6 +124,12 @@ func (c *Config) resolvePaths(base string) {
 		c.Auth.PublicKeyFiles[i] = abs(p)
 	}
 	c.Server.TLS.resolvePaths(abs)
+	for i := range c.Profiles {
+		files := c.Profiles[i].RolePolicyFiles
+		for j, p := range files {
+			files[j] = abs(p)
+		}
+	}
 }
 
 // Parse decodes one strict YAML document (unknown or duplicated keys, a
@@ -183,6 +191,7 @@ func (c *Config) SetDefaults() {
 		setDefault(&p.DefaultDuration, DefaultDuration)
 		setDefault(&p.MaxDuration, DefaultMaxDuration)
 		setDefault(&p.Sessions, PerTenant)
+		setDefault(&p.Isolation, policies.IsolationSessionPolicy)
 	}
 	if c.DefaultProfile == "" && len(c.Profiles) == 1 {
 		c.DefaultProfile = c.Profiles[0].Name
@@ -249,4 +258,18 @@ func (c *Config) Profile(name string) (*Profile, bool) {
 		}
 	}
 	return nil, false
+}
+
+// RolesFromIAM returns the role ARNs of the profiles that set
+// role_policy_from_iam, each once, in profile order: the roles whose
+// policies the broker fetches through the IAM API before compiling the
+// profiles.
+func (c *Config) RolesFromIAM() []string {
+	var out []string
+	for _, p := range c.Profiles {
+		if p.RolePolicyFromIAM && !slices.Contains(out, p.RoleARN) {
+			out = append(out, p.RoleARN)
+		}
+	}
+	return out
 }

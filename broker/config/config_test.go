@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tvmkit/tvm/internal/tlsreload"
+	"github.com/tvmkit/tvm/policies"
 )
 
 func TestMain(m *testing.M) {
@@ -72,6 +73,7 @@ func TestLoadGolden(t *testing.T) {
 				SourceIdentity:    true,
 				AllowedTenants:    []string{"acme", "globex"},
 				RequiredScope:     "tvm:read",
+				Isolation:         policies.IsolationSessionPolicy,
 			},
 			{
 				Name:     "readwrite",
@@ -81,10 +83,27 @@ func TestLoadGolden(t *testing.T) {
 					"arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo",
 					"arn:aws:dynamodb:us-east-1:123456789012:table/tvm-other",
 				},
+				LeadingKeyFormat:  DefaultLeadingKeyFormat,
+				DefaultDuration:   DefaultDuration,
+				MaxDuration:       12 * time.Hour,
+				Sessions:          PerTenant,
+				Isolation:         policies.IsolationSessionPolicy,
+				RolePolicyFromIAM: true,
+				ExtraActions: []policies.ExtraGrant{{Actions: []string{"sqs:SendMessage"},
+					Resources: []string{"arn:aws:sqs:us-east-1:123456789012:tvm-audit"}}},
+			},
+			{
+				Name:             "abac",
+				RoleARN:          "arn:aws:iam::123456789012:role/tvm-tenant-abac",
+				TableARNs:        []string{"arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo-{tenant}"},
 				LeadingKeyFormat: DefaultLeadingKeyFormat,
 				DefaultDuration:  DefaultDuration,
-				MaxDuration:      12 * time.Hour,
+				MaxDuration:      DefaultMaxDuration,
+				SessionTags:      map[string]string{"tenant": "{tenant}"},
 				Sessions:         PerTenant,
+				Isolation:        policies.IsolationSessionTags,
+				// Relative to the configuration file's directory.
+				RolePolicyFiles: []string{filepath.Join("testdata", "roles", "tvm-tenant-abac.json"), "/etc/tvm/roles/extra.json"},
 			},
 		},
 		DefaultProfile: "read",
@@ -139,6 +158,7 @@ func TestParseDefaults(t *testing.T) {
 			DefaultDuration:  15 * time.Minute,
 			MaxDuration:      time.Hour,
 			Sessions:         PerTenant,
+			Isolation:        policies.IsolationSessionPolicy,
 		}},
 		DefaultProfile: "read",
 		Cache:          Cache{MaxEntries: 10000, RefreshBefore: 15 * time.Minute, ClientWindow: 5 * time.Minute},
@@ -420,6 +440,33 @@ func TestValidateNamesField(t *testing.T) {
 		"proof count":   {func(c *Config) { c.Proof.Tenants = []string{"a"} }, "proof.tenants: must list exactly two"},
 		"proof same":    {func(c *Config) { c.Proof.Tenants = []string{"a", "a"} }, "proof.tenants: the two tenants must differ"},
 		"proof pattern": {func(c *Config) { c.Proof.Tenants = []string{"a", "b/c"} }, "proof.tenants[1]: does not match"},
+		"isolation":     {func(c *Config) { c.Profiles[0].Isolation = "tags" }, `profiles[0].isolation: must be "session-policy" or "session-tags"`},
+		"session-tags without a tenant tag": {func(c *Config) {
+			c.Profiles[0].Isolation, c.Profiles[0].RolePolicyFromIAM = policies.IsolationSessionTags, true
+			c.Profiles[0].SessionTags = map[string]string{"tenant": "t-{tenant}"}
+		}, `profiles[0].session_tags: isolation: session-tags needs a session tag whose value is exactly "{tenant}"`},
+		"session-tags without a role policy": {func(c *Config) {
+			c.Profiles[0].Isolation, c.Profiles[0].SessionTags = policies.IsolationSessionTags, map[string]string{"tenant": "{tenant}"}
+		}, "profiles[0].isolation: session-tags needs role_policy_files or role_policy_from_iam"},
+		"two role policy sources": {func(c *Config) {
+			c.Profiles[0].RolePolicyFiles, c.Profiles[0].RolePolicyFromIAM = []string{"role.json"}, true
+		}, "profiles[0].role_policy_from_iam: set role_policy_files or role_policy_from_iam, not both"},
+		"empty role policy file": {func(c *Config) { c.Profiles[0].RolePolicyFiles = []string{""} }, "profiles[0].role_policy_files[0]: must not be empty"},
+		"extra action of a target": {func(c *Config) {
+			c.Profiles[0].ExtraActions = []policies.ExtraGrant{{Actions: []string{"dynamodb:Scan"}, Resources: []string{"arn:aws:dynamodb:us-east-1:123456789012:table/x"}}}
+		}, "profiles[0].extra_actions[0].actions[0]: an action of the dynamodb isolation target"},
+		"extra sts action": {func(c *Config) {
+			c.Profiles[0].ExtraActions = []policies.ExtraGrant{{Actions: []string{"sts:AssumeRole"}, Resources: []string{"arn:aws:iam::123456789012:role/x"}}}
+		}, "profiles[0].extra_actions[0].actions[0]: sts actions are never allowed"},
+		"extra wildcard action": {func(c *Config) {
+			c.Profiles[0].ExtraActions = []policies.ExtraGrant{{Actions: []string{"sqs:*"}, Resources: []string{"arn:aws:sqs:us-east-1:123456789012:q"}}}
+		}, "profiles[0].extra_actions[0].actions[0]: must name one action"},
+		"extra wildcard resource": {func(c *Config) {
+			c.Profiles[0].ExtraActions = []policies.ExtraGrant{{Actions: []string{"sqs:SendMessage"}, Resources: []string{"arn:aws:sqs:*:123456789012:q"}}}
+		}, "profiles[0].extra_actions[0].resources[0]: must name one resource"},
+		"extra without resources": {func(c *Config) {
+			c.Profiles[0].ExtraActions = []policies.ExtraGrant{{Actions: []string{"sqs:SendMessage"}}}
+		}, "profiles[0].extra_actions[0].resources: at least one resource is required"},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -667,6 +714,7 @@ profiles:
     role_arn: arn:aws:iam::123456789012:role/tvm-tenant-read
     template: dynamodb-read
     table_arns: [arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo]
+    role_policy_files: [roles/read.json, /etc/tvm/roles/read2.json]
 `
 	path := filepath.Join(dir, "broker.yaml")
 	if err := os.WriteFile(path, []byte(doc), 0o600); err != nil {
@@ -684,6 +732,8 @@ profiles:
 		"relative TLS cert":     {c.Server.TLS.CertFile, filepath.Join(dir, "tls", "tls.crt")},
 		"absolute TLS key":      {c.Server.TLS.KeyFile, "/etc/tvm/tls.key"},
 		"relative client CA":    {c.Server.TLS.ClientCAFile, filepath.Join(dir, "ca.crt")},
+		"relative role policy":  {c.Profiles[0].RolePolicyFiles[0], filepath.Join(dir, "roles", "read.json")},
+		"absolute role policy":  {c.Profiles[0].RolePolicyFiles[1], "/etc/tvm/roles/read2.json"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -691,5 +741,20 @@ profiles:
 				t.Fatalf("got %q, want %q", tc.got, tc.want)
 			}
 		})
+	}
+}
+
+// TestRolesFromIAM lists each role whose policies are read from IAM once,
+// in profile order.
+func TestRolesFromIAM(t *testing.T) {
+	c := &Config{Profiles: []Profile{
+		{RoleARN: "arn:aws:iam::123456789012:role/b", RolePolicyFromIAM: true},
+		{RoleARN: "arn:aws:iam::123456789012:role/a"},
+		{RoleARN: "arn:aws:iam::123456789012:role/c", RolePolicyFromIAM: true},
+		{RoleARN: "arn:aws:iam::123456789012:role/b", RolePolicyFromIAM: true},
+	}}
+	want := []string{"arn:aws:iam::123456789012:role/b", "arn:aws:iam::123456789012:role/c"}
+	if diff := cmp.Diff(want, c.RolesFromIAM()); diff != "" {
+		t.Errorf("RolesFromIAM (-want +got):\n%s", diff)
 	}
 }

@@ -29,6 +29,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/tvmkit/tvm/policies"
 )
 
 // Config is the whole broker configuration.
@@ -174,7 +176,7 @@ type Profile struct {
 	// arn:<partition>:iam::<account>:role/<path/><name>.
 	RoleARN string `yaml:"role_arn"`
 	// Template names a policy template (embedded or from PolicyDir), e.g.
-	// "dynamodb-read". Required.
+	// "dynamodb-read". Required unless isolation is session-tags.
 	Template string `yaml:"template"`
 	// TableARNs and LeadingKeyFormat are the settings of the DynamoDB
 	// isolation target (package policies/dynamodb validates them).
@@ -218,6 +220,34 @@ type Profile struct {
 	AllowedTenants []string `yaml:"allowed_tenants"`
 	// RequiredScope, when set, must appear in the token's "scope"/"scp" claim.
 	RequiredScope string `yaml:"required_scope"`
+	// Isolation says what keeps one tenant's session away from another's
+	// data: "session-policy" (default) — the template rendered for the
+	// tenant, sent as the session policy — or "session-tags" — the role's
+	// own policy, through the session tags the broker sets (session_tags
+	// must hold a value that is exactly "{tenant}", and the role's policy
+	// must be known: role_policy_files or role_policy_from_iam). With
+	// session-tags, template is optional: when set, its rendering is sent
+	// as a session policy too, narrowing further.
+	Isolation policies.Isolation `yaml:"isolation"`
+	// RolePolicyFiles are the role's identity-based policy documents as
+	// deployed (JSON files, e.g. extracted from the CloudFormation
+	// template; relative to the configuration file). The isolation proof
+	// then evaluates them intersected with the session policy. Without
+	// them (or RolePolicyFromIAM) a session-policy profile is proven
+	// against a role that allows everything, and says so at start-up.
+	RolePolicyFiles []string `yaml:"role_policy_files"`
+	// RolePolicyFromIAM fetches the role's policies through the IAM API
+	// (ListRolePolicies, GetRolePolicy, ListAttachedRolePolicies, GetPolicy,
+	// GetPolicyVersion, GetRole) at start-up and in `tvm-broker check`, with
+	// the broker's own credentials; a failed fetch refuses the profile.
+	// Exclusive with RolePolicyFiles.
+	RolePolicyFromIAM bool `yaml:"role_policy_from_iam"`
+	// ExtraActions lets the template grant actions outside every isolation
+	// target, on named resources: each entry lists actions (service:Name,
+	// no wildcard, never sts: or iam:, never a target's) and resources
+	// (full ARNs, no wildcard). Nothing proves them: the start-up log and
+	// `tvm-broker check` report each one as UNPROVEN.
+	ExtraActions []policies.ExtraGrant `yaml:"extra_actions"`
 	// Targets holds every other key of the profile: each must name a
 	// registered isolation target (package policies/targets) and holds
 	// that target's settings, decoded strictly by the target, e.g.

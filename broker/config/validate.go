@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/netip"
@@ -16,6 +17,7 @@ import (
 	"github.com/tvmkit/tvm/broker/auth/claimpath"
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/stsrules"
+	"github.com/tvmkit/tvm/policies/targets"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
 
@@ -339,11 +341,12 @@ func (pr *Profile) validate(v *validator, f string, pattern *tenant.Pattern) {
 	if err := stsrules.CheckRoleARN(pr.RoleARN); err != nil {
 		v.add(f+"role_arn", "%v", err)
 	}
-	if pr.Template == "" {
-		v.add(f+"template", "required")
-	} else if err := policies.CheckTemplateName(pr.Template); err != nil {
-		v.add(f+"template", "%v", err)
+	if pr.Template != "" {
+		if err := policies.CheckTemplateName(pr.Template); err != nil {
+			v.add(f+"template", "%v", err)
+		}
 	}
+	pr.validateIsolation(v, f)
 	pr.validateTargets(v, f)
 	if err := stsrules.CheckDuration(pr.MaxDuration); err != nil {
 		v.add(f+"max_duration", "%v", err)
@@ -378,6 +381,39 @@ func (pr *Profile) validate(v *validator, f string, pattern *tenant.Pattern) {
 		return unicode.IsSpace(r) || unicode.IsControl(r)
 	}) >= 0 {
 		v.add(f+"required_scope", "must be one scope without whitespace")
+	}
+}
+
+// validateIsolation checks isolation, the role policy sources and
+// extra_actions.
+func (pr *Profile) validateIsolation(v *validator, f string) {
+	switch pr.Isolation {
+	case policies.IsolationSessionPolicy:
+		if pr.Template == "" {
+			v.add(f+"template", "required")
+		}
+	case policies.IsolationSessionTags:
+		if !slices.Contains(slices.Collect(maps.Values(pr.SessionTags)), tenant.Placeholder) {
+			v.add(f+"session_tags", `isolation: session-tags needs a session tag whose value is exactly "%s"`, tenant.Placeholder)
+		}
+		if len(pr.RolePolicyFiles) == 0 && !pr.RolePolicyFromIAM {
+			v.add(f+"isolation", "session-tags needs role_policy_files or role_policy_from_iam: the role's policy isolates, and the proof must see it")
+		}
+	default:
+		v.add(f+"isolation", `must be "%s" or "%s"`, policies.IsolationSessionPolicy, policies.IsolationSessionTags)
+	}
+	if len(pr.RolePolicyFiles) > 0 && pr.RolePolicyFromIAM {
+		v.add(f+"role_policy_from_iam", "set role_policy_files or role_policy_from_iam, not both")
+	}
+	for i, file := range pr.RolePolicyFiles {
+		if file == "" {
+			v.add(fmt.Sprintf("%srole_policy_files[%d]", f, i), "must not be empty")
+		}
+	}
+	for i, g := range pr.ExtraActions {
+		if err := policies.CheckExtraGrant(g, targets.All()); err != nil {
+			addSettingErrors(v, fmt.Sprintf("%sextra_actions[%d].", f, i), "extra_actions", err)
+		}
 	}
 }
 

@@ -119,7 +119,8 @@ func TestCompileRefusesBadConfig(t *testing.T) {
 		}, "differ in more than case"},
 		"transitive not a tag": {func(c *config.Config) { c.Profiles[1].TransitiveTagKeys = []string{"nope"} }, "profiles[1].transitive_tag_keys[0]"},
 		"policy over 2048 at start-up": {func(c *config.Config) {
-			c.Profiles[0].LeadingKeyFormat = strings.Repeat("k", 1000) + "{tenant}"
+			// A key within 1024 bytes for every admitted id, in a policy too long.
+			c.Profiles[0].LeadingKeyFormat = strings.Repeat("k", 950) + "{tenant}"
 			for i := range 8 {
 				c.Profiles[0].TableARNs = append(c.Profiles[0].TableARNs, testTableARN+strings.Repeat("x", i+1))
 			}
@@ -188,7 +189,7 @@ func TestCheckRealProof(t *testing.T) {
 	cfg := baseConfig()
 	cfg.Proof.Tenants = []string{"acme", "acme2"}
 	cfg.SetDefaults()
-	s, err := Check(cfg, loadTemplates(t, ""))
+	s, err := Check(cfg, loadTemplates(t, ""), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +240,7 @@ func TestProofFailureRefusesProfile(t *testing.T) {
 		t.Errorf("error does not wrap *ProofError: %v", err)
 	}
 
-	checked, err := Check(cfg, templates)
+	checked, err := Check(cfg, templates, Options{})
 	if err == nil {
 		t.Fatal("Check passed a failing proof")
 	}
@@ -276,7 +277,7 @@ func TestCheckReportsEveryProfile(t *testing.T) {
 	cfg.Profiles[0].Template = "nope"
 	cfg.Profiles = append(cfg.Profiles, config.Profile{Template: "dynamodb-read"})
 	cfg.SetDefaults()
-	checked, err := Check(cfg, loadTemplates(t, ""))
+	checked, err := Check(cfg, loadTemplates(t, ""), Options{})
 	if err == nil {
 		t.Fatal("no error")
 	}
@@ -289,7 +290,7 @@ func TestCheckReportsEveryProfile(t *testing.T) {
 	}
 	// A configuration-level failure yields no reports.
 	cfg.Auth.TenantPattern = "^a+$"
-	if checked, err := Check(cfg, loadTemplates(t, "")); checked != nil || err == nil {
+	if checked, err := Check(cfg, loadTemplates(t, ""), Options{}); checked != nil || err == nil {
 		t.Errorf("Check = %v, %v; want no set and an error", checked, err)
 	}
 }

@@ -476,7 +476,9 @@ func (v *Vendor) fetch(ctx context.Context, p *profiles.Profile, key cacheKey) (
 		}
 		return nil, errs.Internal(err)
 	}
-	v.obs.PolicyRendered(p.Name(), r.Size)
+	if r.Size > 0 { // none for a session-tags profile without a template
+		v.obs.PolicyRendered(p.Name(), r.Size)
+	}
 	out, err := v.assumeRole(ctx, p, assumeRoleInput(p, key, name, string(r.JSON)), log.With("policy_hash", r.Hash))
 	if err != nil {
 		return nil, err
@@ -497,7 +499,8 @@ func (v *Vendor) fetch(ctx context.Context, p *profiles.Profile, key cacheKey) (
 	}, nil
 }
 
-// assumeRoleInput builds the AssumeRole request for key.
+// assumeRoleInput builds the AssumeRole request for key; policy is "" for
+// a session-tags profile without a template (no session policy is sent).
 func assumeRoleInput(p *profiles.Profile, key cacheKey, name, policy string) *AssumeRoleInput {
 	in := &AssumeRoleInput{
 		RoleARN:           p.RoleARN(),

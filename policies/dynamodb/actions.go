@@ -99,11 +99,3 @@ var actions = []policies.Action{
 
 // catalogue is the DynamoDB action catalogue.
 var catalogue = policies.NewCatalogue(Service, actions)
-
-// provedKeyedActions are the keyed actions beyond Query, GetItem and
-// BatchGetItem (which every proof checks) that get own/other rows when a
-// policy grants them: the item writes first, then PartiQL.
-var provedKeyedActions = []string{
-	"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "ConditionCheckItem",
-	"PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete",
-}

@@ -6,9 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"go.uber.org/goleak"
 
 	"github.com/tvmkit/tvm/policies"
+	"github.com/tvmkit/tvm/policies/iam"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
 
@@ -18,18 +20,22 @@ func TestMain(m *testing.M) {
 
 const demoTable = "arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo"
 
-// TestProvedKeyedActions: every keyed action is proved, either by the fixed
-// rows (Query, GetItem, BatchGetItem) or by own/other rows when granted.
-func TestProvedKeyedActions(t *testing.T) {
+// TestKeyedOrder: every keyed action gets own/other rows when granted
+// (keyedOrder lists each once), and only keyed actions are in it.
+func TestKeyedOrder(t *testing.T) {
 	for _, a := range actions {
-		fixed := a.Name == "Query" || a.Name == "GetItem" || a.Name == "BatchGetItem"
-		if a.Keyed && !fixed && !slices.Contains(provedKeyedActions, a.Name) {
+		if a.Keyed && !slices.Contains(keyedOrder, a.Name) {
 			t.Errorf("keyed action %s gets no proof rows", a.Name)
 		}
 	}
-	for _, name := range provedKeyedActions {
-		if a, ok := catalogue.Lookup(name); !ok || !a.Keyed {
-			t.Errorf("proved action %s is not keyed", name)
+	for i, name := range keyedOrder {
+		if a, ok := catalogue.Lookup(name); !ok || !a.Keyed || slices.Index(keyedOrder, name) != i {
+			t.Errorf("proved action %s is not keyed, or listed twice", name)
+		}
+	}
+	for name := range siloActions {
+		if a, ok := catalogue.Lookup(name); !ok || a.Keyed {
+			t.Errorf("silo action %s is not a key-less DynamoDB action", name)
 		}
 	}
 }
@@ -123,6 +129,19 @@ func TestCheckTableARN(t *testing.T) {
 		"arn:awsx:dynamodb:us-east-1:123456789012:table/tvm-demo": false,
 		"arn:aws:s3:::bucket":                false,
 		"arn:aws:iam::123456789012:role/tvm": false,
+		// Per-tenant tables: {tenant} once in the name, no wildcard, room
+		// for a one-character id within 3-255 characters.
+		"arn:aws:dynamodb:us-east-1:123456789012:table/orders-{tenant}":                          true,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/{tenant}.orders":                          true,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/t{tenant}":                                false,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/ab{tenant}":                               true,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/" + strings.Repeat("a", 254) + "{tenant}": true,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/" + strings.Repeat("a", 255) + "{tenant}": false,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/orders-{tenant}*":                         false,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/orders-{tenant}-{tenant}":                 false,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/orders-{tenant}/index/*":                  false,
+		"arn:aws:dynamodb:{tenant}:123456789012:table/orders":                                    false,
+		"arn:aws:dynamodb:us-east-1:123456789012:table/orders-{tenants}":                         false,
 	}
 	for arn, ok := range tests {
 		if err := CheckTableARN(arn); (err == nil) != ok {
@@ -210,5 +229,111 @@ func TestBindingValuesAndTenants(t *testing.T) {
 	var se *policies.SettingError
 	if err := b.CheckTenants(p); !errors.As(err, &se) || se.Field != "leading_key_format" || !strings.Contains(err.Error(), "1100 bytes, limit 1024") {
 		t.Errorf("CheckTenants(200-byte ids) = %v, want the leading key's limit", err)
+	}
+}
+
+const siloTable = "arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo-{tenant}"
+
+// TestPerTenantTables: {tenant} in a table name is whole-name templating
+// with the tenant id; the per-tenant tables fill {{tenant_table_arns}} and
+// {{tenant_index_arns}}, the shared ones do not.
+func TestPerTenantTables(t *testing.T) {
+	b, err := Target.Bind(settings{TableARNs: []string{demoTable, siloTable}, LeadingKeyFormat: DefaultLeadingKeyFormat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := b.Values("12")
+	if err != nil {
+		t.Fatal(err)
+	}
+	own := "arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo-12"
+	want := policies.Values{
+		PlaceholderLeadingKey:      "Tenant#12",
+		PlaceholderTableARNs:       []string{demoTable, own},
+		PlaceholderIndexARNs:       []string{demoTable + "/index/*", own + "/index/*"},
+		PlaceholderTenantTableARNs: []string{own},
+		PlaceholderTenantIndexARNs: []string{own + "/index/*"},
+	}
+	if diff := cmp.Diff(want, v); diff != "" {
+		t.Errorf("Values (-want +got):\n%s", diff)
+	}
+	pooled, err := Target.Bind(settings{TableARNs: []string{demoTable}, LeadingKeyFormat: DefaultLeadingKeyFormat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := pooled.Values("1"); v[PlaceholderTenantTableARNs] != nil {
+		t.Errorf("a profile without per-tenant tables provides %s: %v", PlaceholderTenantTableARNs, v)
+	}
+}
+
+// TestPerTenantTableTenants: the tenant pattern must only admit ids that
+// name valid tables: table-name characters, within 255 characters.
+func TestPerTenantTableTenants(t *testing.T) {
+	b, err := Target.Bind(settings{TableARNs: []string{demoTable, "arn:aws:dynamodb:us-east-1:123456789012:table/" + strings.Repeat("t", 200) + "{tenant}"},
+		LeadingKeyFormat: DefaultLeadingKeyFormat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]string{ // pattern -> substring of the error ("" = accepted)
+		`^[a-z0-9]{1,55}$`:       "",
+		`^[a-z0-9]{1,56}$`:       "table_arns[1]: the table name of the longest tenant id the tenant pattern admits is 256 characters, limit 255",
+		`^[a-z0-9:]{1,8}$`:       `table_arns[1]: auth.tenant_pattern admits the character ':', which a DynamoDB table name does not allow`,
+		`^[a-zé]{1,8}$`:          "which a DynamoDB table name does not allow",
+		`^[A-Za-z0-9._-]{1,40}$`: "",
+	}
+	for pattern, want := range tests {
+		t.Run(pattern, func(t *testing.T) {
+			p, err := tenant.Compile(pattern)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = b.CheckTenants(p)
+			if want == "" {
+				if err != nil {
+					t.Fatalf("CheckTenants: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("CheckTenants = %v, want %q", err, want)
+			}
+		})
+	}
+}
+
+// TestBindingLint: rendered for a tenant, a statement may grant Scan and
+// go without LeadingKeys only on that tenant's own per-tenant tables.
+func TestBindingLint(t *testing.T) {
+	b, err := Target.Bind(settings{TableARNs: []string{demoTable, siloTable}, LeadingKeyFormat: DefaultLeadingKeyFormat})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl := b.(policies.StatementLinter)
+	own := "arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo-1"
+	tests := map[string]struct {
+		actions, resources []string
+		want               string // rule, "" = passes
+	}{
+		"scan own table and index":        {[]string{"dynamodb:Scan", "dynamodb:Query"}, []string{own, own + "/index/*"}, ""},
+		"one own index":                   {[]string{"dynamodb:Scan"}, []string{own + "/index/gsi"}, ""},
+		"scan another tenant's table":     {[]string{"dynamodb:Scan"}, []string{"arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo-12"}, RuleKeylessAction},
+		"scan the shared table":           {[]string{"dynamodb:Scan"}, []string{own, demoTable}, RuleKeylessAction},
+		"prefix wildcard next to tenant":  {[]string{"dynamodb:Scan"}, []string{own + "*"}, RuleKeylessAction},
+		"delete own table":                {[]string{"dynamodb:DeleteTable"}, []string{own}, RuleKeylessAction},
+		"unconditioned read, shared":      {[]string{"dynamodb:GetItem"}, []string{demoTable}, RuleLeadingKeysCondition},
+		"unconditioned read, other table": {[]string{"dynamodb:GetItem"}, []string{"arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo-12"}, RuleLeadingKeysCondition},
+		"streams of own table":            {[]string{"dynamodb:Query"}, []string{own + "/*"}, RuleLeadingKeysCondition},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			st := &iam.Statement{Effect: iam.Allow, Action: tc.actions, Resource: tc.resources}
+			f := sl.LintStatement(st, "1")
+			switch {
+			case tc.want == "" && f != nil:
+				t.Fatalf("finding %+v, want none", f)
+			case tc.want != "" && (f == nil || f.Rule != tc.want):
+				t.Fatalf("finding %+v, want rule %s", f, tc.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package dynamodb
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/tvmkit/tvm/policies"
@@ -11,11 +12,14 @@ import (
 const (
 	// RuleLeadingKeysCondition: an Allow statement grants a DynamoDB action
 	// without both ForAllValues:StringEquals on dynamodb:LeadingKeys and
-	// "Null": {"dynamodb:LeadingKeys": "false"} in its Condition block.
+	// "Null": {"dynamodb:LeadingKeys": "false"} in its Condition block,
+	// on a resource that is not the tenant's own per-tenant table.
 	RuleLeadingKeysCondition = "leadingkeys-condition"
 	// RuleKeylessAction: an Allow statement grants a DynamoDB action whose
 	// request carries no dynamodb:LeadingKeys (Scan, DescribeTable,
-	// dynamodb:*, any wildcard expanding to one, or an unknown action).
+	// dynamodb:*, any wildcard expanding to one, or an unknown action),
+	// except Scan and DescribeTable in a statement whose every resource is
+	// the tenant's own per-tenant table or its indexes (silo).
 	RuleKeylessAction = "keyless-action"
 	// RuleNotAction: an Allow statement uses NotAction or NotResource and
 	// thereby grants DynamoDB actions.
@@ -41,20 +45,53 @@ func (target) Rules() []string {
 	}
 }
 
-// LintStatement checks one Allow statement against the rules, in Rules
-// order.
+// siloActions are the key-less actions a tenant may use on its own
+// per-tenant table (and its indexes): Scan reaches only that table's items,
+// DescribeTable only its metadata. Every other key-less action is control
+// plane (DeleteTable, UpdateTable, PutResourcePolicy, exports, backups,
+// restores, replicas) or reaches beyond the table (ListTables, streams),
+// and no tenant session may have it, even on its own table.
+var siloActions = map[string]bool{"Scan": true, "DescribeTable": true}
+
+// LintStatement checks one Allow statement of a template at load against
+// the rules, in Rules order. The tenant's own tables are then the sample
+// values of {{tenant_table_arns}} and {{tenant_index_arns}}.
 func (target) LintStatement(st *iam.Statement) *policies.Finding {
+	return lintStatement(st, func(r string) bool {
+		return r == sampleTenantTable || r == sampleTenantTable+indexSuffix
+	})
+}
+
+// LintStatement checks one Allow statement of a policy rendered for
+// tenant (policies.StatementLinter): the tenant's own tables are the
+// profile's per-tenant tables named for tenant, and their indexes.
+func (b *binding) LintStatement(st *iam.Statement, tenantID string) *policies.Finding {
+	var own []string
+	for _, t := range b.tables {
+		if t.perTenant {
+			arn := t.arn(tenantID)
+			own = append(own, arn, arn+indexSuffix)
+		}
+	}
+	return lintStatement(st, func(r string) bool {
+		return slices.ContainsFunc(own, func(d string) bool { return policies.ResourceWithin(r, d) })
+	})
+}
+
+// lintStatement applies the rules to one Allow statement. own reports
+// whether a resource pattern lies within the tenant's own per-tenant
+// tables: a statement whose every resource does is a silo statement, which
+// may grant Scan and DescribeTable and needs no LeadingKeys condition.
+func lintStatement(st *iam.Statement, own func(string) bool) *policies.Finding {
 	fail := func(rule, detail, text string) *policies.Finding {
 		return &policies.Finding{Rule: rule, Detail: detail, Text: text}
 	}
+	if f := policies.LintNot(st, catalogue, RuleNotAction, "DynamoDB"); f != nil {
+		return f
+	}
 	granted := catalogue.Granted(st)
-	if st.NotAction != nil && len(granted) > 0 {
-		return fail(RuleNotAction, "Allow with NotAction grants DynamoDB actions (e.g. dynamodb:"+granted[0].Name+")", strings.Join(st.NotAction, ","))
-	}
-	if st.NotResource != nil && len(granted) > 0 {
-		return fail(RuleNotAction, "Allow with NotResource grants DynamoDB actions on resources it does not name", strings.Join(st.NotResource, ","))
-	}
-	if f := lintActions(st); f != nil {
+	silo := len(st.Resource) > 0 && !slices.ContainsFunc(st.Resource, func(r string) bool { return !own(r) })
+	if f := lintActions(st, silo); f != nil {
 		return f
 	}
 	hasEquals, hasNull, f := lintConditions(st)
@@ -67,6 +104,8 @@ func (target) LintStatement(st *iam.Statement) *policies.Finding {
 	}
 	acts := strings.Join(names, ",")
 	switch {
+	case silo:
+		// The tenant's own tables: every item is the tenant's.
 	case !hasEquals:
 		return fail(RuleLeadingKeysCondition, `grants DynamoDB actions without "ForAllValues:StringEquals" on dynamodb:LeadingKeys`, acts)
 	case !hasNull:
@@ -80,13 +119,21 @@ func (target) LintStatement(st *iam.Statement) *policies.Finding {
 	return nil
 }
 
-// lintActions refuses actions whose requests carry no LeadingKeys.
-func lintActions(st *iam.Statement) *policies.Finding {
+// lintActions refuses actions whose requests carry no LeadingKeys, except,
+// in a silo statement, Scan and DescribeTable (siloActions).
+func lintActions(st *iam.Statement, silo bool) *policies.Finding {
 	for _, p := range st.Action {
 		matched := catalogue.Expand(p)
 		for _, a := range matched {
-			if !a.Keyed {
-				return &policies.Finding{Rule: RuleKeylessAction, Detail: "grants dynamodb:" + a.Name + ", whose requests carry no dynamodb:LeadingKeys", Text: p}
+			switch {
+			case a.Keyed:
+			case silo && siloActions[a.Name]:
+			case silo:
+				return &policies.Finding{Rule: RuleKeylessAction, Detail: "grants dynamodb:" + a.Name +
+					", a key-less action no tenant session may have, not even on its own table (only Scan and DescribeTable)", Text: p}
+			default:
+				return &policies.Finding{Rule: RuleKeylessAction, Detail: "grants dynamodb:" + a.Name +
+					", whose requests carry no dynamodb:LeadingKeys, on a resource that is not the tenant's own table ({{tenant_table_arns}})", Text: p}
 			}
 		}
 		if len(matched) == 0 && catalogue.CouldMatch(p) {

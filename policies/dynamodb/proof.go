@@ -10,128 +10,245 @@ import (
 	"github.com/tvmkit/tvm/policies/iam"
 )
 
-// proofStreamLabel is the stream label used for the stream rows.
-const proofStreamLabel = "2024-01-01T00:00:00.000"
+// Resource forms of the proof's requests.
+const (
+	proofIndex       = "/index/gsi"
+	proofStreamLabel = "/stream/2024-01-01T00:00:00.000"
+)
 
-// Prove runs the DynamoDB battery for the policy p evaluates (rendered for
-// tenant own) against the sample tenant other, on each table: Query on the
-// table and on an index, GetItem and BatchGetItem with its own key are
-// allowed; the other tenant's key on the table and index, a batch mixing
-// both keys, a Query with no LeadingKeys, a Query with any other key the
-// policy's LeadingKeys conditions name, Scan on table and index,
-// DeleteTable and GetRecords on a stream are denied; for every other keyed
-// action an Allow statement grants (the writes, PartiQL), its own key is
-// allowed, the other's denied, and a mixed BatchWriteItem denied; every
-// other key-less DynamoDB action an Allow statement grants (DescribeTable,
-// ExportTableToPointInTime, ...) is denied.
+// keyedOrder is the order in which the keyed actions get their rows:
+// reads, then item writes, then PartiQL.
+var keyedOrder = []string{
+	"Query", "GetItem", "BatchGetItem",
+	"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "ConditionCheckItem",
+	"PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete",
+}
+
+// Prove runs the DynamoDB battery on the session p evaluates (tenant own)
+// against the sample tenant other, table by table. Rows follow the grants
+// (p.GrantedActions): an own-tenant row, wanting Allow, for each granted
+// action on each resource form the policies name (the table; the index for
+// Query and Scan), and denial rows for each granted action against every
+// other-tenant form; plus the hazards checked whatever is granted.
+//
+// A shared table (pooled): the other tenant's key on the table and index,
+// a batch mixing both keys, a request without LeadingKeys, every other key
+// the policies' LeadingKeys conditions name, Scan on table and index,
+// DeleteTable, GetRecords on a stream, and every other granted key-less
+// action are denied.
+//
+// A per-tenant table (silo): the other tenant's table and its index are
+// denied with any key and without one (Scan and DescribeTable included),
+// and so are DeleteTable and stream reads on both tables and any other
+// key-less action granted; Scan and DescribeTable on the tenant's own
+// table are own-tenant rows when granted. When the policies isolate the own
+// table by LeadingKeys too (bridge) and grant no Scan on it, the other
+// tenant's key, a mixed batch and a key-less request on the own table are
+// denied as well.
+//
+// A profile whose policies grant its tenant nothing on its tables gets an
+// own-tenant Query row anyway, which fails.
 func (b *binding) Prove(p *policies.Prober, own, other string) error {
-	ownKey, otherKey := b.format.Expand(own), b.format.Expand(other)
-	if ownKey == otherKey {
+	bt := &battery{p: p, granted: p.GrantedActions(catalogue), own: b.format.Expand(own), other: b.format.Expand(other)}
+	if bt.own == bt.other {
 		return errors.New("the two sample tenants format to the same leading key")
 	}
-	granted := catalogue.GrantedBy(p.Session())
-	named := namedKeys(p.Session(), ownKey, otherKey)
-	for ti, table := range b.tables {
-		bt := battery{p: p, table: table, account: arnAccount(table)}
+	// Every other key the policies' LeadingKeys conditions name.
+	bt.named = slices.DeleteFunc(p.ConditionValues(LeadingKeysKey), func(k string) bool { return k == bt.own || k == bt.other })
+	for ti, t := range b.tables {
+		bt.suffix = ""
 		if len(b.tables) > 1 {
 			bt.suffix = fmt.Sprintf(" (table %d)", ti)
 		}
-		bt.run(ownKey, otherKey, granted, named)
+		if !t.perTenant {
+			bt.pooled(t.fixed)
+			continue
+		}
+		ownTable, otherTable := t.arn(own), t.arn(other)
+		if ownTable == otherTable {
+			return errors.New("the two sample tenants name the same per-tenant table")
+		}
+		bt.silo(ownTable, otherTable)
+	}
+	if bt.ownRows == 0 {
+		bt.suffix = ""
+		bt.row("Query own key on table (the profile grants the tenant nothing on its tables)", "Query", b.tables[0].arn(own), bt.key(), iam.Allowed)
 	}
 	return nil
 }
 
-// battery evaluates the proof rows for one tenant's policy on one table.
+// battery evaluates the proof rows for one tenant's session.
 type battery struct {
-	p              *policies.Prober
-	table, account string
-	suffix         string
+	p          *policies.Prober
+	granted    map[string]bool
+	own, other string   // the two tenants' leading keys
+	named      []string // other keys the policies name
+	suffix     string   // names the table when there are several
+	ownRows    int
 }
 
-func (b *battery) run(own, other string, granted map[string]bool, named []string) {
-	table := b.table
-	index := table + "/index/gsi"
-	stream := table + "/stream/" + proofStreamLabel
-	allow, deny := iam.Allowed, iam.ImplicitDeny
-	b.row("Query own key on table", "Query", table, []string{own}, allow)
-	b.row("Query own key on index", "Query", index, []string{own}, allow)
-	b.row("GetItem own key", "GetItem", table, []string{own}, allow)
-	b.row("BatchGetItem own key", "BatchGetItem", table, []string{own}, allow)
-	b.row("Query other tenant's key on table", "Query", table, []string{other}, deny)
-	b.row("Query other tenant's key on index", "Query", index, []string{other}, deny)
-	b.row("GetItem other tenant's key", "GetItem", table, []string{other}, deny)
-	b.row("BatchGetItem mixing own and other tenant's keys", "BatchGetItem", table, []string{own, other}, deny)
-	b.row("Scan table", "Scan", table, nil, deny)
-	b.row("Scan index", "Scan", index, nil, deny)
-	b.row("Query without LeadingKeys", "Query", table, nil, deny)
-	for _, k := range named {
-		b.row(fmt.Sprintf("Query key %q named by the policy", k), "Query", table, []string{k}, deny)
-	}
-	for _, a := range provedKeyedActions {
-		if !granted[a] {
-			continue
-		}
-		b.row(a+" own key", a, table, []string{own}, allow)
-		b.row(a+" other tenant's key", a, table, []string{other}, deny)
-		if a == "BatchWriteItem" {
-			b.row("BatchWriteItem mixing own and other tenant's keys", a, table, []string{own, other}, deny)
-		}
-	}
-	for _, a := range catalogue.Actions() {
-		switch n := a.Name; {
-		case !granted[n] || a.Keyed || n == "Scan" || n == "DeleteTable" || n == "GetRecords":
-			// Not granted, or proved by the fixed rows.
-		case n == "DescribeStream" || n == "GetShardIterator":
-			b.row(n+" on stream", n, stream, nil, deny)
-		default:
-			b.row(n, n, table, nil, deny)
-		}
-	}
-	b.row("DeleteTable", "DeleteTable", table, nil, deny)
-	b.row("GetRecords on stream", "GetRecords", stream, nil, deny)
-}
+// Request keys: the own key, the other tenant's, both.
+func (b *battery) key() []string      { return []string{b.own} }
+func (b *battery) otherKey() []string { return []string{b.other} }
+func (b *battery) mixed() []string    { return []string{b.own, b.other} }
 
-func (b *battery) row(name, action, resource string, keys []string, want iam.Outcome) {
-	b.p.Check(policies.ProofRequest{
-		Name:     name + b.suffix,
-		Action:   catalogue.Full(action),
-		Resource: resource,
-		Account:  b.account,
-		Key:      LeadingKeysKey,
-		Values:   keys,
-		Want:     want,
-	})
-}
-
-// namedKeys returns the dynamodb:LeadingKeys values that the conditions of
-// p's Allow statements name besides own and other, in policy order without
-// repeats: a constant key there (a shared or another tenant's partition)
-// would be reachable by every tenant, so the proof checks each is denied.
-func namedKeys(p *iam.Policy, own, other string) []string {
+// grantedKeyed returns the granted keyed actions in keyedOrder.
+func (b *battery) grantedKeyed() []string {
 	var out []string
-	for _, st := range p.Statements {
-		if st.Effect != iam.Allow {
-			continue
-		}
-		for _, c := range st.Conditions {
-			if !strings.EqualFold(c.Key, LeadingKeysKey) || c.Operator == "Null" {
-				continue
-			}
-			for _, v := range c.Values {
-				if v != own && v != other && !slices.Contains(out, v) {
-					out = append(out, v)
-				}
-			}
+	for _, a := range keyedOrder {
+		if b.granted[a] {
+			out = append(out, a)
 		}
 	}
 	return out
 }
 
-// arnAccount returns the account field of an ARN.
-func arnAccount(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 6 {
-		return ""
+// pooled runs the rows of a table shared by every tenant.
+func (b *battery) pooled(table string) {
+	index := table + proofIndex
+	deny := iam.ImplicitDeny
+	keyed := b.grantedKeyed()
+	for _, a := range keyed {
+		if a == "Query" {
+			b.ownRow(a, table, "Query own key on table", "Query own key on index", b.key())
+			continue
+		}
+		b.ownRow(a, table, a+" own key", "", b.key())
 	}
-	return parts[4]
+	for _, a := range keyed {
+		if a == "Query" {
+			b.row("Query other tenant's key on table", a, table, b.otherKey(), deny)
+			b.row("Query other tenant's key on index", a, index, b.otherKey(), deny)
+			continue
+		}
+		b.row(a+" other tenant's key", a, table, b.otherKey(), deny)
+	}
+	b.row("BatchGetItem mixing own and other tenant's keys", "BatchGetItem", table, b.mixed(), deny)
+	if b.granted["BatchWriteItem"] {
+		b.row("BatchWriteItem mixing own and other tenant's keys", "BatchWriteItem", table, b.mixed(), deny)
+	}
+	b.row("Scan table", "Scan", table, nil, deny)
+	b.row("Scan index", "Scan", index, nil, deny)
+	b.row("Query without LeadingKeys", "Query", table, nil, deny)
+	for _, a := range keyed {
+		if a != "Query" {
+			b.row(a+" without LeadingKeys", a, table, nil, deny)
+		}
+	}
+	for _, k := range b.named {
+		b.row(fmt.Sprintf("Query key %q named by the policy", k), "Query", table, []string{k}, deny)
+		for _, a := range keyed {
+			if a != "Query" {
+				b.row(fmt.Sprintf("%s key %q named by the policy", a, k), a, table, []string{k}, deny)
+			}
+		}
+	}
+	b.keylessRows(table, "", deny)
+	b.row("DeleteTable", "DeleteTable", table, nil, deny)
+	b.row("GetRecords on stream", "GetRecords", table+proofStreamLabel, nil, deny)
+}
+
+// silo runs the rows of a per-tenant table: own is the tenant's table,
+// other the other tenant's.
+func (b *battery) silo(own, other string) {
+	deny := iam.ImplicitDeny
+	keyed := b.grantedKeyed()
+	for _, a := range keyed {
+		b.ownRow(a, own, a+" own key on own table", a+" own key on own index", b.key())
+	}
+	for _, a := range []string{"Scan", "DescribeTable"} {
+		if b.granted[a] {
+			b.ownRow(a, own, a+" own table", a+" own index", nil)
+		}
+	}
+	for _, a := range keyed {
+		b.row(a+" own key on other tenant's table", a, other, b.key(), deny)
+		b.row(a+" other tenant's key on other tenant's table", a, other, b.otherKey(), deny)
+		if a == "Query" {
+			b.row("Query other tenant's key on other tenant's index", a, other+proofIndex, b.otherKey(), deny)
+		}
+	}
+	b.row("Query other tenant's table without LeadingKeys", "Query", other, nil, deny)
+	b.row("Scan other tenant's table", "Scan", other, nil, deny)
+	b.row("Scan other tenant's index", "Scan", other+proofIndex, nil, deny)
+	b.row("DescribeTable other tenant's table", "DescribeTable", other, nil, deny)
+	if b.keyIsolated(own) {
+		for _, a := range keyed {
+			b.row(a+" other tenant's key on own table", a, own, b.otherKey(), deny)
+		}
+		b.row("BatchGetItem mixing own and other tenant's keys on own table", "BatchGetItem", own, b.mixed(), deny)
+		b.row("Query own table without LeadingKeys", "Query", own, nil, deny)
+		b.row("Scan own table", "Scan", own, nil, deny)
+	}
+	b.keylessRows(own, " on own table", deny)
+	b.keylessRows(other, " on other tenant's table", deny)
+	for _, t := range [2]struct{ arn, name string }{{own, "own table"}, {other, "other tenant's table"}} {
+		b.row("DeleteTable "+t.name, "DeleteTable", t.arn, nil, deny)
+		b.row("GetRecords on stream of "+t.name, "GetRecords", t.arn+proofStreamLabel, nil, deny)
+	}
+}
+
+// keyIsolated reports whether the policies isolate the tenant's own table
+// by partition key as well (bridge): some Allow statement naming it tests
+// dynamodb:LeadingKeys, and no Scan is granted on it.
+func (b *battery) keyIsolated(own string) bool {
+	if b.p.Granted(catalogue.Full("Scan"), own) {
+		return false
+	}
+	for _, pol := range b.p.Policies() {
+		for _, st := range pol.Statements {
+			if st.Effect != iam.Allow || !slices.ContainsFunc(st.Conditions, isKeyCondition) {
+				continue
+			}
+			if slices.ContainsFunc(st.Resource, func(r string) bool { return policies.ResourceMatches(r, own) }) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func isKeyCondition(c iam.Condition) bool {
+	return strings.EqualFold(c.Key, LeadingKeysKey) && c.Operator != "Null"
+}
+
+// keylessRows denies every granted key-less action but those the fixed
+// rows check (Scan, DescribeTable, DeleteTable, GetRecords) on table, its
+// stream actions on its stream.
+func (b *battery) keylessRows(table, where string, want iam.Outcome) {
+	for _, a := range catalogue.Actions() {
+		switch n := a.Name; {
+		case !b.granted[n] || a.Keyed || n == "Scan" || n == "DescribeTable" || n == "DeleteTable" || n == "GetRecords":
+		case n == "DescribeStream" || n == "GetShardIterator":
+			b.row(n+" on stream"+where, n, table+proofStreamLabel, nil, want)
+		default:
+			b.row(n+where, n, table, nil, want)
+		}
+	}
+}
+
+// ownRow adds the own-tenant row of action on table, and, for Query and
+// Scan, on its index, for each form the policies grant it on; tableName
+// and indexName name the rows.
+func (b *battery) ownRow(action, table, tableName, indexName string, keys []string) {
+	if b.p.Granted(catalogue.Full(action), table) {
+		b.row(tableName, action, table, keys, iam.Allowed)
+	}
+	if index := table + proofIndex; (action == "Query" || action == "Scan") && b.p.Granted(catalogue.Full(action), index) {
+		b.row(indexName, action, index, keys, iam.Allowed)
+	}
+}
+
+func (b *battery) row(name, action, resource string, keys []string, want iam.Outcome) {
+	if want == iam.Allowed {
+		b.ownRows++
+	}
+	b.p.Check(policies.ProofRequest{
+		Name:     name + b.suffix,
+		Action:   catalogue.Full(action),
+		Resource: resource,
+		Key:      LeadingKeysKey,
+		Values:   keys,
+		Want:     want,
+	})
 }

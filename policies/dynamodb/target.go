@@ -1,15 +1,30 @@
-// Package dynamodb is the DynamoDB isolation target: one shared table (or
-// several), tenants isolated by partition key. A tenant session may only
-// use actions whose requests carry dynamodb:LeadingKeys, and only with its
-// own key: ForAllValues:StringEquals on dynamodb:LeadingKeys and the Null
-// guard, on the table and its indexes (never table/NAME/*, which also
-// matches streams).
+// Package dynamodb is the DynamoDB isolation target. Tenants are isolated
+// either by partition key in a table they share (pooled), or by table (a
+// per-tenant table, silo), or both (bridge).
+//
+// Pooled: a tenant session may only use actions whose requests carry
+// dynamodb:LeadingKeys, and only with its own key: ForAllValues:StringEquals
+// on dynamodb:LeadingKeys and the Null guard, on the table and its indexes
+// (never table/NAME/*, which also matches streams).
+//
+// Silo: a table ARN whose name holds {tenant} (table/orders-{tenant}) is
+// named for each tenant by whole-name templating with the validated id; the
+// tenant pattern must only admit table-name characters and fit the name in
+// 255 characters (checked at start-up). A statement whose every resource is
+// the tenant's own table or its indexes ({{tenant_table_arns}},
+// {{tenant_index_arns}}) may also grant Scan and DescribeTable, and needs no
+// LeadingKeys condition. No other key-less action is ever allowed.
+//
+// Bridge: a pooled template (LeadingKeys) over per-tenant tables.
 //
 // The target contributes the placeholders {{leading_key}} (the profile's
-// leading-key format applied to the tenant id; required), {{table_arns}}
-// and {{index_arns}} (each table ARN + "/index/*"), the statement lint
-// rules (Rule* ids), the action catalogue, the table-ARN grammar and the
-// proof battery.
+// leading-key format applied to the tenant id), {{table_arns}} and
+// {{index_arns}} (every table ARN, named for the tenant, + "/index/*"),
+// {{tenant_table_arns}} and {{tenant_index_arns}} (the per-tenant tables
+// only); a template must use {{leading_key}} or {{tenant_table_arns}}. It
+// also brings the statement lint rules (Rule* ids; a binding checks a
+// rendered policy with its tenant's own tables), the action catalogue, the
+// table-ARN grammar and the proof battery (see binding.Prove).
 //
 // A shipped template (templates/dynamodb-read.json in package policies):
 //
@@ -21,9 +36,18 @@
 //	     "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["{{leading_key}}"]},
 //	     "Null": {"dynamodb:LeadingKeys": "false"}}}]}
 //
+// and its silo counterpart (templates/dynamodb-silo-read.json):
+//
+//	{"Version": "2012-10-17",
+//	 "Statement": [{"Sid": "TenantTableRead", "Effect": "Allow",
+//	   "Action": ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query",
+//	              "dynamodb:Scan", "dynamodb:DescribeTable"],
+//	   "Resource": ["{{tenant_table_arns}}", "{{tenant_index_arns}}"]}]}
+//
 // Profile settings (YAML keys at the profile's top level):
 //
-//	table_arns:         [arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo]
+//	table_arns:         [arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo,
+//	                     "arn:aws:dynamodb:us-east-1:123456789012:table/orders-{tenant}"]
 //	leading_key_format: "Tenant#{tenant}"
 //
 // Everything here is immutable and safe for concurrent use.
@@ -34,6 +58,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/stsrules"
@@ -61,24 +86,66 @@ const MaxLeadingKeyLength = 1024
 // Placeholders of the target.
 const (
 	PlaceholderLeadingKey = "{{leading_key}}" // the formatted partition-key value, e.g. "Tenant#1"
-	PlaceholderTableARNs  = "{{table_arns}}"  // the table ARNs (a list)
+	PlaceholderTableARNs  = "{{table_arns}}"  // the table ARNs, {tenant} filled in (a list)
 	PlaceholderIndexARNs  = "{{index_arns}}"  // each table ARN + "/index/*" (a list)
+	// PlaceholderTenantTableARNs are the tenant's own tables: the profile's
+	// per-tenant tables (a {tenant} in the name) named for the tenant (a
+	// list). A statement on them alone may grant Scan and DescribeTable and
+	// needs no LeadingKeys condition: the whole table is the tenant's.
+	PlaceholderTenantTableARNs = "{{tenant_table_arns}}"
+	// PlaceholderTenantIndexARNs: each tenant table ARN + "/index/*".
+	PlaceholderTenantIndexARNs = "{{tenant_index_arns}}"
 )
 
-// sampleTable is the table ARN templates are linted with at load.
-const sampleTable = "arn:aws:dynamodb:us-east-1:123456789012:table/TABLE"
+// indexSuffix makes a table ARN the pattern of its indexes.
+const indexSuffix = "/index/*"
+
+// Table-name limits (DynamoDB Developer Guide, "Naming rules"): 3-255
+// characters of [A-Za-z0-9_.-].
+const (
+	MinTableNameLen = 3
+	MaxTableNameLen = 255
+)
+
+// Samples of the ARNs templates are linted with at load.
+const (
+	sampleTable       = "arn:aws:dynamodb:us-east-1:123456789012:table/TABLE"
+	sampleTenantTable = "arn:aws:dynamodb:us-east-1:123456789012:table/TABLE-TENANT"
+)
 
 // tableARNRE is the one table-ARN grammar: a real partition, region and
-// account, and a table name of 3-255 characters of [A-Za-z0-9_.-] (so no
-// wildcard, no index or stream suffix).
+// account, and a table name of [A-Za-z0-9_.-] that may hold {tenant} once
+// (a per-tenant table); no wildcard, no index or stream suffix. The
+// name's length is checked apart.
 var tableARNRE = regexp.MustCompile(`^arn:` + stsrules.PartitionRE + `:dynamodb:` + stsrules.RegionRE + `:` +
-	stsrules.AccountRE + `:table/[A-Za-z0-9_.-]{3,255}$`)
+	stsrules.AccountRE + `:table/([A-Za-z0-9_.-]*(?:` + regexp.QuoteMeta(tenant.Placeholder) + `)?[A-Za-z0-9_.-]*)$`)
+
+// TableNameRune reports whether r may appear in a DynamoDB table name.
+func TableNameRune(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-'
+}
 
 // CheckTableARN checks that arn names one DynamoDB table, with no wildcard:
-// arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME.
+// arn:PARTITION:dynamodb:REGION:ACCOUNT:table/NAME, NAME 3-255 characters
+// of [A-Za-z0-9_.-]. NAME may hold {tenant} once — a per-tenant table,
+// named for each tenant by replacing it with the tenant id — and then its
+// other characters must leave room for a tenant id of at least one
+// character within the limits.
 func CheckTableARN(arn string) error {
-	if !tableARNRE.MatchString(arn) {
-		return errors.New("not a DynamoDB table ARN (arn:<partition>:dynamodb:<region>:<account>:table/<name>, no wildcards)")
+	if strings.Contains(arn, tenant.Placeholder) && strings.ContainsAny(arn, "*?") {
+		return errors.New("a per-tenant table name must not hold a wildcard: orders-{tenant}* would reach orders-12 from tenant 1")
+	}
+	m := tableARNRE.FindStringSubmatch(arn)
+	if m == nil {
+		return errors.New("not a DynamoDB table ARN (arn:<partition>:dynamodb:<region>:<account>:table/<name>, no wildcards, {tenant} at most once in the name)")
+	}
+	name := m[1]
+	n := len(name)
+	if strings.Contains(name, tenant.Placeholder) {
+		n = n - len(tenant.Placeholder) + 1 // the shortest tenant id has one character
+	}
+	if n < MinTableNameLen || len(name) > MaxTableNameLen+len(tenant.Placeholder) || n > MaxTableNameLen {
+		return fmt.Errorf("table name must be %d-%d characters (with {tenant} as a 1-character id)", MinTableNameLen, MaxTableNameLen)
 	}
 	return nil
 }
@@ -90,12 +157,13 @@ type target struct{}
 
 func (target) Name() string                   { return Name }
 func (target) Catalogue() *policies.Catalogue { return catalogue }
-
 func (target) Placeholders() []policies.Placeholder {
 	return []policies.Placeholder{
 		{Name: PlaceholderLeadingKey, Required: true, Sample: "Tenant#TENANT"},
 		{Name: PlaceholderTableARNs, List: true, Sample: []string{sampleTable}},
-		{Name: PlaceholderIndexARNs, List: true, Sample: []string{sampleTable + "/index/*"}},
+		{Name: PlaceholderIndexARNs, List: true, Sample: []string{sampleTable + indexSuffix}},
+		{Name: PlaceholderTenantTableARNs, List: true, Required: true, Sample: []string{sampleTenantTable}},
+		{Name: PlaceholderTenantIndexARNs, List: true, Sample: []string{sampleTenantTable + indexSuffix}},
 	}
 }
 
@@ -129,8 +197,7 @@ func (target) Bind(s policies.Settings) (policies.Binding, error) {
 		case slices.Index(set.TableARNs, arn) < i:
 			bad(field, "duplicate table ARN")
 		default:
-			b.tables = append(b.tables, arn)
-			b.indexes = append(b.indexes, arn+"/index/*")
+			b.tables = append(b.tables, newTable(arn))
 		}
 	}
 	format, err := tenant.ParseFormat(set.LeadingKeyFormat)
@@ -147,10 +214,32 @@ func (target) Bind(s policies.Settings) (policies.Binding, error) {
 	return b, nil
 }
 
+// table is one table of a profile: a fixed ARN, or a per-tenant one.
+type table struct {
+	fixed     string        // the ARN, when not per-tenant
+	name      tenant.Format // the whole ARN as a format, when per-tenant
+	perTenant bool
+}
+
+func newTable(arn string) table {
+	if !strings.Contains(arn, tenant.Placeholder) {
+		return table{fixed: arn}
+	}
+	return table{name: tenant.MustParseFormat(arn), perTenant: true}
+}
+
+// arn returns the table's ARN for tenant id.
+func (t table) arn(id string) string {
+	if t.perTenant {
+		return t.name.Expand(id)
+	}
+	return t.fixed
+}
+
 // binding is the DynamoDB target bound to a profile's tables and format.
 type binding struct {
-	tables, indexes []string
-	format          tenant.Format
+	tables []table
+	format tenant.Format
 }
 
 func (b *binding) Target() policies.Target { return Target }
@@ -158,26 +247,59 @@ func (b *binding) Target() policies.Target { return Target }
 // LeadingKey returns the partition-key value of tenant id.
 func (b *binding) LeadingKey(id string) string { return b.format.Expand(id) }
 
-// Values implements policies.Binding.
+// Values implements policies.Binding. {{tenant_table_arns}} and
+// {{tenant_index_arns}} are present only when the profile has per-tenant
+// tables, so a template that uses them cannot render for a profile without.
 func (b *binding) Values(id string) (policies.Values, error) {
 	key := b.format.Expand(id)
 	if len(key) > MaxLeadingKeyLength {
 		return nil, fmt.Errorf("leading key is %d bytes, limit %d", len(key), MaxLeadingKeyLength)
 	}
-	return policies.Values{
+	var tables, indexes, own, ownIndexes []string
+	for _, t := range b.tables {
+		arn := t.arn(id)
+		if t.perTenant {
+			if err := CheckTableARN(arn); err != nil {
+				return nil, fmt.Errorf("the tenant's table: %w", err)
+			}
+			own, ownIndexes = append(own, arn), append(ownIndexes, arn+indexSuffix)
+		}
+		tables, indexes = append(tables, arn), append(indexes, arn+indexSuffix)
+	}
+	v := policies.Values{
 		PlaceholderLeadingKey: key,
-		PlaceholderTableARNs:  b.tables,
-		PlaceholderIndexARNs:  b.indexes,
-	}, nil
+		PlaceholderTableARNs:  tables,
+		PlaceholderIndexARNs:  indexes,
+	}
+	if len(own) > 0 {
+		v[PlaceholderTenantTableARNs], v[PlaceholderTenantIndexARNs] = own, ownIndexes
+	}
+	return v, nil
 }
 
 // CheckTenants checks that the key of every tenant id p admits fits in
-// MaxLeadingKeyLength bytes. (Every character a pattern admits is legal in
-// a partition key and in a policy.)
+// MaxLeadingKeyLength bytes, and that every id p admits names a valid
+// per-tenant table: only table-name characters, within the length limit.
+// (Every character a pattern admits is legal in a partition key and in a
+// policy.)
 func (b *binding) CheckTenants(p *tenant.Pattern) error {
 	if n := b.format.FixedBytes() + p.MaxBytes(); n > MaxLeadingKeyLength {
 		return &policies.SettingError{Field: "leading_key_format", Problem: fmt.Sprintf(
 			"the leading key of the longest tenant id the tenant pattern admits is %d bytes, limit %d", n, MaxLeadingKeyLength)}
+	}
+	for i, t := range b.tables {
+		if !t.perTenant {
+			continue
+		}
+		field := fmt.Sprintf("table_arns[%d]", i)
+		if err := p.CheckAlphabet("a DynamoDB table name", TableNameRune); err != nil {
+			return &policies.SettingError{Field: field, Problem: "auth.tenant_pattern " + err.Error()}
+		}
+		name := t.arn("")[strings.Index(t.arn(""), ":table/")+len(":table/"):]
+		if n := len(name) + p.MaxLen(); n > MaxTableNameLen {
+			return &policies.SettingError{Field: field, Problem: fmt.Sprintf(
+				"the table name of the longest tenant id the tenant pattern admits is %d characters, limit %d", n, MaxTableNameLen)}
+		}
 	}
 	return nil
 }

@@ -60,13 +60,10 @@ func (target) Rules() []string {
 // order (a resource's own problems are reported in the order it shows
 // them).
 func (target) LintStatement(st *iam.Statement) *policies.Finding {
+	if f := policies.LintNot(st, catalogue, RuleNotAction, "S3"); f != nil {
+		return f
+	}
 	granted := catalogue.Granted(st)
-	if st.NotAction != nil && len(granted) > 0 {
-		return finding(RuleNotAction, "Allow with NotAction grants S3 actions (e.g. s3:"+granted[0].Name+")", strings.Join(st.NotAction, ","))
-	}
-	if st.NotResource != nil && len(granted) > 0 {
-		return finding(RuleNotAction, "Allow with NotResource grants S3 actions on resources it does not name", strings.Join(st.NotResource, ","))
-	}
 	if f := lintActions(st); f != nil {
 		return f
 	}

@@ -10,12 +10,10 @@ import (
 	"github.com/tvmkit/tvm/policies/iam"
 )
 
-// Proof constants: the object name probed under a prefix, the account of
-// the proof's principal (S3 ARNs carry none), a bucket no profile names,
-// and the action names the battery uses.
+// Proof constants: the object name probed under a prefix, a bucket no
+// profile names, and the action names the battery uses.
 const (
 	proofObject  = "proof/object.txt"
-	proofAccount = "123456789012"
 	proofBucket  = "tvm-proof-unlisted-bucket"
 	proofSubPath = "sub/"
 	listBucket   = "ListBucket"
@@ -36,26 +34,33 @@ type step struct {
 	want                   iam.Outcome
 }
 
-// plan returns the battery's rows for one bucket, for the session policy
-// of tenant own (key prefix ownPrefix) against tenant other (otherPrefix);
+// grants is what the profile grants, as the Prober reports it: the S3
+// actions it names on some resource, and whether it names one on a given
+// resource (conditions aside).
+type grants struct {
+	names map[string]bool
+	on    func(action, resource string) bool // action without "s3:"
+}
+
+// plan returns the battery's rows for one bucket, for the session of
+// tenant own (key prefix ownPrefix) against tenant other (otherPrefix);
 // root is the prefix format's part before the tenant ("tenants/"). It is
-// the one place that decides which rows apply: granted holds the S3 action
-// names some Allow statement of the policy grants.
+// the one place that decides which rows apply.
 //
-// Own rows, for what the policy grants: every granted object action on an
-// object under ownPrefix, and each granted listing with prefix ownPrefix
-// and with a deeper prefix, allowed. Denied rows, always: the core object
-// actions (coreObjectActions, named by the S3 operations they authorize:
-// GetObject and CopyObject's source, PutObject and CopyObject's
-// destination and every step of a multipart upload, DeleteObject,
-// AbortMultipartUpload, ListParts) and every other granted object action
-// on otherPrefix; GetObject on ownPrefix in a bucket the profile does not
-// name; each listing (ListBucket and ListBucketVersions) with otherPrefix,
-// with ownPrefix without its delimiter (the "1" vs "12" trap), without a
-// prefix, with prefix "" and with root; ListBucketMultipartUploads (no
-// s3:prefix key); PutBucketPolicy and every other granted bucket- or
-// account-level action.
-func plan(granted map[string]bool, bk bucket, ownPrefix, otherPrefix, root string) []step {
+// Own rows follow the grants: each object action g grants on an object
+// under ownPrefix, allowed there; each listing g grants on the bucket,
+// allowed with prefix ownPrefix and with a deeper prefix. Denied rows,
+// always: the core object actions (coreObjectActions, named by the S3
+// operations they authorize: GetObject and CopyObject's source,
+// PutObject and CopyObject's destination and every step of a multipart
+// upload, DeleteObject, AbortMultipartUpload, ListParts) and every other
+// granted object action on otherPrefix; GetObject on ownPrefix in a bucket
+// the profile does not name; each listing (ListBucket and
+// ListBucketVersions) with otherPrefix, with ownPrefix without its
+// delimiter (the "1" vs "12" trap), without a prefix, with prefix "" and
+// with root; ListBucketMultipartUploads (no s3:prefix key);
+// PutBucketPolicy and every other granted bucket- or account-level action.
+func plan(g grants, bk bucket, ownPrefix, otherPrefix, root string) []step {
 	allow, deny := iam.Allowed, iam.ImplicitDeny
 	obj := func(name, action, key string, want iam.Outcome) step {
 		return step{name: name, action: action, resource: bk.arn() + "/" + key, want: want}
@@ -65,12 +70,12 @@ func plan(granted map[string]bool, bk bucket, ownPrefix, otherPrefix, root strin
 	}
 	var out []step
 	for _, a := range actions {
-		if a.kind == kindObject && granted[a.name] {
+		if own := bk.arn() + "/" + ownPrefix + proofObject; a.kind == kindObject && g.names[a.name] && g.on(a.name, own) {
 			out = append(out, obj(a.name+" own object", a.name, ownPrefix+proofObject, allow))
 		}
 	}
 	for _, l := range []string{listBucket, listVersions} {
-		if granted[l] {
+		if g.names[l] && g.on(l, bk.arn()) {
 			out = append(out, list(l+" own prefix", l, allow, ownPrefix), list(l+" below own prefix", l, allow, ownPrefix+proofSubPath))
 		}
 	}
@@ -86,7 +91,7 @@ func plan(granted map[string]bool, bk bucket, ownPrefix, otherPrefix, root strin
 		obj("ListParts in other tenant's prefix (s3:ListMultipartUploadParts)", "ListMultipartUploadParts", other, deny),
 	)
 	for _, a := range actions {
-		if a.kind == kindObject && granted[a.name] && !slices.Contains(coreObjectActions, a.name) {
+		if a.kind == kindObject && g.names[a.name] && !slices.Contains(coreObjectActions, a.name) {
 			out = append(out, obj(a.name+" other tenant's object", a.name, other, deny))
 		}
 	}
@@ -102,7 +107,7 @@ func plan(granted map[string]bool, bk bucket, ownPrefix, otherPrefix, root strin
 		}
 	}
 	for _, a := range actions {
-		if a.name == listUploads || a.name == putPolicy || (a.kind != kindObject && a.kind != kindList && granted[a.name]) {
+		if a.name == listUploads || a.name == putPolicy || (a.kind != kindObject && a.kind != kindList && g.names[a.name]) {
 			out = append(out, step{name: a.name, action: a.name, resource: adminResource(a.name, bk), want: deny})
 		}
 	}
@@ -119,42 +124,66 @@ func adminResource(name string, bk bucket) string {
 	return bk.arn()
 }
 
-// Prove runs the S3 battery for the policy p evaluates (rendered for
-// tenant own) against the sample tenant other: plan's rows on each bucket,
-// then every object resource and s3:prefix value the policy's Allow
-// statements name outside own's prefix, which must be denied (a constant
-// prefix there would be reachable by every tenant).
+// Prove runs the S3 battery on the session p evaluates (tenant own)
+// against the sample tenant other: plan's rows on each bucket, with the
+// grants p reports (the session policy's, or the role's when there is
+// none); then every object resource and s3:prefix value an Allow statement
+// of the session's policies names outside own's prefix, which must be
+// denied (a constant prefix there would be reachable by every tenant).
+// S3 ARNs name no account: the buckets are taken to be in the role's
+// account (aws:ResourceAccount, p.Account). A profile whose policies grant
+// its tenant nothing under its prefix gets an own-tenant GetObject row
+// anyway, which fails.
 func (b *binding) Prove(p *policies.Prober, own, other string) error {
 	ownPrefix, otherPrefix := b.format.Expand(own), b.format.Expand(other)
 	if ownPrefix == otherPrefix {
 		return errors.New("the two sample tenants format to the same key prefix")
 	}
 	root, _, _ := strings.Cut(b.format.String(), "{tenant}")
-	granted := catalogue.GrantedBy(p.Session())
+	g := grants{names: p.GrantedActions(catalogue), on: func(action, resource string) bool {
+		return p.Granted(catalogue.Full(action), resource)
+	}}
 	var ownObjects []string
+	ownRows := 0
 	for i, bk := range b.buckets {
 		suffix := ""
 		if len(b.buckets) > 1 {
 			suffix = fmt.Sprintf(" (bucket %d)", i)
 		}
-		for _, s := range plan(granted, bk, ownPrefix, otherPrefix, root) {
+		for _, s := range plan(g, bk, ownPrefix, otherPrefix, root) {
+			if s.want == iam.Allowed {
+				ownRows++
+			}
 			check(p, s, suffix)
 		}
 		ownObjects = append(ownObjects, bk.arn()+"/"+ownPrefix)
 	}
-	for _, s := range named(p.Session(), ownObjects, ownPrefix, b.buckets) {
+	if ownRows == 0 {
+		check(p, step{name: "GetObject own object (the profile grants the tenant nothing under its prefix)", action: actionGet,
+			resource: ownObjects[0] + proofObject, want: iam.Allowed}, "")
+	}
+	for _, s := range named(p.Policies(), ownObjects) {
 		check(p, s, "")
+	}
+	for _, v := range p.ConditionValues(PrefixKey) {
+		if strings.HasPrefix(v, ownPrefix) {
+			continue
+		}
+		for _, bk := range b.buckets {
+			check(p, step{name: fmt.Sprintf("ListBucket prefix %q named by the policy", v), action: listBucket,
+				resource: bk.arn(), listed: true, values: []string{sample(v)}, want: iam.ImplicitDeny}, "")
+		}
 	}
 	return nil
 }
 
-// check evaluates one step through the Prober.
+// check evaluates one step through the Prober, in the role's account.
 func check(p *policies.Prober, s step, suffix string) {
 	req := policies.ProofRequest{
 		Name:     s.name + suffix,
 		Action:   catalogue.Full(s.action),
 		Resource: s.resource,
-		Account:  proofAccount,
+		Account:  p.Account(),
 		Want:     s.want,
 	}
 	if s.listed {
@@ -163,47 +192,36 @@ func check(p *policies.Prober, s step, suffix string) {
 	p.Check(req)
 }
 
-// named returns denied rows for the object resources and s3:prefix values
-// that the policy's Allow statements name outside own's prefix, in policy
-// order without repeats: each object resource is probed with the first
-// object action its statement grants (wildcards replaced by "x"), each
-// prefix value with ListBucket on every bucket.
-func named(pol *iam.Policy, ownObjects []string, ownPrefix string, buckets []bucket) []step {
+// named returns denied rows for the object resources that the Allow
+// statements of pols name outside own's prefix (ownObjects, one per
+// bucket), in policy order without repeats: each is probed with the first
+// object action its statement grants (wildcards replaced by "x").
+// Resources holding a policy variable are left out: each session resolves
+// them, and the own and other rows check them. (The s3:prefix values the
+// policies name are probed by Prove, through Prober.ConditionValues.)
+func named(pols []*iam.Policy, ownObjects []string) []step {
 	var out []step
 	seen := map[string]bool{}
-	for i := range pol.Statements {
-		st := &pol.Statements[i]
-		if st.Effect != iam.Allow {
-			continue
-		}
-		var first string
-		for _, a := range catalogue.Granted(st) {
-			if kindOf(a.Name) == kindObject {
-				first = a.Name
-				break
-			}
-		}
-		for _, r := range st.Resource {
-			if first == "" || !isObjectARN(r) || hasAnyPrefix(r, ownObjects) || seen["r"+r] {
+	for _, pol := range pols {
+		for i := range pol.Statements {
+			st := &pol.Statements[i]
+			if st.Effect != iam.Allow {
 				continue
 			}
-			seen["r"+r] = true
-			out = append(out, step{name: fmt.Sprintf("%s on %s named by the policy", first, r), action: first,
-				resource: sample(r), want: iam.ImplicitDeny})
-		}
-		for _, c := range st.Conditions {
-			if !strings.EqualFold(c.Key, PrefixKey) {
-				continue
+			var first string
+			for _, a := range catalogue.Granted(st) {
+				if kindOf(a.Name) == kindObject {
+					first = a.Name
+					break
+				}
 			}
-			for _, v := range c.Values {
-				if strings.HasPrefix(v, ownPrefix) || seen["p"+v] {
+			for _, r := range st.Resource {
+				if first == "" || !isObjectARN(r) || hasAnyPrefix(r, ownObjects) || strings.Contains(r, "${") || seen[r] {
 					continue
 				}
-				seen["p"+v] = true
-				for _, bk := range buckets {
-					out = append(out, step{name: fmt.Sprintf("ListBucket prefix %q named by the policy", v), action: listBucket,
-						resource: bk.arn(), listed: true, values: []string{sample(v)}, want: iam.ImplicitDeny})
-				}
+				seen[r] = true
+				out = append(out, step{name: fmt.Sprintf("%s on %s named by the policy", first, r), action: first,
+					resource: sample(r), want: iam.ImplicitDeny})
 			}
 		}
 	}

@@ -2,6 +2,7 @@ package s3
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -128,7 +129,7 @@ func TestProveLeaky(t *testing.T) {
 		"bucket policy granted":      {doc: doc(readObj, `{"Effect":"Allow","Action":"s3:PutBucketPolicy","Resource":["{{s3_bucket_arns}}"]}`), row: `tenant "1": PutBucketPolicy`},
 		"bucket read granted":        {doc: doc(readObj, `{"Effect":"Allow","Action":"s3:GetBucketPolicy","Resource":["{{s3_bucket_arns}}"]}`), row: `tenant "1": GetBucketPolicy`},
 		"every bucket":               {doc: doc(readObj), edit: replaceAll(PlaceholderObjectARNs, demoBucket, "*"), row: `tenant "1": GetObject own prefix in a bucket the profile does not name`},
-		"wrong bucket":               {doc: doc(readObj), edit: replaceAll(PlaceholderObjectARNs, demoBucket, "other-bucket"), row: `tenant "1": GetObject own object`},
+		"wrong bucket":               {doc: doc(readObj), edit: replaceAll(PlaceholderObjectARNs, demoBucket, "other-bucket"), row: `tenant "1": GetObject own object (the profile grants the tenant nothing under its prefix)`},
 		"shared prefix named": {doc: doc(readObj, `{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::tvm-demo-bucket/shared/*"}`),
 			row: `tenant "1": GetObject on arn:aws:s3:::tvm-demo-bucket/shared/* named by the policy`},
 		"shared list prefix named": {doc: doc(readObj, listCond("StringLike", prefixes+`,"shared/*"`)), row: `tenant "1": ListBucket prefix "shared/*" named by the policy`},
@@ -178,7 +179,10 @@ func TestPlanGrants(t *testing.T) {
 		}
 		return n
 	}
-	none := plan(map[string]bool{}, bk, "tenants/1/", "tenants/12/", "tenants/")
+	names := func(m map[string]bool) grants {
+		return grants{names: m, on: func(action, _ string) bool { return m[action] }}
+	}
+	none := plan(names(map[string]bool{}), bk, "tenants/1/", "tenants/12/", "tenants/")
 	if count(none, iam.Allowed) != 0 || count(none, iam.ImplicitDeny) != 8+1+10+2 {
 		t.Errorf("no grants: %d allowed, %d denied rows", count(none, iam.Allowed), count(none, iam.ImplicitDeny))
 	}
@@ -186,7 +190,12 @@ func TestPlanGrants(t *testing.T) {
 	for _, a := range actions {
 		all[a.name] = true
 	}
-	every := plan(all, bk, "tenants/1/", "tenants/12/", "")
+	every := plan(names(all), bk, "tenants/1/", "tenants/12/", "")
+	// Granted somewhere, but on none of this bucket's resources: no own rows.
+	elsewhere := plan(grants{names: all, on: func(string, string) bool { return false }}, bk, "tenants/1/", "tenants/12/", "")
+	if n := count(elsewhere, iam.Allowed); n != 0 {
+		t.Errorf("grants on other resources only: %d allowed rows, want 0", n)
+	}
 	objects := 0
 	for _, a := range actions {
 		if a.kind == kindObject {
@@ -202,4 +211,102 @@ func TestPlanGrants(t *testing.T) {
 		}
 	}
 	t.Error("no row lists the own prefix without its delimiter")
+}
+
+// TestProveFollowsGrants (issue 14 on S3): stricter profiles are accepted
+// with own rows for exactly what they grant, a template narrowing further
+// on the keys a real request carries keeps its own rows allowed, and a
+// profile granting its tenant nothing under its prefix is refused.
+func TestProveFollowsGrants(t *testing.T) {
+	prefixes := `"{{s3_prefixes}}"`
+	objects := func(actions string, cond string) string {
+		st := `{"Sid":"Obj","Effect":"Allow","Action":[` + actions + `],"Resource":["{{s3_object_arns}}"]`
+		if cond != "" {
+			st += `,"Condition":` + cond
+		}
+		return st + `}`
+	}
+	tests := map[string]struct {
+		doc  string
+		own  []string // the own-tenant rows of tenant "1"; nil = refused
+		fail string   // the first failing row when refused
+	}{
+		"get only":   {doc: doc(objects(`"s3:GetObject"`, "")), own: []string{"GetObject own object"}},
+		"write only": {doc: doc(objects(`"s3:PutObject"`, "")), own: []string{"PutObject own object"}},
+		"list only": {doc: doc(listCond("StringLike", prefixes)),
+			own: []string{"ListBucket own prefix", "ListBucket below own prefix"}},
+		"versions listing": {doc: doc(strings.Replace(listCond("StringLike", prefixes), "s3:ListBucket", "s3:ListBucketVersions", 1)),
+			own: []string{"ListBucketVersions own prefix", "ListBucketVersions below own prefix"}},
+		"narrowed by transport, region and account": {doc: doc(objects(`"s3:GetObject"`,
+			`{"Bool":{"aws:SecureTransport":"true"},"StringEquals":{"aws:RequestedRegion":"us-east-1","aws:ResourceAccount":"${aws:PrincipalAccount}"}}`)),
+			own: []string{"GetObject own object"}},
+		"object grant on a bucket ARN only": {doc: doc(`{"Sid":"Obj","Effect":"Allow","Action":"s3:GetObject","Resource":["{{s3_bucket_arns}}"]}`, listCond("StringLike", prefixes)),
+			own: []string{"ListBucket own prefix", "ListBucket below own prefix"}},
+		"source IP required": {doc: doc(objects(`"s3:GetObject"`, `{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}`)),
+			fail: `tenant "1": GetObject own object`},
+		"grants nothing usable": {doc: doc(objects(`"s3:GetObject"`, `{"StringEquals":{"s3:prefix":"x/"}}`)),
+			fail: `tenant "1": GetObject own object`},
+	}
+	b := mustBind(t, Settings{Buckets: []string{demoBucket}})
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			tpl, err := policies.ParseTemplate("t", "test", []byte(tc.doc), known)
+			if err != nil {
+				t.Fatalf("ParseTemplate: %v", err)
+			}
+			rep, err := policies.Prove(policies.ProofSpec{Template: tpl, Bindings: []policies.Binding{b}})
+			if tc.own == nil {
+				var pe *policies.ProofError
+				if !errors.As(err, &pe) || pe.Row.Name != tc.fail {
+					t.Fatalf("Prove = %v, want the first failing row %q", err, tc.fail)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Prove: %v", err)
+			}
+			var own []string
+			for _, r := range rep.Rows {
+				if r.Tenant == "1" && r.Want == iam.Allowed {
+					own = append(own, strings.TrimPrefix(r.Name, `tenant "1": `))
+				}
+			}
+			if !slices.Equal(own, tc.own) {
+				t.Errorf("own rows %q, want %q", own, tc.own)
+			}
+		})
+	}
+}
+
+// TestRenderResourceScope (issue 14 on S3): a constant S3 resource in a
+// template must lie within the profile's buckets and the tenant's prefix
+// once rendered (rule resource-scope); S3 ARNs name no account.
+func TestRenderResourceScope(t *testing.T) {
+	b := []policies.Binding{mustBind(t, Settings{Buckets: []string{demoBucket}})}
+	tests := map[string]struct {
+		resource string
+		rule     string // "" = renders
+	}{
+		"the profile's bucket, named":   {resource: bucketARN},
+		"another bucket":                {resource: "arn:aws:s3:::other-bucket", rule: policies.RuleResourceScope},
+		"a shared prefix of the bucket": {resource: bucketARN + "/shared/*", rule: policies.RuleResourceScope},
+		"another partition":             {resource: "arn:aws-cn:s3:::" + demoBucket, rule: policies.RuleResourceScope},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			d := doc(readObj, `{"Sid":"Const","Effect":"Allow","Action":"s3:GetObject","Resource":"`+tc.resource+`"}`)
+			tpl, err := policies.ParseTemplate("t", "test", []byte(d), known)
+			if err != nil {
+				t.Fatalf("ParseTemplate: %v", err)
+			}
+			_, err = tpl.Render("1", b)
+			var le *policies.LintError
+			switch {
+			case tc.rule == "" && err != nil:
+				t.Fatalf("Render: %v", err)
+			case tc.rule != "" && (!errors.As(err, &le) || le.Rule != tc.rule || le.Text != tc.resource):
+				t.Fatalf("Render = %v, want rule %s naming %s", err, tc.rule, tc.resource)
+			}
+		})
+	}
 }

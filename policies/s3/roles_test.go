@@ -2,6 +2,7 @@ package s3
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -44,50 +45,55 @@ func parseRolePolicy(t *testing.T, name string) *iam.Policy {
 	return p
 }
 
-// runBattery evaluates plan's rows for the tenants own and other with
-// eval and returns the rows whose outcome is not the wanted one.
-func runBattery(granted map[string]bool, own, other string, eval func(s step) iam.Decision) []string {
-	var bad []string
-	for _, s := range plan(granted, bucket{partition: "aws", name: demoBucket}, "tenants/"+own+"/", "tenants/"+other+"/", "tenants/") {
-		if d := eval(s); d.Allowed() != (s.want == iam.Allowed) {
-			bad = append(bad, fmt.Sprintf("%s: want %s, got %s", s.name, s.want, d.Outcome))
-		}
+// proveRole proves a profile over the demo bucket whose sessions assume a
+// role with the policy role, as the broker does: with template (nil =
+// session-tags isolation, the tenant in the session tag "tenant").
+func proveRole(t *testing.T, role *iam.Policy, template *policies.Template) (*policies.ProofReport, error) {
+	t.Helper()
+	spec := policies.ProofSpec{
+		Template: template,
+		Bindings: []policies.Binding{mustBind(t, Settings{Buckets: []string{demoBucket}})},
+		Role:     policies.Role{ARN: "arn:aws:iam::123456789012:role/tvm-tenant-test", Known: true, Policies: []*iam.Policy{role}},
 	}
-	return bad
+	if template == nil {
+		spec.Isolation = policies.IsolationSessionTags
+		spec.Session.Tags = func(tn string) []iam.Tag { return []iam.Tag{{Key: "tenant", Value: tn}} }
+	}
+	return policies.Prove(spec)
 }
 
-func stepContext(s step) map[string][]string {
-	ctx := map[string][]string{}
-	if s.listed && s.values != nil {
-		ctx[PrefixKey] = s.values
-	}
-	return ctx
-}
-
-// TestABACRolePolicy: the ABAC role policy, evaluated for role sessions
-// tagged tenant=1 and tenant=12, passes the same battery as a session
-// policy; a session without the tag gets nothing.
+// TestABACRolePolicy: the ABAC role policy, proven for role sessions
+// tagged tenant=1 and tenant=12 without a session policy, passes the same
+// battery as a session policy, with an own-tenant row for each granted
+// object action and listing; a session without the tag gets nothing (the
+// proof repeats every own row without the tags).
 func TestABACRolePolicy(t *testing.T) {
 	role := parseRolePolicy(t, abacRoleFile)
-	granted := catalogue.GrantedBy(role)
+	rep, err := proveRole(t, role, nil)
+	if err != nil {
+		t.Fatalf("Prove: %v", err)
+	}
+	own, untagged := 0, 0
+	for _, r := range rep.Rows {
+		switch {
+		case strings.HasSuffix(r.Name, "session without tags"):
+			untagged++
+		case r.Want == iam.Allowed:
+			own++
+		}
+	}
+	// GetObject, PutObject, DeleteObject, AbortMultipartUpload, ListParts
+	// and ListBucket (own prefix and below), for each of the two tenants.
+	if own != 2*7 || untagged != own {
+		t.Errorf("%d own rows, %d without tags; want 14 each", own, untagged)
+	}
 	session := func(tags ...iam.Tag) func(s step) iam.Decision {
 		sess := &iam.Session{
 			Principal: "arn:aws:sts::123456789012:assumed-role/tvm-tenant-abac/t",
 			Tags:      tags,
 			Identity:  []*iam.Policy{role},
 		}
-		return func(s step) iam.Decision { return sess.Evaluate(catalogue.Full(s.action), s.resource, stepContext(s)) }
-	}
-	for _, pair := range [][2]string{{"1", "12"}, {"12", "1"}} {
-		if bad := runBattery(granted, pair[0], pair[1], session(iam.Tag{Key: "tenant", Value: pair[0]})); len(bad) > 0 {
-			t.Errorf("tenant %s:\n%s", pair[0], strings.Join(bad, "\n"))
-		}
-	}
-	untagged := session()
-	for _, s := range plan(granted, bucket{partition: "aws", name: demoBucket}, "tenants/1/", "tenants/12/", "tenants/") {
-		if d := untagged(s); d.Allowed() {
-			t.Errorf("session without the tenant tag: %s allowed", s.name)
-		}
+		return func(s step) iam.Decision { return sess.Evaluate(catalogue.Full(s.action), s.resource, nil) }
 	}
 	// The tag key matches case-insensitively; another key does not count.
 	if d := session(iam.Tag{Key: "Tenant", Value: "1"})(step{action: actionGet, resource: bucketARN + "/tenants/1/x"}); !d.Allowed() {
@@ -98,27 +104,41 @@ func TestABACRolePolicy(t *testing.T) {
 	}
 }
 
+// TestABACRolePolicyLeaky: a leak in an ABAC role policy fails the proof
+// naming the row.
+func TestABACRolePolicyLeaky(t *testing.T) {
+	base := string(readRolePolicy(t, abacRoleFile))
+	tests := map[string]struct{ old, new, row string }{
+		"wildcard after the tag": {old: "${aws:PrincipalTag/tenant}/*", new: "${aws:PrincipalTag/tenant}*",
+			row: `tenant "1": GetObject other tenant's object`},
+		"list prefix without the delimiter": {old: `"tenants/${aws:PrincipalTag/tenant}/",`, new: `"tenants/${aws:PrincipalTag/tenant}",`,
+			row: `tenant "1": ListBucket own prefix without the delimiter`},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if !strings.Contains(base, tc.old) {
+				t.Fatalf("the role policy no longer holds %q", tc.old)
+			}
+			role, err := iam.Parse("leaky", []byte(strings.Replace(base, tc.old, tc.new, 1)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = proveRole(t, role, nil)
+			var pe *policies.ProofError
+			if !errors.As(err, &pe) || pe.Row.Name != tc.row {
+				t.Fatalf("Prove = %v, want the first failing row %q", err, tc.row)
+			}
+		})
+	}
+}
+
 // TestBroadRoleNeedsTheSessionPolicy: the tvm-tenant-s3 role alone reaches
 // every tenant; with the shipped session policies the battery passes.
 func TestBroadRoleNeedsTheSessionPolicy(t *testing.T) {
 	role := parseRolePolicy(t, broadRoleFile)
-	b := mustBind(t, Settings{Buckets: []string{demoBucket}})
 	for _, name := range []string{"s3-read", "s3-readwrite"} {
-		r, err := mustTemplate(t, name).Render("1", []policies.Binding{b})
-		if err != nil {
-			t.Fatal(err)
-		}
-		session, err := iam.Parse("session policy", r.JSON)
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := iam.Input{Identity: []*iam.Policy{role}, Session: []*iam.Policy{session}}
-		eval := func(s step) iam.Decision {
-			return iam.Evaluate(iam.Request{Principal: "arn:aws:sts::123456789012:assumed-role/tvm-tenant-s3/t-1",
-				Action: catalogue.Full(s.action), Resource: s.resource, Context: stepContext(s)}, in)
-		}
-		if bad := runBattery(catalogue.GrantedBy(session), "1", "12", eval); len(bad) > 0 {
-			t.Errorf("%s:\n%s", name, strings.Join(bad, "\n"))
+		if rep, err := proveRole(t, role, mustTemplate(t, name)); err != nil || !rep.OK {
+			t.Errorf("%s over the broad role: %v", name, err)
 		}
 	}
 	alone := iam.Evaluate(iam.Request{Principal: "arn:aws:sts::123456789012:assumed-role/tvm-tenant-s3/t-1",

@@ -98,7 +98,7 @@ func (target) Placeholders() []policies.Placeholder {
 	return []policies.Placeholder{
 		{Name: PlaceholderObjectARNs, List: true, Required: true, Sample: []string{sampleBucket + "/" + samplePrefix + "*"}},
 		{Name: PlaceholderBucketARNs, List: true, Sample: []string{sampleBucket}},
-		{Name: PlaceholderPrefixes, List: true, Sample: []string{samplePrefix, samplePrefix + "*"}},
+		{Name: PlaceholderPrefixes, List: true, Required: true, Sample: []string{samplePrefix, samplePrefix + "*"}},
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,7 +33,7 @@ func check(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		fmt.Fprintf(stderr, "tvm-broker check: policy templates: %v\n", err)
 		return exitFailure
 	}
-	set, err := profiles.Check(cfg, templates)
+	set, err := profiles.Check(cfg, templates, profiles.Options{Roles: fetchRoles(context.Background(), cfg, cfg.RolesFromIAM())})
 	var reports []profiles.Report
 	if set != nil {
 		reports = set.Reports()
@@ -51,10 +52,11 @@ func check(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	return exitOK
 }
 
-// printChecks writes the per-profile table.
+// printChecks writes the per-profile table, then every UNPROVEN grant
+// and, with rows, every proof row.
 func printChecks(w io.Writer, reports []profiles.Report, proofDisabled, rows bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PROFILE\tTEMPLATE\tPOLICY_SIZE\tPROOF\tRESULT")
+	fmt.Fprintln(tw, "PROFILE\tTEMPLATE\tISOLATION\tROLE_POLICY\tPOLICY_SIZE\tPROOF\tRESULT")
 	for _, r := range reports {
 		proof := "not run"
 		switch {
@@ -77,9 +79,18 @@ func printChecks(w io.Writer, reports []profiles.Report, proofDisabled, rows boo
 		if !r.OK() {
 			result = "FAIL: " + r.Err.Error()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Profile, r.Template, size, proof, result)
+		tmpl := r.Template
+		if tmpl == "" {
+			tmpl = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Profile, tmpl, r.Isolation, r.RolePolicy, size, proof, result)
 	}
 	_ = tw.Flush()
+	for _, r := range reports {
+		for _, u := range r.Unproven {
+			fmt.Fprintf(w, "UNPROVEN: profile %s: %s\n", r.Profile, u)
+		}
+	}
 	if !rows {
 		return
 	}
@@ -106,7 +117,8 @@ func render(args []string, stdout, stderr io.Writer, getenv func(string) string)
 	if !ok {
 		return code
 	}
-	if _, ok := cfg.Profile(*profileName); !ok {
+	pc, ok := cfg.Profile(*profileName)
+	if !ok {
 		fmt.Fprintf(stderr, "tvm-broker render: no profile %q\n", *profileName)
 		return exitUsage
 	}
@@ -116,8 +128,13 @@ func render(args []string, stdout, stderr io.Writer, getenv func(string) string)
 		return exitFailure
 	}
 	// The compile step, as at start-up; a profile that compiled renders even
-	// when its proof fails, to show what the tenant would get.
-	set, err := profiles.Check(cfg, templates)
+	// when its proof fails, to show what the tenant would get. Only the
+	// rendered profile's role is read through IAM.
+	var arns []string
+	if pc.RolePolicyFromIAM {
+		arns = []string{pc.RoleARN}
+	}
+	set, err := profiles.Check(cfg, templates, profiles.Options{Roles: fetchRoles(context.Background(), cfg, arns)})
 	if set == nil {
 		fmt.Fprintf(stderr, "tvm-broker render: %v\n", err)
 		return exitFailure
@@ -135,6 +152,10 @@ func render(args []string, stdout, stderr io.Writer, getenv func(string) string)
 	if err != nil {
 		fmt.Fprintf(stderr, "tvm-broker render: %v\n", err)
 		return exitFailure
+	}
+	if len(r.JSON) == 0 {
+		fmt.Fprintf(stderr, "profile %s sends no session policy (isolation: %s): the role's policy isolates, with the session tags\n", p.Name(), p.Isolation())
+		return exitOK
 	}
 	var out bytes.Buffer
 	if err := json.Indent(&out, r.JSON, "", "  "); err != nil {

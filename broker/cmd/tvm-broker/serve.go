@@ -67,7 +67,7 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		defer reloader.Close()
 		defer reloadOnSIGHUP(reloader, log)()
 	}
-	set, err := compileProfiles(cfg, log)
+	set, err := compileProfiles(sigCtx, cfg, log)
 	if err != nil {
 		return err
 	}
@@ -165,14 +165,15 @@ func newHTTPServer(s *config.Server, h http.Handler, r *tlsreload.Reloader, log 
 	return srv
 }
 
-// compileProfiles loads the policy templates and compiles and proves every
+// compileProfiles loads the policy templates, fetches the policies of the
+// roles whose profiles read them from IAM, and compiles and proves every
 // profile (package profiles): the broker refuses to start on any failure.
-func compileProfiles(cfg *config.Config, log *slog.Logger) (*profiles.Set, error) {
+func compileProfiles(ctx context.Context, cfg *config.Config, log *slog.Logger) (*profiles.Set, error) {
 	templates, err := policies.LoadTemplates(cfg.PolicyDir, targets.All())
 	if err != nil {
 		return nil, fmt.Errorf("policy templates: %w", err)
 	}
-	return profiles.Compile(cfg, templates, profiles.Options{Logger: log})
+	return profiles.Compile(cfg, templates, profiles.Options{Logger: log, Roles: fetchRoles(ctx, cfg, cfg.RolesFromIAM())})
 }
 
 // vendOptions returns the vending core's settings from the configuration.

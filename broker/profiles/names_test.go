@@ -1,4 +1,4 @@
-package vend
+package profiles
 
 import (
 	"regexp"
@@ -36,7 +36,7 @@ func TestSessionName(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := sessionName(tc.tenant, tc.profile, tc.subject, tc.perSubject)
+			got := SessionName(tc.tenant, tc.profile, tc.subject, tc.perSubject)
 			if got != tc.want {
 				t.Errorf("sessionName = %q, want %q", got, tc.want)
 			}
@@ -56,11 +56,11 @@ func TestSessionNameUnique(t *testing.T) {
 		{"a_b", "a#b"},
 	}
 	for _, p := range pairs {
-		if a, b := sessionName(p[0], "read", "s", true), sessionName(p[1], "read", "s", true); a == b {
+		if a, b := SessionName(p[0], "read", "s", true), SessionName(p[1], "read", "s", true); a == b {
 			t.Errorf("tenants %q and %q share session name %q", p[0], p[1], a)
 		}
 	}
-	if sessionName("acme", "read", "alice", true) == sessionName("acme", "read", "bob", true) {
+	if SessionName("acme", "read", "alice", true) == SessionName("acme", "read", "bob", true) {
 		t.Error("subjects share a session name")
 	}
 }
@@ -79,9 +79,9 @@ func TestSourceIdentity(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := sourceIdentity(tc.subject)
+			got := SourceIdentity(tc.subject)
 			if got != tc.want {
-				t.Errorf("sourceIdentity(%q) = %q, want %q", tc.subject, got, tc.want)
+				t.Errorf("SourceIdentity(%q) = %q, want %q", tc.subject, got, tc.want)
 			}
 			if !stsNameRE.MatchString(got) || strings.HasPrefix(strings.ToLower(got), "aws:") {
 				t.Errorf("%q is not a valid SourceIdentity", got)
@@ -106,7 +106,7 @@ func TestTagValue(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got := tagValue(tc.template, tc.tenant, tc.subject)
+			got := TagValue(tc.template, tc.tenant, tc.subject)
 			if got != tc.want {
 				t.Errorf("tagValue = %q, want %q", got, tc.want)
 			}
@@ -124,17 +124,17 @@ func FuzzSessionName(f *testing.F) {
 	f.Add("a#b c", "read only", "\xff\xfe", false)
 	f.Add("ü", "ä", "aws:x", true)
 	f.Fuzz(func(t *testing.T, tenant, profile, subject string, perSubject bool) {
-		name := sessionName(tenant, profile, subject, perSubject)
+		name := SessionName(tenant, profile, subject, perSubject)
 		if !stsNameRE.MatchString(name) {
-			t.Fatalf("sessionName(%q, %q, %q, %v) = %q: not 2-64 chars of [\\w+=,.@-]", tenant, profile, subject, perSubject, name)
+			t.Fatalf("SessionName(%q, %q, %q, %v) = %q: not 2-64 chars of [\\w+=,.@-]", tenant, profile, subject, perSubject, name)
 		}
-		if sessionName(tenant, profile, subject, perSubject) != name {
+		if SessionName(tenant, profile, subject, perSubject) != name {
 			t.Fatal("not deterministic")
 		}
-		if si := sourceIdentity(subject); !stsNameRE.MatchString(si) || strings.HasPrefix(strings.ToLower(si), "aws:") {
-			t.Fatalf("sourceIdentity(%q) = %q: invalid", subject, si)
+		if si := SourceIdentity(subject); !stsNameRE.MatchString(si) || strings.HasPrefix(strings.ToLower(si), "aws:") {
+			t.Fatalf("SourceIdentity(%q) = %q: invalid", subject, si)
 		}
-		if v := tagValue("{tenant}-{subject}", tenant, subject); !tagValueRE.MatchString(v) || utf8.RuneCountInString(v) > 256 {
+		if v := TagValue("{tenant}-{subject}", tenant, subject); !tagValueRE.MatchString(v) || utf8.RuneCountInString(v) > 256 {
 			t.Fatalf("tagValue = %q: invalid", v)
 		}
 	})

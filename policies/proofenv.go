@@ -1,0 +1,178 @@
+package policies
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"strings"
+	"time"
+
+	"github.com/tvmkit/tvm/policies/iam"
+)
+
+// GlobalKeys documents the global condition keys every proof request
+// carries, and where each value comes from. A real request by a vended
+// session carries them too, so a template or role policy that narrows on
+// one of them (say "Bool": {"aws:SecureTransport": "true"}) keeps its own
+// tenant's rows allowed. The Prober builds them, in one place, through
+// iam.Session (newProofEnv, proofEnv.prober and Prober.requestKeys).
+//
+//	aws:PrincipalArn          the profile's role ARN
+//	aws:PrincipalAccount      the role ARN's account
+//	aws:PrincipalType         "AssumedRole"
+//	aws:userid                "<role id>:<session name>": the role id from IAM (GetRole), else a
+//	                          synthetic AROA id derived from the role ARN; the session name as the
+//	                          broker names the tenant's session
+//	aws:TokenIssueTime        the proof's time (the session was just issued)
+//	aws:CurrentTime           the proof's time (start-up, or `tvm-broker check`)
+//	aws:EpochTime             the same, in seconds
+//	aws:SourceIdentity        the sample subject, when the profile sets source_identity
+//	aws:PrincipalTag/<key>    the profile's session tags ({tenant} = the sample tenant, {subject}
+//	                          = the sample subject), over the role's own tags (from IAM)
+//	aws:SecureTransport       "true": the SDKs and the CLI call AWS over HTTPS
+//	aws:ViaAWSService         "false": the tenant calls the service itself
+//	aws:PrincipalIsAWSService "false"
+//	aws:RequestedRegion       the region of the request's resource ARN; for a regionless ARN (S3)
+//	                          the profile's STS region (sts.region, default us-east-1)
+//	aws:ResourceAccount       the account of the request's resource ARN; for an ARN naming none
+//	                          (S3) the one the battery gives: the role's account (Prober.Account)
+//
+// Absent, because the broker cannot know them or a vended session never
+// has them: aws:SourceIp, aws:SourceVpc, aws:SourceVpce, aws:VpcSourceIp
+// (where the tenant's code runs), aws:PrincipalOrgID and
+// aws:PrincipalOrgPaths, aws:MultiFactorAuthPresent and
+// aws:MultiFactorAuthAge (AssumeRole without MFA), aws:username (IAM
+// users only), aws:CalledVia, aws:SourceArn, aws:SourceAccount (requests
+// made by a service), aws:RequestTag/*, aws:TagKeys, aws:ResourceTag/*,
+// aws:Referer and aws:UserAgent. A template that requires one of them
+// (with a positive operator) fails its own tenant's rows: put such
+// conditions in a Deny, of the role policy say, rather than in an Allow.
+//
+// Each battery adds the request's own keys (dynamodb:LeadingKeys, say).
+var GlobalKeys = []string{
+	"aws:PrincipalArn", "aws:PrincipalAccount", "aws:PrincipalType", "aws:userid", "aws:TokenIssueTime",
+	"aws:CurrentTime", "aws:EpochTime", "aws:SourceIdentity", "aws:PrincipalTag/<key>", "aws:SecureTransport",
+	"aws:ViaAWSService", "aws:PrincipalIsAWSService", "aws:RequestedRegion", "aws:ResourceAccount",
+}
+
+// proofEnv is what every tenant's Prober of one Prove call shares.
+type proofEnv struct {
+	spec      ProofSpec
+	now       time.Time
+	region    string
+	identity  []*iam.Policy // the role's policies, or allowAll
+	grantRole []*iam.Policy // their Allow statements without conditions
+}
+
+func newProofEnv(spec ProofSpec) *proofEnv {
+	e := &proofEnv{spec: spec, now: spec.Time, region: spec.Region, identity: spec.Role.Policies}
+	if e.now.IsZero() {
+		e.now = time.Now()
+	}
+	if e.region == "" {
+		e.region = DefaultProofRegion
+	}
+	if !spec.Role.Known {
+		e.identity = []*iam.Policy{allowAll}
+	}
+	e.grantRole = allowsOnly(e.identity)
+	return e
+}
+
+// prober returns the Prober of tenant's session, whose session policy is
+// session (nil = none).
+func (e *proofEnv) prober(tenantID string, session *iam.Policy) *Prober {
+	roleARN := e.spec.Role.ARN
+	if roleARN == "" {
+		roleARN = placeholderRole
+	}
+	name := "t-" + tenantID
+	if e.spec.Session.Name != nil {
+		name = e.spec.Session.Name(tenantID)
+	}
+	roleID := e.spec.Role.ID
+	if roleID == "" {
+		roleID = syntheticRoleID(roleARN)
+	}
+	var sessionPolicies []*iam.Policy
+	if session != nil {
+		sessionPolicies = []*iam.Policy{session}
+	}
+	s := iam.Session{
+		Principal:      assumedRoleARN(roleARN, name),
+		PrincipalARN:   roleARN,
+		Type:           "AssumedRole",
+		UserID:         roleID + ":" + name,
+		TokenIssueTime: e.now,
+		SourceIdentity: e.spec.Session.SourceIdentity,
+		Tags:           e.tags(tenantID),
+		RequestTime:    e.now,
+		Extra: map[string][]string{
+			"aws:SecureTransport":       {"true"},
+			"aws:ViaAWSService":         {"false"},
+			"aws:PrincipalIsAWSService": {"false"},
+		},
+		Identity:        e.identity,
+		SessionPolicies: sessionPolicies,
+	}
+	grants := s // what the profile grants: the session policy, else the role's
+	grants.Identity, grants.SessionPolicies = e.grantRole, nil
+	if session != nil {
+		grants.Identity = allowsOnly(sessionPolicies)
+	}
+	return &Prober{tenant: tenantID, session: session, sess: s, grants: grants, roleKnown: e.spec.Role.Known, region: e.region}
+}
+
+// tags returns the session's principal tags: the role's tags, overridden
+// (case-insensitively) by the session tags of tenantID.
+func (e *proofEnv) tags(tenantID string) []iam.Tag {
+	var session []iam.Tag
+	if e.spec.Session.Tags != nil {
+		session = e.spec.Session.Tags(tenantID)
+	}
+	out := append([]iam.Tag(nil), session...)
+	for _, rt := range e.spec.Role.Tags {
+		overridden := false
+		for _, st := range session {
+			overridden = overridden || strings.EqualFold(st.Key, rt.Key)
+		}
+		if !overridden {
+			out = append(out, rt)
+		}
+	}
+	return out
+}
+
+// assumedRoleARN returns the ARN of session name of the role roleARN:
+// arn:P:sts::ACCOUNT:assumed-role/NAME/SESSION (the role's path dropped).
+func assumedRoleARN(roleARN, name string) string {
+	parts := strings.SplitN(roleARN, ":", 6)
+	if len(parts) < 6 {
+		return roleARN
+	}
+	role := parts[5][strings.LastIndexByte(parts[5], '/')+1:]
+	return "arn:" + parts[1] + ":sts::" + parts[4] + ":assumed-role/" + role + "/" + name
+}
+
+// syntheticRoleID returns a stable role-id-shaped value for roleARN:
+// "AROA" and 17 characters of [A-Z2-7].
+func syntheticRoleID(roleARN string) string {
+	sum := sha256.Sum256([]byte(roleARN))
+	return "AROA" + base32.StdEncoding.EncodeToString(sum[:])[:17]
+}
+
+// allowsOnly returns copies of pols holding only their Allow statements,
+// without conditions: what the policies name, whatever the request.
+func allowsOnly(pols []*iam.Policy) []*iam.Policy {
+	out := make([]*iam.Policy, 0, len(pols))
+	for _, p := range pols {
+		c := &iam.Policy{Name: p.Name, Version: p.Version, ID: p.ID}
+		for _, st := range p.Statements {
+			if st.Effect == iam.Allow {
+				st.Conditions = nil
+				c.Statements = append(c.Statements, st)
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
