@@ -41,7 +41,11 @@
 // object lock, SSE-KMS/SSE-C, copy conditions, x-amz-* headers the backend
 // would store without honouring, and every other subresource answer
 // NotImplemented, never a silent success (gofakes3 itself would send PUT
-// ?tagging to PutObject and overwrite the object). Extract lists the
+// ?tagging to PutObject and overwrite the object). The backend sees only
+// vetted headers: the admitted x-amz-* ones and the standard headers it
+// honours (content type and disposition, range, conditions); any other is
+// dropped, as S3 ignores headers it does not know (gofakes3 would honour
+// MinIO's x-minio-force-delete and empty a bucket). Extract lists the
 // checks of each operation (Amazon S3 API Reference, "Permissions"):
 // CopyObject and UploadPartCopy check s3:GetObject on the source and
 // s3:PutObject on the destination; DeleteObjects is checked key by key and

@@ -251,14 +251,41 @@ func (g *Gateway) checkOwner(h http.Header) *Error {
 	return nil
 }
 
-// strippedHeaders never reach the backend: credentials, signing and payload
-// framing (already verified and decoded), checksums (verified), and headers
-// gofakes3 would store as object metadata without honouring them.
-var strippedHeaders = []string{"Authorization", "X-Amz-Security-Token", "X-Amz-Date", "X-Amz-Content-Sha256",
-	"X-Amz-Decoded-Content-Length", "X-Amz-Trailer", "X-Amz-Sdk-Checksum-Algorithm", "X-Amz-Checksum-Mode",
-	"X-Amz-Checksum-Algorithm", "X-Amz-Checksum-Type", "X-Amz-User-Agent", "X-Amz-Expected-Bucket-Owner",
-	"X-Amz-Source-Expected-Bucket-Owner", "X-Amz-Request-Payer", "X-Amz-Acl", "X-Amz-Metadata-Directive",
-	"X-Amz-Copy-Source-Range", "Content-Md5", "Expect", "Transfer-Encoding", "Accept-Encoding"}
+// strippedHeaders are the vetted x-amz-* headers that never reach the
+// backend: credentials and signing, payload framing (already verified and
+// decoded), checksums (verified), and headers gofakes3 would store as
+// object metadata without honouring them. Lowercase.
+var strippedHeaders = []string{"x-amz-security-token", "x-amz-date", "x-amz-content-sha256",
+	"x-amz-decoded-content-length", "x-amz-trailer", "x-amz-sdk-checksum-algorithm", "x-amz-checksum-mode",
+	"x-amz-checksum-algorithm", "x-amz-checksum-type", "x-amz-user-agent", "x-amz-expected-bucket-owner",
+	"x-amz-source-expected-bucket-owner", "x-amz-request-payer", "x-amz-acl", "x-amz-metadata-directive",
+	"x-amz-copy-source-range"}
+
+// forwardedHeaders are the only headers without the x-amz- prefix the
+// backend sees: the metadata it stores and the range and conditions it
+// honours (Content-Encoding and Content-Length are set by the gateway).
+// Any other header is dropped, as S3 ignores headers it does not know:
+// gofakes3 honours MinIO's x-minio-force-delete, which would turn a
+// DeleteBucket into a delete of every object in the bucket. Lowercase.
+var forwardedHeaders = []string{"content-type", "content-disposition", "range", "if-match", "if-none-match",
+	"if-modified-since", "if-unmodified-since"}
+
+// backendHeader returns the headers of r the backend may see: the x-amz-*
+// headers Classify admitted, less strippedHeaders and the checksums, and
+// forwardedHeaders.
+func backendHeader(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for name, vs := range h {
+		lower := strings.ToLower(name)
+		_, checksum := checksumByName(lower)
+		switch {
+		case strings.HasPrefix(lower, "x-amz-") && !checksum && !slices.Contains(strippedHeaders, lower),
+			slices.Contains(forwardedHeaders, lower):
+			out[http.CanonicalHeaderKey(name)] = slices.Clone(vs)
+		}
+	}
+	return out
+}
 
 // backendRequest builds the request the backend sees: the same method and
 // path, the query without signing parameters, a plain body with an exact
@@ -276,14 +303,7 @@ func backendRequest(r *http.Request, op *Op, body []byte) *http.Request {
 		}
 	}
 	out.URL.RawQuery = q.Encode()
-	for _, h := range strippedHeaders {
-		out.Header.Del(h)
-	}
-	for name := range out.Header {
-		if _, ok := checksumByName(name); ok {
-			out.Header.Del(name)
-		}
-	}
+	out.Header = backendHeader(r.Header)
 	if enc := withoutChunkedEncoding(r.Header); enc != "" {
 		out.Header.Set("Content-Encoding", enc)
 	} else {

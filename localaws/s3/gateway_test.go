@@ -436,3 +436,23 @@ func TestVersionsNotImplemented(t *testing.T) {
 		t.Errorf("object changed: %q", got)
 	}
 }
+
+// gofakes3 honours a MinIO extension, x-minio-force-delete: true on
+// DeleteBucket deletes a bucket and every object in it. S3 ignores the
+// header and answers BucketNotEmpty, so a caller allowed only
+// s3:DeleteBucket must not be able to wipe every tenant's objects: only
+// headers the gateway vetted reach the backend.
+func TestUnvettedHeadersNeverReachTheBackend(t *testing.T) {
+	env := newGateways(t)
+	r := httptest.NewRequest(http.MethodDelete, "/bkt", nil)
+	r.Header.Set("X-Minio-Force-Delete", "true")
+	w := do(env.admin, r)
+	if w.Code != http.StatusConflict || errorCode(t, w) != "BucketNotEmpty" {
+		t.Errorf("DeleteBucket with x-minio-force-delete: %d %s", w.Code, w.Body)
+	}
+	for key, want := range map[string]string{"tenants/1/a.txt": "one", "tenants/12/b.txt": "twelve"} {
+		if code, got := env.stored(key); code != http.StatusOK || got != want {
+			t.Errorf("%s after the forced delete: %d %q", key, code, got)
+		}
+	}
+}
