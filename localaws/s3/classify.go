@@ -141,6 +141,11 @@ func Classify(r *http.Request) (*Op, *Error) {
 		if err := checkVersionID(vs); err != nil {
 			return nil, err
 		}
+		if op.Name == "HeadObject" {
+			// gofakes3's HeadObject ignores versionId: it would answer with
+			// the current version under an s3:GetObjectVersion grant.
+			return nil, notImplemented("HeadObject of a version (versionId)")
+		}
 		op.VersionID = vs[0]
 	}
 	if op.Name == "CopyObject" || op.Name == "UploadPartCopy" {

@@ -424,6 +424,7 @@ func TestVersionsNotImplemented(t *testing.T) {
 	env := newGateways(t)
 	for _, r := range []*http.Request{
 		httptest.NewRequest(http.MethodGet, "/bkt/tenants/1/a.txt?versionId=v1", nil),
+		httptest.NewRequest(http.MethodHead, "/bkt/tenants/1/a.txt?versionId=v1", nil),
 		httptest.NewRequest(http.MethodDelete, "/bkt/tenants/1/a.txt?versionId=v1", nil),
 		httptest.NewRequest(http.MethodGet, "/bkt?versions", nil),
 		putReq("/bkt?versioning", `<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>`),
