@@ -288,7 +288,7 @@ func (v *Verifier) parsePresigned(q url.Values, res *S3Result) (*Authorization, 
 		return nil, "", newErr(BadPresign, "X-Amz-Expires should be a number")
 	case secs < 0:
 		return nil, "", newErr(BadPresign, "X-Amz-Expires must be non-negative")
-	case time.Duration(secs)*time.Second > MaxPresignExpires:
+	case secs > int64(MaxPresignExpires/time.Second): // compared in seconds: secs*time.Second may overflow
 		return nil, "", newErr(BadPresign, "X-Amz-Expires must be less than a week (in seconds) that is 604800")
 	}
 	header := "AWS4-HMAC-SHA256 Credential=" + q.Get("X-Amz-Credential") + ", SignedHeaders=" + q.Get("X-Amz-SignedHeaders") +
