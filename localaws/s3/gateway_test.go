@@ -457,3 +457,46 @@ func TestUnvettedHeadersNeverReachTheBackend(t *testing.T) {
 		}
 	}
 }
+
+// Bodies are bounded by MaxObjectBytes, plain and aws-chunked alike, with
+// S3's EntityTooLarge (400 Bad Request, Amazon S3 API Reference, "List of
+// error codes"); nothing is stored.
+func TestBodyLimit(t *testing.T) {
+	env := newGateways(t)
+	in := &iam.Session{Principal: "arn:aws:iam::123456789012:user/admin", Identity: []*iam.Policy{mustPolicy(t, allowAll)}}
+	g, err := NewGateway(GatewayOptions{Backend: env.backend, Owner: "123456789012", Region: "us-east-1", MaxObjectBytes: 1000,
+		Auth: fakeAuth{Caller{ARN: in.Principal, Account: "123456789012", Session: in}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := bytes.Repeat([]byte("x"), 1001)
+	chunked := func(key string, declared int) *http.Request {
+		r := httptest.NewRequest(http.MethodPut, "/bkt/"+key, strings.NewReader(frameChunked(data, 512, crc32Base64(data))))
+		r.ContentLength = -1
+		r.Header.Set("Content-Encoding", "aws-chunked")
+		r.Header.Set("X-Amz-Content-Sha256", sigv4.StreamingUnsignedTrailer)
+		r.Header.Set("X-Amz-Decoded-Content-Length", fmt.Sprint(declared))
+		r.Header.Set("X-Amz-Trailer", "x-amz-checksum-crc32")
+		return r
+	}
+	for _, tc := range []struct {
+		name string
+		r    *http.Request
+		code string
+	}{
+		{"plain body", putReq("/bkt/tenants/1/big", string(data)), CodeEntityTooLarge},
+		{"aws-chunked, declared too large", chunked("tenants/1/big", len(data)), CodeEntityTooLarge},
+		{"aws-chunked, more data than declared", chunked("tenants/1/big", 1000), CodeIncompleteBody},
+	} {
+		w := do(g, tc.r)
+		if w.Code != http.StatusBadRequest || errorCode(t, w) != tc.code {
+			t.Errorf("%s: %d %s", tc.name, w.Code, w.Body)
+		}
+	}
+	if code, _ := env.stored("tenants/1/big"); code != http.StatusNotFound {
+		t.Error("an oversized body was stored")
+	}
+	if w := do(g, putReq("/bkt/tenants/1/fits", string(data[:1000]))); w.Code != http.StatusOK {
+		t.Errorf("a body of exactly the limit: %d %s", w.Code, w.Body)
+	}
+}

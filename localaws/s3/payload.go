@@ -85,7 +85,7 @@ func readPlain(body io.Reader, max int64) ([]byte, *Error) {
 }
 
 func entityTooLarge(max int64) *Error {
-	return newError(http.StatusRequestEntityTooLarge, CodeEntityTooLarge,
+	return newError(http.StatusBadRequest, CodeEntityTooLarge,
 		"Your proposed upload exceeds the maximum allowed size ("+strconv.FormatInt(max, 10)+" bytes on tvm-local).")
 }
 
