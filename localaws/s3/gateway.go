@@ -430,15 +430,21 @@ func locationBody(region string) []byte {
 	return b.Bytes()
 }
 
-// recorder buffers a backend response.
+// recorder buffers a backend response; with a limit, it stops buffering
+// past limit bytes and records the overflow.
 type recorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
 	wrote  bool
+	limit  int64 // 0: none
+	over   bool
 }
 
 func newRecorder() *recorder { return &recorder{header: http.Header{}, status: http.StatusOK} }
+
+// errBodyLimit stops a backend handler writing past a recorder's limit.
+var errBodyLimit = errors.New("s3: backend response exceeds the gateway's limit")
 
 func (r *recorder) Header() http.Header { return r.header }
 
@@ -450,5 +456,9 @@ func (r *recorder) WriteHeader(code int) {
 
 func (r *recorder) Write(b []byte) (int, error) {
 	r.wrote = true
+	if r.over || (r.limit > 0 && int64(r.body.Len())+int64(len(b)) > r.limit) {
+		r.over = true
+		return 0, errBodyLimit
+	}
 	return r.body.Write(b)
 }

@@ -500,3 +500,38 @@ func TestBodyLimit(t *testing.T) {
 		t.Errorf("a body of exactly the limit: %d %s", w.Code, w.Body)
 	}
 }
+
+// UploadPartCopy reads its source through the gateway: the part is bounded
+// by MaxObjectBytes like an uploaded part, so copying a large object (say
+// one assembled from many parts) cannot make the gateway buffer it whole.
+func TestUploadPartCopyBounded(t *testing.T) {
+	env := newGateways(t)
+	if w := do(env.admin, putReq("/bkt/tenants/1/src", strings.Repeat("s", 2000))); w.Code != http.StatusOK {
+		t.Fatalf("seed: %d %s", w.Code, w.Body)
+	}
+	in := &iam.Session{Principal: "arn:aws:iam::123456789012:user/admin", Identity: []*iam.Policy{mustPolicy(t, allowAll)}}
+	g, err := NewGateway(GatewayOptions{Backend: env.backend, Owner: "123456789012", Region: "us-east-1", MaxObjectBytes: 1000,
+		Auth: fakeAuth{Caller{ARN: in.Principal, Account: "123456789012", Session: in}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := do(g, httptest.NewRequest(http.MethodPost, "/bkt/tenants/1/mpu?uploads", nil))
+	var created struct{ UploadId string }
+	if err := xml.Unmarshal(w.Body.Bytes(), &created); err != nil || created.UploadId == "" {
+		t.Fatalf("CreateMultipartUpload: %d %s", w.Code, w.Body)
+	}
+	part := func(rng string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodPut, "/bkt/tenants/1/mpu?partNumber=1&uploadId="+created.UploadId, nil)
+		r.Header.Set("X-Amz-Copy-Source", "bkt/tenants/1/src")
+		if rng != "" {
+			r.Header.Set("X-Amz-Copy-Source-Range", rng)
+		}
+		return do(g, r)
+	}
+	if w := part(""); w.Code != http.StatusBadRequest || errorCode(t, w) != CodeEntityTooLarge {
+		t.Errorf("whole 2000-byte source as a part: %d %s", w.Code, w.Body)
+	}
+	if w := part("bytes=0-999"); w.Code != http.StatusOK {
+		t.Errorf("1000-byte range: %d %s", w.Code, w.Body)
+	}
+}

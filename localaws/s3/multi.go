@@ -120,7 +120,8 @@ func writeXML(w http.ResponseWriter, status int, v any) *Error {
 
 // uploadPartCopy implements UploadPartCopy, which gofakes3 lacks, from two
 // backend calls: GetObject of the source (x-amz-copy-source-range as
-// Range) and UploadPart of its bytes. Both objects were authorized.
+// Range) and UploadPart of its bytes. Both objects were authorized. The
+// part is bounded by the gateway's body limit, like an uploaded part.
 func (g *Gateway) uploadPartCopy(w http.ResponseWriter, r *http.Request, op *Op) *Error {
 	src, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "/", nil)
 	if err != nil {
@@ -131,7 +132,11 @@ func (g *Gateway) uploadPartCopy(w http.ResponseWriter, r *http.Request, op *Op)
 		src.Header.Set("Range", rng)
 	}
 	got := newRecorder()
+	got.limit = g.maxBody
 	g.backend.ServeHTTP(got, src)
+	if got.over {
+		return entityTooLarge(g.maxBody)
+	}
 	if got.status != http.StatusOK && got.status != http.StatusPartialContent {
 		return g.relay(w, got)
 	}
