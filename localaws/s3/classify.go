@@ -83,10 +83,11 @@ var ops = map[string]opSpec{
 // If-Match and If-None-Match on PutObject): ignoring them would turn a
 // failed precondition into a silent success.
 var unhonouredConditions = map[string][]string{
-	"GetObject":    {"If-Match", "If-Unmodified-Since"},
-	"HeadObject":   {"If-Match", "If-Unmodified-Since"},
-	"DeleteObject": {"If-Match"},
-	"CopyObject":   {"If-Match", "If-None-Match"},
+	"GetObject":               {"If-Match", "If-Unmodified-Since"},
+	"HeadObject":              {"If-Match", "If-Unmodified-Since"},
+	"DeleteObject":            {"If-Match"},
+	"CopyObject":              {"If-Match", "If-None-Match"},
+	"CompleteMultipartUpload": {"If-Match", "If-None-Match"},
 }
 
 // commonQuery may accompany any operation: the SDKs' x-id and the

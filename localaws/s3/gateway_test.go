@@ -535,3 +535,36 @@ func TestUploadPartCopyBounded(t *testing.T) {
 		t.Errorf("1000-byte range: %d %s", w.Code, w.Body)
 	}
 }
+
+// Conditions gofakes3 cannot honour are refused, never dropped: a
+// CompleteMultipartUpload with If-None-Match: * (S3's conditional write)
+// must not overwrite an existing object, and a DeleteObjects entry with an
+// ETag (S3's conditional delete) must not delete unconditionally.
+func TestUnhonouredConditionsRefused(t *testing.T) {
+	env := newGateways(t)
+	w := do(env.admin, httptest.NewRequest(http.MethodPost, "/bkt/tenants/1/a.txt?uploads", nil))
+	var created struct{ UploadId string }
+	if err := xml.Unmarshal(w.Body.Bytes(), &created); err != nil || created.UploadId == "" {
+		t.Fatalf("CreateMultipartUpload: %d %s", w.Code, w.Body)
+	}
+	w = do(env.admin, putReq("/bkt/tenants/1/a.txt?partNumber=1&uploadId="+created.UploadId, "replaced"))
+	if w.Code != http.StatusOK {
+		t.Fatalf("UploadPart: %d %s", w.Code, w.Body)
+	}
+	complete := httptest.NewRequest(http.MethodPost, "/bkt/tenants/1/a.txt?uploadId="+created.UploadId, strings.NewReader(
+		`<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>`+w.Header().Get("ETag")+`</ETag></Part></CompleteMultipartUpload>`))
+	complete.Header.Set("If-None-Match", "*")
+	if w := do(env.admin, complete); w.Code != http.StatusNotImplemented {
+		t.Errorf("CompleteMultipartUpload with If-None-Match: %d %s", w.Code, w.Body)
+	}
+	del := httptest.NewRequest(http.MethodPost, "/bkt?delete", strings.NewReader(
+		`<Delete><Object><Key>tenants/12/b.txt</Key><ETag>"00000000000000000000000000000000"</ETag></Object></Delete>`))
+	if w := do(env.admin, del); w.Code != http.StatusNotImplemented {
+		t.Errorf("DeleteObjects with an ETag condition: %d %s", w.Code, w.Body)
+	}
+	for key, want := range map[string]string{"tenants/1/a.txt": "one", "tenants/12/b.txt": "twelve"} {
+		if code, got := env.stored(key); code != http.StatusOK || got != want {
+			t.Errorf("%s: %d %q", key, code, got)
+		}
+	}
+}
