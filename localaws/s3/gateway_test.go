@@ -2,6 +2,7 @@ package s3
 
 import (
 	"bytes"
+	"crypto/md5"
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
@@ -85,6 +86,15 @@ func (env *gwEnv) gateway(t testing.TB, arn, session string) *Gateway {
 	return g
 }
 
+// deleteReq is a DeleteObjects request with its Content-MD5, which S3
+// requires (or a flexible checksum).
+func deleteReq(body string) *http.Request {
+	r := httptest.NewRequest(http.MethodPost, "/bkt?delete", strings.NewReader(body))
+	sum := md5.Sum([]byte(body))
+	r.Header.Set("Content-Md5", base64.StdEncoding.EncodeToString(sum[:]))
+	return r
+}
+
 func putReq(target, body string) *http.Request {
 	return httptest.NewRequest(http.MethodPut, target, strings.NewReader(body))
 }
@@ -118,7 +128,7 @@ func TestPitfallDeleteObjectsKeyByKey(t *testing.T) {
 	tenant := env.gateway(t, "arn:aws:sts::123456789012:assumed-role/r/t-1", tenantSession)
 	body := `<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>tenants/1/a.txt</Key></Object>` +
 		`<Object><Key>tenants/12/b.txt</Key></Object><Object><Key>tenants/1/missing</Key></Object></Delete>`
-	w := do(tenant, httptest.NewRequest(http.MethodPost, "/bkt?delete", strings.NewReader(body)))
+	w := do(tenant, deleteReq(body))
 	if w.Code != http.StatusOK {
 		t.Fatalf("status %d %s", w.Code, w.Body)
 	}
@@ -136,13 +146,11 @@ func TestPitfallDeleteObjectsKeyByKey(t *testing.T) {
 		t.Errorf("other tenant's key touched: %d %q", code, got)
 	}
 	// All keys denied: the backend is not called, the answer is still 200.
-	w = do(tenant, httptest.NewRequest(http.MethodPost, "/bkt?delete", strings.NewReader(
-		`<Delete><Quiet>true</Quiet><Object><Key>tenants/12/b.txt</Key></Object></Delete>`)))
+	w = do(tenant, deleteReq(`<Delete><Quiet>true</Quiet><Object><Key>tenants/12/b.txt</Key></Object></Delete>`))
 	if w.Code != http.StatusOK || !strings.Contains(w.Body.String(), "<Code>AccessDenied</Code>") {
 		t.Errorf("all denied: %d %s", w.Code, w.Body)
 	}
-	w = do(env.admin, httptest.NewRequest(http.MethodPost, "/bkt?delete", strings.NewReader(
-		`<Delete><Object><Key>tenants/12/b.txt</Key><VersionId>v1</VersionId></Object></Delete>`)))
+	w = do(env.admin, deleteReq(`<Delete><Object><Key>tenants/12/b.txt</Key><VersionId>v1</VersionId></Object></Delete>`))
 	if w.Code != http.StatusNotImplemented {
 		t.Errorf("versioned entry: %d %s", w.Code, w.Body)
 	}
@@ -557,8 +565,7 @@ func TestUnhonouredConditionsRefused(t *testing.T) {
 	if w := do(env.admin, complete); w.Code != http.StatusNotImplemented {
 		t.Errorf("CompleteMultipartUpload with If-None-Match: %d %s", w.Code, w.Body)
 	}
-	del := httptest.NewRequest(http.MethodPost, "/bkt?delete", strings.NewReader(
-		`<Delete><Object><Key>tenants/12/b.txt</Key><ETag>"00000000000000000000000000000000"</ETag></Object></Delete>`))
+	del := deleteReq(`<Delete><Object><Key>tenants/12/b.txt</Key><ETag>"00000000000000000000000000000000"</ETag></Object></Delete>`)
 	if w := do(env.admin, del); w.Code != http.StatusNotImplemented {
 		t.Errorf("DeleteObjects with an ETag condition: %d %s", w.Code, w.Body)
 	}
@@ -566,5 +573,30 @@ func TestUnhonouredConditionsRefused(t *testing.T) {
 		if code, got := env.stored(key); code != http.StatusOK || got != want {
 			t.Errorf("%s: %d %q", key, code, got)
 		}
+	}
+}
+
+// DeleteObjects needs an integrity check of its body, as S3 requires:
+// Content-MD5 or a flexible checksum (header or trailer); without either
+// S3 answers InvalidRequest "Missing required header for this request:
+// Content-MD5", and so does the local S3, deleting nothing.
+func TestDeleteObjectsNeedsAChecksum(t *testing.T) {
+	env := newGateways(t)
+	body := `<Delete><Object><Key>tenants/1/a.txt</Key></Object></Delete>`
+	bare := httptest.NewRequest(http.MethodPost, "/bkt?delete", strings.NewReader(body))
+	w := do(env.admin, bare)
+	if w.Code != http.StatusBadRequest || errorCode(t, w) != CodeInvalidRequest || !strings.Contains(w.Body.String(), "Content-MD5") {
+		t.Errorf("no checksum: %d %s", w.Code, w.Body)
+	}
+	if code, got := env.stored("tenants/1/a.txt"); code != http.StatusOK || got != "one" {
+		t.Errorf("deleted without a checksum: %d %q", code, got)
+	}
+	crc := httptest.NewRequest(http.MethodPost, "/bkt?delete", strings.NewReader(body))
+	crc.Header.Set("X-Amz-Checksum-Crc32", crc32Base64([]byte(body)))
+	if w := do(env.admin, crc); w.Code != http.StatusOK {
+		t.Errorf("with x-amz-checksum-crc32: %d %s", w.Code, w.Body)
+	}
+	if code, _ := env.stored("tenants/1/a.txt"); code != http.StatusNotFound {
+		t.Error("not deleted with a checksum")
 	}
 }

@@ -63,8 +63,12 @@ func malformedXML() *Error {
 
 // deleteObjects authorizes DeleteObjects key by key, as S3 does: only the
 // allowed keys reach the backend, each denied key is reported in the 200
-// answer as <Error><Code>AccessDenied</Code></Error>.
+// answer as <Error><Code>AccessDenied</Code></Error>. Like S3 it requires
+// Content-MD5 or a flexible checksum (readBody verified it).
 func (g *Gateway) deleteObjects(w http.ResponseWriter, r *http.Request, op *Op, caller *Caller, base map[string][]string, body []byte) *Error {
+	if !integrityChecked(r.Header) {
+		return invalidRequest("Missing required header for this request: Content-MD5")
+	}
 	var in deleteInput
 	if err := xml.Unmarshal(body, &in); err != nil || len(in.Objects) == 0 || len(in.Objects) > MaxDeleteObjects {
 		return malformedXML()

@@ -148,6 +148,24 @@ func checkContentMD5(h http.Header, body []byte) *Error {
 	return nil
 }
 
+// integrityChecked reports whether the request carries a check of its
+// body that readBody verifies: Content-MD5, an x-amz-checksum-<alg> header
+// or a checksum trailer announced by x-amz-trailer.
+func integrityChecked(h http.Header) bool {
+	if len(h.Values("Content-Md5")) > 0 {
+		return true
+	}
+	if _, ok := checksumByName(strings.TrimSpace(h.Get("X-Amz-Trailer"))); ok {
+		return true
+	}
+	for name := range h {
+		if _, ok := checksumByName(name); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // hasChunkedEncoding reports whether Content-Encoding lists aws-chunked.
 func hasChunkedEncoding(h http.Header) bool {
 	for _, v := range h.Values("Content-Encoding") {
