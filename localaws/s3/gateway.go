@@ -44,7 +44,8 @@ type Caller struct {
 // Authenticator verifies a request's SigV4 signature (service "s3", header
 // or presigned), access key, session token and expiry without reading the
 // body. Failures are *Error values with S3's codes; any other error is
-// answered InternalError. Implementations must be safe for concurrent use.
+// answered InternalError, and so is a Caller without Signature or Session.
+// Implementations must be safe for concurrent use.
 type Authenticator interface {
 	Authenticate(r *http.Request) (*Caller, error)
 }
@@ -112,7 +113,10 @@ func NewGateway(opts GatewayOptions) (*Gateway, error) {
 // to the backend.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	caller, err := g.auth.Authenticate(r)
-	if err != nil || caller == nil {
+	if err == nil && (caller == nil || caller.Signature == nil || caller.Session == nil) {
+		err = errors.New("s3 gateway: the authenticator returned no caller, signature or session")
+	}
+	if err != nil {
 		var se *Error
 		if !errors.As(err, &se) {
 			g.log.ErrorContext(r.Context(), "s3 gateway: authentication failed", slog.Any("error", err))

@@ -600,3 +600,30 @@ func TestDeleteObjectsNeedsAChecksum(t *testing.T) {
 		t.Error("not deleted with a checksum")
 	}
 }
+
+// nilSigAuth returns a caller with no verified signature.
+type nilSigAuth struct{ caller Caller }
+
+func (a nilSigAuth) Authenticate(*http.Request) (*Caller, error) { c := a.caller; return &c, nil }
+
+// An Authenticator that returns a caller without a verified signature or
+// session fails closed with InternalError (no panic, nothing forwarded).
+func TestIncompleteCallerFailsClosed(t *testing.T) {
+	env := newGateways(t)
+	in := &iam.Session{Principal: "arn:aws:iam::123456789012:user/admin", Identity: []*iam.Policy{mustPolicy(t, allowAll)}}
+	for name, c := range map[string]Caller{
+		"no signature": {ARN: in.Principal, Account: "123456789012", Session: in},
+		"no session":   {ARN: in.Principal, Account: "123456789012", Signature: &sigv4.S3Result{Payload: sigv4.UnsignedPayload}},
+	} {
+		g, err := NewGateway(GatewayOptions{Backend: env.backend, Owner: "123456789012", Region: "us-east-1", Auth: nilSigAuth{c}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := do(g, putReq("/bkt/tenants/1/a.txt", "overwritten")); w.Code != http.StatusInternalServerError || errorCode(t, w) != CodeInternalError {
+			t.Errorf("%s: %d %s", name, w.Code, w.Body)
+		}
+	}
+	if _, got := env.stored("tenants/1/a.txt"); got != "one" {
+		t.Errorf("object changed: %q", got)
+	}
+}
