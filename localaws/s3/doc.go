@@ -52,7 +52,10 @@
 // answers per-key AccessDenied entries in a 200; list operations carry
 // s3:prefix, s3:delimiter and s3:max-keys only when the query carries the
 // parameter (prefix= is a present, empty key); ListMultipartUploads carries
-// none. GetObject and HeadObject on a missing key answer 404 only to a
+// none. A listing returns only keys that start with its prefix, grouped at
+// the first delimiter after it, as S3 does (gofakes3's own delimiter
+// matching strips leading delimiter characters and would list keys outside
+// the prefix: NewMemoryBackend replaces it). GetObject and HeadObject on a missing key answer 404 only to a
 // caller allowed s3:ListBucket on the bucket, else 403. Multipart uploads
 // need an explicit grant to abort or list parts (real S3 also lets the
 // initiator do both). Versioning is off: versionId requests answer

@@ -80,9 +80,10 @@ type Gateway struct {
 	maxBody int64
 }
 
-// NewMemoryBackend returns an in-memory gofakes3 (s3mem) handler.
+// NewMemoryBackend returns an in-memory gofakes3 (s3mem) handler, whose
+// listings follow S3's prefix and delimiter rules (see listingBackend).
 func NewMemoryBackend() http.Handler {
-	return gofakes3.New(s3mem.New(), gofakes3.WithoutVersioning(), gofakes3.WithTimeSkewLimit(0)).Server()
+	return gofakes3.New(listingBackend{s3mem.New()}, gofakes3.WithoutVersioning(), gofakes3.WithTimeSkewLimit(0)).Server()
 }
 
 // NewGateway returns a Gateway for opts.

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -625,5 +626,78 @@ func TestIncompleteCallerFailsClosed(t *testing.T) {
 	}
 	if _, got := env.stored("tenants/1/a.txt"); got != "one" {
 		t.Errorf("object changed: %q", got)
+	}
+}
+
+// A listing allowed for the tenant's prefix lists only keys under that
+// prefix, whatever the delimiter: gofakes3 v1.2.0 strips leading
+// delimiter characters (strings.TrimLeft, a character set) from keys and
+// prefix before matching, so prefix tenants/1/ with delimiter "tenas/1"
+// listed every key of the bucket, other tenants' included.
+func TestListingStaysInsideThePrefix(t *testing.T) {
+	env := newGateways(t)
+	for _, k := range []string{"tenants/2/secret.txt", "xtenants/1/outside", "/tenants/1/lead", "tenants/1/sub/deep.txt", "tenants/1/sub/other.txt", "tenants/1/tail"} {
+		if w := do(env.admin, putReq("/bkt/"+k, "v")); w.Code != http.StatusOK {
+			t.Fatalf("seed %s: %d", k, w.Code)
+		}
+	}
+	tenant := env.gateway(t, "arn:aws:sts::123456789012:assumed-role/r/t-1", tenantSession)
+	type listing struct {
+		Contents       []struct{ Key string }
+		CommonPrefixes []struct{ Prefix string }
+		IsTruncated    bool
+		NextMarker     string
+	}
+	list := func(query string) listing {
+		t.Helper()
+		w := do(tenant, httptest.NewRequest(http.MethodGet, "/bkt?"+query, nil))
+		if w.Code != http.StatusOK {
+			t.Fatalf("%s: %d %s", query, w.Code, w.Body)
+		}
+		var l listing
+		if err := xml.Unmarshal(w.Body.Bytes(), &l); err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	names := func(l listing) []string {
+		var out []string
+		for _, c := range l.Contents {
+			out = append(out, c.Key)
+		}
+		for _, p := range l.CommonPrefixes {
+			out = append(out, p.Prefix+" (prefix)")
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		query string
+		want  []string
+	}{
+		{"list-type=2&prefix=tenants/1/&delimiter=tenas/1", []string{"tenants/1/a.txt", "tenants/1/sub/deep.txt", "tenants/1/sub/other.txt", "tenants/1/tail"}},
+		{"list-type=2&prefix=tenants/1/&delimiter=x", []string{"tenants/1/tail", "tenants/1/a.tx (prefix)", "tenants/1/sub/deep.tx (prefix)", "tenants/1/sub/other.tx (prefix)"}},
+		{"prefix=tenants/1/&delimiter=/", []string{"tenants/1/a.txt", "tenants/1/tail", "tenants/1/sub/ (prefix)"}},
+		{"list-type=2&prefix=tenants/1/&delimiter=t", []string{"tenants/1/a.t (prefix)", "tenants/1/sub/deep.t (prefix)", "tenants/1/sub/ot (prefix)", "tenants/1/t (prefix)"}},
+	} {
+		l := list(tc.query)
+		got := names(l)
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+			t.Errorf("%s:\n got %q\nwant %q", tc.query, got, tc.want)
+		}
+	}
+	// Paging one entry at a time (a common prefix counts once) visits every
+	// entry exactly once, in order, and never leaves the prefix.
+	var pages []string
+	marker := ""
+	for range 10 {
+		l := list("prefix=tenants/1/&delimiter=/&max-keys=1&marker=" + url.QueryEscape(marker))
+		pages = append(pages, names(l)...)
+		if !l.IsTruncated {
+			break
+		}
+		marker = l.NextMarker
+	}
+	if want := "tenants/1/a.txt|tenants/1/sub/ (prefix)|tenants/1/tail"; strings.Join(pages, "|") != want {
+		t.Errorf("pages %q, want %s", pages, want)
 	}
 }
