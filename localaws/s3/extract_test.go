@@ -147,6 +147,8 @@ func TestClassifyRefuses(t *testing.T) {
 		{"virtual-hosted style", "GET", "/k", nil, "bkt.localhost:4566", CodeInvalidRequest},
 		{"GET with If-Match", "GET", "/bkt/k", map[string]string{"If-Match": `"e"`}, "", CodeNotImplemented},
 		{"conditional DeleteObject", "DELETE", "/bkt/k", map[string]string{"If-Match": `"e"`}, "", CodeNotImplemented},
+		{"CompleteMultipartUpload with the object's checksum (gofakes3 would not check it)", "POST", "/bkt/k?uploadId=u",
+			map[string]string{"X-Amz-Checksum-Crc32": "AAAAAA=="}, "", CodeNotImplemented},
 		{"DeleteObjects with bypass governance", "POST", "/bkt?delete", map[string]string{"X-Amz-Bypass-Governance-Retention": "true"}, "", CodeNotImplemented},
 	}
 	for _, row := range rows {

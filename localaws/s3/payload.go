@@ -155,15 +155,8 @@ func integrityChecked(h http.Header) bool {
 	if len(h.Values("Content-Md5")) > 0 {
 		return true
 	}
-	if _, ok := checksumByName(strings.TrimSpace(h.Get("X-Amz-Trailer"))); ok {
-		return true
-	}
-	for name := range h {
-		if _, ok := checksumByName(name); ok {
-			return true
-		}
-	}
-	return false
+	_, trailer := checksumByName(strings.TrimSpace(h.Get("X-Amz-Trailer")))
+	return trailer || hasChecksumHeader(h)
 }
 
 // hasChunkedEncoding reports whether Content-Encoding lists aws-chunked.
