@@ -170,13 +170,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authorize evaluates one check — the gateway's only call into the IAM
 // evaluator — logs the decision and returns it with S3's AccessDenied
-// message (S3 quotes the resource).
+// message (S3 quotes the resource). A bucket or object belongs to the
+// owner account and has no bucket policy, so AWS's cross-account rule
+// applies: a caller from another account is denied whatever its own
+// policies allow (Kind ResourcePolicy). ListAllMyBuckets ("*") names no
+// bucket and is the caller's own policies' decision.
 func (g *Gateway) authorize(ctx context.Context, caller *Caller, op *Op, c Check, base map[string][]string) (iam.Decision, string) {
 	reqCtx := make(map[string][]string, len(base)+len(c.Context))
 	maps.Copy(reqCtx, base)
 	maps.Copy(reqCtx, c.Context)
 	req := iam.Request{Principal: caller.ARN, Action: c.Action, Resource: c.Resource, Context: reqCtx}
-	d := caller.Session.Evaluate(c.Action, c.Resource, reqCtx)
+	var d iam.Decision
+	if c.Resource == "*" {
+		d = caller.Session.Evaluate(c.Action, c.Resource, reqCtx)
+	} else {
+		d = caller.Session.EvaluateWithResource(c.Action, c.Resource, reqCtx, iam.ResourcePolicies{Account: g.owner})
+	}
 	g.logDecision(ctx, op, req, c, d, base[KeyContentSHA256])
 	quoted := req
 	quoted.Resource = strconv.Quote(req.Resource)

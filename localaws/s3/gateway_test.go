@@ -701,3 +701,31 @@ func TestListingStaysInsideThePrefix(t *testing.T) {
 		t.Errorf("pages %q, want %s", pages, want)
 	}
 }
+
+// Buckets belong to the owner account and have no bucket policies, so a
+// caller from another account is denied whatever its own policies allow,
+// as S3 denies a cross-account request no bucket policy grants ("Cross-
+// account policy evaluation logic").
+func TestCrossAccountCallerDenied(t *testing.T) {
+	env := newGateways(t)
+	arn := "arn:aws:iam::210987654321:user/partner"
+	in := &iam.Session{Principal: arn, Account: "210987654321", Identity: []*iam.Policy{mustPolicy(t, allowAll)}}
+	g, err := NewGateway(GatewayOptions{Backend: env.backend, Owner: "123456789012", Region: "us-east-1",
+		Auth: fakeAuth{Caller{ARN: arn, Account: "210987654321", Session: in}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*http.Request{
+		httptest.NewRequest(http.MethodGet, "/bkt/tenants/1/a.txt", nil),
+		putReq("/bkt/tenants/1/a.txt", "overwritten"),
+		httptest.NewRequest(http.MethodGet, "/bkt?list-type=2&prefix=tenants/", nil),
+	} {
+		w := do(g, r)
+		if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "no resource-based policy allows") {
+			t.Errorf("%s %s: %d %s", r.Method, r.URL, w.Code, w.Body)
+		}
+	}
+	if _, got := env.stored("tenants/1/a.txt"); got != "one" {
+		t.Errorf("object changed: %q", got)
+	}
+}
