@@ -22,7 +22,8 @@ func NewS3Authenticator(store *identity.Store, region string) (*S3Authenticator,
 
 // Authenticate implements s3.Authenticator. Failures are *s3.Error with S3's
 // codes: AccessDenied (no credentials, expired presigned URL),
-// AuthorizationHeaderMalformed, AuthorizationQueryParametersError,
+// AuthorizationHeaderMalformed, AuthorizationQueryParametersError (any
+// malformed or mis-scoped presigned URL),
 // InvalidRequest (x-amz-content-sha256), NotImplemented (SigV4a),
 // RequestTimeTooSkewed, InvalidAccessKeyId, SignatureDoesNotMatch,
 // InvalidToken, ExpiredToken.
@@ -37,7 +38,7 @@ func (a *S3Authenticator) Authenticate(r *http.Request) (*s3.Caller, error) {
 		err = a.store.CheckToken(cred, res.SessionToken)
 	}
 	if err != nil {
-		return nil, s3AuthError(err)
+		return nil, s3AuthError(err, sigv4.PresignedQuery(r.URL.Query()))
 	}
 	p := identity.Principal{User: cred.User, Session: cred.Session}
 	return &s3.Caller{
@@ -48,7 +49,10 @@ func (a *S3Authenticator) Authenticate(r *http.Request) (*s3.Caller, error) {
 	}, nil
 }
 
-func s3AuthError(err error) error {
+// s3AuthError maps an authentication failure to S3's error; presigned
+// says the request authenticated with a presigned URL, whose malformed or
+// mis-scoped parameters S3 answers AuthorizationQueryParametersError.
+func s3AuthError(err error, presigned bool) error {
 	e := func(status int, code, msg string) *s3.Error {
 		return &s3.Error{Status: status, Code: code, Message: msg}
 	}
@@ -63,6 +67,9 @@ func s3AuthError(err error) error {
 		case sigv4.MissingAuth:
 			return e(http.StatusForbidden, s3.CodeAccessDenied, "Access Denied")
 		case sigv4.IncompleteSignature, sigv4.BadScope:
+			if presigned {
+				return e(http.StatusBadRequest, s3.CodeAuthorizationQueryParameters, se.Message)
+			}
 			return e(http.StatusBadRequest, s3.CodeAuthorizationHeaderMalformed, "The authorization header is malformed; "+se.Message)
 		case sigv4.BadPresign:
 			return e(http.StatusBadRequest, s3.CodeAuthorizationQueryParameters, se.Message)

@@ -50,6 +50,17 @@ func checksumByName(name string) (*checksumAlg, bool) {
 	return nil, false
 }
 
+// hasChecksumHeader reports whether h carries an x-amz-checksum-<alg>
+// header.
+func hasChecksumHeader(h http.Header) bool {
+	for name := range h {
+		if _, ok := checksumByName(name); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // expectedChecksum is a checksum the client sent, as header or trailer.
 type expectedChecksum struct {
 	alg   *checksumAlg

@@ -39,25 +39,25 @@ type trailer struct{ name, value string }
 // decodeChunked decodes an aws-chunked body of exactly decodedLen bytes.
 // With a chain, every chunk signature and (when signedTrailer) the trailer
 // signature are verified; without one, a chunk-signature extension is an
-// error. It reads at most what the framing announces.
+// error. It reads at most what the framing announces, and buffers the data
+// as it arrives (never what a header announces).
 func decodeChunked(body io.Reader, decodedLen int64, chain *sigv4.ChunkChain, signedTrailer bool) (*chunkedBody, *Error) {
 	br := bufio.NewReaderSize(body, 64<<10)
-	out := &chunkedBody{data: make([]byte, 0, decodedLen)}
+	var data bytes.Buffer
 	for {
 		size, sig, err := readChunkHeader(br, chain != nil)
 		if err != nil {
 			return nil, err
 		}
-		if int64(len(out.data))+size > decodedLen {
+		if int64(data.Len())+size > decodedLen {
 			return nil, newError(http.StatusBadRequest, CodeIncompleteBody,
 				"The aws-chunked body holds more data than x-amz-decoded-content-length announces.")
 		}
-		start := len(out.data)
-		out.data = out.data[:start+int(size)]
-		if _, rerr := io.ReadFull(br, out.data[start:]); rerr != nil {
+		start := data.Len()
+		if n, _ := io.CopyN(&data, br, size); n != size {
 			return nil, incompleteBody()
 		}
-		if chain != nil && !chain.VerifyChunk(out.data[start:], sig) {
+		if chain != nil && !chain.VerifyChunk(data.Bytes()[start:], sig) {
 			return nil, chunkSignatureMismatch()
 		}
 		if size == 0 {
@@ -67,9 +67,10 @@ func decodeChunked(body io.Reader, decodedLen int64, chain *sigv4.ChunkChain, si
 			return nil, err
 		}
 	}
-	if int64(len(out.data)) != decodedLen {
+	if int64(data.Len()) != decodedLen {
 		return nil, incompleteBody()
 	}
+	out := &chunkedBody{data: data.Bytes()}
 	if err := readTrailers(br, out, chain, signedTrailer); err != nil {
 		return nil, err
 	}

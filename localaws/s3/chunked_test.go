@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,24 @@ func TestSignedTrailerDocumentationExample(t *testing.T) {
 		if _, err := docVerify(build(trailer)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// An aws-chunked body is buffered as its data arrives, not as its headers
+// announce: a body that declares the maximum (x-amz-decoded-content-length
+// and a chunk header of 64 MiB) but carries a few bytes makes the decoder
+// allocate about what it received, so concurrent announcements cannot pin
+// 64 MiB each.
+func TestDecodeChunkedAllocatesWhatArrives(t *testing.T) {
+	body := fmt.Sprintf("%x\r\nonly a few bytes", DefaultMaxObjectBytes)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := decodeChunked(strings.NewReader(body), DefaultMaxObjectBytes, nil, false)
+	runtime.ReadMemStats(&after)
+	if err == nil || err.Code != CodeIncompleteBody {
+		t.Fatalf("truncated body: %v", err)
+	}
+	if got := after.TotalAlloc - before.TotalAlloc; got > 1<<20 {
+		t.Errorf("decoding %d bytes allocated %d bytes", len(body), got)
 	}
 }

@@ -83,10 +83,11 @@ var ops = map[string]opSpec{
 // If-Match and If-None-Match on PutObject): ignoring them would turn a
 // failed precondition into a silent success.
 var unhonouredConditions = map[string][]string{
-	"GetObject":    {"If-Match", "If-Unmodified-Since"},
-	"HeadObject":   {"If-Match", "If-Unmodified-Since"},
-	"DeleteObject": {"If-Match"},
-	"CopyObject":   {"If-Match", "If-None-Match"},
+	"GetObject":               {"If-Match", "If-Unmodified-Since"},
+	"HeadObject":              {"If-Match", "If-Unmodified-Since"},
+	"DeleteObject":            {"If-Match"},
+	"CopyObject":              {"If-Match", "If-None-Match"},
+	"CompleteMultipartUpload": {"If-Match", "If-None-Match"},
 }
 
 // commonQuery may accompany any operation: the SDKs' x-id and the
@@ -137,9 +138,19 @@ func Classify(r *http.Request) (*Op, *Error) {
 			return nil, notImplemented("the conditional header '" + h + "' on " + op.Name)
 		}
 	}
+	if op.Name == "CompleteMultipartUpload" && hasChecksumHeader(r.Header) {
+		// The header is the assembled object's checksum (full-object or
+		// composite), not the request body's: gofakes3 would not check it.
+		return nil, notImplemented("an object checksum (x-amz-checksum-*) on CompleteMultipartUpload")
+	}
 	if vs, ok := q["versionId"]; ok {
 		if err := checkVersionID(vs); err != nil {
 			return nil, err
+		}
+		if op.Name == "HeadObject" {
+			// gofakes3's HeadObject ignores versionId: it would answer with
+			// the current version under an s3:GetObjectVersion grant.
+			return nil, notImplemented("HeadObject of a version (versionId)")
 		}
 		op.VersionID = vs[0]
 	}

@@ -41,14 +41,21 @@
 // object lock, SSE-KMS/SSE-C, copy conditions, x-amz-* headers the backend
 // would store without honouring, and every other subresource answer
 // NotImplemented, never a silent success (gofakes3 itself would send PUT
-// ?tagging to PutObject and overwrite the object). Extract lists the
+// ?tagging to PutObject and overwrite the object). The backend sees only
+// vetted headers: the admitted x-amz-* ones and the standard headers it
+// honours (content type and disposition, range, conditions); any other is
+// dropped, as S3 ignores headers it does not know (gofakes3 would honour
+// MinIO's x-minio-force-delete and empty a bucket). Extract lists the
 // checks of each operation (Amazon S3 API Reference, "Permissions"):
 // CopyObject and UploadPartCopy check s3:GetObject on the source and
 // s3:PutObject on the destination; DeleteObjects is checked key by key and
 // answers per-key AccessDenied entries in a 200; list operations carry
 // s3:prefix, s3:delimiter and s3:max-keys only when the query carries the
 // parameter (prefix= is a present, empty key); ListMultipartUploads carries
-// none. GetObject and HeadObject on a missing key answer 404 only to a
+// none. A listing returns only keys that start with its prefix, grouped at
+// the first delimiter after it, as S3 does (gofakes3's own delimiter
+// matching strips leading delimiter characters and would list keys outside
+// the prefix: NewMemoryBackend replaces it). GetObject and HeadObject on a missing key answer 404 only to a
 // caller allowed s3:ListBucket on the bucket, else 403. Multipart uploads
 // need an explicit grant to abort or list parts (real S3 also lets the
 // initiator do both). Versioning is off: versionId requests answer

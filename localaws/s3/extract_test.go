@@ -41,7 +41,6 @@ func TestExtract(t *testing.T) {
 		{"GET", "/bkt/tenants/1/k?x-id=GetObject&response-content-type=text/plain", nil, "GetObject", []Check{{"s3:GetObject", obj, nil}}},
 		{"GET", "/bkt/tenants/1/k?versionId=v1", nil, "GetObject", []Check{{"s3:GetObjectVersion", obj, ctxKeys{KeyVersionID: {"v1"}}}}},
 		{"HEAD", "/bkt/tenants/1/k", nil, "HeadObject", []Check{{"s3:GetObject", obj, nil}}},
-		{"HEAD", "/bkt/tenants/1/k?versionId=v1", nil, "HeadObject", []Check{{"s3:GetObjectVersion", obj, ctxKeys{KeyVersionID: {"v1"}}}}},
 		{"PUT", "/bkt/tenants/1/k", nil, "PutObject", []Check{{"s3:PutObject", obj, ctxKeys{}}}},
 		{"PUT", "/bkt/tenants/1/k", map[string]string{"X-Amz-Acl": "bucket-owner-full-control", "X-Amz-Storage-Class": "STANDARD",
 			"X-Amz-Server-Side-Encryption": "AES256"}, "PutObject", []Check{
@@ -81,6 +80,17 @@ func TestExtract(t *testing.T) {
 				t.Errorf("checks (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestExtractHeadObjectVersion: a HeadObject of a version is checked as
+// s3:GetObjectVersion (Classify refuses it, the backend cannot serve it:
+// see TestClassifyRefuses).
+func TestExtractHeadObjectVersion(t *testing.T) {
+	op := &Op{Name: "HeadObject", Bucket: "bkt", Key: "tenants/1/k", VersionID: "v1"}
+	want := []Check{{"s3:GetObjectVersion", "arn:aws:s3:::bkt/tenants/1/k", map[string][]string{KeyVersionID: {"v1"}}}}
+	if diff := cmp.Diff(want, Extract(op, http.Header{})); diff != "" {
+		t.Errorf("checks (-want +got):\n%s", diff)
 	}
 }
 
@@ -126,6 +136,7 @@ func TestClassifyRefuses(t *testing.T) {
 		{"copy source without key", "PUT", "/bkt/k", map[string]string{"X-Amz-Copy-Source": "bkt"}, "", CodeInvalidArgument},
 		{"versionId=null", "GET", "/bkt/k?versionId=null", nil, "", CodeNotImplemented},
 		{"versionId empty", "GET", "/bkt/k?versionId=", nil, "", CodeInvalidArgument},
+		{"HEAD of a version (gofakes3 answers the current one)", "HEAD", "/bkt/k?versionId=v1", nil, "", CodeNotImplemented},
 		{"uploads on an object for GET (gofakes3 lists the bucket)", "GET", "/bkt/k?uploads", nil, "", CodeNotImplemented},
 		{"versions on an object", "GET", "/bkt/k?versions", nil, "", CodeNotImplemented},
 		{"list-type=1", "GET", "/bkt?list-type=1", nil, "", CodeInvalidArgument},
@@ -136,6 +147,8 @@ func TestClassifyRefuses(t *testing.T) {
 		{"virtual-hosted style", "GET", "/k", nil, "bkt.localhost:4566", CodeInvalidRequest},
 		{"GET with If-Match", "GET", "/bkt/k", map[string]string{"If-Match": `"e"`}, "", CodeNotImplemented},
 		{"conditional DeleteObject", "DELETE", "/bkt/k", map[string]string{"If-Match": `"e"`}, "", CodeNotImplemented},
+		{"CompleteMultipartUpload with the object's checksum (gofakes3 would not check it)", "POST", "/bkt/k?uploadId=u",
+			map[string]string{"X-Amz-Checksum-Crc32": "AAAAAA=="}, "", CodeNotImplemented},
 		{"DeleteObjects with bypass governance", "POST", "/bkt?delete", map[string]string{"X-Amz-Bypass-Governance-Retention": "true"}, "", CodeNotImplemented},
 	}
 	for _, row := range rows {

@@ -6,6 +6,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
 )
 
 // FuzzClassify: any request either is refused or maps to an allow-listed
@@ -60,6 +63,68 @@ func FuzzDecodeChunked(f *testing.F) {
 		out, err := decodeChunked(bytes.NewReader(body), n, nil, false)
 		if err == nil && int64(len(out.data)) != n {
 			t.Fatalf("decoded %d bytes, announced %d", len(out.data), n)
+		}
+	})
+}
+
+// FuzzListing: whatever the keys, prefix and delimiter, a listing through
+// the gateway's backend names only keys under the prefix, and paging one
+// entry at a time shows every key under the prefix exactly once — as a
+// key, or within exactly one common prefix ending at the first delimiter
+// after the prefix.
+func FuzzListing(f *testing.F) {
+	f.Add("tenants/1/a.txt\ntenants/2/secret\n/tenants/1/x\ntenants/1/sub/b", "tenants/1/", "tenas/1")
+	f.Add("a/b/c\na/b\nab\na//b", "a", "/")
+	f.Add("xx\nxax\nx", "", "x")
+	f.Fuzz(func(t *testing.T, keyList, prefix, delim string) {
+		b := listingBackend{s3mem.New()}
+		if err := b.CreateBucket("bkt"); err != nil {
+			t.Fatal(err)
+		}
+		keys := map[string]bool{}
+		for k := range strings.SplitSeq(keyList, "\n") {
+			if k == "" || len(keys) == 20 {
+				continue
+			}
+			keys[k] = true
+			if _, err := b.PutObject("bkt", k, map[string]string{}, strings.NewReader("v"), 1, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p := &gofakes3.Prefix{HasPrefix: prefix != "", Prefix: prefix, HasDelimiter: delim != "", Delimiter: delim}
+		seen := map[string]int{}
+		page := gofakes3.ListBucketPage{MaxKeys: 1}
+		for range len(keys) + 2 {
+			l, err := b.ListBucket("bkt", p, page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range l.Contents {
+				seen[c.Key]++
+			}
+			for _, cp := range l.CommonPrefixes {
+				if !strings.HasPrefix(cp.Prefix, prefix) || delim == "" || !strings.HasSuffix(cp.Prefix, delim) {
+					t.Fatalf("common prefix %q for prefix %q, delimiter %q", cp.Prefix, prefix, delim)
+				}
+				for k := range keys {
+					if strings.HasPrefix(k, cp.Prefix) && !strings.Contains(k[len(prefix):len(cp.Prefix)-len(delim)], delim) {
+						seen[k]++
+					}
+				}
+			}
+			if !l.IsTruncated {
+				break
+			}
+			page = gofakes3.ListBucketPage{MaxKeys: 1, Marker: l.NextMarker, HasMarker: true}
+		}
+		for k := range keys {
+			want := 0
+			if strings.HasPrefix(k, prefix) {
+				want = 1
+			}
+			if seen[k] != want {
+				t.Fatalf("key %q listed %d times, want %d (prefix %q, delimiter %q)", k, seen[k], want, prefix, delim)
+			}
 		}
 	})
 }

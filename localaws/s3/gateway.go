@@ -44,7 +44,8 @@ type Caller struct {
 // Authenticator verifies a request's SigV4 signature (service "s3", header
 // or presigned), access key, session token and expiry without reading the
 // body. Failures are *Error values with S3's codes; any other error is
-// answered InternalError. Implementations must be safe for concurrent use.
+// answered InternalError, and so is a Caller without Signature or Session.
+// Implementations must be safe for concurrent use.
 type Authenticator interface {
 	Authenticate(r *http.Request) (*Caller, error)
 }
@@ -79,9 +80,10 @@ type Gateway struct {
 	maxBody int64
 }
 
-// NewMemoryBackend returns an in-memory gofakes3 (s3mem) handler.
+// NewMemoryBackend returns an in-memory gofakes3 (s3mem) handler, whose
+// listings follow S3's prefix and delimiter rules (see listingBackend).
 func NewMemoryBackend() http.Handler {
-	return gofakes3.New(s3mem.New(), gofakes3.WithoutVersioning(), gofakes3.WithTimeSkewLimit(0)).Server()
+	return gofakes3.New(listingBackend{s3mem.New()}, gofakes3.WithoutVersioning(), gofakes3.WithTimeSkewLimit(0)).Server()
 }
 
 // NewGateway returns a Gateway for opts.
@@ -112,7 +114,10 @@ func NewGateway(opts GatewayOptions) (*Gateway, error) {
 // to the backend.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	caller, err := g.auth.Authenticate(r)
-	if err != nil || caller == nil {
+	if err == nil && (caller == nil || caller.Signature == nil || caller.Session == nil) {
+		err = errors.New("s3 gateway: the authenticator returned no caller, signature or session")
+	}
+	if err != nil {
 		var se *Error
 		if !errors.As(err, &se) {
 			g.log.ErrorContext(r.Context(), "s3 gateway: authentication failed", slog.Any("error", err))
@@ -165,13 +170,22 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // authorize evaluates one check — the gateway's only call into the IAM
 // evaluator — logs the decision and returns it with S3's AccessDenied
-// message (S3 quotes the resource).
+// message (S3 quotes the resource). A bucket or object belongs to the
+// owner account and has no bucket policy, so AWS's cross-account rule
+// applies: a caller from another account is denied whatever its own
+// policies allow (Kind ResourcePolicy). ListAllMyBuckets ("*") names no
+// bucket and is the caller's own policies' decision.
 func (g *Gateway) authorize(ctx context.Context, caller *Caller, op *Op, c Check, base map[string][]string) (iam.Decision, string) {
 	reqCtx := make(map[string][]string, len(base)+len(c.Context))
 	maps.Copy(reqCtx, base)
 	maps.Copy(reqCtx, c.Context)
 	req := iam.Request{Principal: caller.ARN, Action: c.Action, Resource: c.Resource, Context: reqCtx}
-	d := caller.Session.Evaluate(c.Action, c.Resource, reqCtx)
+	var d iam.Decision
+	if c.Resource == "*" {
+		d = caller.Session.Evaluate(c.Action, c.Resource, reqCtx)
+	} else {
+		d = caller.Session.EvaluateWithResource(c.Action, c.Resource, reqCtx, iam.ResourcePolicies{Account: g.owner})
+	}
 	g.logDecision(ctx, op, req, c, d, base[KeyContentSHA256])
 	quoted := req
 	quoted.Resource = strconv.Quote(req.Resource)
@@ -251,14 +265,41 @@ func (g *Gateway) checkOwner(h http.Header) *Error {
 	return nil
 }
 
-// strippedHeaders never reach the backend: credentials, signing and payload
-// framing (already verified and decoded), checksums (verified), and headers
-// gofakes3 would store as object metadata without honouring them.
-var strippedHeaders = []string{"Authorization", "X-Amz-Security-Token", "X-Amz-Date", "X-Amz-Content-Sha256",
-	"X-Amz-Decoded-Content-Length", "X-Amz-Trailer", "X-Amz-Sdk-Checksum-Algorithm", "X-Amz-Checksum-Mode",
-	"X-Amz-Checksum-Algorithm", "X-Amz-Checksum-Type", "X-Amz-User-Agent", "X-Amz-Expected-Bucket-Owner",
-	"X-Amz-Source-Expected-Bucket-Owner", "X-Amz-Request-Payer", "X-Amz-Acl", "X-Amz-Metadata-Directive",
-	"X-Amz-Copy-Source-Range", "Content-Md5", "Expect", "Transfer-Encoding", "Accept-Encoding"}
+// strippedHeaders are the vetted x-amz-* headers that never reach the
+// backend: credentials and signing, payload framing (already verified and
+// decoded), checksums (verified), and headers gofakes3 would store as
+// object metadata without honouring them. Lowercase.
+var strippedHeaders = []string{"x-amz-security-token", "x-amz-date", "x-amz-content-sha256",
+	"x-amz-decoded-content-length", "x-amz-trailer", "x-amz-sdk-checksum-algorithm", "x-amz-checksum-mode",
+	"x-amz-checksum-algorithm", "x-amz-checksum-type", "x-amz-user-agent", "x-amz-expected-bucket-owner",
+	"x-amz-source-expected-bucket-owner", "x-amz-request-payer", "x-amz-acl", "x-amz-metadata-directive",
+	"x-amz-copy-source-range"}
+
+// forwardedHeaders are the only headers without the x-amz- prefix the
+// backend sees: the metadata it stores and the range and conditions it
+// honours (Content-Encoding and Content-Length are set by the gateway).
+// Any other header is dropped, as S3 ignores headers it does not know:
+// gofakes3 honours MinIO's x-minio-force-delete, which would turn a
+// DeleteBucket into a delete of every object in the bucket. Lowercase.
+var forwardedHeaders = []string{"content-type", "content-disposition", "range", "if-match", "if-none-match",
+	"if-modified-since", "if-unmodified-since"}
+
+// backendHeader returns the headers of r the backend may see: the x-amz-*
+// headers Classify admitted, less strippedHeaders and the checksums, and
+// forwardedHeaders.
+func backendHeader(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for name, vs := range h {
+		lower := strings.ToLower(name)
+		_, checksum := checksumByName(lower)
+		switch {
+		case strings.HasPrefix(lower, "x-amz-") && !checksum && !slices.Contains(strippedHeaders, lower),
+			slices.Contains(forwardedHeaders, lower):
+			out[http.CanonicalHeaderKey(name)] = slices.Clone(vs)
+		}
+	}
+	return out
+}
 
 // backendRequest builds the request the backend sees: the same method and
 // path, the query without signing parameters, a plain body with an exact
@@ -276,14 +317,7 @@ func backendRequest(r *http.Request, op *Op, body []byte) *http.Request {
 		}
 	}
 	out.URL.RawQuery = q.Encode()
-	for _, h := range strippedHeaders {
-		out.Header.Del(h)
-	}
-	for name := range out.Header {
-		if _, ok := checksumByName(name); ok {
-			out.Header.Del(name)
-		}
-	}
+	out.Header = backendHeader(r.Header)
 	if enc := withoutChunkedEncoding(r.Header); enc != "" {
 		out.Header.Set("Content-Encoding", enc)
 	} else {
@@ -410,15 +444,21 @@ func locationBody(region string) []byte {
 	return b.Bytes()
 }
 
-// recorder buffers a backend response.
+// recorder buffers a backend response; with a limit, it stops buffering
+// past limit bytes and records the overflow.
 type recorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
 	wrote  bool
+	limit  int64 // 0: none
+	over   bool
 }
 
 func newRecorder() *recorder { return &recorder{header: http.Header{}, status: http.StatusOK} }
+
+// errBodyLimit stops a backend handler writing past a recorder's limit.
+var errBodyLimit = errors.New("s3: backend response exceeds the gateway's limit")
 
 func (r *recorder) Header() http.Header { return r.header }
 
@@ -430,5 +470,9 @@ func (r *recorder) WriteHeader(code int) {
 
 func (r *recorder) Write(b []byte) (int, error) {
 	r.wrote = true
+	if r.over || (r.limit > 0 && int64(r.body.Len())+int64(len(b)) > r.limit) {
+		r.over = true
+		return 0, errBodyLimit
+	}
 	return r.body.Write(b)
 }

@@ -18,6 +18,23 @@ type objectID struct {
 	VersionID string `xml:"VersionId,omitempty"`
 }
 
+// objectEntry is one <Object> of a DeleteObjects request as sent; its
+// conditions (ETag, LastModifiedTime, Size: S3's conditional deletes) are
+// read only to refuse them, gofakes3 would delete unconditionally.
+type objectEntry struct {
+	objectID
+	ETag             *string `xml:"ETag"`
+	LastModifiedTime *string `xml:"LastModifiedTime"`
+	Size             *string `xml:"Size"`
+}
+
+// deleteInput is a DeleteObjects request body as sent.
+type deleteInput struct {
+	XMLName xml.Name      `xml:"Delete"`
+	Quiet   bool          `xml:"Quiet"`
+	Objects []objectEntry `xml:"Object"`
+}
+
 type deleteRequest struct {
 	XMLName xml.Name   `xml:"Delete"`
 	Xmlns   string     `xml:"xmlns,attr,omitempty"`
@@ -46,9 +63,13 @@ func malformedXML() *Error {
 
 // deleteObjects authorizes DeleteObjects key by key, as S3 does: only the
 // allowed keys reach the backend, each denied key is reported in the 200
-// answer as <Error><Code>AccessDenied</Code></Error>.
+// answer as <Error><Code>AccessDenied</Code></Error>. Like S3 it requires
+// Content-MD5 or a flexible checksum (readBody verified it).
 func (g *Gateway) deleteObjects(w http.ResponseWriter, r *http.Request, op *Op, caller *Caller, base map[string][]string, body []byte) *Error {
-	var in deleteRequest
+	if !integrityChecked(r.Header) {
+		return invalidRequest("Missing required header for this request: Content-MD5")
+	}
+	var in deleteInput
 	if err := xml.Unmarshal(body, &in); err != nil || len(in.Objects) == 0 || len(in.Objects) > MaxDeleteObjects {
 		return malformedXML()
 	}
@@ -61,9 +82,11 @@ func (g *Gateway) deleteObjects(w http.ResponseWriter, r *http.Request, op *Op, 
 		case o.VersionID != "":
 			// Without versioning gofakes3 would delete the current object.
 			return notImplemented("deleting object versions (DeleteObjects with VersionId)")
+		case o.ETag != nil || o.LastModifiedTime != nil || o.Size != nil:
+			return notImplemented("conditional deletes (DeleteObjects with ETag, LastModifiedTime or Size)")
 		}
 		if d, _ := g.authorize(r.Context(), caller, op, DeleteChecks(op.Bucket, o.Key, o.VersionID), base); d.Allowed() {
-			allowed.Objects = append(allowed.Objects, o)
+			allowed.Objects = append(allowed.Objects, o.objectID)
 		} else {
 			denied = append(denied, deleteError{Key: o.Key, VersionID: o.VersionID, Code: CodeAccessDenied, Message: "Access Denied"})
 		}
@@ -120,7 +143,8 @@ func writeXML(w http.ResponseWriter, status int, v any) *Error {
 
 // uploadPartCopy implements UploadPartCopy, which gofakes3 lacks, from two
 // backend calls: GetObject of the source (x-amz-copy-source-range as
-// Range) and UploadPart of its bytes. Both objects were authorized.
+// Range) and UploadPart of its bytes. Both objects were authorized. The
+// part is bounded by the gateway's body limit, like an uploaded part.
 func (g *Gateway) uploadPartCopy(w http.ResponseWriter, r *http.Request, op *Op) *Error {
 	src, err := http.NewRequestWithContext(r.Context(), http.MethodGet, "/", nil)
 	if err != nil {
@@ -131,7 +155,11 @@ func (g *Gateway) uploadPartCopy(w http.ResponseWriter, r *http.Request, op *Op)
 		src.Header.Set("Range", rng)
 	}
 	got := newRecorder()
+	got.limit = g.maxBody
 	g.backend.ServeHTTP(got, src)
+	if got.over {
+		return entityTooLarge(g.maxBody)
+	}
 	if got.status != http.StatusOK && got.status != http.StatusPartialContent {
 		return g.relay(w, got)
 	}

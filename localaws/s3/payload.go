@@ -85,7 +85,7 @@ func readPlain(body io.Reader, max int64) ([]byte, *Error) {
 }
 
 func entityTooLarge(max int64) *Error {
-	return newError(http.StatusRequestEntityTooLarge, CodeEntityTooLarge,
+	return newError(http.StatusBadRequest, CodeEntityTooLarge,
 		"Your proposed upload exceeds the maximum allowed size ("+strconv.FormatInt(max, 10)+" bytes on tvm-local).")
 }
 
@@ -146,6 +146,17 @@ func checkContentMD5(h http.Header, body []byte) *Error {
 		return newError(http.StatusBadRequest, CodeBadDigest, "The Content-MD5 you specified did not match what we received.")
 	}
 	return nil
+}
+
+// integrityChecked reports whether the request carries a check of its
+// body that readBody verifies: Content-MD5, an x-amz-checksum-<alg> header
+// or a checksum trailer announced by x-amz-trailer.
+func integrityChecked(h http.Header) bool {
+	if len(h.Values("Content-Md5")) > 0 {
+		return true
+	}
+	_, trailer := checksumByName(strings.TrimSpace(h.Get("X-Amz-Trailer")))
+	return trailer || hasChecksumHeader(h)
 }
 
 // hasChunkedEncoding reports whether Content-Encoding lists aws-chunked.

@@ -117,6 +117,13 @@ func (c *ChunkChain) check(stringToSign, signature string) bool {
 var presignParams = []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires",
 	"X-Amz-SignedHeaders", "X-Amz-Signature", "X-Amz-Security-Token"}
 
+// PresignedQuery reports whether a request with query q authenticates
+// with query parameters (a presigned URL): it carries X-Amz-Algorithm,
+// X-Amz-Credential or X-Amz-Signature.
+func PresignedQuery(q url.Values) bool {
+	return q.Has("X-Amz-Algorithm") || q.Has("X-Amz-Credential") || q.Has("X-Amz-Signature")
+}
+
 // VerifyS3 verifies r the way Amazon S3 does. Authentication is the
 // Authorization header or, for presigned URLs, the X-Amz-* query parameters
 // (never both). Differences from Verify: the canonical URI is the path
@@ -136,7 +143,7 @@ func (v *Verifier) VerifyS3(r *http.Request, secret SecretFunc) (*S3Result, erro
 	if err != nil {
 		q = parseLenient(r.URL.RawQuery)
 	}
-	presigned := q.Has("X-Amz-Algorithm") || q.Has("X-Amz-Credential") || q.Has("X-Amz-Signature")
+	presigned := PresignedQuery(q)
 	authHeader := r.Header.Get("Authorization")
 	var (
 		auth    *Authorization
@@ -288,7 +295,7 @@ func (v *Verifier) parsePresigned(q url.Values, res *S3Result) (*Authorization, 
 		return nil, "", newErr(BadPresign, "X-Amz-Expires should be a number")
 	case secs < 0:
 		return nil, "", newErr(BadPresign, "X-Amz-Expires must be non-negative")
-	case time.Duration(secs)*time.Second > MaxPresignExpires:
+	case secs > int64(MaxPresignExpires/time.Second): // compared in seconds: secs*time.Second may overflow
 		return nil, "", newErr(BadPresign, "X-Amz-Expires must be less than a week (in seconds) that is 604800")
 	}
 	header := "AWS4-HMAC-SHA256 Credential=" + q.Get("X-Amz-Credential") + ", SignedHeaders=" + q.Get("X-Amz-SignedHeaders") +

@@ -31,9 +31,15 @@ func s3Signed(t *testing.T, r *http.Request, payload string, at time.Time) *http
 
 func s3Presigned(t *testing.T, target string, at time.Time, expires time.Duration) *http.Request {
 	t.Helper()
+	return s3PresignedFor(t, target, at, strconv.FormatInt(int64(expires/time.Second), 10))
+}
+
+// s3PresignedFor presigns a GET of target with X-Amz-Expires as given.
+func s3PresignedFor(t *testing.T, target string, at time.Time, expires string) *http.Request {
+	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, target, nil)
 	q := r.URL.Query()
-	q.Set("X-Amz-Expires", strconv.FormatInt(int64(expires/time.Second), 10))
+	q.Set("X-Amz-Expires", expires)
 	r.URL.RawQuery = q.Encode()
 	u, _, err := v4.NewSigner(func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true }).
 		PresignHTTP(context.Background(), s3Creds, r, UnsignedPayload, "s3", "us-east-1", at)
@@ -70,6 +76,13 @@ func TestVerifyS3(t *testing.T) {
 		{"presigned", func() *http.Request { return s3Presigned(t, "/bkt/k", testNow.Add(-time.Hour), 2*time.Hour) }, 0, UnsignedPayload},
 		{"presigned, expired", func() *http.Request { return s3Presigned(t, "/bkt/k", testNow.Add(-time.Hour), time.Hour) }, Expired, ""},
 		{"presigned, X-Amz-Expires over a week", func() *http.Request { return s3Presigned(t, "/bkt/k", testNow, 8*24*time.Hour) }, BadPresign, ""},
+		{"presigned, X-Amz-Expires overflowing a time.Duration", func() *http.Request {
+			// 18446744074 s is 2^64 ns + 0.29 s: multiplied into a Duration it wraps to 0.29 s.
+			return s3PresignedFor(t, "/bkt/k", testNow, "18446744074")
+		}, BadPresign, ""},
+		{"presigned, X-Amz-Expires far beyond int64 nanoseconds", func() *http.Request {
+			return s3PresignedFor(t, "/bkt/k", testNow, "9223372036854775807")
+		}, BadPresign, ""},
 		{"presigned, tampered key", func() *http.Request {
 			r := s3Presigned(t, "/bkt/k", testNow, time.Hour)
 			r.URL.Path, r.RequestURI = "/bkt/other", strings.Replace(r.RequestURI, "/bkt/k", "/bkt/other", 1)
