@@ -46,19 +46,33 @@ type Role struct {
 	// aws:PrincipalTag/<key> unless a session tag of the same key (in any
 	// case) overrides them.
 	Tags []iam.Tag
+	// TagsKnown says Tags are the role's tags as deployed (read through
+	// IAM). When false, a principal tag the session tags do not set may be
+	// anything: the proof's denial rows hold whatever its value.
+	TagsKnown bool
 }
 
 // SessionShape is what the broker puts into a tenant's session besides
-// the policy: its name, its tags and its source identity.
+// the policy: its name, its tags and its source identity, for a caller
+// (subject) of the tenant. The proof builds each tenant's session for the
+// two ProofSubjects: a key whose value differs between them is chosen by
+// whoever the token names, so the denial rows hold whatever its value.
 type SessionShape struct {
-	// Name returns the RoleSessionName of tenant's session; nil means
-	// "t-<tenant>".
-	Name func(tenant string) string
-	// Tags returns the session tags of tenant's session; nil means none.
-	Tags func(tenant string) []iam.Tag
-	// SourceIdentity is the session's source identity ("" = none).
-	SourceIdentity string
+	// Name returns the RoleSessionName of the session of tenant and
+	// subject; nil means "t-<tenant>".
+	Name func(tenant, subject string) string
+	// Tags returns the session tags of the session of tenant and subject;
+	// nil means none.
+	Tags func(tenant, subject string) []iam.Tag
+	// SourceIdentity returns the source identity of subject's sessions;
+	// nil means none.
+	SourceIdentity func(subject string) string
 }
+
+// ProofSubjects are the two sample callers of the proof's sessions: the
+// first one's session is evaluated, the second shows which of its keys
+// the caller chooses.
+var ProofSubjects = [2]string{"tvm-proof-subject", "tvm-proof-subject-2"}
 
 // ProofSpec says what to prove: the template rendered for two sample
 // tenants with a profile's bindings — or, for session-tags isolation, the
@@ -178,9 +192,10 @@ type Prober struct {
 	tenant    string
 	session   *iam.Policy // nil: no session policy
 	sess      iam.Session // the tenant's session
-	grants    iam.Session // Allow statements without conditions, for Granted
+	grants    iam.Session // Allow statements without conditions, unconditional Denies, for Granted
 	roleKnown bool
 	region    string
+	known     knownKeys // the keys whose values the rows know
 	rows      []ProofRow
 	reqs      []ProofRequest // the request of each row
 }
@@ -292,6 +307,10 @@ type ProofRequest struct {
 	// s3:delimiter, say). Keys the session owns (aws:PrincipalTag/..., see
 	// iam.Session) cannot be set here.
 	Context map[string][]string
+	// Absent names condition keys a request of this action never carries
+	// (s3:prefix on an object action): known to be absent, where any other
+	// key the request does not set may hold any value (see knownKeys).
+	Absent []string
 	// WithoutTags evaluates the request for a session of the same role
 	// without the profile's session tags (one assumed directly, by an
 	// administrator say).
@@ -299,7 +318,14 @@ type ProofRequest struct {
 	Want        iam.Outcome
 }
 
-// Check evaluates r and records the row.
+// Check evaluates r and records the row. A row that wants the request
+// denied must be denied whatever the condition keys the request does not
+// fix take (iam.Session.EvaluatePossible; see knownKeys): the caller
+// chooses where it calls from, when, through which service, with which
+// request parameters. A row that wants it allowed is evaluated with the
+// realistic keys (GlobalKeys), and passes too when some values of the
+// unknown keys allow it: a template narrowed to a VPC endpoint or an
+// address range grants its tenant something.
 func (p *Prober) Check(r ProofRequest) {
 	ctx := make(map[string][]string, len(r.Context)+3)
 	maps.Copy(ctx, r.Context)
@@ -313,7 +339,17 @@ func (p *Prober) Check(r ProofRequest) {
 		untagged.Tags = nil
 		s = &untagged
 	}
-	d := s.Evaluate(r.Action, r.Resource, ctx)
+	unknown := func(key string) bool { return !p.known.has(key, r) }
+	var d iam.Decision
+	if r.Want == iam.Allowed {
+		if d = s.Evaluate(r.Action, r.Resource, ctx); !d.Allowed() {
+			if maybe := s.EvaluatePossible(r.Action, r.Resource, ctx, unknown); maybe.Allowed() {
+				d = maybe
+			}
+		}
+	} else {
+		d = s.EvaluatePossible(r.Action, r.Resource, ctx, unknown)
+	}
 	p.reqs = append(p.reqs, r)
 	p.rows = append(p.rows, ProofRow{
 		Name:      fmt.Sprintf("tenant %q: %s", p.tenant, r.Name),
@@ -352,13 +388,15 @@ func (p *Prober) requestKeys(ctx map[string][]string, r ProofRequest) {
 	setDefault("aws:ResourceAccount", account)
 }
 
-// untaggedRows repeats every own-tenant row recorded so far for a session
-// without the profile's session tags, wanting it denied: under session-tags
-// isolation a session without the tags must reach nothing.
+// untaggedRows repeats every row recorded so far for a session without
+// the profile's session tags, wanting it denied: under session-tags
+// isolation a session without the tags must reach nothing — neither the
+// tenant's resources, nor any other row's (a variable's default value,
+// ${aws:PrincipalTag/tenant, 'x'}, would hand it tenant x's).
 func (p *Prober) untaggedRows() {
 	reqs := slices.Clone(p.reqs)
 	for _, r := range reqs {
-		if r.Want != iam.Allowed || r.WithoutTags {
+		if r.WithoutTags {
 			continue
 		}
 		r.Name += ", session without tags"
@@ -377,6 +415,9 @@ func describeDecision(d iam.Decision) string {
 	s := fmt.Sprintf("%s statement %d", d.Policy, d.Statement)
 	if d.Sid != "" {
 		s += fmt.Sprintf(" (Sid %q)", d.Sid)
+	}
+	if d.Assumed != "" {
+		s += ", for some value of " + d.Assumed
 	}
 	return s
 }

@@ -169,8 +169,10 @@ func TestJudgeRoleGrants(t *testing.T) {
 
 // TestProofGlobalKeys (issue 14, hole 4): a role policy that requires
 // every global key a real request carries, with the values the broker's
-// sessions have, keeps the own-tenant rows allowed; one that requires a
-// key the proof cannot know (aws:SourceIp) fails them.
+// sessions have, keeps the own-tenant rows allowed; one that also requires
+// a key the request chooses (aws:SourceIp) narrows: its own rows are
+// allowed "for some value of aws:SourceIp", while a grant of another
+// tenant's key that the same key opens fails its denial row.
 func TestProofGlobalKeys(t *testing.T) {
 	const role = "arn:aws:iam::123456789012:role/path/tvm-tenant-read"
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -191,9 +193,9 @@ func TestProofGlobalKeys(t *testing.T) {
 			Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable),
 			Role:     policies.Role{ARN: role, ID: "AROAEXAMPLE", Known: true, Policies: []*iam.Policy{pol}, Tags: []iam.Tag{{Key: "team", Value: "data"}, {Key: "Tenant", Value: "role-tag"}}},
 			Session: policies.SessionShape{
-				Name:           func(tn string) string { return "t-" + tn },
-				Tags:           func(tn string) []iam.Tag { return []iam.Tag{{Key: "tenant", Value: tn}} },
-				SourceIdentity: "alice",
+				Name:           func(tn, _ string) string { return "t-" + tn },
+				Tags:           func(tn, _ string) []iam.Tag { return []iam.Tag{{Key: "tenant", Value: tn}} },
+				SourceIdentity: func(string) string { return "alice" },
 			},
 			Time: at,
 		}
@@ -201,9 +203,29 @@ func TestProofGlobalKeys(t *testing.T) {
 	if rep, err := policies.Prove(spec("")); err != nil || !rep.OK {
 		t.Fatalf("Prove with every global key required: %v", err)
 	}
-	_, err := policies.Prove(spec(`,"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}`))
+	rep, err := policies.Prove(spec(`,"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}`))
+	if err != nil {
+		t.Fatalf("Prove requiring aws:SourceIp: %v", err)
+	}
+	for _, r := range rep.Rows {
+		if r.Want == iam.Allowed && !strings.HasSuffix(r.Statement, ", for some value of aws:SourceIp") {
+			t.Errorf("own row %s decided by %s, want one naming aws:SourceIp", r.Name, r.Statement)
+		}
+	}
+	// The same key opening another tenant's partition to the session.
+	leak, err := policies.ParseTemplate("leak", "test", []byte(policy(
+		`{"Effect":"Allow","Action":"dynamodb:Query","Resource":"{{table_arns}}","Condition":`+tmplGuarded+`},`+
+			`{"Sid":"Leak","Effect":"Allow","Action":"dynamodb:Query","Resource":"{{table_arns}}",`+
+			`"Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":"Tenant#12"},"Null":{"dynamodb:LeadingKeys":"false"},`+
+			`"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}`)), targets.All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := spec("")
+	s.Template = leak
+	_, err = policies.Prove(s)
 	var pe *policies.ProofError
-	if !errors.As(err, &pe) || pe.Row.Want != iam.Allowed {
-		t.Fatalf("Prove requiring aws:SourceIp = %v, want an own-tenant row failing", err)
+	if !errors.As(err, &pe) || pe.Row.Want == iam.Allowed || !strings.HasSuffix(pe.Row.Statement, `(Sid "Leak"), for some value of aws:SourceIp`) {
+		t.Fatalf("Prove of a grant opened from 10.0.0.0/8 = %v, want a denial row failing on it", err)
 	}
 }

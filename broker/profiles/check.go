@@ -8,17 +8,13 @@ import (
 	"unicode/utf8"
 
 	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/broker/rolepolicy"
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/iam"
 	"github.com/tvmkit/tvm/policies/stsrules"
 	"github.com/tvmkit/tvm/policies/targets"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
-
-// ProofSubject is the subject of the proof's sessions: it fills {subject}
-// in session tags, names per-subject sessions and, with source_identity,
-// is the sessions' source identity.
-const ProofSubject = "tvm-proof-subject"
 
 // check checks the tenant pattern against p's targets and tags, renders p
 // for the proof tenants, judges what it grants, renders it for the longest
@@ -94,10 +90,10 @@ func (e *env) proofSpec(p *Profile) policies.ProofSpec {
 		Region:    e.region,
 		Time:      e.opts.Time,
 		Session: policies.SessionShape{
-			Name: func(tn string) string { return p.SessionName(tn, ProofSubject) },
-			Tags: func(tn string) []iam.Tag {
+			Name: p.SessionName,
+			Tags: func(tn, subject string) []iam.Tag {
 				var out []iam.Tag
-				for _, t := range p.SessionTags(tn, ProofSubject) {
+				for _, t := range p.SessionTags(tn, subject) {
 					out = append(out, iam.Tag{Key: t.Key, Value: t.Value})
 				}
 				return out
@@ -105,10 +101,12 @@ func (e *env) proofSpec(p *Profile) policies.ProofSpec {
 		},
 	}
 	if p.sourceIdentity {
-		spec.Session.SourceIdentity = SourceIdentity(ProofSubject)
+		spec.Session.SourceIdentity = SourceIdentity
 	}
 	if p.role != nil {
 		spec.Role.ID, spec.Role.Known, spec.Role.Policies, spec.Role.Tags = p.role.ID, true, p.role.Policies, p.role.Tags
+		// The role's tags are known when IAM was asked; role files carry none.
+		spec.Role.TagsKnown = p.role.Source == rolepolicy.FromIAM
 	}
 	return spec
 }

@@ -177,6 +177,12 @@ func (b *binding) Prove(p *policies.Prober, own, other string) error {
 	return nil
 }
 
+// listingKeys are the condition keys S3 sets on the listings alone
+// (Service Authorization Reference: s3:prefix, s3:delimiter and s3:max-keys
+// on ListBucket and ListBucketVersions): a request of any other action
+// never carries them.
+var listingKeys = []string{PrefixKey, "s3:delimiter", "s3:max-keys"}
+
 // check evaluates one step through the Prober, in the role's account.
 func check(p *policies.Prober, s step, suffix string) {
 	req := policies.ProofRequest{
@@ -188,6 +194,8 @@ func check(p *policies.Prober, s step, suffix string) {
 	}
 	if s.listed {
 		req.Key, req.Values = PrefixKey, s.values
+	} else {
+		req.Absent = listingKeys
 	}
 	p.Check(req)
 }
