@@ -37,11 +37,9 @@ func (e *env) check(field string, p *Profile, rep *Report) error {
 		rep.PolicySize = max(rep.PolicySize, r.Size)
 	}
 	if p.template == nil {
-		unproven, err := judgeRole(p)
-		if err != nil {
+		if err := judgeRole(p); err != nil {
 			return fmt.Errorf("%s (no template: the role's policy is the session's): %w", field, err)
 		}
-		rep.Unproven = append(rep.Unproven, unproven...)
 	}
 	if err := e.renderLongest(field, p); err != nil {
 		return err
@@ -62,20 +60,17 @@ func (e *env) check(field string, p *Profile, rep *Report) error {
 
 // judgeRole judges the grants of the role's policies of a profile that
 // sends no session policy: they are the session's.
-func judgeRole(p *Profile) ([]string, error) {
+func judgeRole(p *Profile) error {
 	bound := make([]policies.Target, len(p.bindings))
 	for i, b := range p.bindings {
 		bound[i] = b.Target()
 	}
-	var out []string
 	for _, pol := range p.role.Policies {
-		unproven, err := policies.JudgeRoleGrants(pol, bound, targets.All(), p.extra)
-		if err != nil {
-			return nil, err
+		if err := policies.JudgeRoleGrants(pol, bound, targets.All(), p.extra); err != nil {
+			return err
 		}
-		out = append(out, unproven...)
 	}
-	return out, nil
+	return nil
 }
 
 // proofSpec describes p's sessions to the proof: its template, bindings,
