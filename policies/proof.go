@@ -196,6 +196,7 @@ type Prober struct {
 	roleKnown bool
 	region    string
 	known     knownKeys // the keys whose values the rows know
+	roleTags  []iam.Tag // the principal tags of a session without session tags
 	rows      []ProofRow
 	reqs      []ProofRequest // the request of each row
 }
@@ -237,11 +238,11 @@ func (p *Prober) Policies() []*iam.Policy {
 // ConditionValues returns the values that conditions on key
 // (case-insensitively; Null conditions aside) in the Allow statements of
 // the policies deciding the session (Policies) name, in policy order
-// without repeats. Values holding a policy variable are left out: each
-// session resolves them, and the own and other rows check them. A battery
-// probes the values that are not its own tenant's: a constant one there
-// (a shared partition key, a shared prefix) would be reachable by every
-// tenant.
+// without repeats, each as the sessions the proof evaluates resolve it
+// (Resolve: a variable's default, a role tag's value, are constants too).
+// A battery probes the values that are not its own tenant's: a constant
+// one there (a shared partition key, a shared prefix) would be reachable
+// by every tenant.
 func (p *Prober) ConditionValues(key string) []string {
 	var out []string
 	for _, pol := range p.Policies() {
@@ -254,11 +255,36 @@ func (p *Prober) ConditionValues(key string) []string {
 					continue
 				}
 				for _, v := range c.Values {
-					if !strings.Contains(v, "${") && !slices.Contains(out, v) {
-						out = append(out, v)
+					for _, r := range p.Resolve(pol, v) {
+						if !slices.Contains(out, r) {
+							out = append(out, r)
+						}
 					}
 				}
 			}
+		}
+	}
+	return out
+}
+
+// Resolve returns the values a policy value or resource of pol takes in
+// the sessions the proof evaluates for the tenant: its own, and one
+// without its session tags (the role's own tags only) — policy variables
+// substituted (iam.Session.Substitute; in a "2012-10-17" policy, else they
+// are literal text). A variable whose key a request chooses (see
+// knownKeys) or that has no value leaves that session's value out: the
+// rows decide such grants request by request.
+func (p *Prober) Resolve(pol *iam.Policy, text string) []string {
+	if pol.Version != iam.Version2012 || !strings.Contains(text, "${") {
+		return []string{text}
+	}
+	unknown := func(k string) bool { return !p.known.has(k, ProofRequest{}) }
+	untagged := p.sess
+	untagged.Tags = p.roleTags
+	var out []string
+	for _, s := range []*iam.Session{&p.sess, &untagged} {
+		if v, ok := s.Substitute(text, unknown); ok && !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
 	return out
@@ -313,7 +339,7 @@ type ProofRequest struct {
 	Absent []string
 	// WithoutTags evaluates the request for a session of the same role
 	// without the profile's session tags (one assumed directly, by an
-	// administrator say).
+	// administrator say): it carries the role's own tags only.
 	WithoutTags bool
 	Want        iam.Outcome
 }
@@ -336,7 +362,7 @@ func (p *Prober) Check(r ProofRequest) {
 	s := &p.sess
 	if r.WithoutTags {
 		untagged := p.sess
-		untagged.Tags = nil
+		untagged.Tags = p.roleTags
 		s = &untagged
 	}
 	unknown := func(key string) bool { return !p.known.has(key, r) }

@@ -95,7 +95,7 @@ func (e *proofEnv) prober(tenantID string, session *iam.Policy) *Prober {
 		grants.Identity = grantsOnly(sessionPolicies)
 	}
 	return &Prober{tenant: tenantID, session: session, sess: s, grants: grants, roleKnown: e.spec.Role.Known,
-		region: e.region, known: e.knownKeys(tenantID, s, e.session(tenantID, ProofSubjects[1]))}
+		region: e.region, known: e.knownKeys(tenantID, s, e.session(tenantID, ProofSubjects[1])), roleTags: e.spec.Role.Tags}
 }
 
 // session returns the keys of the session of tenantID for subject (no

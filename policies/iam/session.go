@@ -95,6 +95,23 @@ func (s *Session) EvaluatePossible(action, resource string, ctx map[string][]str
 	return d
 }
 
+// Substitute returns text with its policy variables replaced by the
+// session's values for their keys — the session's own keys and Extra —
+// or, for a key without a single value, by the variable's default
+// (${aws:PrincipalTag/team, 'x'}); ${*}, ${?} and ${$} become the literal
+// character. ok is false when a variable has neither a value nor a
+// default, or names a key unknown reports. It is what a policy value or
+// resource means for every request of the session (in a "2012-10-17"
+// policy), so that a constant hidden behind a variable can be probed.
+func (s *Session) Substitute(text string, unknown func(key string) bool) (string, bool) {
+	ev := evaluator{sess: s, unknown: unknown}
+	g, ok := ev.expandWide(text, false, false)
+	if !ok {
+		return "", false
+	}
+	return g.literal(), true
+}
+
 // assumed returns the unknown keys that the conditions of the given
 // statements had to be assumed for: those of the conditions on unknown keys
 // that the request's own context does not satisfy (the key it tests, or the
