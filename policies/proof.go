@@ -3,6 +3,7 @@ package policies
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -88,6 +89,11 @@ type ProofSpec struct {
 	// Tenants are the two sample tenants (zero = tenant.ProofTenants). They
 	// must differ and be ids the tenant pattern accepts.
 	Tenants [2]string
+	// Twins, when set, are two more sample tenants the tenant pattern
+	// accepts that differ only in letter case (tenant.Pattern.CaseTwins),
+	// proven against each other as Tenants are: a case-insensitive
+	// comparison of tenant values would merge them.
+	Twins [2]string
 	// Isolation is the profile's isolation model (zero = session-policy).
 	Isolation Isolation
 	// Role is the role the sessions assume (zero = unknown, allow-all).
@@ -469,8 +475,12 @@ func Prove(spec ProofSpec) (*ProofReport, error) {
 	}
 	env := newProofEnv(spec)
 	report := &ProofReport{OK: true}
-	for self := range 2 {
-		own, other := tenants[self], tenants[1-self]
+	pairs := [][2]string{tenants}
+	if spec.Twins != ([2]string{}) && spec.Twins != tenants {
+		pairs = append(pairs, spec.Twins)
+	}
+	for pair, self := range pairRange(len(pairs)) {
+		own, other := pairs[pair][self], pairs[pair][1-self]
 		var session *iam.Policy
 		if spec.Template != nil {
 			r, _, err := spec.Template.renderFor(own, spec.Bindings)
@@ -493,6 +503,20 @@ func Prove(spec ProofSpec) (*ProofReport, error) {
 		report.Rows = append(report.Rows, p.rows...)
 	}
 	return report, report.firstFailure(spec)
+}
+
+// pairRange yields (pair, self) for each of n pairs of sample tenants and
+// each of the pair's two tenants.
+func pairRange(n int) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		for pair := range n {
+			for self := range 2 {
+				if !yield(pair, self) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // firstFailure marks the report failed and returns a *ProofError for its
@@ -539,10 +563,16 @@ func checkSpec(spec ProofSpec) ([2]string, error) {
 	if err := CheckBindings(spec.Template, spec.Bindings); err != nil {
 		return tenants, err
 	}
-	for _, tn := range tenants {
+	for _, tn := range append(tenants[:], spec.Twins[:]...) {
+		if tn == "" && spec.Twins == ([2]string{}) {
+			continue
+		}
 		if err := tenant.CheckRunes(tn); err != nil {
 			return tenants, fmt.Errorf("sample tenant: %w", err)
 		}
+	}
+	if spec.Twins != ([2]string{}) && spec.Twins[0] == spec.Twins[1] {
+		return tenants, errors.New("the two case twins must differ")
 	}
 	return tenants, nil
 }

@@ -101,6 +101,9 @@ func checkExtraAction(a string, targets []Target) error {
 		if strings.EqualFold(svc, t.Catalogue().Service()) {
 			return fmt.Errorf("an action of the %s isolation target: templates grant it under the target's rules and proof, never unproven", t.Name())
 		}
+		if slices.ContainsFunc(t.Catalogue().Bypass(), func(b string) bool { return strings.EqualFold(b, svc) }) {
+			return fmt.Errorf("%s reaches the data of the %s isolation target without its isolation: never allowed in a tenant session", svc, t.Name())
+		}
 	}
 	return nil
 }

@@ -98,6 +98,9 @@ func (e *env) proofSpec(p *Profile) policies.ProofSpec {
 	if p.sourceIdentity {
 		spec.Session.SourceIdentity = SourceIdentity
 	}
+	if twins, ok := e.pattern.CaseTwins(); ok {
+		spec.Twins = twins
+	}
 	if p.role != nil {
 		spec.Role.ID, spec.Role.Known, spec.Role.Policies, spec.Role.Tags = p.role.ID, true, p.role.Policies, p.role.Tags
 		// The role's tags are known when IAM was asked; role files carry none.

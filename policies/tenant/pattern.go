@@ -392,3 +392,35 @@ func affix(a, b string, has func(s, x string) bool, rest func(long, short string
 	}
 	return "", false
 }
+
+// CaseTwins returns two ids the pattern admits that differ only in the case
+// of their letters ("t" and "T"), when it finds such: a policy comparing
+// tenant values case-insensitively (StringEqualsIgnoreCase) would merge
+// them, which sample tenants without letters never show. It tries short
+// shapes around each letter the pattern admits in both cases.
+func (p *Pattern) CaseTwins() (twins [2]string, ok bool) {
+	for i := 0; i+1 < len(p.alphabet); i += 2 {
+		for r := p.alphabet[i]; r <= p.alphabet[i+1]; r++ {
+			lo, up := unicode.ToLower(r), unicode.ToUpper(r)
+			if r != lo || lo == up || !p.admitsRune(up) {
+				continue
+			}
+			for _, shape := range []string{"%c", "%c%c", "t%c", "%c1", "1%c", "0%c", "%c0"} {
+				n := strings.Count(shape, "%c")
+				a, b := fmt.Sprintf(shape, repeat(lo, n)...), fmt.Sprintf(shape, repeat(up, n)...)
+				if p.MatchString(a) && p.MatchString(b) {
+					return [2]string{a, b}, true
+				}
+			}
+		}
+	}
+	return twins, false
+}
+
+func repeat(r rune, n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = r
+	}
+	return out
+}
