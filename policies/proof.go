@@ -89,11 +89,13 @@ type ProofSpec struct {
 	// Tenants are the two sample tenants (zero = tenant.ProofTenants). They
 	// must differ and be ids the tenant pattern accepts.
 	Tenants [2]string
-	// Twins, when set, are two more sample tenants the tenant pattern
-	// accepts that differ only in letter case (tenant.Pattern.CaseTwins),
-	// proven against each other as Tenants are: a case-insensitive
-	// comparison of tenant values would merge them.
-	Twins [2]string
+	// More are further pairs of sample tenants, each proven as Tenants
+	// are (each tenant of a pair against the other): ids the tenant pattern
+	// accepts that the two samples do not represent — two ids differing
+	// only in letter case (tenant.Pattern.CaseTwins: a case-insensitive
+	// comparison would merge them), a tenant a policy singles out by name
+	// (a condition on its tag), paired with a sample tenant.
+	More [][2]string
 	// Isolation is the profile's isolation model (zero = session-policy).
 	Isolation Isolation
 	// Role is the role the sessions assume (zero = unknown, allow-all).
@@ -476,8 +478,10 @@ func Prove(spec ProofSpec) (*ProofReport, error) {
 	env := newProofEnv(spec)
 	report := &ProofReport{OK: true}
 	pairs := [][2]string{tenants}
-	if spec.Twins != ([2]string{}) && spec.Twins != tenants {
-		pairs = append(pairs, spec.Twins)
+	for _, pair := range spec.More {
+		if !slices.Contains(pairs, pair) {
+			pairs = append(pairs, pair)
+		}
 	}
 	for pair, self := range pairRange(len(pairs)) {
 		own, other := pairs[pair][self], pairs[pair][1-self]
@@ -563,16 +567,15 @@ func checkSpec(spec ProofSpec) ([2]string, error) {
 	if err := CheckBindings(spec.Template, spec.Bindings); err != nil {
 		return tenants, err
 	}
-	for _, tn := range append(tenants[:], spec.Twins[:]...) {
-		if tn == "" && spec.Twins == ([2]string{}) {
-			continue
+	for _, pair := range append([][2]string{tenants}, spec.More...) {
+		if pair[0] == pair[1] {
+			return tenants, errors.New("the two sample tenants of a pair must differ")
 		}
-		if err := tenant.CheckRunes(tn); err != nil {
-			return tenants, fmt.Errorf("sample tenant: %w", err)
+		for _, tn := range pair {
+			if err := tenant.CheckRunes(tn); err != nil {
+				return tenants, fmt.Errorf("sample tenant: %w", err)
+			}
 		}
-	}
-	if spec.Twins != ([2]string{}) && spec.Twins[0] == spec.Twins[1] {
-		return tenants, errors.New("the two case twins must differ")
 	}
 	return tenants, nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -99,7 +100,10 @@ func (e *env) proofSpec(p *Profile) policies.ProofSpec {
 		spec.Session.SourceIdentity = SourceIdentity
 	}
 	if twins, ok := e.pattern.CaseTwins(); ok {
-		spec.Twins = twins
+		spec.More = append(spec.More, twins)
+	}
+	for _, id := range e.namedTenants(p) {
+		spec.More = append(spec.More, [2]string{id, e.tenants[0]})
 	}
 	if p.role != nil {
 		spec.Role.ID, spec.Role.Known, spec.Role.Policies, spec.Role.Tags = p.role.ID, true, p.role.Policies, p.role.Tags
@@ -107,6 +111,53 @@ func (e *env) proofSpec(p *Profile) policies.ProofSpec {
 		spec.Role.TagsKnown = p.role.Source == rolepolicy.FromIAM
 	}
 	return spec
+}
+
+// maxNamedTenants bounds the tenants namedTenants returns.
+const maxNamedTenants = 16
+
+// namedTenants returns the ids, other than the proof tenants, that p's
+// policies single out by name: each constant an Allow statement of the
+// role's policies or of the session policy tests a session tag holding
+// {tenant} against ("aws:PrincipalTag/tenant": "admin"), wildcards read as
+// "x", inverted through the tag's value template and admitted by the
+// tenant pattern. The proof then also runs for each of them: the named
+// tenant's session must stay as confined as the samples' (at most
+// maxNamedTenants, in policy order).
+func (e *env) namedTenants(p *Profile) []string {
+	formats := map[string]tenant.Format{}
+	for _, t := range p.tags {
+		if f, err := tenant.ParseFormat(t.Value); err == nil && !strings.Contains(t.Value, config.SubjectPlaceholder) {
+			formats[strings.ToLower("aws:PrincipalTag/"+t.Key)] = f
+		}
+	}
+	var pols []*iam.Policy
+	if p.role != nil {
+		pols = append(pols, p.role.Policies...)
+	}
+	if r, err := p.Render(e.tenants[0]); err == nil && len(r.JSON) > 0 {
+		if session, err := iam.Parse("session policy", r.JSON); err == nil {
+			pols = append(pols, session)
+		}
+	}
+	var out []string
+	for _, pol := range pols {
+		for _, st := range pol.Statements {
+			for _, c := range st.Conditions {
+				f, ok := formats[strings.ToLower(c.Key)]
+				if !ok || st.Effect != iam.Allow {
+					continue
+				}
+				for _, v := range c.Values {
+					id, ok := e.pattern.Names(f, strings.NewReplacer("*", "x", "?", "x").Replace(v))
+					if ok && !strings.Contains(v, "${") && !slices.Contains(e.tenants[:], id) && !slices.Contains(out, id) && len(out) < maxNamedTenants {
+						out = append(out, id)
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // checkPattern checks that every id the pattern admits can be served:
