@@ -226,3 +226,32 @@ func TestProofGlobalKeys(t *testing.T) {
 		t.Fatalf("Prove of a grant opened from 10.0.0.0/8 = %v, want a denial row failing on it", err)
 	}
 }
+
+// TestCheckExtraGrant: an extra grant names plain actions of services no
+// target owns, on named resources — never STS or IAM (in any case), a
+// target's action, nor a service that reaches a target's data past its
+// isolation (DAX reads DynamoDB with the cluster's role: DynamoDB
+// Developer Guide, "DAX access control").
+func TestCheckExtraGrant(t *testing.T) {
+	const queue = "arn:aws:sqs:us-east-1:123456789012:audit"
+	tests := map[string]struct {
+		grant policies.ExtraGrant
+		want  string // substring of the error ("" = accepted)
+	}{
+		"a named queue":      {policies.ExtraGrant{Actions: []string{"sqs:SendMessage"}, Resources: []string{queue}}, ""},
+		"STS in capitals":    {policies.ExtraGrant{Actions: []string{"STS:AssumeRole"}, Resources: []string{queue}}, "actions[0]: STS actions are never allowed"},
+		"a target's action":  {policies.ExtraGrant{Actions: []string{"dynamodb:Scan"}, Resources: []string{queue}}, "actions[0]: an action of the dynamodb isolation target"},
+		"DAX":                {policies.ExtraGrant{Actions: []string{"dax:GetItem"}, Resources: []string{"arn:aws:dax:us-east-1:123456789012:cache/c"}}, "actions[0]: dax reaches the data of the dynamodb isolation target"},
+		"a wildcard action":  {policies.ExtraGrant{Actions: []string{"sqs:*"}, Resources: []string{queue}}, "actions[0]: must name one action"},
+		"a wildcard queue":   {policies.ExtraGrant{Actions: []string{"sqs:SendMessage"}, Resources: []string{"arn:aws:sqs:*:*:*"}}, "resources[0]: must name one resource"},
+		"no resource at all": {policies.ExtraGrant{Actions: []string{"sqs:SendMessage"}}, "resources: at least one resource is required"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := policies.CheckExtraGrant(tc.grant, targets.All())
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("CheckExtraGrant = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

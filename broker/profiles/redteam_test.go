@@ -57,9 +57,9 @@ const (
 
 // runRedteamCase runs `tvm-broker check`'s compile path on the case —
 // config.Load, policies.LoadTemplates of its policy_dir, Check — and
-// returns the refusal (nil when every profile passed) and the UNPROVEN
-// grants of the reports.
-func runRedteamCase(t *testing.T, c *redteamCase) (refusal error, unproven []string) {
+// returns the UNPROVEN grants of the reports and the refusal (nil when
+// every profile passed).
+func runRedteamCase(t *testing.T, c *redteamCase) (unproven []string, refusal error) {
 	t.Helper()
 	dir := t.TempDir()
 	write := func(name, data string) {
@@ -94,11 +94,11 @@ func runRedteamCase(t *testing.T, c *redteamCase) (refusal error, unproven []str
 	write("broker.yaml", cfg.String())
 	loaded, err := config.Load(filepath.Join(dir, "broker.yaml"), nil)
 	if err != nil {
-		return err, nil
+		return nil, err
 	}
 	templates, err := policies.LoadTemplates(loaded.PolicyDir, targets.All())
 	if err != nil {
-		return err, nil
+		return nil, err
 	}
 	set, err := Check(loaded, templates, Options{})
 	if set != nil {
@@ -106,7 +106,7 @@ func runRedteamCase(t *testing.T, c *redteamCase) (refusal error, unproven []str
 			unproven = append(unproven, r.Unproven...)
 		}
 	}
-	return err, unproven
+	return unproven, err
 }
 
 // classify names the outcome of a case.
@@ -174,7 +174,7 @@ func TestRedteam(t *testing.T) {
 	for _, name := range names {
 		c := cases[name]
 		t.Run(name, func(t *testing.T) {
-			refusal, unproven := runRedteamCase(t, c)
+			unproven, refusal := runRedteamCase(t, c)
 			verdict := c.classify(refusal)
 			summary[verdict]++
 			t.Logf("%s: %s", verdict, c.Intent)

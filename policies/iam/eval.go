@@ -401,8 +401,14 @@ func (ev *evaluator) condition(c *compiledCond) (result, valid bool) {
 	}
 	op := c.op
 	reqVals, present := ev.lookup(c.key)
+	// A key whose values are all empty strings resolves to a null data set
+	// for Null and the set operators: "You can prevent missing context keys
+	// or context keys with empty values from evaluating to true by
+	// including a Null condition operator ... with a value of false" (IAM
+	// User Guide, "Multivalued context key examples").
+	nullSet := !present || reqVals.empty()
 	if op.family == famNull {
-		isNull := !present || reqVals.len() == 0
+		isNull := nullSet
 		for i := range c.vals {
 			switch strings.ToLower(c.vals[i].raw) {
 			case "true":
@@ -429,7 +435,10 @@ func (ev *evaluator) condition(c *compiledCond) (result, valid bool) {
 	}
 	switch op.set {
 	case setForAll:
-		// Every request value passes; true for an empty set.
+		// Every request value passes; true for a null data set.
+		if nullSet {
+			return true, true
+		}
 		for i := 0; i < reqVals.len(); i++ {
 			if !ev.valuePasses(c, reqVals.at(i)) {
 				return false, true
@@ -437,6 +446,9 @@ func (ev *evaluator) condition(c *compiledCond) (result, valid bool) {
 		}
 		return true, true
 	case setForAny:
+		if nullSet {
+			return false, true
+		}
 		for i := 0; i < reqVals.len(); i++ {
 			if ev.valuePasses(c, reqVals.at(i)) {
 				return true, true

@@ -19,6 +19,17 @@ func (v values) len() int {
 	return len(v.list)
 }
 
+// empty reports whether v holds no value but empty strings (none at all
+// included): a null data set.
+func (v values) empty() bool {
+	for i := 0; i < v.len(); i++ {
+		if v.at(i) != "" {
+			return false
+		}
+	}
+	return true
+}
+
 func (v values) at(i int) string {
 	if v.single {
 		return v.one
