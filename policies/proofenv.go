@@ -44,9 +44,11 @@ import (
 // aws:MultiFactorAuthAge (AssumeRole without MFA), aws:username (IAM
 // users only), aws:CalledVia, aws:SourceArn, aws:SourceAccount (requests
 // made by a service), aws:RequestTag/*, aws:TagKeys, aws:ResourceTag/*,
-// aws:Referer and aws:UserAgent. A template that requires one of them
-// (with a positive operator) fails its own tenant's rows: put such
-// conditions in a Deny, of the role policy say, rather than in an Allow.
+// aws:Referer and aws:UserAgent. These values serve the rows that want a
+// request allowed (which also pass when some value of an unknown key
+// allows it: a template narrowed to an address range is accepted); a row
+// that wants a request denied holds whatever the keys it does not know
+// (knownKeys) take — the time among them.
 //
 // Each battery adds the request's own keys (dynamodb:LeadingKeys, say).
 var GlobalKeys = []string{
