@@ -53,11 +53,14 @@
 // (or an allow-all role when they are unknown), its name, tags and source
 // identity — and runs each binding's proof battery on it: a Prober
 // evaluates every request with the IAM evaluator of package iam, carrying
-// the global condition keys a real request carries (GlobalKeys). Rows
-// follow the grants: an own-tenant row for each action and resource form
-// the profile grants (Prober.Granted), denial rows for each granted action
-// against the other tenant's resources, and the target's hazards. A
-// failing row refuses the profile, naming it.
+// the global condition keys a real request carries (GlobalKeys); a row
+// that wants a request denied must be denied whatever the keys the row
+// does not know take (iam.Session.EvaluatePossible: the time, the network,
+// the request's parameters, the caller's subject). Rows follow the grants:
+// an own-tenant row for each action and resource form the profile grants
+// (Prober.Granted), denial rows for each granted action against the other
+// tenant's resources, and the target's hazards. A failing row refuses the
+// profile, naming it.
 //
 // # Concurrency
 //

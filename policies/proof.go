@@ -3,6 +3,7 @@ package policies
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"maps"
 	"slices"
 	"strings"
@@ -46,19 +47,33 @@ type Role struct {
 	// aws:PrincipalTag/<key> unless a session tag of the same key (in any
 	// case) overrides them.
 	Tags []iam.Tag
+	// TagsKnown says Tags are the role's tags as deployed (read through
+	// IAM). When false, a principal tag the session tags do not set may be
+	// anything: the proof's denial rows hold whatever its value.
+	TagsKnown bool
 }
 
 // SessionShape is what the broker puts into a tenant's session besides
-// the policy: its name, its tags and its source identity.
+// the policy: its name, its tags and its source identity, for a caller
+// (subject) of the tenant. The proof builds each tenant's session for the
+// two ProofSubjects: a key whose value differs between them is chosen by
+// whoever the token names, so the denial rows hold whatever its value.
 type SessionShape struct {
-	// Name returns the RoleSessionName of tenant's session; nil means
-	// "t-<tenant>".
-	Name func(tenant string) string
-	// Tags returns the session tags of tenant's session; nil means none.
-	Tags func(tenant string) []iam.Tag
-	// SourceIdentity is the session's source identity ("" = none).
-	SourceIdentity string
+	// Name returns the RoleSessionName of the session of tenant and
+	// subject; nil means "t-<tenant>".
+	Name func(tenant, subject string) string
+	// Tags returns the session tags of the session of tenant and subject;
+	// nil means none.
+	Tags func(tenant, subject string) []iam.Tag
+	// SourceIdentity returns the source identity of subject's sessions;
+	// nil means none.
+	SourceIdentity func(subject string) string
 }
+
+// ProofSubjects are the two sample callers of the proof's sessions: the
+// first one's session is evaluated, the second shows which of its keys
+// the caller chooses.
+var ProofSubjects = [2]string{"tvm-proof-subject", "tvm-proof-subject-2"}
 
 // ProofSpec says what to prove: the template rendered for two sample
 // tenants with a profile's bindings — or, for session-tags isolation, the
@@ -74,6 +89,13 @@ type ProofSpec struct {
 	// Tenants are the two sample tenants (zero = tenant.ProofTenants). They
 	// must differ and be ids the tenant pattern accepts.
 	Tenants [2]string
+	// More are further pairs of sample tenants, each proven as Tenants
+	// are (each tenant of a pair against the other): ids the tenant pattern
+	// accepts that the two samples do not represent — two ids differing
+	// only in letter case (tenant.Pattern.CaseTwins: a case-insensitive
+	// comparison would merge them), a tenant a policy singles out by name
+	// (a condition on its tag), paired with a sample tenant.
+	More [][2]string
 	// Isolation is the profile's isolation model (zero = session-policy).
 	Isolation Isolation
 	// Role is the role the sessions assume (zero = unknown, allow-all).
@@ -178,9 +200,11 @@ type Prober struct {
 	tenant    string
 	session   *iam.Policy // nil: no session policy
 	sess      iam.Session // the tenant's session
-	grants    iam.Session // Allow statements without conditions, for Granted
+	grants    iam.Session // Allow statements without conditions, unconditional Denies, for Granted
 	roleKnown bool
 	region    string
+	known     knownKeys // the keys whose values the rows know
+	roleTags  []iam.Tag // the principal tags of a session without session tags
 	rows      []ProofRow
 	reqs      []ProofRequest // the request of each row
 }
@@ -222,11 +246,11 @@ func (p *Prober) Policies() []*iam.Policy {
 // ConditionValues returns the values that conditions on key
 // (case-insensitively; Null conditions aside) in the Allow statements of
 // the policies deciding the session (Policies) name, in policy order
-// without repeats. Values holding a policy variable are left out: each
-// session resolves them, and the own and other rows check them. A battery
-// probes the values that are not its own tenant's: a constant one there
-// (a shared partition key, a shared prefix) would be reachable by every
-// tenant.
+// without repeats, each as the sessions the proof evaluates resolve it
+// (Resolve: a variable's default, a role tag's value, are constants too).
+// A battery probes the values that are not its own tenant's: a constant
+// one there (a shared partition key, a shared prefix) would be reachable
+// by every tenant.
 func (p *Prober) ConditionValues(key string) []string {
 	var out []string
 	for _, pol := range p.Policies() {
@@ -239,11 +263,36 @@ func (p *Prober) ConditionValues(key string) []string {
 					continue
 				}
 				for _, v := range c.Values {
-					if !strings.Contains(v, "${") && !slices.Contains(out, v) {
-						out = append(out, v)
+					for _, r := range p.Resolve(pol, v) {
+						if !slices.Contains(out, r) {
+							out = append(out, r)
+						}
 					}
 				}
 			}
+		}
+	}
+	return out
+}
+
+// Resolve returns the values a policy value or resource of pol takes in
+// the sessions the proof evaluates for the tenant: its own, and one
+// without its session tags (the role's own tags only) — policy variables
+// substituted (iam.Session.Substitute; in a "2012-10-17" policy, else they
+// are literal text). A variable whose key a request chooses (see
+// knownKeys) or that has no value leaves that session's value out: the
+// rows decide such grants request by request.
+func (p *Prober) Resolve(pol *iam.Policy, text string) []string {
+	if pol.Version != iam.Version2012 || !strings.Contains(text, "${") {
+		return []string{text}
+	}
+	unknown := func(k string) bool { return !p.known.has(k, ProofRequest{}) }
+	untagged := p.sess
+	untagged.Tags = p.roleTags
+	var out []string
+	for _, s := range []*iam.Session{&p.sess, &untagged} {
+		if v, ok := s.Substitute(text, unknown); ok && !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
 	return out
@@ -292,14 +341,25 @@ type ProofRequest struct {
 	// s3:delimiter, say). Keys the session owns (aws:PrincipalTag/..., see
 	// iam.Session) cannot be set here.
 	Context map[string][]string
+	// Absent names condition keys a request of this action never carries
+	// (s3:prefix on an object action): known to be absent, where any other
+	// key the request does not set may hold any value (see knownKeys).
+	Absent []string
 	// WithoutTags evaluates the request for a session of the same role
 	// without the profile's session tags (one assumed directly, by an
-	// administrator say).
+	// administrator say): it carries the role's own tags only.
 	WithoutTags bool
 	Want        iam.Outcome
 }
 
-// Check evaluates r and records the row.
+// Check evaluates r and records the row. A row that wants the request
+// denied must be denied whatever the condition keys the request does not
+// fix take (iam.Session.EvaluatePossible; see knownKeys): the caller
+// chooses where it calls from, when, through which service, with which
+// request parameters. A row that wants it allowed is evaluated with the
+// realistic keys (GlobalKeys), and passes too when some values of the
+// unknown keys allow it: a template narrowed to a VPC endpoint or an
+// address range grants its tenant something.
 func (p *Prober) Check(r ProofRequest) {
 	ctx := make(map[string][]string, len(r.Context)+3)
 	maps.Copy(ctx, r.Context)
@@ -310,10 +370,20 @@ func (p *Prober) Check(r ProofRequest) {
 	s := &p.sess
 	if r.WithoutTags {
 		untagged := p.sess
-		untagged.Tags = nil
+		untagged.Tags = p.roleTags
 		s = &untagged
 	}
-	d := s.Evaluate(r.Action, r.Resource, ctx)
+	unknown := func(key string) bool { return !p.known.has(key, r) }
+	var d iam.Decision
+	if r.Want == iam.Allowed {
+		if d = s.Evaluate(r.Action, r.Resource, ctx); !d.Allowed() {
+			if maybe := s.EvaluatePossible(r.Action, r.Resource, ctx, unknown); maybe.Allowed() {
+				d = maybe
+			}
+		}
+	} else {
+		d = s.EvaluatePossible(r.Action, r.Resource, ctx, unknown)
+	}
 	p.reqs = append(p.reqs, r)
 	p.rows = append(p.rows, ProofRow{
 		Name:      fmt.Sprintf("tenant %q: %s", p.tenant, r.Name),
@@ -352,13 +422,15 @@ func (p *Prober) requestKeys(ctx map[string][]string, r ProofRequest) {
 	setDefault("aws:ResourceAccount", account)
 }
 
-// untaggedRows repeats every own-tenant row recorded so far for a session
-// without the profile's session tags, wanting it denied: under session-tags
-// isolation a session without the tags must reach nothing.
+// untaggedRows repeats every row recorded so far for a session without
+// the profile's session tags, wanting it denied: under session-tags
+// isolation a session without the tags must reach nothing — neither the
+// tenant's resources, nor any other row's (a variable's default value,
+// ${aws:PrincipalTag/tenant, 'x'}, would hand it tenant x's).
 func (p *Prober) untaggedRows() {
 	reqs := slices.Clone(p.reqs)
 	for _, r := range reqs {
-		if r.Want != iam.Allowed || r.WithoutTags {
+		if r.WithoutTags {
 			continue
 		}
 		r.Name += ", session without tags"
@@ -377,6 +449,9 @@ func describeDecision(d iam.Decision) string {
 	s := fmt.Sprintf("%s statement %d", d.Policy, d.Statement)
 	if d.Sid != "" {
 		s += fmt.Sprintf(" (Sid %q)", d.Sid)
+	}
+	if d.Assumed != "" {
+		s += ", for some value of " + d.Assumed
 	}
 	return s
 }
@@ -402,8 +477,14 @@ func Prove(spec ProofSpec) (*ProofReport, error) {
 	}
 	env := newProofEnv(spec)
 	report := &ProofReport{OK: true}
-	for self := range 2 {
-		own, other := tenants[self], tenants[1-self]
+	pairs := [][2]string{tenants}
+	for _, pair := range spec.More {
+		if !slices.Contains(pairs, pair) {
+			pairs = append(pairs, pair)
+		}
+	}
+	for pair, self := range pairRange(len(pairs)) {
+		own, other := pairs[pair][self], pairs[pair][1-self]
 		var session *iam.Policy
 		if spec.Template != nil {
 			r, _, err := spec.Template.renderFor(own, spec.Bindings)
@@ -426,6 +507,20 @@ func Prove(spec ProofSpec) (*ProofReport, error) {
 		report.Rows = append(report.Rows, p.rows...)
 	}
 	return report, report.firstFailure(spec)
+}
+
+// pairRange yields (pair, self) for each of n pairs of sample tenants and
+// each of the pair's two tenants.
+func pairRange(n int) iter.Seq2[int, int] {
+	return func(yield func(int, int) bool) {
+		for pair := range n {
+			for self := range 2 {
+				if !yield(pair, self) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // firstFailure marks the report failed and returns a *ProofError for its
@@ -472,9 +567,14 @@ func checkSpec(spec ProofSpec) ([2]string, error) {
 	if err := CheckBindings(spec.Template, spec.Bindings); err != nil {
 		return tenants, err
 	}
-	for _, tn := range tenants {
-		if err := tenant.CheckRunes(tn); err != nil {
-			return tenants, fmt.Errorf("sample tenant: %w", err)
+	for _, pair := range append([][2]string{tenants}, spec.More...) {
+		if pair[0] == pair[1] {
+			return tenants, errors.New("the two sample tenants of a pair must differ")
+		}
+		for _, tn := range pair {
+			if err := tenant.CheckRunes(tn); err != nil {
+				return tenants, fmt.Errorf("sample tenant: %w", err)
+			}
 		}
 	}
 	return tenants, nil

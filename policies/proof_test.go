@@ -23,24 +23,29 @@ func TestProveShipped(t *testing.T) {
 	}{
 		// Own: Query on table and index, GetItem, BatchGetItem; other key:
 		// the same four; a mixed batch; Scan on table and index; Query,
-		// GetItem and BatchGetItem without a key; DeleteTable; GetRecords.
-		"read defaults": {template: "dynamodb-read", spec: policies.ProofSpec{Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable)}, rows: 2 * 16},
-		// + five writes: own, other key, without a key; a mixed BatchWriteItem.
-		"readwrite defaults": {template: "dynamodb-readwrite", spec: policies.ProofSpec{Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable)}, rows: 2 * (16 + 5*3 + 1)},
+		// GetItem and BatchGetItem without a key; DeleteTable; GetRecords;
+		// each of the three reads with the own key on a table the profile
+		// does not name and on the table in another account.
+		"read defaults": {template: "dynamodb-read", spec: policies.ProofSpec{Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable)}, rows: 2 * (16 + 3*2)},
+		// + five writes: own, other key, without a key, on the two tables
+		// outside the profile; a mixed BatchWriteItem.
+		"readwrite defaults": {template: "dynamodb-readwrite", spec: policies.ProofSpec{Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable)}, rows: 2 * (16 + 5*3 + 1 + 8*2)},
 		"two tables, custom format and tenants": {template: "dynamodb-read", spec: policies.ProofSpec{
 			Bindings: bind(t, "org:{tenant}", demoTable, second), Tenants: [2]string{"acme", "acme2"},
-		}, rows: 2 * 2 * 16},
+		}, rows: 2 * (2*16 + 3*2)},
 		// Own: 3 reads (Query also on the index), Scan on table and index,
 		// DescribeTable; the other tenant's table: each read with either key,
 		// Query on its index, Query without a key, Scan on table and index,
-		// DescribeTable; DeleteTable and GetRecords on both tables.
-		"silo read": {template: "dynamodb-silo-read", spec: policies.ProofSpec{Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, siloTable)}, rows: 2 * 22},
-		// + five writes: own, and on the other table with either key.
-		"silo readwrite": {template: "dynamodb-silo-readwrite", spec: policies.ProofSpec{Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, siloTable)}, rows: 2 * (22 + 5*3)},
+		// DescribeTable; DeleteTable and GetRecords on both tables; each of
+		// the five actions on the two tables outside the profile.
+		"silo read": {template: "dynamodb-silo-read", spec: policies.ProofSpec{Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, siloTable)}, rows: 2 * (22 + 5*2)},
+		// + five writes: own, and on the other table with either key, and
+		// on the two tables outside the profile.
+		"silo readwrite": {template: "dynamodb-silo-readwrite", spec: policies.ProofSpec{Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, siloTable)}, rows: 2 * (22 + 5*3 + 10*2)},
 		// Silo rows without the own Scan and DescribeTable rows (3 fewer),
 		// plus the other key on the own table (3), a mixed batch, a key-less
 		// Query and a Scan there.
-		"bridge read": {template: "dynamodb-read", spec: policies.ProofSpec{Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, siloTable)}, rows: 2 * (22 - 3 + 6)},
+		"bridge read": {template: "dynamodb-read", spec: policies.ProofSpec{Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, siloTable)}, rows: 2 * (22 - 3 + 6 + 3*2)},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -221,8 +226,8 @@ func TestProveTwoTargets(t *testing.T) {
 		t.Fatal(err)
 	}
 	rep, err := policies.Prove(policies.ProofSpec{Template: good, Bindings: bindings})
-	if err != nil || len(rep.Rows) != 2*(16+2) {
-		t.Fatalf("Prove = %v rows, %v; want 36 passing rows", rep, err)
+	if err != nil || len(rep.Rows) != 2*(16+3*2+2) {
+		t.Fatalf("Prove = %v rows, %v; want 48 passing rows", rep, err)
 	}
 	leaky, err := policies.ParseTemplate("leaky", "test", []byte(strings.Replace(doc, `"%s"`, `["`+fakePlaceholder+`","arn:aws:s3:::bucket/*"]`, 1)), known)
 	if err != nil {

@@ -3,6 +3,7 @@ package policies
 import (
 	"crypto/sha256"
 	"encoding/base32"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,9 +44,11 @@ import (
 // aws:MultiFactorAuthAge (AssumeRole without MFA), aws:username (IAM
 // users only), aws:CalledVia, aws:SourceArn, aws:SourceAccount (requests
 // made by a service), aws:RequestTag/*, aws:TagKeys, aws:ResourceTag/*,
-// aws:Referer and aws:UserAgent. A template that requires one of them
-// (with a positive operator) fails its own tenant's rows: put such
-// conditions in a Deny, of the role policy say, rather than in an Allow.
+// aws:Referer and aws:UserAgent. These values serve the rows that want a
+// request allowed (which also pass when some value of an unknown key
+// allows it: a template narrowed to an address range is accepted); a row
+// that wants a request denied holds whatever the keys it does not know
+// (knownKeys) take — the time among them.
 //
 // Each battery adds the request's own keys (dynamodb:LeadingKeys, say).
 var GlobalKeys = []string{
@@ -74,60 +77,147 @@ func newProofEnv(spec ProofSpec) *proofEnv {
 	if !spec.Role.Known {
 		e.identity = []*iam.Policy{allowAll}
 	}
-	e.grantRole = allowsOnly(e.identity)
+	e.grantRole = grantsOnly(e.identity)
 	return e
 }
 
 // prober returns the Prober of tenant's session, whose session policy is
-// session (nil = none).
+// session (nil = none): the session of the first of ProofSubjects, whose
+// keys are compared with the second's to find those the caller chooses.
 func (e *proofEnv) prober(tenantID string, session *iam.Policy) *Prober {
+	var sessionPolicies []*iam.Policy
+	if session != nil {
+		sessionPolicies = []*iam.Policy{session}
+	}
+	s := e.session(tenantID, ProofSubjects[0])
+	s.Identity, s.SessionPolicies = e.identity, sessionPolicies
+	grants := s // what the profile grants: the session policy, else the role's
+	grants.Identity, grants.SessionPolicies = e.grantRole, nil
+	if session != nil {
+		grants.Identity = grantsOnly(sessionPolicies)
+	}
+	return &Prober{tenant: tenantID, session: session, sess: s, grants: grants, roleKnown: e.spec.Role.Known,
+		region: e.region, known: e.knownKeys(tenantID, s, e.session(tenantID, ProofSubjects[1])), roleTags: e.spec.Role.Tags}
+}
+
+// session returns the keys of the session of tenantID for subject (no
+// policies yet).
+func (e *proofEnv) session(tenantID, subject string) iam.Session {
 	roleARN := e.spec.Role.ARN
 	if roleARN == "" {
 		roleARN = placeholderRole
 	}
 	name := "t-" + tenantID
 	if e.spec.Session.Name != nil {
-		name = e.spec.Session.Name(tenantID)
+		name = e.spec.Session.Name(tenantID, subject)
 	}
 	roleID := e.spec.Role.ID
 	if roleID == "" {
 		roleID = syntheticRoleID(roleARN)
 	}
-	var sessionPolicies []*iam.Policy
-	if session != nil {
-		sessionPolicies = []*iam.Policy{session}
+	var sourceIdentity string
+	if e.spec.Session.SourceIdentity != nil {
+		sourceIdentity = e.spec.Session.SourceIdentity(subject)
 	}
-	s := iam.Session{
+	return iam.Session{
 		Principal:      assumedRoleARN(roleARN, name),
 		PrincipalARN:   roleARN,
 		Type:           "AssumedRole",
 		UserID:         roleID + ":" + name,
 		TokenIssueTime: e.now,
-		SourceIdentity: e.spec.Session.SourceIdentity,
-		Tags:           e.tags(tenantID),
+		SourceIdentity: sourceIdentity,
+		Tags:           e.tags(tenantID, subject),
 		RequestTime:    e.now,
 		Extra: map[string][]string{
 			"aws:SecureTransport":       {"true"},
 			"aws:ViaAWSService":         {"false"},
 			"aws:PrincipalIsAWSService": {"false"},
 		},
-		Identity:        e.identity,
-		SessionPolicies: sessionPolicies,
 	}
-	grants := s // what the profile grants: the session policy, else the role's
-	grants.Identity, grants.SessionPolicies = e.grantRole, nil
-	if session != nil {
-		grants.Identity = allowsOnly(sessionPolicies)
+}
+
+// knownKeys says which condition keys the requests of tenantID's session
+// fix (see knownKeys); a and b are its sessions for the two ProofSubjects.
+func (e *proofEnv) knownKeys(tenantID string, a, b iam.Session) knownKeys {
+	k := knownKeys{roleTags: e.spec.Role.TagsKnown, bySubject: map[string]bool{}}
+	if e.spec.Session.Tags != nil {
+		for _, t := range e.spec.Session.Tags(tenantID, ProofSubjects[0]) {
+			k.sessionTags = append(k.sessionTags, strings.ToLower(t.Key))
+		}
 	}
-	return &Prober{tenant: tenantID, session: session, sess: s, grants: grants, roleKnown: e.spec.Role.Known, region: e.region}
+	k.bySubject["aws:userid"] = a.UserID != b.UserID
+	k.bySubject["aws:sourceidentity"] = a.SourceIdentity != b.SourceIdentity
+	for _, t := range a.Tags {
+		i := slices.IndexFunc(b.Tags, func(o iam.Tag) bool { return strings.EqualFold(o.Key, t.Key) })
+		if i < 0 || b.Tags[i].Value != t.Value {
+			k.bySubject[principalTagPrefix+strings.ToLower(t.Key)] = true
+		}
+	}
+	return k
+}
+
+// principalTagPrefix is the lower-case prefix of principal tag keys.
+const principalTagPrefix = "aws:principaltag/"
+
+// knownKeys tells which condition keys a proof row knows the value of.
+// Known: the keys the row's request sets (the target's isolating key,
+// absent or with values, and its Context) or never carries (Absent); the session's principal keys
+// (aws:PrincipalArn, aws:PrincipalAccount, aws:PrincipalType, aws:userid,
+// aws:username, aws:SourceIdentity, aws:PrincipalIsAWSService) and the
+// principal tags its session tags set — unless their value depends on the
+// caller (subject); the other principal tags when the role's tags are
+// known; aws:ResourceAccount, and aws:RequestedRegion when the resource
+// ARN names a region. Everything else may take any value in a real
+// request, and a denial row must hold for all of them: the time
+// (aws:CurrentTime, aws:EpochTime, aws:TokenIssueTime — the policy serves
+// for years), the network (aws:SourceIp, aws:SourceVpc, aws:SourceVpce,
+// aws:SecureTransport), the path (aws:CalledVia, aws:ViaAWSService), the
+// request's parameters (s3:delimiter, dynamodb:Attributes,
+// dynamodb:Select, ...), and whatever the broker cannot know
+// (aws:PrincipalOrgID, aws:ResourceTag/...).
+type knownKeys struct {
+	sessionTags []string        // the session tags' keys, lower case
+	bySubject   map[string]bool // lower-case keys whose value the subject chooses
+	roleTags    bool            // the role's own tags are known
+}
+
+// has reports whether the row of r knows key's value.
+func (k knownKeys) has(key string, r ProofRequest) bool {
+	if r.Key != "" && strings.EqualFold(key, r.Key) {
+		return true
+	}
+	for c := range r.Context {
+		if strings.EqualFold(c, key) {
+			return true
+		}
+	}
+	if slices.ContainsFunc(r.Absent, func(a string) bool { return strings.EqualFold(a, key) }) {
+		return true
+	}
+	lk := strings.ToLower(key)
+	if k.bySubject[lk] {
+		return false
+	}
+	switch lk {
+	case "aws:principalarn", "aws:principalaccount", "aws:principaltype", "aws:userid", "aws:username",
+		"aws:sourceidentity", "aws:principalisawsservice", "aws:resourceaccount":
+		return true
+	case "aws:requestedregion":
+		parts := strings.SplitN(r.Resource, ":", 6)
+		return len(parts) == 6 && parts[3] != ""
+	}
+	if tag, ok := strings.CutPrefix(lk, principalTagPrefix); ok {
+		return k.roleTags || slices.Contains(k.sessionTags, tag)
+	}
+	return false
 }
 
 // tags returns the session's principal tags: the role's tags, overridden
-// (case-insensitively) by the session tags of tenantID.
-func (e *proofEnv) tags(tenantID string) []iam.Tag {
+// (case-insensitively) by the session tags of tenantID and subject.
+func (e *proofEnv) tags(tenantID, subject string) []iam.Tag {
 	var session []iam.Tag
 	if e.spec.Session.Tags != nil {
-		session = e.spec.Session.Tags(tenantID)
+		session = e.spec.Session.Tags(tenantID, subject)
 	}
 	out := append([]iam.Tag(nil), session...)
 	for _, rt := range e.spec.Role.Tags {
@@ -160,17 +250,23 @@ func syntheticRoleID(roleARN string) string {
 	return "AROA" + base32.StdEncoding.EncodeToString(sum[:])[:17]
 }
 
-// allowsOnly returns copies of pols holding only their Allow statements,
-// without conditions: what the policies name, whatever the request.
-func allowsOnly(pols []*iam.Policy) []*iam.Policy {
+// grantsOnly returns copies of pols holding their Allow statements
+// without conditions and their Deny statements that have none: what the
+// policies grant, whatever the request — a Deny that always applies takes
+// its actions out of the grants (a template denying DeleteItem does not
+// grant it, so no own-tenant row demands it).
+func grantsOnly(pols []*iam.Policy) []*iam.Policy {
 	out := make([]*iam.Policy, 0, len(pols))
 	for _, p := range pols {
 		c := &iam.Policy{Name: p.Name, Version: p.Version, ID: p.ID}
 		for _, st := range p.Statements {
-			if st.Effect == iam.Allow {
+			switch {
+			case st.Effect == iam.Allow:
 				st.Conditions = nil
-				c.Statements = append(c.Statements, st)
+			case len(st.Conditions) > 0:
+				continue
 			}
+			c.Statements = append(c.Statements, st)
 		}
 		out = append(out, c)
 	}

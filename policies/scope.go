@@ -101,6 +101,9 @@ func checkExtraAction(a string, targets []Target) error {
 		if strings.EqualFold(svc, t.Catalogue().Service()) {
 			return fmt.Errorf("an action of the %s isolation target: templates grant it under the target's rules and proof, never unproven", t.Name())
 		}
+		if slices.ContainsFunc(t.Catalogue().Bypass(), func(b string) bool { return strings.EqualFold(b, svc) }) {
+			return fmt.Errorf("%s reaches the data of the %s isolation target without its isolation: never allowed in a tenant session", svc, t.Name())
+		}
 	}
 	return nil
 }
@@ -334,14 +337,16 @@ func globIncludes(inner, outer []rune) bool {
 // JudgeRoleGrants judges the Allow statements of a role policy that a
 // session uses without a session policy (session-tags isolation, no
 // template), where the role's grants are the session's. Each action must
-// be one of a bound target's (the proof covers it), or one of a registered
-// target the profile does not configure — returned as unproven, to be
-// reported: configure the target to prove it — or listed with the
-// statement's resources in extra (unproven too, reported with the
-// profile's extra grants). Anything else — another service's action, "*",
-// sts:* or iam:*, NotAction — is refused with a *LintError of rule
-// unknown-action naming the policy and statement.
-func JudgeRoleGrants(pol *iam.Policy, bound, registered []Target, extra []ExtraGrant) (unproven []string, err error) {
+// be one of a bound target's (the proof covers it), or listed with the
+// statement's resources in extra (unproven, reported with the profile's
+// extra grants). Anything else is refused with a *LintError of rule
+// unknown-action naming the policy and statement: another service's
+// action, "*", sts:* or iam:*, NotAction — and an action of a registered
+// target the profile does not configure (S3 statements of a role whose
+// profile configures only DynamoDB): nothing would prove those grants keep
+// tenants apart, so the profile must configure the target (or send a
+// session policy narrowing the role).
+func JudgeRoleGrants(pol *iam.Policy, bound, registered []Target, extra []ExtraGrant) error {
 	prof := &LintProfile{Extra: extra}
 	for i := range pol.Statements {
 		st := &pol.Statements[i]
@@ -352,7 +357,7 @@ func JudgeRoleGrants(pol *iam.Policy, bound, registered []Target, extra []ExtraG
 			return &LintError{Rule: f.Rule, Detail: f.Detail, Policy: pol.Name, Statement: i, Sid: st.Sid, Text: f.Text}
 		}
 		if st.NotAction != nil {
-			return nil, fail(scopeFinding(RuleUnknownAction, "Allow with NotAction grants the actions of every service it does not exclude",
+			return fail(scopeFinding(RuleUnknownAction, "Allow with NotAction grants the actions of every service it does not exclude",
 				strings.Join(st.NotAction, ",")))
 		}
 		for _, a := range st.Action {
@@ -362,12 +367,11 @@ func JudgeRoleGrants(pol *iam.Policy, bound, registered []Target, extra []ExtraG
 			}
 			svc, _, _ := strings.Cut(a, ":")
 			if ti := slices.IndexFunc(registered, func(t Target) bool { return strings.EqualFold(t.Catalogue().Service(), svc) }); ti >= 0 && a != "*" {
-				unproven = append(unproven, fmt.Sprintf("%s on %s (%s, statement %d: the profile does not configure the %s target)",
-					a, strings.Join(st.Resource, ", "), pol.Name, i, registered[ti].Name()))
-				continue
+				f = scopeFinding(RuleUnknownAction, fmt.Sprintf("an action of the %s isolation target, which the profile does not configure: "+
+					"configure it so that the proof covers the role's grants (or send a session policy narrowing the role)", registered[ti].Name()), a)
 			}
-			return nil, fail(f)
+			return fail(f)
 		}
 	}
-	return unproven, nil
+	return nil
 }

@@ -128,19 +128,19 @@ func TestRenderWithExtra(t *testing.T) {
 }
 
 // TestJudgeRoleGrants: a role policy acting without a session policy may
-// grant a bound target's actions; a registered, unbound target's are
-// reported unproven; anything else is refused.
+// grant a bound target's actions and the profile's extra grants; anything
+// else is refused — a registered target the profile does not bind too
+// (nothing would prove its grants).
 func TestJudgeRoleGrants(t *testing.T) {
 	registered := append([]policies.Target{fakeTarget{}}, targets.All()...)
 	bound := []policies.Target{dynamodb.Target} // S3 registered, not bound
 	tests := map[string]struct {
-		doc      string
-		extra    []policies.ExtraGrant
-		unproven int
-		refused  bool
+		doc     string
+		extra   []policies.ExtraGrant
+		refused bool
 	}{
 		"dynamodb":           {doc: `{"Effect":"Allow","Action":"dynamodb:*","Resource":"*"}`},
-		"unbound target":     {doc: `{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${aws:PrincipalTag/tenant}/*"}`, unproven: 1},
+		"unbound target":     {doc: `{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::b/${aws:PrincipalTag/tenant}/*"}`, refused: true},
 		"deny is not judged": {doc: `{"Effect":"Deny","Action":"*","Resource":"*"}`},
 		"sts":                {doc: `{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}`, refused: true},
 		"star":               {doc: `{"Effect":"Allow","Action":"*","Resource":"*"}`, refused: true},
@@ -155,13 +155,10 @@ func TestJudgeRoleGrants(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			unproven, err := policies.JudgeRoleGrants(pol, bound, registered, tc.extra)
+			err = policies.JudgeRoleGrants(pol, bound, registered, tc.extra)
 			var le *policies.LintError
 			if tc.refused != (err != nil) || (err != nil && (!errors.As(err, &le) || le.Rule != policies.RuleUnknownAction || le.Policy != "role policy r")) {
 				t.Fatalf("JudgeRoleGrants err = %v, want refused %v", err, tc.refused)
-			}
-			if len(unproven) != tc.unproven {
-				t.Errorf("unproven = %v, want %d", unproven, tc.unproven)
 			}
 		})
 	}
@@ -169,8 +166,10 @@ func TestJudgeRoleGrants(t *testing.T) {
 
 // TestProofGlobalKeys (issue 14, hole 4): a role policy that requires
 // every global key a real request carries, with the values the broker's
-// sessions have, keeps the own-tenant rows allowed; one that requires a
-// key the proof cannot know (aws:SourceIp) fails them.
+// sessions have, keeps the own-tenant rows allowed; one that also requires
+// a key the request chooses (aws:SourceIp) narrows: its own rows are
+// allowed "for some value of aws:SourceIp", while a grant of another
+// tenant's key that the same key opens fails its denial row.
 func TestProofGlobalKeys(t *testing.T) {
 	const role = "arn:aws:iam::123456789012:role/path/tvm-tenant-read"
 	at := time.Date(2026, 5, 1, 12, 0, 0, 0, time.UTC)
@@ -191,9 +190,9 @@ func TestProofGlobalKeys(t *testing.T) {
 			Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable),
 			Role:     policies.Role{ARN: role, ID: "AROAEXAMPLE", Known: true, Policies: []*iam.Policy{pol}, Tags: []iam.Tag{{Key: "team", Value: "data"}, {Key: "Tenant", Value: "role-tag"}}},
 			Session: policies.SessionShape{
-				Name:           func(tn string) string { return "t-" + tn },
-				Tags:           func(tn string) []iam.Tag { return []iam.Tag{{Key: "tenant", Value: tn}} },
-				SourceIdentity: "alice",
+				Name:           func(tn, _ string) string { return "t-" + tn },
+				Tags:           func(tn, _ string) []iam.Tag { return []iam.Tag{{Key: "tenant", Value: tn}} },
+				SourceIdentity: func(string) string { return "alice" },
 			},
 			Time: at,
 		}
@@ -201,9 +200,58 @@ func TestProofGlobalKeys(t *testing.T) {
 	if rep, err := policies.Prove(spec("")); err != nil || !rep.OK {
 		t.Fatalf("Prove with every global key required: %v", err)
 	}
-	_, err := policies.Prove(spec(`,"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}`))
+	rep, err := policies.Prove(spec(`,"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}`))
+	if err != nil {
+		t.Fatalf("Prove requiring aws:SourceIp: %v", err)
+	}
+	for _, r := range rep.Rows {
+		if r.Want == iam.Allowed && !strings.HasSuffix(r.Statement, ", for some value of aws:SourceIp") {
+			t.Errorf("own row %s decided by %s, want one naming aws:SourceIp", r.Name, r.Statement)
+		}
+	}
+	// The same key opening another tenant's partition to the session.
+	leak, err := policies.ParseTemplate("leak", "test", []byte(policy(
+		`{"Effect":"Allow","Action":"dynamodb:Query","Resource":"{{table_arns}}","Condition":`+tmplGuarded+`},`+
+			`{"Sid":"Leak","Effect":"Allow","Action":"dynamodb:Query","Resource":"{{table_arns}}",`+
+			`"Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":"Tenant#12"},"Null":{"dynamodb:LeadingKeys":"false"},`+
+			`"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}`)), targets.All())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := spec("")
+	s.Template = leak
+	_, err = policies.Prove(s)
 	var pe *policies.ProofError
-	if !errors.As(err, &pe) || pe.Row.Want != iam.Allowed {
-		t.Fatalf("Prove requiring aws:SourceIp = %v, want an own-tenant row failing", err)
+	if !errors.As(err, &pe) || pe.Row.Want == iam.Allowed || !strings.HasSuffix(pe.Row.Statement, `(Sid "Leak"), for some value of aws:SourceIp`) {
+		t.Fatalf("Prove of a grant opened from 10.0.0.0/8 = %v, want a denial row failing on it", err)
+	}
+}
+
+// TestCheckExtraGrant: an extra grant names plain actions of services no
+// target owns, on named resources — never STS or IAM (in any case), a
+// target's action, nor a service that reaches a target's data past its
+// isolation (DAX reads DynamoDB with the cluster's role: DynamoDB
+// Developer Guide, "DAX access control").
+func TestCheckExtraGrant(t *testing.T) {
+	const queue = "arn:aws:sqs:us-east-1:123456789012:audit"
+	tests := map[string]struct {
+		grant policies.ExtraGrant
+		want  string // substring of the error ("" = accepted)
+	}{
+		"a named queue":      {policies.ExtraGrant{Actions: []string{"sqs:SendMessage"}, Resources: []string{queue}}, ""},
+		"STS in capitals":    {policies.ExtraGrant{Actions: []string{"STS:AssumeRole"}, Resources: []string{queue}}, "actions[0]: STS actions are never allowed"},
+		"a target's action":  {policies.ExtraGrant{Actions: []string{"dynamodb:Scan"}, Resources: []string{queue}}, "actions[0]: an action of the dynamodb isolation target"},
+		"DAX":                {policies.ExtraGrant{Actions: []string{"dax:GetItem"}, Resources: []string{"arn:aws:dax:us-east-1:123456789012:cache/c"}}, "actions[0]: dax reaches the data of the dynamodb isolation target"},
+		"a wildcard action":  {policies.ExtraGrant{Actions: []string{"sqs:*"}, Resources: []string{queue}}, "actions[0]: must name one action"},
+		"a wildcard queue":   {policies.ExtraGrant{Actions: []string{"sqs:SendMessage"}, Resources: []string{"arn:aws:sqs:*:*:*"}}, "resources[0]: must name one resource"},
+		"no resource at all": {policies.ExtraGrant{Actions: []string{"sqs:SendMessage"}}, "resources: at least one resource is required"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			err := policies.CheckExtraGrant(tc.grant, targets.All())
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("CheckExtraGrant = %v, want %q", err, tc.want)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package policies
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/tvmkit/tvm/policies/iam"
@@ -130,6 +131,7 @@ type Catalogue struct {
 	service string
 	actions []Action       // sorted by name
 	byLower map[string]int // "service:name" in lower case -> index
+	bypass  []string       // services that reach the target's data past its isolation
 }
 
 // NewCatalogue returns the catalogue of service (the IAM prefix, e.g.
@@ -144,6 +146,21 @@ func NewCatalogue(service string, actions []Action) *Catalogue {
 
 // Service returns the IAM service prefix.
 func (c *Catalogue) Service() string { return c.service }
+
+// WithBypass returns a copy of c naming services (IAM prefixes) whose
+// actions reach the target's data without its isolation — DynamoDB
+// Accelerator ("dax") reads tables with the cluster's role and enforces no
+// dynamodb:LeadingKeys. No tenant session may have their actions, not even
+// as an unproven extra grant (CheckExtraGrant).
+func (c *Catalogue) WithBypass(services ...string) *Catalogue {
+	out := *c
+	out.bypass = append(slices.Clone(c.bypass), services...)
+	return &out
+}
+
+// Bypass returns the services of WithBypass. The slice must not be
+// modified.
+func (c *Catalogue) Bypass() []string { return c.bypass }
 
 // Actions returns every action, sorted by name. The slice must not be
 // modified.

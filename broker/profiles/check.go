@@ -4,21 +4,18 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/broker/rolepolicy"
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/iam"
 	"github.com/tvmkit/tvm/policies/stsrules"
 	"github.com/tvmkit/tvm/policies/targets"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
-
-// ProofSubject is the subject of the proof's sessions: it fills {subject}
-// in session tags, names per-subject sessions and, with source_identity,
-// is the sessions' source identity.
-const ProofSubject = "tvm-proof-subject"
 
 // check checks the tenant pattern against p's targets and tags, renders p
 // for the proof tenants, judges what it grants, renders it for the longest
@@ -41,11 +38,9 @@ func (e *env) check(field string, p *Profile, rep *Report) error {
 		rep.PolicySize = max(rep.PolicySize, r.Size)
 	}
 	if p.template == nil {
-		unproven, err := judgeRole(p)
-		if err != nil {
+		if err := judgeRole(p); err != nil {
 			return fmt.Errorf("%s (no template: the role's policy is the session's): %w", field, err)
 		}
-		rep.Unproven = append(rep.Unproven, unproven...)
 	}
 	if err := e.renderLongest(field, p); err != nil {
 		return err
@@ -66,20 +61,17 @@ func (e *env) check(field string, p *Profile, rep *Report) error {
 
 // judgeRole judges the grants of the role's policies of a profile that
 // sends no session policy: they are the session's.
-func judgeRole(p *Profile) ([]string, error) {
+func judgeRole(p *Profile) error {
 	bound := make([]policies.Target, len(p.bindings))
 	for i, b := range p.bindings {
 		bound[i] = b.Target()
 	}
-	var out []string
 	for _, pol := range p.role.Policies {
-		unproven, err := policies.JudgeRoleGrants(pol, bound, targets.All(), p.extra)
-		if err != nil {
-			return nil, err
+		if err := policies.JudgeRoleGrants(pol, bound, targets.All(), p.extra); err != nil {
+			return err
 		}
-		out = append(out, unproven...)
 	}
-	return out, nil
+	return nil
 }
 
 // proofSpec describes p's sessions to the proof: its template, bindings,
@@ -94,10 +86,10 @@ func (e *env) proofSpec(p *Profile) policies.ProofSpec {
 		Region:    e.region,
 		Time:      e.opts.Time,
 		Session: policies.SessionShape{
-			Name: func(tn string) string { return p.SessionName(tn, ProofSubject) },
-			Tags: func(tn string) []iam.Tag {
+			Name: p.SessionName,
+			Tags: func(tn, subject string) []iam.Tag {
 				var out []iam.Tag
-				for _, t := range p.SessionTags(tn, ProofSubject) {
+				for _, t := range p.SessionTags(tn, subject) {
 					out = append(out, iam.Tag{Key: t.Key, Value: t.Value})
 				}
 				return out
@@ -105,12 +97,67 @@ func (e *env) proofSpec(p *Profile) policies.ProofSpec {
 		},
 	}
 	if p.sourceIdentity {
-		spec.Session.SourceIdentity = SourceIdentity(ProofSubject)
+		spec.Session.SourceIdentity = SourceIdentity
+	}
+	if twins, ok := e.pattern.CaseTwins(); ok {
+		spec.More = append(spec.More, twins)
+	}
+	for _, id := range e.namedTenants(p) {
+		spec.More = append(spec.More, [2]string{id, e.tenants[0]})
 	}
 	if p.role != nil {
 		spec.Role.ID, spec.Role.Known, spec.Role.Policies, spec.Role.Tags = p.role.ID, true, p.role.Policies, p.role.Tags
+		// The role's tags are known when IAM was asked; role files carry none.
+		spec.Role.TagsKnown = p.role.Source == rolepolicy.FromIAM
 	}
 	return spec
+}
+
+// maxNamedTenants bounds the tenants namedTenants returns.
+const maxNamedTenants = 16
+
+// namedTenants returns the ids, other than the proof tenants, that p's
+// policies single out by name: each constant an Allow statement of the
+// role's policies or of the session policy tests a session tag holding
+// {tenant} against ("aws:PrincipalTag/tenant": "admin"), wildcards read as
+// "x", inverted through the tag's value template and admitted by the
+// tenant pattern. The proof then also runs for each of them: the named
+// tenant's session must stay as confined as the samples' (at most
+// maxNamedTenants, in policy order).
+func (e *env) namedTenants(p *Profile) []string {
+	formats := map[string]tenant.Format{}
+	for _, t := range p.tags {
+		if f, err := tenant.ParseFormat(t.Value); err == nil && !strings.Contains(t.Value, config.SubjectPlaceholder) {
+			formats[strings.ToLower("aws:PrincipalTag/"+t.Key)] = f
+		}
+	}
+	var pols []*iam.Policy
+	if p.role != nil {
+		pols = append(pols, p.role.Policies...)
+	}
+	if r, err := p.Render(e.tenants[0]); err == nil && len(r.JSON) > 0 {
+		if session, err := iam.Parse("session policy", r.JSON); err == nil {
+			pols = append(pols, session)
+		}
+	}
+	var out []string
+	for _, pol := range pols {
+		for _, st := range pol.Statements {
+			for _, c := range st.Conditions {
+				f, ok := formats[strings.ToLower(c.Key)]
+				if !ok || st.Effect != iam.Allow {
+					continue
+				}
+				for _, v := range c.Values {
+					id, ok := e.pattern.Names(f, strings.NewReplacer("*", "x", "?", "x").Replace(v))
+					if ok && !strings.Contains(v, "${") && !slices.Contains(e.tenants[:], id) && !slices.Contains(out, id) && len(out) < maxNamedTenants {
+						out = append(out, id)
+					}
+				}
+			}
+		}
+	}
+	return out
 }
 
 // checkPattern checks that every id the pattern admits can be served:

@@ -97,5 +97,9 @@ var actions = []policies.Action{
 	{Name: "WriteDataForReplication"},
 }
 
-// catalogue is the DynamoDB action catalogue.
-var catalogue = policies.NewCatalogue(Service, actions)
+// catalogue is the DynamoDB action catalogue. DynamoDB Accelerator (dax)
+// bypasses it: "DAX does not enforce user-level separation on data in
+// DynamoDB ... the only access controls that are enforced are the
+// permissions in the DAX cluster's IAM policy" (DynamoDB Developer Guide,
+// "DAX access control").
+var catalogue = policies.NewCatalogue(Service, actions).WithBypass("dax")

@@ -337,3 +337,40 @@ func TestBindingLint(t *testing.T) {
 		})
 	}
 }
+
+// TestTablesApart: no table of a profile belongs to two tenants — neither
+// a shared table that is some tenant's per-tenant table, nor one table two
+// per-tenant formats name for two tenants.
+func TestTablesApart(t *testing.T) {
+	const arn = "arn:aws:dynamodb:us-east-1:123456789012:table/"
+	tests := map[string]struct {
+		tables  []string
+		pattern string
+		want    string // substring of the error ("" = accepted)
+	}{
+		"a shared table is tenant admin's": {[]string{arn + "tvm-demo-admin", arn + "tvm-demo-{tenant}"}, `^[a-z0-9]{1,16}$`,
+			`table_arns[1]: names the table ` + arn + `tvm-demo-admin for tenant "admin", which table_arns[0] shares with every tenant`},
+		"the pattern admits no such tenant": {[]string{arn + "tvm-demo-admin", arn + "tvm-demo-{tenant}"}, `^[0-9]{1,16}$`, ""},
+		"the shared table is named apart":   {[]string{arn + "tvm-demo", arn + "tvm-demo-{tenant}"}, `^[a-z0-9]{1,16}$`, ""},
+		"an archive format": {[]string{arn + "t-{tenant}", arn + "t-{tenant}-archive"}, `^[a-z0-9-]{1,16}$`,
+			`table_arns[1]: and table_arns[0] can name one table for two tenants (ids that differ by "-archive"`},
+		"an archive format, ids without '-'": {[]string{arn + "t-{tenant}", arn + "t-{tenant}-archive"}, `^[a-z0-9]{1,16}$`, ""},
+		"formats apart before the tenant":    {[]string{arn + "orders-{tenant}", arn + "invoices-{tenant}"}, `^[a-z0-9-]{1,16}$`, ""},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			b, err := Target.Bind(settings{TableARNs: tc.tables, LeadingKeyFormat: DefaultLeadingKeyFormat})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := tenant.Compile(tc.pattern)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = b.CheckTenants(p)
+			if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+				t.Fatalf("CheckTenants = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}

@@ -70,11 +70,109 @@ func (b *binding) Prove(p *policies.Prober, own, other string) error {
 		}
 		bt.silo(ownTable, otherTable)
 	}
+	bt.suffix = ""
 	if bt.ownRows == 0 {
-		bt.suffix = ""
 		bt.row("Query own key on table (the profile grants the tenant nothing on its tables)", "Query", b.tables[0].arn(own), bt.key(), iam.Allowed)
 	}
+	bt.outside(b.tables, own)
 	return nil
+}
+
+// Resources outside every profile: a table name no profile uses, and an
+// account no table is in.
+const (
+	proofUnlistedTable = "tvm-proof-unlisted-table"
+	proofOtherAccount  = "000000000000"
+	proofOtherAccount2 = "111111111111"
+)
+
+// outside runs the rows of the tables the profile does not name, each
+// denied: every granted action (keyed ones with the own key) on a table of
+// another name in the first table's account and region, and on the first
+// table's name in another account; and every action an Allow statement
+// grants on each table or index resource it names beyond the profile's
+// tables (variables resolved per session, wildcards sampled as "x") — a
+// table's name in another region of its account counts as the table (a
+// global table's replica).
+func (b *battery) outside(tables []table, own string) {
+	first := strings.SplitN(tables[0].arn(own), ":", 6)
+	other := proofOtherAccount
+	if first[4] == other {
+		other = proofOtherAccount2
+	}
+	unlisted := strings.Join(first[:5], ":") + ":table/" + proofUnlistedTable
+	elsewhere := strings.Join(append(slices.Clone(first[:4]), other, first[5]), ":")
+	for _, a := range catalogue.Actions() {
+		if b.granted[a.Name] {
+			b.actionRow(a, unlisted, "on a table the profile does not name")
+			b.actionRow(a, elsewhere, "on the table in another account")
+		}
+	}
+	var ownARNs []string
+	for _, t := range tables {
+		ownARNs = append(ownARNs, t.arn(own), t.arn(own)+indexSuffix)
+	}
+	seen := map[string]bool{unlisted: true, elsewhere: true}
+	for _, pol := range b.p.Policies() {
+		for i := range pol.Statements {
+			st := &pol.Statements[i]
+			if st.Effect != iam.Allow {
+				continue
+			}
+			granted := catalogue.Granted(st)
+			for _, written := range st.Resource {
+				for _, r := range b.p.Resolve(pol, written) {
+					probe := sampleARN(r)
+					if len(granted) == 0 || probe == "" || seen[probe] || withinOwn(r, ownARNs) {
+						continue
+					}
+					seen[probe] = true
+					for _, a := range granted {
+						b.actionRow(a, probe, fmt.Sprintf("on %s named by the policy", r))
+					}
+				}
+			}
+		}
+	}
+}
+
+// actionRow denies action a on resource: with the own key when a is keyed,
+// without a key otherwise; where names the resource in the row's name.
+func (b *battery) actionRow(a policies.Action, resource, where string) {
+	if a.Keyed {
+		b.row(a.Name+" own key "+where, a.Name, resource, b.key(), iam.ImplicitDeny)
+		return
+	}
+	b.row(a.Name+" "+where, a.Name, resource, nil, iam.ImplicitDeny)
+}
+
+// sampleARN returns one DynamoDB ARN a resource pattern matches, each
+// wildcard replaced by "x", or "" when the pattern is not a DynamoDB ARN
+// ("*" is probed by the unlisted-table rows).
+func sampleARN(r string) string {
+	parts := strings.SplitN(r, ":", 6)
+	if len(parts) < 6 || !globMatch(parts[2], Service) {
+		return ""
+	}
+	return strings.NewReplacer("*", "x", "?", "x").Replace(strings.Join(append(parts[:2:2], Service, parts[3], parts[4], parts[5]), ":"))
+}
+
+// withinOwn reports whether the resource pattern r lies within one of the
+// tenant's own tables or their indexes (own), in any region of the same
+// account.
+func withinOwn(r string, own []string) bool {
+	rp := strings.SplitN(r, ":", 6)
+	if len(rp) < 6 {
+		return false
+	}
+	for _, d := range own {
+		dp := strings.SplitN(d, ":", 6)
+		rp[3] = dp[3]
+		if policies.ResourceWithin(strings.Join(rp, ":"), d) {
+			return true
+		}
+	}
+	return false
 }
 
 // battery evaluates the proof rows for one tenant's session.
@@ -140,6 +238,13 @@ func (b *battery) pooled(table string) {
 		for _, a := range keyed {
 			if a != "Query" {
 				b.row(fmt.Sprintf("%s key %q named by the policy", a, k), a, table, []string{k}, deny)
+			}
+		}
+		// A batch mixing it with the own key: a Deny fencing the key off
+		// with a single-valued operator has no defined result on it.
+		for _, a := range []string{"BatchGetItem", "BatchWriteItem"} {
+			if b.granted[a] {
+				b.row(fmt.Sprintf("%s mixing own key and key %q named by the policy", a, k), a, table, []string{b.own, k}, deny)
 			}
 		}
 	}

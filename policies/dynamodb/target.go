@@ -278,10 +278,10 @@ func (b *binding) Values(id string) (policies.Values, error) {
 }
 
 // CheckTenants checks that the key of every tenant id p admits fits in
-// MaxLeadingKeyLength bytes, and that every id p admits names a valid
-// per-tenant table: only table-name characters, within the length limit.
-// (Every character a pattern admits is legal in a partition key and in a
-// policy.)
+// MaxLeadingKeyLength bytes, that every id p admits names a valid
+// per-tenant table: only table-name characters, within the length limit
+// (every character a pattern admits is legal in a partition key and in a
+// policy), and that no two tenants can own the same table (tablesApart).
 func (b *binding) CheckTenants(p *tenant.Pattern) error {
 	if n := b.format.FixedBytes() + p.MaxBytes(); n > MaxLeadingKeyLength {
 		return &policies.SettingError{Field: "leading_key_format", Problem: fmt.Sprintf(
@@ -299,6 +299,40 @@ func (b *binding) CheckTenants(p *tenant.Pattern) error {
 		if n := len(name) + p.MaxLen(); n > MaxTableNameLen {
 			return &policies.SettingError{Field: field, Problem: fmt.Sprintf(
 				"the table name of the longest tenant id the tenant pattern admits is %d characters, limit %d", n, MaxTableNameLen)}
+		}
+	}
+	return b.tablesApart(p)
+}
+
+// tablesApart checks that every table of the profile belongs to one tenant
+// at most: a table a profile names for every tenant (shared) is no
+// tenant's own table — tvm-demo-admin next to tvm-demo-{tenant} would be
+// tenant "admin"'s, where a silo template allows Scan — and two per-tenant
+// tables never name one table for two tenants — t-{tenant}-archive of
+// tenant "1" is t-{tenant} of tenant "1-archive" (tenant.Pattern.Overlap,
+// conservative).
+func (b *binding) tablesApart(p *tenant.Pattern) error {
+	for j, t := range b.tables {
+		if !t.perTenant {
+			continue
+		}
+		field := fmt.Sprintf("table_arns[%d]", j)
+		for i, o := range b.tables {
+			switch {
+			case i == j:
+			case !o.perTenant:
+				if id, ok := p.Names(t.name, o.fixed); ok {
+					return &policies.SettingError{Field: field, Problem: fmt.Sprintf(
+						"names the table %s for tenant %q, which table_arns[%d] shares with every tenant: "+
+							"its tenant would own every tenant's items (rename one, or narrow auth.tenant_pattern)", o.fixed, id, i)}
+				}
+			case i < j:
+				if diff, ok := p.Overlap(t.name, o.name); ok {
+					return &policies.SettingError{Field: field, Problem: fmt.Sprintf(
+						"and table_arns[%d] can name one table for two tenants (ids that differ by %q, which auth.tenant_pattern admits): "+
+							"make their names differ before {tenant}, or by a character no tenant id holds", i, diff)}
+				}
+			}
 		}
 	}
 	return nil

@@ -202,6 +202,12 @@ type Decision struct {
 	// Grant is how the allowing resource-based statement named the caller
 	// (EvaluateResourcePolicy, Session.EvaluateWithResource).
 	Grant Grant
+	// Assumed names, for an allow by Session.EvaluatePossible, the unknown
+	// condition keys whose conditions in the allowing statements the
+	// request's own values do not satisfy, comma-separated: the request is
+	// allowed for some other values of them. (A string keeps Decision
+	// comparable.)
+	Assumed string
 
 	// What was asked, for Message and Explain.
 	principal, action, resource string

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"iter"
 	"net/netip"
+	"slices"
 	"strings"
 )
 
@@ -44,6 +45,10 @@ type evaluator struct {
 	principal, action, resource string
 	ctx                         map[string][]string
 	sess                        *Session // nil for Evaluate
+	// unknown, when set, names the condition keys whose values are not
+	// known (Session.EvaluatePossible): a condition on one, or naming one
+	// in a policy variable, may hold in an Allow and may fail in a Deny.
+	unknown func(key string) bool
 }
 
 // hit identifies one statement of one policy.
@@ -190,10 +195,26 @@ func (ev *evaluator) applies(p *Policy, st *Statement) (ok bool, failed int) {
 		return false, -1
 	}
 	for i := range c.conds {
+		if ev.unknown != nil && ev.condUnknown(&c.conds[i]) {
+			// Some value of an unknown key may satisfy the condition, and
+			// some may not: an Allow may apply, a Deny may not.
+			if st.Effect == Allow {
+				continue
+			}
+			return false, i
+		}
 		res, valid := ev.condition(&c.conds[i])
 		if !valid {
 			// Undefined condition (unknown operator, or a single-valued
-			// operator on several request values): fail closed.
+			// operator on several request values): fail closed when
+			// enforcing; when asking what is possible, an Allow may apply
+			// and a Deny may not.
+			if ev.unknown != nil {
+				if st.Effect == Allow {
+					continue
+				}
+				return false, i
+			}
 			return st.Effect == Deny, i
 		}
 		if !res {
@@ -201,6 +222,20 @@ func (ev *evaluator) applies(p *Policy, st *Statement) (ok bool, failed int) {
 		}
 	}
 	return true, -1
+}
+
+// condUnknown reports whether a condition's outcome depends on an unknown
+// key: its own key, or a key a policy variable in its values names.
+func (ev *evaluator) condUnknown(c *compiledCond) bool {
+	if ev.unknown(c.key) {
+		return true
+	}
+	for i := range c.vals {
+		if c.vals[i].dynamic && slices.ContainsFunc(variableKeys(c.vals[i].raw), ev.unknown) {
+			return true
+		}
+	}
+	return false
 }
 
 func (ev *evaluator) matchesAction(c *compiled) bool {
@@ -221,17 +256,21 @@ func (ev *evaluator) matchesAction(c *compiled) bool {
 }
 
 func (ev *evaluator) matchesResource(c *compiled, st *Statement) bool {
+	// When asking what is possible, an entry whose variable names an
+	// unknown key may match whatever makes an Allow apply and a Deny not:
+	// any resource in an Allow's Resource and a Deny's NotResource, none
+	// in a Deny's Resource and an Allow's NotResource.
 	switch {
 	case st.NotResource != nil:
 		for i := range c.notResources {
-			if ev.resourceMatches(&c.notResources[i]) {
+			if ev.resourceMatches(&c.notResources[i], st.Effect == Deny) {
 				return false
 			}
 		}
 		return true
 	case st.Resource != nil:
 		for i := range c.resources {
-			if ev.resourceMatches(&c.resources[i]) {
+			if ev.resourceMatches(&c.resources[i], st.Effect == Allow) {
 				return true
 			}
 		}
@@ -244,15 +283,17 @@ func (ev *evaluator) matchesResource(c *compiled, st *Statement) bool {
 
 // resourceMatches matches one Resource entry. An entry whose variable has
 // no value matches nothing (IAM User Guide, "Policy variables with no
-// value"), so in NotResource it excludes nothing.
-func (ev *evaluator) resourceMatches(r *resourcePattern) bool {
+// value"), so in NotResource it excludes nothing. A variable naming an
+// unknown key (EvaluatePossible) matches any run of characters when wide,
+// else nothing.
+func (ev *evaluator) resourceMatches(r *resourcePattern, wide bool) bool {
 	switch {
 	case r.all:
 		return true
 	case !r.vars:
 		return r.arn.match(ev.resource)
 	}
-	tg, ok := ev.expand(r.tail, true)
+	tg, ok := ev.expandWide(r.tail, true, wide)
 	if !ok {
 		return false
 	}
@@ -360,8 +401,14 @@ func (ev *evaluator) condition(c *compiledCond) (result, valid bool) {
 	}
 	op := c.op
 	reqVals, present := ev.lookup(c.key)
+	// A key whose values are all empty strings resolves to a null data set
+	// for Null and the set operators: "You can prevent missing context keys
+	// or context keys with empty values from evaluating to true by
+	// including a Null condition operator ... with a value of false" (IAM
+	// User Guide, "Multivalued context key examples").
+	nullSet := !present || reqVals.empty()
 	if op.family == famNull {
-		isNull := !present || reqVals.len() == 0
+		isNull := nullSet
 		for i := range c.vals {
 			switch strings.ToLower(c.vals[i].raw) {
 			case "true":
@@ -388,7 +435,10 @@ func (ev *evaluator) condition(c *compiledCond) (result, valid bool) {
 	}
 	switch op.set {
 	case setForAll:
-		// Every request value passes; true for an empty set.
+		// Every request value passes; true for a null data set.
+		if nullSet {
+			return true, true
+		}
 		for i := 0; i < reqVals.len(); i++ {
 			if !ev.valuePasses(c, reqVals.at(i)) {
 				return false, true
@@ -396,6 +446,9 @@ func (ev *evaluator) condition(c *compiledCond) (result, valid bool) {
 		}
 		return true, true
 	case setForAny:
+		if nullSet {
+			return false, true
+		}
 		for i := 0; i < reqVals.len(); i++ {
 			if ev.valuePasses(c, reqVals.at(i)) {
 				return true, true

@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,87 @@ type Session struct {
 func (s *Session) Evaluate(action, resource string, ctx map[string][]string) Decision {
 	ev := evaluator{principal: s.Principal, action: action, resource: resource, ctx: ctx, sess: s}
 	return ev.identity(s.Identity, s.SessionPolicies)
+}
+
+// EvaluatePossible decides whether some request by the session for action
+// on resource, agreeing with ctx on every key unknown does not name, could
+// be allowed: the condition keys for which unknown returns true (and the
+// session's own keys among them) may hold any value, or none. A condition
+// on such a key — or naming one in a policy variable — is taken to hold in
+// an Allow statement and to fail in a Deny statement; a Resource entry
+// whose variable names one matches any resource in an Allow (none in a
+// Deny), a NotResource entry the other way round; a condition AWS leaves
+// undefined (a single-valued operator on several request values) holds in
+// an Allow and fails in a Deny. So Allowed means "allowed for some values
+// of the unknown keys" (Decision.Assumed lists those the allowing
+// statements test), a denial means "denied whatever they are", and
+// ExplicitDeny is returned only for a Deny that applies whatever they are.
+// This over-approximates what AWS may allow: a battery that wants a
+// request denied asks EvaluatePossible, so that a grant opened by a key
+// the caller chooses (aws:SourceIp, aws:CurrentTime, s3:delimiter, ...)
+// cannot hide behind the values the battery happened to pick.
+func (s *Session) EvaluatePossible(action, resource string, ctx map[string][]string, unknown func(key string) bool) Decision {
+	ev := evaluator{principal: s.Principal, action: action, resource: resource, ctx: ctx, sess: s, unknown: unknown}
+	d := ev.identity(s.Identity, s.SessionPolicies)
+	if d.Allowed() {
+		d.Assumed = strings.Join(ev.assumed(d.by, d.also), ", ")
+	}
+	return d
+}
+
+// Substitute returns text with its policy variables replaced by the
+// session's values for their keys — the session's own keys and Extra —
+// or, for a key without a single value, by the variable's default
+// (${aws:PrincipalTag/team, 'x'}); ${*}, ${?} and ${$} become the literal
+// character. ok is false when a variable has neither a value nor a
+// default, or names a key unknown reports. It is what a policy value or
+// resource means for every request of the session (in a "2012-10-17"
+// policy), so that a constant hidden behind a variable can be probed.
+func (s *Session) Substitute(text string, unknown func(key string) bool) (string, bool) {
+	ev := evaluator{sess: s, unknown: unknown}
+	g, ok := ev.expandWide(text, false, false)
+	if !ok {
+		return "", false
+	}
+	return g.literal(), true
+}
+
+// assumed returns the unknown keys that the conditions of the given
+// statements had to be assumed for: those of the conditions on unknown keys
+// that the request's own context does not satisfy (the key it tests, or the
+// first unknown key a variable in its values names), as written, without
+// repeats.
+func (ev *evaluator) assumed(hits ...hit) []string {
+	var out []string
+	for _, h := range hits {
+		if h.policy == nil {
+			continue
+		}
+		st := &h.policy.Statements[h.index]
+		conds := st.matcher(h.policy.Version).conds
+		for i := range conds {
+			c := &conds[i]
+			if !ev.condUnknown(c) {
+				continue
+			}
+			if res, valid := ev.condition(c); valid && res {
+				continue // holds with the request's own values
+			}
+			key := c.key
+			if !ev.unknown(key) {
+				for j := range c.vals {
+					if k := slices.IndexFunc(variableKeys(c.vals[j].raw), ev.unknown); k >= 0 {
+						key = variableKeys(c.vals[j].raw)[k]
+						break
+					}
+				}
+			}
+			if !slices.ContainsFunc(out, func(o string) bool { return strings.EqualFold(o, key) }) {
+				out = append(out, key)
+			}
+		}
+	}
+	return out
 }
 
 // ResourcePolicies are the resource-based policies of the resource a

@@ -19,6 +19,17 @@ func (v values) len() int {
 	return len(v.list)
 }
 
+// empty reports whether v holds no value but empty strings (none at all
+// included): a null data set.
+func (v values) empty() bool {
+	for i := 0; i < v.len(); i++ {
+		if v.at(i) != "" {
+			return false
+		}
+	}
+	return true
+}
+
 func (v values) at(i int) string {
 	if v.single {
 		return v.one
@@ -51,6 +62,13 @@ func lookupFold(m map[string][]string, key string) (values, bool) {
 // that is absent, has no value or is multivalued and no default is given:
 // the value then matches nothing.
 func (ev *evaluator) expand(s string, wild bool) (g glob, ok bool) {
+	return ev.expandWide(s, wild, false)
+}
+
+// expandWide is expand where a variable naming an unknown key
+// (EvaluatePossible) becomes a '*' wildcard when wide, and makes the value
+// match nothing otherwise.
+func (ev *evaluator) expandWide(s string, wild, wide bool) (g glob, ok bool) {
 	g = make(glob, 0, len(s))
 	addAll := func(text string) {
 		if wild {
@@ -76,6 +94,13 @@ func (ev *evaluator) expand(s string, wild bool) (g glob, ok bool) {
 		addAll(rest[:i])
 		inner := rest[i+2 : i+end]
 		rest = rest[i+end+1:]
+		if key, ok := variableKey(inner); ok && ev.unknown != nil && ev.unknown(key) {
+			if !wide {
+				return nil, false
+			}
+			g = append(g, elem{kind: elemStar})
+			continue
+		}
 		val, found := ev.resolveVariable(inner)
 		if !found {
 			return nil, false
@@ -110,4 +135,34 @@ func (ev *evaluator) resolveVariable(inner string) (string, bool) {
 		return def, true
 	}
 	return "", false
+}
+
+// variableKey returns the condition key a policy variable's text (between
+// "${" and "}") names; ok is false for the escapes ${*}, ${?} and ${$}.
+func variableKey(inner string) (key string, ok bool) {
+	switch strings.TrimSpace(inner) {
+	case "*", "?", "$":
+		return "", false
+	}
+	key, _, _ = strings.Cut(inner, ",")
+	return strings.TrimSpace(key), true
+}
+
+// variableKeys returns the condition keys the policy variables in s name.
+func variableKeys(s string) []string {
+	var out []string
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			return out
+		}
+		end := strings.IndexByte(s[i:], '}')
+		if end < 0 {
+			return out
+		}
+		if key, ok := variableKey(s[i+2 : i+end]); ok {
+			out = append(out, key)
+		}
+		s = s[i+end+1:]
+	}
 }

@@ -162,7 +162,7 @@ func (b *binding) Prove(p *policies.Prober, own, other string) error {
 		check(p, step{name: "GetObject own object (the profile grants the tenant nothing under its prefix)", action: actionGet,
 			resource: ownObjects[0] + proofObject, want: iam.Allowed}, "")
 	}
-	for _, s := range named(p.Policies(), ownObjects) {
+	for _, s := range named(p, ownObjects) {
 		check(p, s, "")
 	}
 	for _, v := range p.ConditionValues(PrefixKey) {
@@ -177,6 +177,12 @@ func (b *binding) Prove(p *policies.Prober, own, other string) error {
 	return nil
 }
 
+// listingKeys are the condition keys S3 sets on the listings alone
+// (Service Authorization Reference: s3:prefix, s3:delimiter and s3:max-keys
+// on ListBucket and ListBucketVersions): a request of any other action
+// never carries them.
+var listingKeys = []string{PrefixKey, "s3:delimiter", "s3:max-keys"}
+
 // check evaluates one step through the Prober, in the role's account.
 func check(p *policies.Prober, s step, suffix string) {
 	req := policies.ProofRequest{
@@ -188,21 +194,25 @@ func check(p *policies.Prober, s step, suffix string) {
 	}
 	if s.listed {
 		req.Key, req.Values = PrefixKey, s.values
+	} else {
+		req.Absent = listingKeys
 	}
 	p.Check(req)
 }
 
 // named returns denied rows for the object resources that the Allow
-// statements of pols name outside own's prefix (ownObjects, one per
-// bucket), in policy order without repeats: each is probed with the first
-// object action its statement grants (wildcards replaced by "x").
-// Resources holding a policy variable are left out: each session resolves
-// them, and the own and other rows check them. (The s3:prefix values the
-// policies name are probed by Prove, through Prober.ConditionValues.)
-func named(pols []*iam.Policy, ownObjects []string) []step {
+// statements of the session's policies (p.Policies) name outside own's
+// prefix (ownObjects, one per bucket), in policy order without repeats:
+// each is probed with the first object action its statement grants
+// (wildcards replaced by "x"). A resource holding a policy variable is
+// probed as each session the proof evaluates resolves it (p.Resolve: the
+// tenant's own resolves to its prefix, a default value or a role tag to a
+// constant one). (The s3:prefix values the policies name are probed by
+// Prove, through Prober.ConditionValues.)
+func named(p *policies.Prober, ownObjects []string) []step {
 	var out []step
 	seen := map[string]bool{}
-	for _, pol := range pols {
+	for _, pol := range p.Policies() {
 		for i := range pol.Statements {
 			st := &pol.Statements[i]
 			if st.Effect != iam.Allow {
@@ -215,13 +225,18 @@ func named(pols []*iam.Policy, ownObjects []string) []step {
 					break
 				}
 			}
-			for _, r := range st.Resource {
-				if first == "" || !isObjectARN(r) || hasAnyPrefix(r, ownObjects) || strings.Contains(r, "${") || seen[r] {
-					continue
+			if first == "" {
+				continue
+			}
+			for _, written := range st.Resource {
+				for _, r := range p.Resolve(pol, written) {
+					if !isObjectARN(r) || hasAnyPrefix(r, ownObjects) || seen[r] {
+						continue
+					}
+					seen[r] = true
+					out = append(out, step{name: fmt.Sprintf("%s on %s named by the policy", first, r), action: first,
+						resource: sample(r), want: iam.ImplicitDeny})
 				}
-				seen[r] = true
-				out = append(out, step{name: fmt.Sprintf("%s on %s named by the policy", first, r), action: first,
-					resource: sample(r), want: iam.ImplicitDeny})
 			}
 		}
 	}

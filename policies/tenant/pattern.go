@@ -333,3 +333,94 @@ func collectAlphabet(re *syntax.Regexp) ([]rune, error) {
 	}
 	return out, nil
 }
+
+// admitsRune reports whether some id the pattern admits holds r.
+func (p *Pattern) admitsRune(r rune) bool {
+	for i := 0; i+1 < len(p.alphabet); i += 2 {
+		if p.alphabet[i] <= r && r <= p.alphabet[i+1] {
+			return true
+		}
+	}
+	return false
+}
+
+// Names returns the id the pattern admits that f expands to name, if any:
+// a name fixed elsewhere (a shared table, say) that is also some tenant's
+// own.
+func (p *Pattern) Names(f Format, name string) (id string, ok bool) {
+	id, ok = strings.CutPrefix(name, f.prefix)
+	if ok {
+		id, ok = strings.CutSuffix(id, f.suffix)
+	}
+	if !ok || !p.MatchString(id) {
+		return "", false
+	}
+	return id, true
+}
+
+// Overlap reports whether two different formats may expand two different
+// admitted ids to the same value — t-{tenant} for "1-archive" and
+// t-{tenant}-archive for "1" — and returns the fixed text such ids hold
+// beyond each other ("-archive"). It is conservative: the values can only
+// meet when one format's text before {tenant} is a prefix of the other's
+// and its text after {tenant} a suffix of the other's, and an id then
+// holds the difference; Overlap says yes whenever the pattern admits every
+// character of that difference.
+func (p *Pattern) Overlap(f, g Format) (diff string, ok bool) {
+	pre, ok1 := affix(f.prefix, g.prefix, strings.HasPrefix, func(long, short string) string { return long[len(short):] })
+	suf, ok2 := affix(f.suffix, g.suffix, strings.HasSuffix, func(long, short string) string { return long[:len(long)-len(short)] })
+	diff = pre + suf
+	if !ok1 || !ok2 || diff == "" {
+		return "", false // the fixed texts differ where no id reaches, or f and g are one format
+	}
+	for _, r := range diff {
+		if !p.admitsRune(r) {
+			return "", false
+		}
+	}
+	return diff, true
+}
+
+// affix returns what the longer of a and b holds beyond the shorter, when
+// has(longer, shorter) (one is a prefix, or a suffix, of the other).
+func affix(a, b string, has func(s, x string) bool, rest func(long, short string) string) (string, bool) {
+	switch {
+	case has(b, a):
+		return rest(b, a), true
+	case has(a, b):
+		return rest(a, b), true
+	}
+	return "", false
+}
+
+// CaseTwins returns two ids the pattern admits that differ only in the case
+// of their letters ("t" and "T"), when it finds such: a policy comparing
+// tenant values case-insensitively (StringEqualsIgnoreCase) would merge
+// them, which sample tenants without letters never show. It tries short
+// shapes around each letter the pattern admits in both cases.
+func (p *Pattern) CaseTwins() (twins [2]string, ok bool) {
+	for i := 0; i+1 < len(p.alphabet); i += 2 {
+		for r := p.alphabet[i]; r <= p.alphabet[i+1]; r++ {
+			lo, up := unicode.ToLower(r), unicode.ToUpper(r)
+			if r != lo || lo == up || !p.admitsRune(up) {
+				continue
+			}
+			for _, shape := range []string{"%c", "%c%c", "t%c", "%c1", "1%c", "0%c", "%c0"} {
+				n := strings.Count(shape, "%c")
+				a, b := fmt.Sprintf(shape, repeat(lo, n)...), fmt.Sprintf(shape, repeat(up, n)...)
+				if p.MatchString(a) && p.MatchString(b) {
+					return [2]string{a, b}, true
+				}
+			}
+		}
+	}
+	return twins, false
+}
+
+func repeat(r rune, n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = r
+	}
+	return out
+}
