@@ -182,8 +182,8 @@ func writeJSON(c echo.Context, status int, v any) error {
 		return err
 	}
 	h := c.Response().Header()
-	h.Set(echo.HeaderContentType, contentTypeJSON)
-	h.Set(echo.HeaderCacheControl, "no-store")
+	h[echo.HeaderContentType] = headerJSON
+	h[echo.HeaderCacheControl] = headerNoStore
 	h.Set(echo.HeaderContentLength, strconv.Itoa(len(body)))
 	c.Response().WriteHeader(status)
 	if c.Request().Method == http.MethodHead {

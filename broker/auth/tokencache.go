@@ -112,6 +112,12 @@ func sameKey(a, b jwt.VerificationKey) bool {
 		bs, ok := b.([]byte)
 		return ok && subtle.ConstantTimeCompare(as, bs) == 1
 	}
+	if _, ok := b.([]byte); ok {
+		return false
+	}
+	if a == b { // the same key value: no refresh since (neither is a []byte here)
+		return true
+	}
 	ak, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && ak.Equal(b)
 }
