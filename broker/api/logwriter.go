@@ -29,12 +29,18 @@ const (
 // A *LogWriter is safe for concurrent use; records are never interleaved.
 // Close stops the goroutine; Writes after Close go straight through.
 type LogWriter struct {
-	mu     sync.Mutex
-	w      io.Writer
+	mu     sync.Mutex // guards buf, spare, err and closed
 	buf    []byte
+	spare  []byte // the other buffer, while it is not being written
 	size   int
 	err    error // the first write error, returned by later Writes
 	closed bool
+
+	// wmu serializes the writes to w; it is taken while mu is held, so
+	// buffers reach w in the order they were filled, and Writes only wait
+	// for a flush to swap buffers, not for w.
+	wmu sync.Mutex
+	w   io.Writer
 
 	stop chan struct{}
 	done chan struct{}
@@ -50,7 +56,8 @@ func NewLogWriter(w io.Writer, interval time.Duration, size int) *LogWriter {
 	if size <= 0 {
 		size = DefaultLogBufferBytes
 	}
-	l := &LogWriter{w: w, buf: make([]byte, 0, size), size: size, stop: make(chan struct{}), done: make(chan struct{})}
+	l := &LogWriter{w: w, buf: make([]byte, 0, size), spare: make([]byte, 0, size), size: size,
+		stop: make(chan struct{}), done: make(chan struct{})}
 	go l.run(interval)
 	return l
 }
@@ -74,38 +81,66 @@ func (l *LogWriter) run(interval time.Duration) {
 // fails.
 func (l *LogWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.closed {
-		return l.w.Write(p)
+		l.mu.Unlock()
+		return l.writeThrough(p)
 	}
 	if len(l.buf)+len(p) > l.size {
-		if err := l.flushLocked(); err != nil {
+		err := l.flushLocked() // unlocks mu
+		if err == nil && len(p) > l.size {
+			return l.writeThrough(p)
+		}
+		if err != nil {
 			return 0, err
 		}
-		if len(p) > l.size {
-			return l.w.Write(p)
-		}
+		l.mu.Lock()
 	}
 	l.buf = append(l.buf, p...)
-	return len(p), l.err
+	err := l.err
+	l.mu.Unlock()
+	return len(p), err
+}
+
+// writeThrough writes p to w, in order with the flushed buffers.
+func (l *LogWriter) writeThrough(p []byte) (int, error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	return l.w.Write(p)
 }
 
 // Flush writes the buffered records to the underlying writer.
 func (l *LogWriter) Flush() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	return l.flushLocked()
 }
 
+// flushLocked, called with mu held, swaps the buffer out, releases mu and
+// writes the swapped-out buffer to w.
 func (l *LogWriter) flushLocked() error {
 	if len(l.buf) == 0 {
-		return l.err
+		err := l.err
+		l.mu.Unlock()
+		return err
 	}
-	_, err := l.w.Write(l.buf)
-	l.buf = l.buf[:0]
+	l.wmu.Lock() // before mu is released: flushes write in order
+	data := l.buf
+	for l.spare == nil { // the other buffer is still being written
+		l.mu.Unlock()
+		l.wmu.Unlock()
+		l.mu.Lock()
+		l.wmu.Lock()
+		data = l.buf
+	}
+	l.buf, l.spare = l.spare[:0], nil
+	l.mu.Unlock()
+	_, err := l.w.Write(data)
+	l.wmu.Unlock()
+	l.mu.Lock()
+	l.spare = data[:0]
 	if err != nil && l.err == nil {
 		l.err = err
 	}
+	l.mu.Unlock()
 	return err
 }
 
@@ -119,7 +154,6 @@ func (l *LogWriter) Close() error {
 	}
 	l.closed = true
 	err := l.flushLocked()
-	l.mu.Unlock()
 	close(l.stop)
 	<-l.done
 	return err
