@@ -2,7 +2,11 @@ package auth
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -328,5 +332,36 @@ func BenchmarkVerifyTokenCache(b *testing.B) {
 		if _, err := v.Verify(ctx, header); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkTokenCacheMemoryPerEntry measures the heap one cached token
+// costs (claims as the dev IdP mints them: iss, sub, aud, iat, nbf, exp,
+// jti, tenant_id).
+func BenchmarkTokenCacheMemoryPerEntry(b *testing.B) {
+	const entries = 20_000
+	keys(b)
+	used := &verifiedKeys{kid: "rsa-1", hasKID: true, alg: "RS256", keys: []jwt.VerificationKey{&rsaKey.PublicKey}}
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		c, err := newTokenCache(entries)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for i := range entries {
+			// The parser's claims: json.Number values (WithJSONNumber).
+			claims := jwt.MapClaims{
+				"iss": "http://127.0.0.1:4566", "sub": "user-" + strconv.Itoa(i), "aud": "tvm-broker",
+				"iat": json.Number("1764540000"), "nbf": json.Number("1764540000"), "exp": json.Number("1764547200"),
+				"jti": fmt.Sprintf("%032x", i), "tenant_id": strconv.Itoa(i),
+			}
+			c.put(fmt.Sprintf("token-%d", i), claims, used, now.Add(time.Hour), now)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/entries, "bytes/entry")
+		runtime.KeepAlive(c)
 	}
 }

@@ -137,30 +137,47 @@ func loadRounds(ctx context.Context, st *stack, tokens []string, o LoadOptions, 
 
 // tenantsRSS is the broker's memory with many tenants' credentials cached.
 type tenantsRSS struct {
+	name       string
+	env        []string
 	tenants    int
 	errors     int
 	throughput float64
-	before     int64 // RSS before the tenants' first requests
-	after      int64 // after the saturation over every tenant
-	peak       int64 // VmHWM
+	before     int64   // RSS before the tenants' first requests
+	after      int64   // after the saturation over every tenant
+	peak       int64   // VmHWM
+	heap       float64 // go_memstats_heap_alloc_bytes after the saturation
 }
 
-// cacheTenants starts a fresh broker, sends one request for each of n
-// tenants (each its own token: n AssumeRole calls, n cached sets, n
-// cached tokens), then loads it at saturation over all of them, and
-// reports its RSS.
-func cacheTenants(st *stack, o LoadOptions, w io.Writer) (*tenantsRSS, error) {
-	const name = "broker-tenants"
-	if err := st.startBroker(filepath.Join(st.dir, "bin", "tvm-broker"), BrokerVariant{Name: name}); err != nil {
-		return nil, err
-	}
-	p := st.server(name)
-	fmt.Fprintf(w, "minting %d tokens; caching %d tenants' credentials in a fresh broker\n", o.Tenants, o.Tenants)
+// cacheTenants runs tenantsOn on a fresh broker with default settings and
+// on one with a soft memory limit (GOMEMLIMIT).
+func cacheTenants(st *stack, o LoadOptions, w io.Writer) ([]*tenantsRSS, error) {
+	fmt.Fprintf(w, "minting %d tokens\n", o.Tenants)
 	tokens, err := st.mint(o.Tenants, 1, 2*time.Hour)
 	if err != nil {
 		return nil, err
 	}
-	t := &tenantsRSS{tenants: o.Tenants}
+	var out []*tenantsRSS
+	for _, v := range []BrokerVariant{{Name: "broker-tenants"}, {Name: "broker-tenants-memlimit", Env: []string{"GOMEMLIMIT=48MiB"}}} {
+		t, err := tenantsOn(st, v, tokens, o, w)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// tenantsOn starts a fresh broker, sends one request for each token (one
+// tenant each: that many AssumeRole calls, cached sets and cached tokens),
+// then loads it at saturation over all of them, and reports its memory.
+func tenantsOn(st *stack, v BrokerVariant, tokens []string, o LoadOptions, w io.Writer) (*tenantsRSS, error) {
+	if err := st.startBroker(filepath.Join(st.dir, "bin", "tvm-broker"), v); err != nil {
+		return nil, err
+	}
+	p := st.server(v.Name)
+	fmt.Fprintf(w, "caching %d tenants' credentials in a fresh broker %v\n", len(tokens), v.Env)
+	t := &tenantsRSS{name: v.Name, env: v.Env, tenants: len(tokens)}
+	var err error
 	if t.before, err = p.rss(); err != nil {
 		return nil, err
 	}
@@ -173,6 +190,7 @@ func cacheTenants(st *stack, o LoadOptions, w io.Writer) (*tenantsRSS, error) {
 		return nil, err
 	}
 	t.errors, t.after, t.throughput = fill.errors+r.errors, r.rss, r.throughput
+	t.heap = metricValue(p, "go_memstats_heap_alloc_bytes")
 	t.peak, err = procStatus(p.cmd.Process.Pid, "VmHWM:")
 	return t, err
 }

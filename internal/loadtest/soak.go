@@ -148,6 +148,12 @@ func soakLoad(p *proc, tokens []string, o SoakOptions) (*run, []sample, error) {
 // goroutines reads go_goroutines from the broker's /metrics (-1 if it
 // cannot).
 func goroutines(p *proc) int {
+	return int(metricValue(p, "go_goroutines"))
+}
+
+// metricValue reads an unlabelled metric from the process's /metrics (-1
+// if it cannot).
+func metricValue(p *proc, name string) float64 {
 	client := &http.Client{Timeout: 5 * time.Second}
 	res, err := client.Get(p.url("/metrics"))
 	if err != nil {
@@ -156,10 +162,9 @@ func goroutines(p *proc) int {
 	defer res.Body.Close()
 	s := bufio.NewScanner(res.Body)
 	for s.Scan() {
-		if v, ok := strings.CutPrefix(s.Text(), "go_goroutines "); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			if err == nil {
-				return int(n)
+		if v, ok := strings.CutPrefix(s.Text(), name+" "); ok {
+			if n, err := strconv.ParseFloat(v, 64); err == nil {
+				return n
 			}
 		}
 	}

@@ -33,6 +33,8 @@ type BrokerVariant struct {
 	NoTokenCache bool
 	// NoCredentialCache sets cache.disabled: one AssumeRole per request.
 	NoCredentialCache bool
+	// Env is added to the broker's environment (e.g. GOMEMLIMIT).
+	Env []string
 }
 
 // stack is tvm-local and the servers under test.
@@ -118,6 +120,7 @@ func (s *stack) startBroker(bin string, v BrokerVariant) error {
 	}
 	env := []string{"AWS_ACCESS_KEY_ID=" + brokerKeyID, "AWS_SECRET_ACCESS_KEY=" + brokerSecret,
 		"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + s.issuer, "AWS_EC2_METADATA_DISABLED=true"}
+	env = append(env, v.Env...)
 	p, err := startProc(v.Name, bin, []string{"serve", "--config", cfg, "--listen", addr}, env, addr, s.dir)
 	if err != nil {
 		return err
