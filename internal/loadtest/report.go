@@ -6,6 +6,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -190,8 +191,8 @@ func (rep *report) svg() []byte {
 	}
 	for i := 0; i <= 5; i++ {
 		y := yMax * float64(i) / 5
-		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/><text x="%.1f" y="%.1f" text-anchor="end">%.2g ms</text>`+"\n",
-			left, py(y), w-right, py(y), left-6, py(y)+4, y)
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#ddd"/><text x="%.1f" y="%.1f" text-anchor="end">%s ms</text>`+"\n",
+			left, py(y), w-right, py(y), left-6, py(y)+4, strconv.FormatFloat(y, 'f', -1, 64))
 	}
 	fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle">percentile</text>`+"\n", px(maxX/2), h-10)
 	colors := []string{"#444444", "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"}
