@@ -29,12 +29,13 @@ const (
 // A *LogWriter is safe for concurrent use; records are never interleaved.
 // Close stops the goroutine; Writes after Close go straight through.
 type LogWriter struct {
-	mu     sync.Mutex // guards buf, spare, err and closed
-	buf    []byte
-	spare  []byte // the other buffer, while it is not being written
-	size   int
-	err    error // the first write error, returned by later Writes
-	closed bool
+	mu      sync.Mutex // guards buf, spare, err and closed
+	buf     []byte
+	spare   []byte // the other buffer, while it is not being written
+	size    int
+	err     error // the first write error, returned by later Writes
+	closed  bool
+	through bool // SetWriteThrough: no buffering for now
 
 	// wmu serializes the writes to w; it is taken while mu is held, so
 	// buffers reach w in the order they were filled, and Writes only wait
@@ -81,7 +82,7 @@ func (l *LogWriter) run(interval time.Duration) {
 // fails.
 func (l *LogWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
-	if l.closed {
+	if l.closed || l.through {
 		l.mu.Unlock()
 		return l.writeThrough(p)
 	}
@@ -106,6 +107,16 @@ func (l *LogWriter) writeThrough(p []byte) (int, error) {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	return l.w.Write(p)
+}
+
+// SetWriteThrough turns buffering off (on true: pending records are
+// written first, then every Write goes straight through) or back on. The
+// broker writes its start-up records through, so that they are on stderr
+// when it reports ready, and buffers from then on.
+func (l *LogWriter) SetWriteThrough(on bool) {
+	l.mu.Lock()
+	l.through = on
+	_ = l.flushLocked()
 }
 
 // Flush writes the buffered records to the underlying writer.

@@ -96,6 +96,23 @@ func TestLogWriterFlushes(t *testing.T) {
 	})
 }
 
+func TestLogWriterWriteThrough(t *testing.T) {
+	var out bytes.Buffer
+	l := NewLogWriter(&out, time.Hour, 0)
+	defer l.Close()
+	_, _ = l.Write([]byte("buffered\n"))
+	l.SetWriteThrough(true) // flushes what is pending
+	_, _ = l.Write([]byte("through\n"))
+	if out.String() != "buffered\nthrough\n" {
+		t.Fatalf("write-through: %q", out.String())
+	}
+	l.SetWriteThrough(false)
+	_, _ = l.Write([]byte("buffered again\n"))
+	if out.String() != "buffered\nthrough\n" {
+		t.Errorf("buffering back on, yet the writer holds %q", out.String())
+	}
+}
+
 type failingWriter struct{}
 
 func (failingWriter) Write([]byte) (int, error) { return 0, errors.New("disk full") }

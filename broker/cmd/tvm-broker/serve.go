@@ -37,8 +37,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
-	// Log records (two a request) reach stderr in batches, flushed on an
-	// interval and before serve returns (api.LogWriter).
+	// Once ready, log records (two a request) reach stderr in batches,
+	// flushed on an interval and before serve returns (api.LogWriter).
 	logOut := api.NewLogWriter(stderr, 0, 0)
 	defer logOut.Close()
 	log, err := newLogger(logOut, cfg.Log)
@@ -46,6 +46,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		fmt.Fprintf(stderr, "tvm-broker: invalid configuration: %v\n", err)
 		return exitUsage
 	}
+	log = newBufferingLogger(log, logOut)
 	if err := runServer(ctx, cfg, log); err != nil {
 		log.Error("broker failed", slog.String("error", err.Error()))
 		return exitFailure
