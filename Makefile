@@ -7,7 +7,7 @@ DYNALITE_BIN := $(DYNALITE_DIR)/node_modules/.bin/dynalite
 STATICCHECK_VERSION := v0.8.2
 BINARIES := tvm-broker tvm-local tvm-creds tvm-sample
 
-.PHONY: help demo test dynalite check lint fmt vet staticcheck build stack-up stack-down compose-check clean
+.PHONY: help demo test dynalite check lint fmt vet staticcheck build stack-up stack-down compose-check clean bench-load soak
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -43,6 +43,16 @@ stack-up: build ## start the local AWS and the broker in the background (ports 4
 
 stack-down: ## stop what stack-up started
 	@./scripts/stack.sh down
+
+bench-load: ## load harness: the broker vs a bare verify handler, side by side (about 5 min; docs/performance.md)
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/tvm-bench ./internal/loadtest/cmd/tvm-bench
+	$(BIN)/tvm-bench load $(BENCHFLAGS)
+
+soak: ## bounded soak of the broker: 60 s, 64 connections, 2000 tokens; fails on errors, growth or a missing audit record
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/tvm-bench ./internal/loadtest/cmd/tvm-bench
+	$(BIN)/tvm-bench soak $(SOAKFLAGS)
 
 compose-check: ## validate docker-compose.yml (needs the docker-compose package)
 	docker-compose config -q

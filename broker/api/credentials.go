@@ -34,7 +34,8 @@ const (
 )
 
 // credentialsResponse is the 200 body: credential_process output and a
-// container-credentials response at once.
+// container-credentials response at once. writeCredentials encodes it
+// without reflection (appendCredentials).
 type credentialsResponse struct {
 	Version         int    `json:"Version"`
 	AccessKeyID     string `json:"AccessKeyId"`
@@ -97,18 +98,7 @@ func (s *server) credentials(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Pragma", "no-cache")
-	return writeJSON(c, http.StatusOK, credentialsResponse{
-		Version:         1,
-		AccessKeyID:     creds.AccessKeyID,
-		SecretAccessKey: creds.SecretAccessKey,
-		SessionToken:    creds.SessionToken,
-		Token:           creds.SessionToken,
-		Expiration:      creds.Expiration.UTC().Truncate(time.Second).Format(time.RFC3339),
-		AccountID:       creds.AccountID,
-		Tenant:          creds.Tenant,
-		Profile:         creds.Profile,
-	})
+	return writeCredentials(c, creds)
 }
 
 // authenticate passes the Authorization header, as sent, to the verifier.

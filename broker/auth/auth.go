@@ -20,6 +20,15 @@
 // invalid_tenant, or of kind errs.KindHeaderTooLarge with code
 // request_too_large for an oversized header.
 //
+// # Verified-token cache
+//
+// Unless auth.token_cache.disabled is set, a token that verified and
+// yielded a valid identity is remembered (its claims, keyed by the SHA-256
+// of the exact token; tokencache.go) until its exp — never longer, and
+// without the leeway — and only while the key source still holds the key
+// that verified it: a repeated token skips the signature check, never the
+// tenant, subject and scope checks. Failures are never cached.
+//
 // # Concurrency
 //
 // A *Verifier is safe for concurrent use. A remote JWK Set is refreshed in
@@ -82,6 +91,8 @@ type Verifier struct {
 	pattern      *tenant.Pattern
 	maxBytes     int
 	algorithms   []string
+	now          func() time.Time
+	tokens       *tokenCache // nil when auth.token_cache.disabled
 	cancel       context.CancelFunc
 	closeOnce    sync.Once
 }
@@ -140,8 +151,22 @@ func newVerifier(cfg *config.Auth, src keySource, clock func() time.Time) (*Veri
 	}
 	if clock != nil {
 		popts = append(popts, jwt.WithTimeFunc(clock))
+	} else {
+		clock = time.Now
+	}
+	var tokens *tokenCache
+	if !cfg.TokenCache.Disabled {
+		entries := cfg.TokenCache.MaxEntries
+		if entries <= 0 {
+			entries = config.DefaultTokenCacheEntries
+		}
+		if tokens, err = newTokenCache(entries); err != nil {
+			return nil, err
+		}
 	}
 	return &Verifier{
+		now:          clock,
+		tokens:       tokens,
 		parser:       jwt.NewParser(popts...),
 		src:          src,
 		tenantClaim:  tenantClaim,
@@ -163,19 +188,27 @@ func (v *Verifier) Verify(ctx context.Context, authorization string) (*Identity,
 	if err != nil {
 		return nil, err
 	}
+	if v.tokens != nil {
+		if claims, ok := v.tokens.get(ctx, v, raw, v.now()); ok {
+			return v.identity(claims) // the tenant and subject checks run on every request
+		}
+	}
 	claims := jwt.MapClaims{}
-	token, err := v.parser.ParseWithClaims(raw, claims, v.keyfunc(ctx))
+	var used verifiedKeys
+	token, err := v.parser.ParseWithClaims(raw, claims, v.keyfunc(ctx, &used))
 	if err != nil {
 		return nil, v.classify(token, err)
 	}
-	return v.identity(claims)
+	id, err := v.identity(claims)
+	if err == nil && v.tokens != nil {
+		v.tokens.put(raw, claims, &used, id.Expiry, v.now())
+	}
+	return id, err
 }
 
 // keyfunc returns the verification key(s) for a token: keys from the
-// configured source only, filtered to those whose type and parameters fit
-// the token's alg (so an HS256 token can never be checked against an RSA
-// public key used as an HMAC secret).
-func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
+// configured source only, filtered by selectKeys. It records them in used.
+func (v *Verifier) keyfunc(ctx context.Context, used *verifiedKeys) jwt.Keyfunc {
 	return func(t *jwt.Token) (any, error) {
 		if _, ok := t.Header["crit"]; ok {
 			// RFC 7515 4.1.11: no extension is understood here, so refuse.
@@ -190,18 +223,8 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 		if err != nil {
 			return nil, err
 		}
-		var keys []jwt.VerificationKey
-		for _, c := range cands {
-			if c.alg != "" && c.alg != alg {
-				continue
-			}
-			if c.use != "" && c.use != "sig" {
-				continue
-			}
-			if compatible(alg, c.key) {
-				keys = append(keys, c.key)
-			}
-		}
+		keys := selectKeys(alg, cands)
+		*used = verifiedKeys{kid: kid, hasKID: hasKID, alg: alg, keys: keys}
 		switch len(keys) {
 		case 0:
 			return nil, fmt.Errorf("%w for alg %s", errNoCompatibleKey, alg)
@@ -211,6 +234,26 @@ func (v *Verifier) keyfunc(ctx context.Context) jwt.Keyfunc {
 			return jwt.VerificationKeySet{Keys: keys}, nil
 		}
 	}
+}
+
+// selectKeys returns the candidates that may verify a token of alg: those
+// whose JWK alg and use allow it and whose type and parameters fit alg (so
+// an HS256 token can never be checked against an RSA public key used as an
+// HMAC secret).
+func selectKeys(alg string, cands []candidate) []jwt.VerificationKey {
+	var keys []jwt.VerificationKey
+	for _, c := range cands {
+		if c.alg != "" && c.alg != alg {
+			continue
+		}
+		if c.use != "" && c.use != "sig" {
+			continue
+		}
+		if compatible(alg, c.key) {
+			keys = append(keys, c.key)
+		}
+	}
+	return keys
 }
 
 var (

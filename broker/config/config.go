@@ -29,6 +29,8 @@ const (
 	DefaultSubjectClaim         = "sub"
 	DefaultTenantPattern        = tenant.DefaultPattern
 	DefaultMaxTokenBytes        = 8192
+	DefaultTokenCacheEntries    = 10000
+	MaxTokenCacheEntries        = 1_000_000
 	DefaultJWKSRefresh          = time.Hour
 	DefaultJWKSRefreshRateLimit = 5 * time.Minute
 	DefaultLeadingKeyFormat     = dynamodb.DefaultLeadingKeyFormat
@@ -237,6 +239,7 @@ func (a *Auth) SetDefaults() {
 	setDefault(&a.SubjectClaim, DefaultSubjectClaim)
 	setDefault(&a.TenantPattern, DefaultTenantPattern)
 	setDefault(&a.MaxTokenBytes, DefaultMaxTokenBytes)
+	setDefault(&a.TokenCache.MaxEntries, DefaultTokenCacheEntries)
 }
 
 func setDefault[T comparable](dst *T, def T) {

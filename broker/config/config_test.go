@@ -55,6 +55,7 @@ func TestLoadGolden(t *testing.T) {
 			SubjectClaim:         "sub",
 			TenantPattern:        `^[a-z0-9]{1,32}$`,
 			MaxTokenBytes:        4096,
+			TokenCache:           TokenCache{MaxEntries: 2000},
 		},
 		STS: STS{Region: "eu-west-1", Timeout: 5 * time.Second, MaxAttempts: 2},
 		Profiles: []Profile{
@@ -147,6 +148,7 @@ func TestParseDefaults(t *testing.T) {
 			SubjectClaim:         "sub",
 			TenantPattern:        `^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`,
 			MaxTokenBytes:        8192,
+			TokenCache:           TokenCache{MaxEntries: DefaultTokenCacheEntries},
 		},
 		STS: STS{Timeout: 10 * time.Second, MaxAttempts: 3},
 		Profiles: []Profile{{
@@ -345,6 +347,7 @@ func TestValidateNamesField(t *testing.T) {
 		"pattern unanchored":               {func(c *Config) { c.Auth.TenantPattern = "[a-z]{1,8}" }, "auth.tenant_pattern: must be anchored"},
 		"pattern star":                     {func(c *Config) { c.Auth.TenantPattern = `^[a-z*]{1,8}$` }, "auth.tenant_pattern: must not match the character '*'"},
 		"max token bytes":                  {func(c *Config) { c.Auth.MaxTokenBytes = 100 }, "auth.max_token_bytes: must be between"},
+		"token cache entries":              {func(c *Config) { c.Auth.TokenCache.MaxEntries = -1 }, "auth.token_cache.max_entries: must be between 1 and"},
 		"token over header":                {func(c *Config) { c.Auth.MaxTokenBytes = 20000 }, "auth.max_token_bytes: must not exceed server.max_header_bytes"},
 		"sts region":                       {func(c *Config) { c.STS.Region = "mars" }, "sts.region: not an AWS region"},
 		"sts timeout":                      {func(c *Config) { c.STS.Timeout = -1 }, "sts.timeout: must be between"},

@@ -138,6 +138,20 @@ type Auth struct {
 	// MaxTokenBytes bounds the Authorization header (default 8192, between
 	// 1024 and server.max_header_bytes). Larger headers get 431.
 	MaxTokenBytes int `yaml:"max_token_bytes"`
+	// TokenCache configures the verified-token cache (see TokenCache).
+	TokenCache TokenCache `yaml:"token_cache"`
+}
+
+// TokenCache configures the verified-token cache: the claims of a token
+// whose signature and registered claims verified, keyed by the SHA-256 of
+// the exact token, kept until the token's exp (never longer) and served
+// only while the key set still holds the key that verified it. The tenant,
+// subject and scope checks run on every request, cached or not.
+type TokenCache struct {
+	// MaxEntries bounds the cache (LRU); default 10000, at most 1000000.
+	MaxEntries int `yaml:"max_entries"`
+	// Disabled turns the cache off: every request verifies its signature.
+	Disabled bool `yaml:"disabled"`
 }
 
 // STS configures the STS client. The endpoint comes from the SDK's standard

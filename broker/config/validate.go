@@ -195,6 +195,9 @@ func (a *Auth) validate(v *validator, p string) {
 	if a.MaxTokenBytes < 1024 || a.MaxTokenBytes > 1<<20 {
 		v.add(p+"max_token_bytes", "must be between 1024 and 1048576")
 	}
+	if n := a.TokenCache.MaxEntries; n < 1 || n > MaxTokenCacheEntries {
+		v.add(p+"token_cache.max_entries", "must be between 1 and %d", MaxTokenCacheEntries)
+	}
 }
 
 func (a *Auth) validateAlgorithms(v *validator, p string) {

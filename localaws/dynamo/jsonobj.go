@@ -79,6 +79,14 @@ func parseObject(raw json.RawMessage, strict bool) (*object, error) {
 // smallest rune of its Unicode simple-folding orbit, which is the
 // equivalence encoding/json uses for member names.
 func fold(s string) string {
+	if f, ok := foldASCII(s); ok {
+		return f
+	}
+	return foldRunes(s)
+}
+
+// foldRunes is fold for any s.
+func foldRunes(s string) string {
 	var b []byte
 	for _, r := range s {
 		lo := r
@@ -90,6 +98,33 @@ func fold(s string) string {
 		b = utf8.AppendRune(b, lo)
 	}
 	return string(b)
+}
+
+// foldASCII is fold for an ASCII s (the member names of every real
+// request): the smallest rune of an ASCII letter's folding orbit is its
+// upper case (K's orbit also holds U+212A KELVIN SIGN and s's U+017F LONG
+// S, both larger). ok is false when s holds a non-ASCII byte.
+func foldASCII(s string) (f string, ok bool) {
+	upper := true
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= utf8.RuneSelf {
+			return "", false
+		}
+		if 'a' <= c && c <= 'z' {
+			upper = false
+		}
+	}
+	if upper {
+		return s, true
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if 'a' <= c && c <= 'z' {
+			b[i] = c - ('a' - 'A')
+		}
+	}
+	return string(b), true
 }
 
 // get returns the raw value of member name (nil when absent, or when it is

@@ -37,11 +37,16 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 	if *listen != "" {
 		cfg.Listen = *listen
 	}
-	log, err := newLogger(stderr, cfg.Log)
+	// Once ready, log records (two a request) reach stderr in batches,
+	// flushed on an interval and before serve returns (api.LogWriter).
+	logOut := api.NewLogWriter(stderr, 0, 0)
+	defer logOut.Close()
+	log, err := newLogger(logOut, cfg.Log)
 	if err != nil {
 		fmt.Fprintf(stderr, "tvm-broker: invalid configuration: %v\n", err)
 		return exitUsage
 	}
+	log = newBufferingLogger(log, logOut)
 	if err := runServer(ctx, cfg, log); err != nil {
 		log.Error("broker failed", slog.String("error", err.Error()))
 		return exitFailure
