@@ -562,6 +562,32 @@ func TestErrors(t *testing.T) {
 			verifierErr: errors.New("no keys"),
 			wantStatus:  503, wantCode: errs.CodeNotReady, retryAfter: "1",
 		},
+		"readyz with a readiness check unmet": {
+			req: req{target: "/readyz"},
+			opts: func(o *Options) {
+				o.Readiness = []ReadinessCheck{
+					func(context.Context) error { return nil },
+					func(context.Context) error {
+						return errs.NotReady("STS has not confirmed the broker's AWS credentials", nil)
+					},
+				}
+			},
+			wantStatus: 503, wantCode: errs.CodeNotReady, retryAfter: "1", wantMessage: "STS has not confirmed the broker's AWS credentials",
+		},
+		"readyz with a plain error": {
+			req: req{target: "/readyz"},
+			opts: func(o *Options) {
+				o.Readiness = []ReadinessCheck{func(context.Context) error { return errors.New("exploded") }}
+			},
+			wantStatus: 503, wantCode: errs.CodeNotReady, retryAfter: "1", wantMessage: "not ready",
+		},
+		"broker misconfigured": {
+			req: req{target: "/v1/credentials", header: bearer(goodToken)},
+			vend: func(context.Context, vend.Request) (*vend.Credentials, error) {
+				return nil, errs.Wrap(errors.New("SignatureDoesNotMatch: secret-path"), errs.KindMisconfigured, errs.CodeBrokerMisconfigured, "STS does not accept the broker's own AWS credentials")
+			},
+			wantStatus: 500, wantCode: errs.CodeBrokerMisconfigured, vendCalls: 1,
+		},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -1121,6 +1147,7 @@ func TestKindStatus(t *testing.T) {
 		errs.KindUpstreamInvalid:     502,
 		errs.KindUpstreamTimeout:     504,
 		errs.KindNotReady:            503,
+		errs.KindMisconfigured:       500,
 	}
 	for _, k := range errs.Kinds() {
 		if _, mapped := kindStatus[k]; !mapped {

@@ -49,6 +49,9 @@ var kindStatus = map[errs.Kind]int{
 	errs.KindUpstreamInvalid:     http.StatusBadGateway,
 	errs.KindUpstreamTimeout:     http.StatusGatewayTimeout,
 	errs.KindNotReady:            http.StatusServiceUnavailable,
+	// A configuration fault is a 5xx without Retry-After: retrying cannot
+	// help until an operator fixes the broker's credentials or region.
+	errs.KindMisconfigured: http.StatusInternalServerError,
 }
 
 // statusOf returns the HTTP status of kind; an unknown kind is a 500.

@@ -40,9 +40,14 @@
 // MalformedPolicyDocument and PackedPolicyTooLarge are
 // upstream_policy_invalid and ValidationError and unusable answers (empty
 // key, secret or token, expiry not in the future) are upstream_invalid (both
-// KindUpstreamInvalid); the broker's own credential problems, network
-// errors and STS's own faults (a server fault or a 5xx status; retried)
-// are upstream_unavailable (KindUpstreamUnavailable); a deadline is
+// KindUpstreamInvalid); STS refusing the broker's own credentials or region
+// (SignatureDoesNotMatch, InvalidClientTokenId, ExpiredToken,
+// RegionDisabledException, ...) and no credentials at all are a
+// configuration fault, broker_misconfigured (KindMisconfigured: never
+// retried, no RetryAfter, and IdentityCheck makes the broker not ready);
+// network errors, STS's own faults (a server fault or a 5xx status) and a
+// credential source that is unreachable or throttled are retried, then
+// upstream_unavailable (KindUpstreamUnavailable); a deadline is
 // upstream_timeout (KindUpstreamTimeout). Public messages never carry STS's
 // message; it is logged with the AWS error code and request id.
 //
@@ -173,6 +178,10 @@ type Options struct {
 	// Sleep waits d or until ctx ends (returning ctx.Err()); nil means a timer.
 	// Used between STS retries.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Identity, when set, is told the outcome of every AssumeRole attempt,
+	// so that the readiness probe reflects whether STS accepts the broker's
+	// own credentials (see IdentityCheck). The Vendor does not own it.
+	Identity *IdentityCheck
 }
 
 // Vendor vends credentials; create it with New and release it with Close.
@@ -185,6 +194,7 @@ type Vendor struct {
 	log            *slog.Logger
 	now            func() time.Time
 	sleep          func(context.Context, time.Duration) error
+	identity       *IdentityCheck
 
 	fresh freshness
 	cache *credCache // nil when the cache is disabled
@@ -238,6 +248,7 @@ func New(set *profiles.Set, client STS, opts Options) (*Vendor, error) {
 		log:            log,
 		now:            opts.Clock,
 		sleep:          opts.Sleep,
+		identity:       opts.Identity,
 		fresh:          newFreshness(cacheOpts),
 		sts:            stsOpts,
 	}
