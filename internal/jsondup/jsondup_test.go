@@ -88,4 +88,3 @@ func FuzzFirst(f *testing.F) {
 		}
 	})
 }
-
