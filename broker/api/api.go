@@ -38,6 +38,7 @@ type Vendor interface {
 // Defaults used when the corresponding Options field is zero.
 const (
 	DefaultMaxBodyBytes   = 64 << 10
+	DefaultMaxHeaderBytes = 16 << 10
 	DefaultRequestTimeout = 30 * time.Second
 	DefaultLimiterEntries = 10000
 )
@@ -91,6 +92,11 @@ type ServerOptions struct {
 	// MaxBodyBytes bounds request bodies (413 beyond); default
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds the request line and header fields, counted
+	// as HTTP/1.1 text (431 request_too_large beyond); default
+	// DefaultMaxHeaderBytes. The http.Server must read at least that much:
+	// set its MaxHeaderBytes to HeaderReadLimit(MaxHeaderBytes).
+	MaxHeaderBytes int
 	// AllowedHosts, when set, are the only Host header values accepted
 	// (DNS-rebinding defence): an entry matches the Host exactly,
 	// case-insensitively, or its host part without the port. Empty allows
@@ -123,6 +129,7 @@ type server struct {
 	metrics        *metrics.Metrics
 	defaultProfile string
 	maxBody        int64
+	maxHeader      int
 	limits         *limits
 	now            func() time.Time
 	routes         map[string]bool
@@ -145,6 +152,7 @@ func New(opts Options) (_ *echo.Echo, err error) {
 		metrics:        opts.Metrics,
 		defaultProfile: opts.DefaultProfile,
 		maxBody:        opts.Server.MaxBodyBytes,
+		maxHeader:      opts.Server.MaxHeaderBytes,
 		now:            opts.Clock,
 		routes:         map[string]bool{},
 	}
@@ -157,6 +165,9 @@ func New(opts Options) (_ *echo.Echo, err error) {
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.maxHeader <= 0 {
+		s.maxHeader = DefaultMaxHeaderBytes
 	}
 	timeout := opts.Server.RequestTimeout
 	if timeout <= 0 {
@@ -177,6 +188,7 @@ func New(opts Options) (_ *echo.Echo, err error) {
 		s.requestID,
 		s.accessLog,
 		s.recover,
+		s.headerLimit,
 		hostAllowList(opts.Server.AllowedHosts),
 		s.bodyLimit,
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{

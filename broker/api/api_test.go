@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -543,6 +544,21 @@ func TestErrors(t *testing.T) {
 				contentType: "application/json", body: `{"profile":"` + strings.Repeat("a", 200) + `"}`},
 			opts:       func(o *Options) { o.Server.MaxBodyBytes = 100 },
 			wantStatus: 413, wantCode: errs.CodeRequestTooLarge,
+		},
+		"header block over the limit": {
+			req:        req{target: "/v1/credentials", header: http.Header{"Authorization": {"Bearer " + goodToken}, "X-Pad": {strings.Repeat("p", 17<<10)}}},
+			wantStatus: 431, wantCode: errs.CodeRequestTooLarge, wantMessage: "request headers too large",
+		},
+		"many headers over the limit": {
+			req: req{target: "/healthz", header: func() http.Header {
+				h := http.Header{}
+				for i := range 40 {
+					h.Add(fmt.Sprintf("X-H%d", i), strings.Repeat("v", 100))
+				}
+				return h
+			}()},
+			opts:       func(o *Options) { o.Server.MaxHeaderBytes = 4096 },
+			wantStatus: 431, wantCode: errs.CodeRequestTooLarge, wantMessage: "request headers too large",
 		},
 		"unknown route": {
 			req:        req{target: "/v1/credential", header: bearer(goodToken)},

@@ -178,7 +178,7 @@ func newHTTPServer(s *config.Server, h http.Handler, r *tlsreload.Reloader, log 
 		ReadTimeout:       s.ReadTimeout,
 		WriteTimeout:      s.WriteTimeout,
 		IdleTimeout:       s.IdleTimeout,
-		MaxHeaderBytes:    s.MaxHeaderBytes,
+		MaxHeaderBytes:    api.HeaderReadLimit(s.MaxHeaderBytes), // the API answers the configured limit in JSON
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if r != nil {
@@ -219,6 +219,7 @@ func apiOptions(cfg *config.Config) api.Options {
 		Server: api.ServerOptions{
 			RequestTimeout: cfg.Server.RequestTimeout,
 			MaxBodyBytes:   cfg.Server.MaxBodyBytes,
+			MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
 			AllowedHosts:   cfg.Server.AllowedHosts,
 		},
 	}
