@@ -5,7 +5,7 @@
 //
 // Usage:
 //
-//	tvm-local [serve] [--listen 127.0.0.1:4566] [--config FILE] [--backend URL]
+//	tvm-local serve [--listen 127.0.0.1:4566] [--config FILE] [--backend URL]
 //	          [--issuer URL] [--idp-key FILE] [--region us-east-1] [--log-level info]
 //	tvm-local token --tenant T --subject S [--audience A] [--ttl 15m] [--endpoint URL]
 //	tvm-local simulate --policy FILE --action A --resource ARN [...]
@@ -66,7 +66,7 @@ func main() {
 const usage = `tvm-local: a local AWS (STS, IAM-enforcing DynamoDB, dev OIDC IdP) for tvm.
 
 Usage:
-  tvm-local [serve] [flags]     run the server (default command)
+  tvm-local serve [flags]       run the server
   tvm-local token [flags]       mint a dev JWT from a running server
   tvm-local simulate [flags]    evaluate a request against policies
   tvm-local print-config        print the built-in YAML configuration
@@ -78,7 +78,7 @@ Run "tvm-local <command> -h" for a command's flags.
 
 // run executes one command and returns the exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	return cli.Dispatch("tvm-local", args, "serve", map[string]cli.Command{
+	return cli.Dispatch("tvm-local", args, "", map[string]cli.Command{
 		"serve":    func(args []string) int { return serve(ctx, args, stdout, stderr) },
 		"token":    func(args []string) int { return token(ctx, args, stdout, stderr) },
 		"simulate": func(args []string) int { return simulate.Main(args, stdout, stderr) },
