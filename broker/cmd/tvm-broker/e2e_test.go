@@ -40,6 +40,18 @@ const (
 	e2eAudience  = "tvm-broker"
 )
 
+// brokerSecrets holds every secret the tests of this package handled with
+// the broker binary: its own key, the tokens sent to it (broker.do) and
+// the credentials the fake STS issued (startE2EWith). Every broker process's
+// output is checked against it once the process has ended (launchBroker):
+// a property of the harness, not of one test.
+var brokerSecrets testenv.Secrets
+
+func init() {
+	brokerSecrets.Add("broker secret access key", brokerSecret)
+	brokerSecrets.Add("broker access key id", brokerKeyID)
+}
+
 // buildBinary builds tvm-broker once per test binary run.
 var buildBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "tvm-broker-e2e-")
@@ -169,8 +181,8 @@ func brokerProcessEnv(t *testing.T, stsURL string, withKeys bool) []string {
 }
 
 // launchBroker starts the binary serving configPath with env; it is killed
-// at the end of the test if still running. Its output is checked for
-// secrets when the test ends (checkOutputClean).
+// at the end of the test if still running, and its output is then checked
+// for every secret in brokerSecrets.
 func launchBroker(t *testing.T, bin, configPath string, env []string) *broker {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", configPath, "--listen", "127.0.0.1:0")
@@ -188,6 +200,7 @@ func launchBroker(t *testing.T, bin, configPath string, env []string) *broker {
 			_ = cmd.Process.Kill()
 			<-b.done
 		}
+		brokerSecrets.CheckLog(t, "tvm-broker", out.String())
 	})
 	return b
 }
@@ -208,6 +221,9 @@ func (b *broker) do(t *testing.T, method, path, authorization string, header map
 	}
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
+		if tok := strings.TrimPrefix(authorization, "Bearer "); strings.Count(tok, ".") == 2 {
+			brokerSecrets.AddToken(tok)
+		}
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
@@ -335,7 +351,13 @@ func startE2EWith(t *testing.T, fail func(n int, form url.Values) string) *e2e {
 	bin := brokerBinary(t)
 	p := testenv.StartIdP(t, nil)
 	fake := &testenv.STS{KeyID: brokerKeyID, Region: "us-east-1", Fail: fail}
-	return &e2e{idp: p, sts: fake, broker: startBroker(t, bin, writeConfig(t, p.URL), testenv.StartSTS(t, fake))}
+	e := &e2e{idp: p, sts: fake, broker: startBroker(t, bin, writeConfig(t, p.URL), testenv.StartSTS(t, fake))}
+	t.Cleanup(func() { // before the broker's own cleanup checks its output
+		for _, c := range fake.Issued() {
+			brokerSecrets.Add("issued credential", c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
+		}
+	})
+	return e
 }
 
 // stop sends SIGTERM and waits for a clean exit: the output is complete
