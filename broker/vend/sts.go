@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/tvmkit/tvm/broker/config"
@@ -253,6 +254,12 @@ func classify(err error) stsFailure {
 		f.code = obsCodeNetwork
 		f.retryable = true
 		f.err = unavailable(err, "STS is unreachable")
+	case ue.Status >= 500:
+		// A 5xx without an AWS error code: a proxy or load balancer in front
+		// of STS answered (502, 503, 504).
+		f.code = "HTTP" + strconv.Itoa(ue.Status)
+		f.retryable = true
+		f.err = unavailable(err, "STS is unavailable")
 	default:
 		f.err = unavailable(err, "STS call failed")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -173,6 +174,9 @@ func (s *Secrets) Proxy(t testing.TB, target string) string {
 			return nil
 		},
 		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64},
+		// A refused or dropped upstream is answered 502; it is what some
+		// tests provoke (a process not listening yet, an outage).
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	srv := httptest.NewServer(rp)
 	t.Cleanup(func() {

@@ -19,8 +19,9 @@
 //	 "dynamodb": {"throttle_share": 1, "throttle_code": "ThrottlingException"}}
 //
 // Shares are spread evenly, not drawn at random, so that a test can count:
-// a share of 0.5 throttles every second call, 1 every call. "injected"
-// counts the faults injected since start.
+// counting calls from when the spec was set, the first call is throttled,
+// then every 1/share-th (a share of 0.5 throttles calls 1, 3, 5, ...; 1
+// every call). "injected" counts the faults injected since start.
 //
 // An Injector is safe for concurrent use.
 package faults
@@ -182,7 +183,9 @@ type Injector struct {
 	mu       sync.Mutex
 	spec     Spec
 	injected Injected
-	sleep    func(ctx context.Context, d time.Duration) error
+	// stsN and dynamoN count the calls since the spec was set.
+	stsN, dynamoN int64
+	sleep         func(ctx context.Context, d time.Duration) error
 }
 
 // New returns an injector of spec.
@@ -211,7 +214,7 @@ func (i *Injector) Set(spec Spec) error {
 	}
 	i.mu.Lock()
 	defer i.mu.Unlock()
-	i.spec = spec
+	i.spec, i.stsN, i.dynamoN = spec, 0, 0
 	return nil
 }
 
@@ -222,10 +225,11 @@ func (i *Injector) State() State {
 	return State{Spec: i.spec, Injected: i.injected}
 }
 
-// hit reports whether call n (1-based) falls in share: the calls where
-// floor(n*share) grows, spread evenly.
+// hit reports whether call n (1-based, since the spec was set) falls in
+// share: the calls where ceil(n*share) grows, so call 1 and then every
+// 1/share-th.
 func hit(n int64, share float64) bool {
-	return share > 0 && math.Floor(float64(n)*share) > math.Floor(float64(n-1)*share)
+	return share > 0 && math.Ceil(float64(n)*share) > math.Ceil(float64(n-1)*share)
 }
 
 // stsDecision is what one STS call gets.
@@ -241,6 +245,7 @@ func (i *Injector) decideSTS() stsDecision {
 	i.mu.Lock()
 	defer i.mu.Unlock()
 	i.injected.STSCalls++
+	i.stsN++
 	f := i.spec.STS
 	d := stsDecision{latency: time.Duration(f.Latency), down: f.Down, errCode: f.Error}
 	if d.latency > 0 {
@@ -253,7 +258,7 @@ func (i *Injector) decideSTS() stsDecision {
 		i.injected.STSUnavailable++
 	case d.errCode != "":
 		i.injected.STSErrors++
-	case hit(i.injected.STSCalls, f.ThrottleShare):
+	case hit(i.stsN, f.ThrottleShare):
 		d.throttled = true
 		i.injected.STSThrottled++
 	}
@@ -314,8 +319,9 @@ func (i *Injector) DynamoDB(w http.ResponseWriter, _ *http.Request) bool {
 	}
 	i.mu.Lock()
 	i.injected.DynamoDBCalls++
+	i.dynamoN++
 	f := i.spec.DynamoDB
-	throttled := hit(i.injected.DynamoDBCalls, f.ThrottleShare)
+	throttled := hit(i.dynamoN, f.ThrottleShare)
 	if throttled {
 		i.injected.DynamoDBThrottled++
 	}
