@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs every fuzz target of the module (every `func Fuzz...` in a _test.go
+# file) for FUZZTIME each, one after the other, and prints a table of the
+# executions each reached. A failing target leaves its input under the
+# package's testdata/fuzz/ (go test's own behaviour) and makes the script
+# exit 1 after the others have run.
+#
+#   scripts/fuzz.sh [FUZZTIME]      # default $FUZZTIME, else 10s; e.g. 3s (CI), 10m (a long run)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+fuzztime=${1:-${FUZZTIME:-10s}}
+
+# "dir name" per target, sorted.
+mapfile -t targets < <(grep -rn --include='*_test.go' -E '^func Fuzz[A-Za-z0-9_]+\(' . |
+  sed -E 's|^\./(.*)/[^/]+_test\.go:[0-9]+:func (Fuzz[A-Za-z0-9_]+)\(.*|\1 \2|' | sort -u)
+if [ "${#targets[@]}" -eq 0 ]; then
+  echo "no fuzz targets found" >&2
+  exit 1
+fi
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+failed=()
+summary=()
+for t in "${targets[@]}"; do
+  dir=${t% *} name=${t#* }
+  printf '==> %-28s ./%s (%s)\n' "$name" "$dir" "$fuzztime"
+  if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "./$dir" >"$log" 2>&1; then
+    verdict=ok
+  else
+    verdict=FAIL
+    failed+=("$name (./$dir)")
+    cat "$log"
+  fi
+  execs=$(grep -oE 'execs: [0-9]+' "$log" | tail -1 | grep -oE '[0-9]+' || true)
+  summary+=("$(printf '%-28s %-26s %12s  %s' "$name" "./$dir" "${execs:-?}" "$verdict")")
+done
+
+printf '\n%-28s %-26s %12s  %s\n' TARGET PACKAGE EXECUTIONS RESULT
+printf '%s\n' "${summary[@]}"
+if [ "${#failed[@]}" -gt 0 ]; then
+  printf '\nfailed: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
