@@ -7,7 +7,7 @@
 //
 //	tvm-local serve [--listen 127.0.0.1:4566] [--config FILE] [--backend URL]
 //	          [--issuer URL] [--idp-key FILE] [--region us-east-1] [--log-level info]
-//	tvm-local token --tenant T --subject S [--audience A] [--ttl 15m] [--endpoint URL]
+//	tvm-local token --tenant T --subject S [--audience A] [--ttl 15m] [--endpoint $AWS_ENDPOINT_URL]
 //	tvm-local simulate --policy FILE --action A --resource ARN [...]
 //	tvm-local faults [--admin URL] [--clear | --sts-throttle S --sts-latency D --sts-down reset|unavailable
 //	          --sts-error CODE --session-ttl D --dynamodb-throttle S --dynamodb-throttle-code CODE]
@@ -346,6 +346,16 @@ type tokenFlags struct {
 	ttl                                 time.Duration
 }
 
+// defaultEndpoint is where token finds the local AWS: $AWS_ENDPOINT_URL
+// (what a shell set up for the local AWS exports anyway), else the default
+// listen address.
+func defaultEndpoint() string {
+	if u := os.Getenv("AWS_ENDPOINT_URL"); u != "" {
+		return u
+	}
+	return "http://" + localaws.DefaultListen
+}
+
 func parseTokenFlags(args []string, stderr io.Writer) (*tokenFlags, error) {
 	f := &tokenFlags{}
 	fs := flag.NewFlagSet("token", flag.ContinueOnError)
@@ -353,8 +363,8 @@ func parseTokenFlags(args []string, stderr io.Writer) (*tokenFlags, error) {
 	fs.StringVar(&f.tenant, "tenant", "", "tenant id put in the tenant_id claim (required)")
 	fs.StringVar(&f.subject, "subject", "", "subject (sub claim) (required)")
 	fs.StringVar(&f.audience, "audience", idp.DefaultAudience, "audience (aud claim)")
-	fs.DurationVar(&f.ttl, "ttl", idp.DefaultTTL, "token lifetime, at most 24h")
-	fs.StringVar(&f.endpoint, "endpoint", "http://"+localaws.DefaultListen, "tvm-local base `URL`")
+	fs.DurationVar(&f.ttl, "ttl", idp.DefaultTTL, "token lifetime, at most 24h (for following the README by hand, 12h)")
+	fs.StringVar(&f.endpoint, "endpoint", defaultEndpoint(), "tvm-local base `URL` (default $AWS_ENDPOINT_URL, else http://"+localaws.DefaultListen+")")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
