@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tvmkit/tvm/internal/testenv"
 )
 
 // snippet is one fenced shell block of README.md.
@@ -97,9 +99,9 @@ func runShell(t *testing.T, dir, script string) {
 // each in a fresh shell, then all in one shell as a reader following the
 // README would — against a stack it starts itself: the local AWS (seeded as
 // make stack-up seeds it) and the broker from examples/broker.yaml. The
-// snippets name 127.0.0.1:4566 and 127.0.0.1:8080; tests never use fixed
-// ports, so those two addresses, and only they, are replaced by the
-// stack's. The working directory holds ./bin (the binaries) and ./examples,
+// snippets name 127.0.0.1:4566, 127.0.0.1:4567 (the fault injection API)
+// and 127.0.0.1:8080; tests never use fixed ports, so those addresses, and
+// only they, are replaced by the stack's. The working directory holds ./bin (the binaries) and ./examples,
 // as the repository's root does after make build.
 func TestREADMESnippets(t *testing.T) {
 	all := readmeSnippets(t, filepath.Join(repoRoot(t), "README.md"))
@@ -118,7 +120,8 @@ func TestREADMESnippets(t *testing.T) {
 	}
 	_, errCLI := exec.LookPath("aws")
 
-	s := startStack(t, "")
+	adminAddr := testenv.FreeAddr(t)
+	s := startStackWith(t, "", "--admin-listen", adminAddr) // as make stack-up starts it
 	s.seed(t)
 	dir := t.TempDir()
 	for name, target := range map[string]string{"bin": binaries(t), "examples": filepath.Join(repoRoot(t), "examples")} {
@@ -126,12 +129,13 @@ func TestREADMESnippets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rewrite := strings.NewReplacer("http://127.0.0.1:4566", s.localURL, "http://127.0.0.1:8080", s.brokerURL)
+	rewrite := strings.NewReplacer("http://127.0.0.1:4566", s.localURL, "http://127.0.0.1:8080", s.brokerURL,
+		"http://127.0.0.1:4567", "http://"+adminAddr)
 	var together strings.Builder
 	for _, sn := range run {
 		body := rewrite.Replace(sn.body)
-		if strings.Contains(body, ":4566") || strings.Contains(body, ":8080") {
-			t.Errorf("README.md:%d: the snippet names the stack's ports other than as http://127.0.0.1:4566 or :8080", sn.line)
+		if strings.Contains(body, ":4566") || strings.Contains(body, ":4567") || strings.Contains(body, ":8080") {
+			t.Errorf("README.md:%d: the snippet names the stack's ports other than as http://127.0.0.1:4566, :4567 or :8080", sn.line)
 			continue
 		}
 		needsCLI := strings.Contains(sn.mark, "AWS CLI")

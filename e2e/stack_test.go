@@ -198,9 +198,15 @@ type stack struct {
 // is a recording proxy to the broker (see secrets).
 func startStack(t *testing.T, backend string) *stack {
 	t.Helper()
+	return startStackWith(t, backend)
+}
+
+// startStackWith is startStack with further tvm-local serve flags.
+func startStackWith(t *testing.T, backend string, localFlags ...string) *stack {
+	t.Helper()
 	brokerAddr := testenv.FreeAddr(t)
 	s := &stack{brokerURL: secrets.Proxy(t, "http://"+brokerAddr)}
-	s.localURL, s.local = startLocal(t, backend)
+	s.localURL, s.local = startLocal(t, backend, localFlags...)
 	s.broker = start(t, "tvm-broker", brokerEnv(s.localURL),
 		"serve", "--config", filepath.Join(repoRoot(t), "examples", "broker.yaml"), "--listen", brokerAddr)
 	waitReady(t, s.broker, s.brokerURL+"/readyz")
