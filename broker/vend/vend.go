@@ -75,7 +75,11 @@
 // min(CacheOptions.RefreshBefore, half the set's lifetime) remains
 // (jittered), a hit starts one background refresh for the key and keeps
 // serving the current set meanwhile; a failed refresh keeps the still-valid
-// set and is retried later, never served. The cache is a bounded LRU
+// set and is retried later, never served. A background refresher, a
+// goroutine owned by the Vendor, also renews every set that is due and in
+// use (served from the cache at least once) every 10 s, at most 8 at a
+// time (refresher.go), so that clients that all come back at their SDKs'
+// expiry window find a fresh set. The cache is a bounded LRU
 // (github.com/hashicorp/golang-lru/v2); evicted sets are forgotten. The
 // rules live in cache.go.
 //
@@ -182,6 +186,10 @@ type Options struct {
 	// so that the readiness probe reflects whether STS accepts the broker's
 	// own credentials (see IdentityCheck). The Vendor does not own it.
 	Identity *IdentityCheck
+
+	// refreshTicks, when set (tests), drives the background refresher
+	// instead of its ticker.
+	refreshTicks <-chan time.Time
 }
 
 // Vendor vends credentials; create it with New and release it with Close.
@@ -204,6 +212,12 @@ type Vendor struct {
 	ctx    context.Context // owns STS calls made for the cache; cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// refreshSlots bounds the background refreshes running at once;
+	// refresherDone is closed when the background refresher has stopped
+	// (nil without a cache).
+	refreshSlots  chan struct{}
+	refresherDone chan struct{}
 
 	// mu orders track against Close, so that no work is added to wg once
 	// Close waits on it; closed is also read without mu on the hot path.
@@ -261,12 +275,15 @@ func New(set *profiles.Set, client STS, opts Options) (*Vendor, error) {
 	if v.sleep == nil {
 		v.sleep = sleepCtx
 	}
+	v.ctx, v.cancel = context.WithCancel(context.Background())
+	v.refreshSlots = make(chan struct{}, maxBackgroundRefreshes)
 	if !cacheOpts.Disabled {
 		if v.cache, err = newCredCache(cacheOpts.MaxEntries, v.fresh, v.now); err != nil {
+			v.cancel()
 			return nil, err
 		}
+		v.startRefresher(opts.refreshTicks)
 	}
-	v.ctx, v.cancel = context.WithCancel(context.Background())
 	return v, nil
 }
 
@@ -288,14 +305,17 @@ func (nopObserver) STSCall(string, time.Duration, string) {}
 func (nopObserver) PolicyRendered(string, int)            {}
 func (nopObserver) SessionSize(string, int, int)          {}
 
-// Close stops background refreshes, cancels in-flight STS calls made for
-// the cache and waits for them. Vend returns not_ready afterwards.
-// Close is idempotent.
+// Close stops the background refresher and background refreshes, cancels
+// in-flight STS calls made for the cache and waits for them. Vend returns
+// not_ready afterwards. Close is idempotent.
 func (v *Vendor) Close() {
 	v.mu.Lock()
 	v.closed.Store(true)
 	v.mu.Unlock()
 	v.cancel()
+	if v.refresherDone != nil {
+		<-v.refresherDone
+	}
 	v.wg.Wait()
 }
 
@@ -456,6 +476,11 @@ func (v *Vendor) startRefresh(e *entry, p *profiles.Profile) {
 // set stays (it is still valid) and the next refresh waits refreshRetry.
 func (v *Vendor) refresh(e *entry, p *profiles.Profile) {
 	defer v.wg.Done()
+	if !v.acquireSlot(v.ctx) {
+		v.cache.endRefresh(e, false)
+		return
+	}
+	defer v.releaseSlot()
 	ctx, cancel := context.WithTimeout(v.ctx, v.sts.Timeout)
 	defer cancel()
 	_, err, _ := v.group.Do(e.key.String(), func() (any, error) {
