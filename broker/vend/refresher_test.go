@@ -133,12 +133,13 @@ func TestRefresherBounded(t *testing.T) {
 	for inFlight.Load() < maxBackgroundRefreshes {
 		time.Sleep(time.Millisecond) // the refreshes' goroutines start
 	}
-	h.ticks <- h.clock.Now() // no free slot: claims nothing
+	h.ticks <- h.clock.Now() // every slot taken: claims nothing
+	h.ticks <- h.clock.Now() // (the previous scan has returned)
+	if n := h.sts.calls.Load() - before; n != maxBackgroundRefreshes {
+		t.Errorf("refreshes started = %d, want %d (the slots free at the first scan)", n, maxBackgroundRefreshes)
+	}
 	close(release)
 	h.waitBackground()
-	if n := h.sts.calls.Load() - before; n != maxBackgroundRefreshes {
-		t.Errorf("refreshes = %d, want %d (the slots free at the first scan)", n, maxBackgroundRefreshes)
-	}
 	if p := peak.Load(); p > maxBackgroundRefreshes {
 		t.Errorf("%d AssumeRole calls at once, want at most %d", p, maxBackgroundRefreshes)
 	}

@@ -217,7 +217,7 @@ func simReplicas(t *testing.T, sc simScenario, clock *testClock, record func()) 
 			Logger: slog.New(slog.DiscardHandler),
 			// simulate drives the refresher on the simulated clock.
 			refreshTicks: make(chan time.Time),
-			Cache:  CacheOptions{RefreshBefore: sc.refreshBefore, ClientWindow: sc.clientWindow, MaxEntries: 4 * sc.tenants},
+			Cache:        CacheOptions{RefreshBefore: sc.refreshBefore, ClientWindow: sc.clientWindow, MaxEntries: 4 * sc.tenants},
 		})
 		if err != nil {
 			t.Fatal(err)
