@@ -5,6 +5,12 @@
 # package's testdata/fuzz/ (go test's own behaviour) and makes the script
 # exit 1 after the others have run.
 #
+# One failure is not the target's: Go before 1.27 may end a duration-bound
+# run with a bare "context deadline exceeded" when -fuzztime expires while a
+# worker is mid-call (golang/go#75804; loaded machines hit it). Such a run,
+# with no failing input written, counts as passed once the target's corpus
+# replays cleanly (go test -run, deterministic), and is marked "ok (deadline)".
+#
 #   scripts/fuzz.sh [FUZZTIME]      # default $FUZZTIME, else 10s; e.g. 3s (CI), 10m (a long run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +24,14 @@ if [ "${#targets[@]}" -eq 0 ]; then
   exit 1
 fi
 
+# deadline_race reports whether a failed run's log is Go's fuzzing deadline
+# race alone (golang/go#75804): "context deadline exceeded", and no failing
+# input written, no panic, no test failure message.
+deadline_race() {
+  grep -q 'context deadline exceeded' "$1" &&
+    ! grep -qE 'Failing input written|panic:|_test\.go:[0-9]+:' "$1"
+}
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 failed=()
@@ -27,6 +41,8 @@ for t in "${targets[@]}"; do
   printf '==> %-28s ./%s (%s)\n' "$name" "$dir" "$fuzztime"
   if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$fuzztime" "./$dir" >"$log" 2>&1; then
     verdict=ok
+  elif deadline_race "$log" && go test -count=1 -run "^${name}\$" "./$dir" >/dev/null 2>&1; then
+    verdict="ok (deadline)"
   else
     verdict=FAIL
     failed+=("$name (./$dir)")

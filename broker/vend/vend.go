@@ -75,11 +75,11 @@
 // min(CacheOptions.RefreshBefore, half the set's lifetime) remains
 // (jittered), a hit starts one background refresh for the key and keeps
 // serving the current set meanwhile; a failed refresh keeps the still-valid
-// set and is retried later, never served. A background refresher, a
-// goroutine owned by the Vendor, also renews every set that is due and in
-// use (served from the cache at least once) every 10 s, at most 8 at a
-// time (refresher.go), so that clients that all come back at their SDKs'
-// expiry window find a fresh set. The cache is a bounded LRU
+// set and is retried later, never served. A background refresher, owned by
+// the Vendor, also renews every set that is due and in use (served from the
+// cache at least once), looking every 10 s, at most 8 at a time
+// (refresher.go), so that clients that all come back at their SDKs' expiry
+// window find a fresh set. The cache is a bounded LRU
 // (github.com/hashicorp/golang-lru/v2); evicted sets are forgotten. The
 // rules live in cache.go.
 //
@@ -214,9 +214,11 @@ type Vendor struct {
 	wg     sync.WaitGroup
 
 	// refreshSlots bounds the background refreshes running at once;
-	// refresherDone is closed when the background refresher has stopped
-	// (nil without a cache).
+	// refreshQueue holds the sets the refresher claimed; refresherDone is
+	// closed when the background refresher has stopped (nil without a
+	// cache).
 	refreshSlots  chan struct{}
+	refreshQueue  chan queuedRefresh
 	refresherDone chan struct{}
 
 	// mu orders track against Close, so that no work is added to wg once
