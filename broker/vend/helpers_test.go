@@ -263,7 +263,7 @@ func newHarness(t testing.TB, mutate func(*config.Config), opts ...func(*Options
 	o := Options{
 		// The background refresher runs only when a test drives it
 		// (refresher_test.go): no ticker on a simulated clock.
-		refreshTicks: make(chan time.Time),
+		RefreshTicks: make(chan time.Time),
 		Observer:     h.obs,
 		Logger:       slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Clock:        clock.Now,

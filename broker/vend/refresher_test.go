@@ -18,7 +18,7 @@ type refresherHarness struct {
 func newRefresherHarness(t *testing.T) *refresherHarness {
 	t.Helper()
 	ticks := make(chan time.Time)
-	return &refresherHarness{harness: newHarness(t, nil, func(o *Options) { o.refreshTicks = ticks }), ticks: ticks}
+	return &refresherHarness{harness: newHarness(t, nil, func(o *Options) { o.RefreshTicks = ticks }), ticks: ticks}
 }
 
 // scan makes the refresher look once and waits for the refreshes it

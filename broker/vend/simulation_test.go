@@ -216,7 +216,7 @@ func simReplicas(t *testing.T, sc simScenario, clock *testClock, record func()) 
 			Clock:  clock.Now,
 			Logger: slog.New(slog.DiscardHandler),
 			// simulate drives the refresher on the simulated clock.
-			refreshTicks: make(chan time.Time),
+			RefreshTicks: make(chan time.Time),
 			Cache:        CacheOptions{RefreshBefore: sc.refreshBefore, ClientWindow: sc.clientWindow, MaxEntries: 4 * sc.tenants},
 		})
 		if err != nil {

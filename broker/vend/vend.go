@@ -186,10 +186,10 @@ type Options struct {
 	// so that the readiness probe reflects whether STS accepts the broker's
 	// own credentials (see IdentityCheck). The Vendor does not own it.
 	Identity *IdentityCheck
-
-	// refreshTicks, when set (tests), drives the background refresher
-	// instead of its ticker.
-	refreshTicks <-chan time.Time
+	// RefreshTicks, when set, drives the background refresher (one scan
+	// per tick) instead of its own 10-second ticker: for tests and
+	// simulations on a clock of their own. nil in production.
+	RefreshTicks <-chan time.Time
 }
 
 // Vendor vends credentials; create it with New and release it with Close.
@@ -284,7 +284,7 @@ func New(set *profiles.Set, client STS, opts Options) (*Vendor, error) {
 			v.cancel()
 			return nil, err
 		}
-		v.startRefresher(opts.refreshTicks)
+		v.startRefresher(opts.RefreshTicks)
 	}
 	return v, nil
 }
