@@ -1,15 +1,19 @@
-# syntax=docker/dockerfile:1
 # One image holding the project's four static binaries: tvm-broker, tvm-local,
 # tvm-creds, tvm-sample. docker-compose.yml runs each service from it.
+#
+# Plain Dockerfile instructions only (no RUN --mount): it builds with the
+# classic builder as well as with BuildKit, so `docker-compose up --build`
+# works on a machine where BuildKit is off. Module downloads are cached as a
+# layer (go.mod and go.sum are copied first); .dockerignore keeps bin/,
+# node_modules and .git out of the context.
 
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
 ENV CGO_ENABLED=0 GOFLAGS=-trimpath
 COPY go.mod go.sum ./
-RUN --mount=type=cache,target=/go/pkg/mod go mod download
+RUN go mod download
 COPY . .
-RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    go build -ldflags="-s -w" -o /out/ \
+RUN go build -ldflags="-s -w" -o /out/ \
       ./broker/cmd/tvm-broker ./localaws/cmd/tvm-local ./client/cmd/tvm-creds ./sampleapp/cmd/tvm-sample
 
 # distroless/static: no shell, no package manager, CA certificates and a

@@ -7,7 +7,7 @@ DYNALITE_BIN := $(DYNALITE_DIR)/node_modules/.bin/dynalite
 STATICCHECK_VERSION := v0.8.2
 BINARIES := tvm-broker tvm-local tvm-creds tvm-sample
 
-.PHONY: help demo test dynalite check lint fmt vet staticcheck build stack-up stack-down compose-check clean bench-load soak
+.PHONY: help demo test fuzz dynalite check lint fmt vet staticcheck build stack-up stack-down compose-check clean bench-load soak
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 16
@@ -19,6 +19,10 @@ test: ## run every test (race detector on), against both DynamoDB backends
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) -s dynalite; \
 	  else echo "npm not found: tests against the dynalite backend will be skipped"; fi
 	TVM_DYNALITE_BIN=$(DYNALITE_BIN) $(GO) test -race -count=1 ./...
+
+FUZZTIME ?= 10s
+fuzz: ## every fuzz target for FUZZTIME each (default 10s), one after the other: make fuzz FUZZTIME=10m
+	@./scripts/fuzz.sh $(FUZZTIME)
 
 dynalite: $(DYNALITE_BIN) ## install dynalite (the second DynamoDB backend) with npm
 

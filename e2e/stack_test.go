@@ -37,6 +37,25 @@ var (
 	buildErr  error
 )
 
+// secrets holds every secret the suite handled: the documented dev keys
+// (which the processes hold but must never log), and every JWT, access key
+// id, secret key and session token that passed through the harness's
+// proxies (startLocal, startStack) or that a test registered. The log of
+// every tvm-local and tvm-broker a test starts is checked against it when
+// the process has stopped (start): a property of the harness, so every
+// end-to-end test checks that no log leaks a secret.
+var secrets testenv.Secrets
+
+func init() {
+	secrets.Add("dev secret access key", brokerSecret, adminSecret)
+	secrets.Add("dev access key id", brokerKeyID, adminKeyID)
+}
+
+// scannedLogs are the binaries whose logs (stderr) are checked for
+// secrets. tvm-local's stdout prints the documented dev keys on purpose;
+// tvm-creds prints credentials on purpose; tvm-sample is a client.
+var scannedLogs = map[string]bool{"tvm-local": true, "tvm-broker": true}
+
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "tvm-e2e-bin")
 	if err != nil {
@@ -79,24 +98,27 @@ func binaries(t testing.TB) string {
 	return binDir
 }
 
-// process is a started binary whose output is captured.
+// process is a started binary whose output is captured: out holds stdout
+// and stderr, log stderr alone (the JSON log lines).
 type process struct {
 	name string
 	cmd  *exec.Cmd
 	out  *testenv.SyncBuffer
+	log  *testenv.SyncBuffer
 	done chan struct{}
 	err  error
 }
 
 // start runs a binary in the background; it is interrupted and awaited when
-// the test ends, and its output is logged if the test failed.
+// the test ends, its log is then checked for secrets (scannedLogs), and its
+// output is logged if the test failed.
 func start(t *testing.T, name string, env []string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binaries(t), name), args...)
 	cmd.Env = append(baseEnv(t), env...)
-	p := &process{name: name, cmd: cmd, out: &testenv.SyncBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, out: &testenv.SyncBuffer{}, log: &testenv.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout = p.out
-	cmd.Stderr = p.out
+	cmd.Stderr = io.MultiWriter(p.out, p.log)
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -112,6 +134,9 @@ func start(t *testing.T, name string, env []string, args ...string) *process {
 			_ = cmd.Process.Kill()
 			<-p.done
 			t.Errorf("%s did not stop within 20s of SIGINT", name)
+		}
+		if scannedLogs[name] {
+			secrets.CheckLog(t, name, p.log.String())
 		}
 		if t.Failed() {
 			t.Logf("--- %s output:\n%s", name, p.out.String())
@@ -169,12 +194,19 @@ type stack struct {
 }
 
 // startStack starts tvm-local (with the given backend URL, "" = in-process
-// minidyn) and tvm-broker configured from examples/broker.yaml.
+// minidyn) and tvm-broker configured from examples/broker.yaml. brokerURL
+// is a recording proxy to the broker (see secrets).
 func startStack(t *testing.T, backend string) *stack {
 	t.Helper()
+	return startStackWith(t, backend)
+}
+
+// startStackWith is startStack with further tvm-local serve flags.
+func startStackWith(t *testing.T, backend string, localFlags ...string) *stack {
+	t.Helper()
 	brokerAddr := testenv.FreeAddr(t)
-	s := &stack{brokerURL: "http://" + brokerAddr}
-	s.localURL, s.local = startLocal(t, backend)
+	s := &stack{brokerURL: secrets.Proxy(t, "http://"+brokerAddr)}
+	s.localURL, s.local = startLocal(t, backend, localFlags...)
 	s.broker = start(t, "tvm-broker", brokerEnv(s.localURL),
 		"serve", "--config", filepath.Join(repoRoot(t), "examples", "broker.yaml"), "--listen", brokerAddr)
 	waitReady(t, s.broker, s.brokerURL+"/readyz")
@@ -183,11 +215,12 @@ func startStack(t *testing.T, backend string) *stack {
 
 // startLocal starts tvm-local (with the given backend URL, "" = in-process
 // minidyn, and any further serve flags) and returns its URL once it is
-// ready.
+// ready: a recording proxy to it (see secrets), also the dev IdP's issuer,
+// so that every exchange with it passes the proxy.
 func startLocal(t *testing.T, backend string, flags ...string) (string, *process) {
 	t.Helper()
 	addr := testenv.FreeAddr(t)
-	url := "http://" + addr
+	url := secrets.Proxy(t, "http://"+addr)
 	args := append([]string{"serve", "--listen", addr, "--issuer", url}, flags...)
 	if backend != "" {
 		args = append(args, "--backend", backend)

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"github.com/tvmkit/tvm/internal/testenv"
+	"github.com/tvmkit/tvm/localaws/faults"
 	"github.com/tvmkit/tvm/localaws/identity"
 	"go.uber.org/goleak"
 )
@@ -104,6 +105,13 @@ func startStack(t testing.TB, backendURL string) *stack {
 // startStackYAML starts a stack whose principals are the given YAML.
 func startStackYAML(t testing.TB, backendURL, yaml string) *stack {
 	t.Helper()
+	return startStackFaults(t, backendURL, yaml, nil)
+}
+
+// startStackFaults starts a stack whose principals are the given YAML,
+// injecting inj's faults (nil: none).
+func startStackFaults(t testing.TB, backendURL, yaml string, inj *faults.Injector) *stack {
+	t.Helper()
 	idcfg, err := identity.ParseConfig([]byte(yaml))
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +120,7 @@ func startStackYAML(t testing.TB, backendURL, yaml string) *stack {
 	st := &stack{url: "http://" + hs.Listener.Addr().String(), clock: &testClock{}, logs: &testenv.SyncBuffer{}}
 	st.srv, err = New(Config{
 		Identity: idcfg, Issuer: st.url, BackendURL: backendURL, Clock: st.clock.Now,
-		Logger: slog.New(slog.NewJSONHandler(st.logs, nil)),
+		Logger: slog.New(slog.NewJSONHandler(st.logs, nil)), Faults: inj,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,10 @@
 //     front of an in-process gofakes3;
 //   - GET /healthz -> 200 {"status":"ok"}.
 //
+// With Config.Faults, STS and DynamoDB requests first meet the injected
+// faults (localaws/faults): throttling, latency, an outage, refused
+// credentials, short sessions. The faults' admin API is not served here.
+//
 // Anything else is answered 404 {"error":"not_found",...}. Requests are
 // authenticated with SigV4 against the principals of localaws/identity
 // (built-in defaults: identity.DefaultYAML). Logs are structured (slog); the
@@ -39,6 +43,7 @@ import (
 	"time"
 
 	"github.com/tvmkit/tvm/localaws/dynamo"
+	"github.com/tvmkit/tvm/localaws/faults"
 	"github.com/tvmkit/tvm/localaws/iamapi"
 	"github.com/tvmkit/tvm/localaws/identity"
 	"github.com/tvmkit/tvm/localaws/idp"
@@ -72,6 +77,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Clock returns the current time (sessions, signatures, tokens); nil means time.Now.
 	Clock func() time.Time
+	// Faults, when set, injects faults into STS and DynamoDB (see
+	// localaws/faults); nil means none.
+	Faults *faults.Injector
 }
 
 // Server is the local AWS http.Handler.
@@ -83,6 +91,7 @@ type Server struct {
 	gateway http.Handler
 	s3      http.Handler
 	log     *slog.Logger
+	faults  *faults.Injector
 }
 
 // New builds a server from cfg.
@@ -97,7 +106,11 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	store, err := identity.New(cfg.Identity, identity.Options{Clock: cfg.Clock})
+	idOpts := identity.Options{Clock: cfg.Clock}
+	if cfg.Faults != nil {
+		idOpts.SessionLifetime = cfg.Faults.SessionLifetime
+	}
+	store, err := identity.New(cfg.Identity, idOpts)
 	if err != nil {
 		return nil, err
 	}
@@ -140,7 +153,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Server{store: store, idp: provider, sts: stsHandler, iam: iamHandler, gateway: gw, s3: s3gw, log: log}, nil
+	return &Server{store: store, idp: provider, sts: stsHandler, iam: iamHandler, gateway: gw, s3: s3gw, log: log, faults: cfg.Faults}, nil
 }
 
 // Store returns the server's principals and sessions.
@@ -163,11 +176,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	switch target := r.Header.Get("X-Amz-Target"); {
 	case strings.HasPrefix(target, dynamo.TargetPrefix):
-		s.gateway.ServeHTTP(w, r)
+		if !s.faults.DynamoDB(w, r) {
+			s.gateway.ServeHTTP(w, r)
+		}
 	case target != "":
 		dynamo.WriteError(w, &dynamo.APIError{Status: http.StatusBadRequest, Code: dynamo.CodeUnknownOperation})
 	case sts.IsRequest(r):
-		s.sts.ServeHTTP(w, r)
+		if !s.faults.STS(w, r) {
+			s.sts.ServeHTTP(w, r)
+		}
 	case idp.IsRequest(r):
 		s.idp.ServeHTTP(w, r)
 	case r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead):

@@ -182,7 +182,31 @@ func (c Config) AWSConfig(ctx context.Context) (aws.Config, error) {
 	if c.Endpoint != "" {
 		cfg.BaseEndpoint = aws.String(c.Endpoint)
 	}
+	cfg.Credentials = ownCredentials{cfg.Credentials}
 	return cfg, nil
+}
+
+// noOwnCredentials says what to export when the SDK's default chain finds
+// no credentials for the app's own identity (it would otherwise end with
+// the raw instance-metadata error).
+const noOwnCredentials = "no AWS credentials for tvm-sample's own identity: export AWS_ACCESS_KEY_ID and " +
+	"AWS_SECRET_ACCESS_KEY (on the local AWS, the admin dev keys: export AWS_ACCESS_KEY_ID=AKIATVMADMIN00000001 " +
+	"AWS_SECRET_ACCESS_KEY=tvmLocalAdminSecretKey0000000000000000001) or AWS_PROFILE"
+
+// ownCredentials is the app's own credential provider, whose failure says
+// what to export (noOwnCredentials) before the SDK's own words.
+type ownCredentials struct{ p aws.CredentialsProvider }
+
+// Retrieve implements aws.CredentialsProvider.
+func (o ownCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	if o.p == nil {
+		return aws.Credentials{}, errors.New(noOwnCredentials)
+	}
+	c, err := o.p.Retrieve(ctx)
+	if err != nil {
+		return c, fmt.Errorf("%s (the SDK: %w)", noOwnCredentials, err)
+	}
+	return c, nil
 }
 
 // NewEnv builds the real Env: DynamoDB and STS clients from the SDK default

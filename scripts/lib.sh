@@ -1,5 +1,7 @@
 # Shared helpers for demo.sh and stack.sh. Sourced, not run.
 LOCAL_ADDR=127.0.0.1:4566
+# The local AWS's fault injection API (stack.sh only; loopback only).
+LOCAL_ADMIN_ADDR=127.0.0.1:4567
 BROKER_ADDR=127.0.0.1:8080
 REGION=us-east-1
 # Documented dev keys of the local AWS (see README: they are not secrets and

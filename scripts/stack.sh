@@ -14,14 +14,15 @@ up)
   [ -x bin/tvm-local ] && [ -x bin/tvm-broker ] || build_binaries
   require_free_port "$LOCAL_ADDR"
   require_free_port "$BROKER_ADDR"
-  nohup bin/tvm-local serve --listen "$LOCAL_ADDR" >"$dir/tvm-local.log" 2>&1 &
+  require_free_port "$LOCAL_ADMIN_ADDR"
+  nohup bin/tvm-local serve --listen "$LOCAL_ADDR" --admin-listen "$LOCAL_ADMIN_ADDR" >"$dir/tvm-local.log" 2>&1 &
   echo $! >"$dir/tvm-local.pid"
   wait_ready bin/tvm-local "http://$LOCAL_ADDR/healthz" "local AWS"
   nohup env "${BROKER_ENV[@]}" bin/tvm-broker serve --config examples/broker.yaml --listen "$BROKER_ADDR" >"$dir/tvm-broker.log" 2>&1 &
   echo $! >"$dir/tvm-broker.pid"
   wait_ready bin/tvm-broker "http://$BROKER_ADDR/readyz" "broker"
   env "${ADMIN_ENV[@]}" bin/tvm-sample seed
-  say "local AWS on http://$LOCAL_ADDR, broker on http://$BROKER_ADDR; logs in $dir; stop with: make stack-down"
+  say "local AWS on http://$LOCAL_ADDR (faults: http://$LOCAL_ADMIN_ADDR/faults), broker on http://$BROKER_ADDR; logs in $dir; stop with: make stack-down"
   ;;
 down)
   for name in tvm-broker tvm-local; do

@@ -38,6 +38,7 @@ type Vendor interface {
 // Defaults used when the corresponding Options field is zero.
 const (
 	DefaultMaxBodyBytes   = 64 << 10
+	DefaultMaxHeaderBytes = 16 << 10
 	DefaultRequestTimeout = 30 * time.Second
 	DefaultLimiterEntries = 10000
 )
@@ -70,7 +71,17 @@ type Options struct {
 	RateLimit RateLimitOptions
 	// Clock returns the current time (rate limiting, durations); default time.Now.
 	Clock func() time.Time
+	// Readiness are the conditions of /readyz beyond the Verifier's keys,
+	// checked in order after them (see ReadinessCheck).
+	Readiness []ReadinessCheck
 }
+
+// ReadinessCheck is one condition of /readyz: nil when it is met, else an
+// error saying why not. A not_ready *errs.Error's public message is
+// answered as it is; any other error is answered "not ready" and logged.
+// A check must be fast and safe for concurrent use (vend.IdentityCheck's
+// Ready is one).
+type ReadinessCheck func(ctx context.Context) error
 
 // ServerOptions are the HTTP layer's limits. Zero fields take the defaults
 // named on each field.
@@ -81,6 +92,11 @@ type ServerOptions struct {
 	// MaxBodyBytes bounds request bodies (413 beyond); default
 	// DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxHeaderBytes bounds the request line and header fields, counted
+	// as HTTP/1.1 text (431 request_too_large beyond); default
+	// DefaultMaxHeaderBytes. The http.Server must read at least that much:
+	// set its MaxHeaderBytes to HeaderReadLimit(MaxHeaderBytes).
+	MaxHeaderBytes int
 	// AllowedHosts, when set, are the only Host header values accepted
 	// (DNS-rebinding defence): an entry matches the Host exactly,
 	// case-insensitively, or its host part without the port. Empty allows
@@ -113,9 +129,11 @@ type server struct {
 	metrics        *metrics.Metrics
 	defaultProfile string
 	maxBody        int64
+	maxHeader      int
 	limits         *limits
 	now            func() time.Time
 	routes         map[string]bool
+	readiness      []ReadinessCheck
 }
 
 // New returns the broker's HTTP handler: an *echo.Echo with every route,
@@ -134,9 +152,11 @@ func New(opts Options) (_ *echo.Echo, err error) {
 		metrics:        opts.Metrics,
 		defaultProfile: opts.DefaultProfile,
 		maxBody:        opts.Server.MaxBodyBytes,
+		maxHeader:      opts.Server.MaxHeaderBytes,
 		now:            opts.Clock,
 		routes:         map[string]bool{},
 	}
+	s.readiness = append([]ReadinessCheck{s.keysReady}, opts.Readiness...)
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
 	}
@@ -145,6 +165,9 @@ func New(opts Options) (_ *echo.Echo, err error) {
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.maxHeader <= 0 {
+		s.maxHeader = DefaultMaxHeaderBytes
 	}
 	timeout := opts.Server.RequestTimeout
 	if timeout <= 0 {
@@ -165,6 +188,7 @@ func New(opts Options) (_ *echo.Echo, err error) {
 		s.requestID,
 		s.accessLog,
 		s.recover,
+		s.headerLimit,
 		hostAllowList(opts.Server.AllowedHosts),
 		s.bodyLimit,
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
@@ -191,8 +215,34 @@ func (s *server) healthz(c echo.Context) error {
 }
 
 func (s *server) readyz(c echo.Context) error {
-	if err := s.verifier.Ready(c.Request().Context()); err != nil {
-		return errs.NotReady("signing keys are not loaded", err)
+	if err := s.ready(c.Request().Context()); err != nil {
+		return err
 	}
 	return writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// ready is the one readiness decision: every check in order (the signing
+// keys first, then Options.Readiness); the first unmet one is the answer,
+// a not_ready *errs.Error.
+func (s *server) ready(ctx context.Context) error {
+	for _, check := range s.readiness {
+		err := check(ctx)
+		if err == nil {
+			continue
+		}
+		var e *errs.Error
+		if errors.As(err, &e) && e.Kind == errs.KindNotReady {
+			return e
+		}
+		return errs.NotReady("not ready", err)
+	}
+	return nil
+}
+
+// keysReady is the first readiness check: the Verifier's signing keys.
+func (s *server) keysReady(ctx context.Context) error {
+	if err := s.verifier.Ready(ctx); err != nil {
+		return errs.NotReady("signing keys are not loaded", err)
+	}
+	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -544,6 +545,21 @@ func TestErrors(t *testing.T) {
 			opts:       func(o *Options) { o.Server.MaxBodyBytes = 100 },
 			wantStatus: 413, wantCode: errs.CodeRequestTooLarge,
 		},
+		"header block over the limit": {
+			req:        req{target: "/v1/credentials", header: http.Header{"Authorization": {"Bearer " + goodToken}, "X-Pad": {strings.Repeat("p", 17<<10)}}},
+			wantStatus: 431, wantCode: errs.CodeRequestTooLarge, wantMessage: "request headers too large",
+		},
+		"many headers over the limit": {
+			req: req{target: "/healthz", header: func() http.Header {
+				h := http.Header{}
+				for i := range 40 {
+					h.Add(fmt.Sprintf("X-H%d", i), strings.Repeat("v", 100))
+				}
+				return h
+			}()},
+			opts:       func(o *Options) { o.Server.MaxHeaderBytes = 4096 },
+			wantStatus: 431, wantCode: errs.CodeRequestTooLarge, wantMessage: "request headers too large",
+		},
 		"unknown route": {
 			req:        req{target: "/v1/credential", header: bearer(goodToken)},
 			wantStatus: 404, wantCode: errs.CodeNotFound, wantMessage: "no such route",
@@ -561,6 +577,32 @@ func TestErrors(t *testing.T) {
 			req:         req{target: "/readyz"},
 			verifierErr: errors.New("no keys"),
 			wantStatus:  503, wantCode: errs.CodeNotReady, retryAfter: "1",
+		},
+		"readyz with a readiness check unmet": {
+			req: req{target: "/readyz"},
+			opts: func(o *Options) {
+				o.Readiness = []ReadinessCheck{
+					func(context.Context) error { return nil },
+					func(context.Context) error {
+						return errs.NotReady("STS has not confirmed the broker's AWS credentials", nil)
+					},
+				}
+			},
+			wantStatus: 503, wantCode: errs.CodeNotReady, retryAfter: "1", wantMessage: "STS has not confirmed the broker's AWS credentials",
+		},
+		"readyz with a plain error": {
+			req: req{target: "/readyz"},
+			opts: func(o *Options) {
+				o.Readiness = []ReadinessCheck{func(context.Context) error { return errors.New("exploded") }}
+			},
+			wantStatus: 503, wantCode: errs.CodeNotReady, retryAfter: "1", wantMessage: "not ready",
+		},
+		"broker misconfigured": {
+			req: req{target: "/v1/credentials", header: bearer(goodToken)},
+			vend: func(context.Context, vend.Request) (*vend.Credentials, error) {
+				return nil, errs.Wrap(errors.New("SignatureDoesNotMatch: secret-path"), errs.KindMisconfigured, errs.CodeBrokerMisconfigured, "STS does not accept the broker's own AWS credentials")
+			},
+			wantStatus: 500, wantCode: errs.CodeBrokerMisconfigured, vendCalls: 1,
 		},
 	}
 	for name, tc := range tests {
@@ -1121,6 +1163,7 @@ func TestKindStatus(t *testing.T) {
 		errs.KindUpstreamInvalid:     502,
 		errs.KindUpstreamTimeout:     504,
 		errs.KindNotReady:            503,
+		errs.KindMisconfigured:       500,
 	}
 	for _, k := range errs.Kinds() {
 		if _, mapped := kindStatus[k]; !mapped {

@@ -19,6 +19,7 @@ import (
 	"github.com/tvmkit/tvm/broker/auth"
 	"github.com/tvmkit/tvm/broker/errs"
 	"github.com/tvmkit/tvm/broker/vend"
+	"github.com/tvmkit/tvm/internal/jsondup"
 )
 
 // Parameter names and bounds of /v1/credentials.
@@ -259,13 +260,17 @@ func readBody(r *http.Request) (bodyParams, error) {
 		"body must be application/json or application/x-www-form-urlencoded")
 }
 
-// readJSONBody reads a strict JSON body {"profile":…,"duration_seconds":…}
-// in one pass. Field names match case-insensitively, as encoding/json
-// matches them to struct fields, so {"profile":"a","Profile":"b"} repeats a
-// field. Problems are reported in this order: a field repeated before any
-// syntax error, a syntax error anywhere in the value, the first unknown
-// field or mistyped value, trailing data. Errors never echo the body.
+// readJSONBody reads a strict JSON body {"profile":…,"duration_seconds":…}.
+// Field names match case-insensitively, as encoding/json matches them to
+// struct fields, so {"profile":"a","Profile":"b"} repeats a field
+// (jsondup.Fold, at any depth). Problems are reported in this order: a
+// member repeated before any syntax error, a syntax error anywhere in the
+// value, the first unknown field or mistyped value, trailing data. Errors
+// never echo the body beyond a field name.
 func readJSONBody(data []byte) (bodyParams, error) {
+	if dup, _ := jsondup.First(data, jsondup.Fold); dup != "" {
+		return bodyParams{}, invalidJSON(fmt.Sprintf("field %q given more than once", knownField(dup)))
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	var b bodyParams
 	problem, err := "", error(nil)
@@ -291,12 +296,22 @@ func readJSONBody(data []byte) (bodyParams, error) {
 	return b, nil
 }
 
+// knownField returns the parameter name a member name matches (as
+// encoding/json matches it), else the name itself, truncated.
+func knownField(name string) string {
+	for _, known := range []string{paramProfile, fieldDuration} {
+		if strings.EqualFold(name, known) {
+			return known
+		}
+	}
+	return truncate(name, 32)
+}
+
 // readJSONObject reads the members of an object whose '{' has been read
-// into b. It returns the first repeated field at once; otherwise it reads to
-// the end and returns the first unknown field or mistyped value, or the
-// syntax error that ended the object.
+// into b (readJSONBody has refused repeated members) to the end, and
+// returns the first unknown field or mistyped value, or the syntax error
+// that ended the object.
 func readJSONObject(dec *json.Decoder, b *bodyParams) (problem string, err error) {
-	seen := make(map[string]bool, 2)
 	for dec.More() {
 		tok, err := dec.Token()
 		if err != nil {
@@ -312,12 +327,6 @@ func readJSONObject(dec *json.Decoder, b *bodyParams) (problem string, err error
 			name, target = fieldDuration, &b.durationSeconds
 		case problem == "":
 			problem = "unknown field " + truncate(strconv.Quote(key), 34)
-		}
-		if name != "" {
-			if seen[name] {
-				return fmt.Sprintf("field %q given more than once", name), nil
-			}
-			seen[name] = true
 		}
 		var typeErr *json.UnmarshalTypeError
 		switch err := dec.Decode(target); {

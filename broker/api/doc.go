@@ -7,7 +7,9 @@
 //
 //	GET|POST /v1/credentials   vend credentials
 //	GET      /healthz          200 {"status":"ok"} while the process runs
-//	GET      /readyz           200 {"status":"ready"} once signing keys are loaded, else 503
+//	GET      /readyz           200 {"status":"ready"} once signing keys are loaded and every
+//	                           Options.Readiness check passes (the broker: STS accepts its own
+//	                           credentials), else 503 not_ready naming the first unmet one
 //	GET      /metrics          Prometheus text format (when Options.Metrics is set)
 //
 // /v1/credentials takes the JWT from the Authorization header, either

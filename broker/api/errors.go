@@ -49,6 +49,9 @@ var kindStatus = map[errs.Kind]int{
 	errs.KindUpstreamInvalid:     http.StatusBadGateway,
 	errs.KindUpstreamTimeout:     http.StatusGatewayTimeout,
 	errs.KindNotReady:            http.StatusServiceUnavailable,
+	// A configuration fault is a 5xx without Retry-After: retrying cannot
+	// help until an operator fixes the broker's credentials or region.
+	errs.KindMisconfigured: http.StatusInternalServerError,
 }
 
 // statusOf returns the HTTP status of kind; an unknown kind is a 500.
@@ -128,6 +131,50 @@ func toAPIError(err error) *errs.Error {
 		return errs.Wrap(err, errs.KindUpstreamTimeout, errs.CodeUpstreamTimeout, "request timed out")
 	}
 	return errs.From(err)
+}
+
+// headerReadFactor is how many times the header limit the HTTP server
+// reads before it gives up with its own plain-text 431 (HeaderReadLimit).
+const headerReadFactor = 4
+
+// HeaderReadLimit returns the http.Server.MaxHeaderBytes that goes with a
+// header limit of maxHeaderBytes (0: DefaultMaxHeaderBytes): four times
+// it. A header block over the limit but within what the server reads is
+// refused by this package with the JSON 431 every other size refusal
+// gets; only a larger one meets net/http's own plain-text 431 (for
+// HTTP/2, the peer is told the read limit in SETTINGS_MAX_HEADER_LIST_SIZE),
+// which this package cannot shape since no handler runs: the factor bounds
+// what a client can make the server buffer.
+func HeaderReadLimit(maxHeaderBytes int) int {
+	if maxHeaderBytes <= 0 {
+		maxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	return headerReadFactor * maxHeaderBytes
+}
+
+// headerSize returns the size of r's request line and header fields as
+// HTTP/1.1 text: "METHOD URI PROTO\r\n", "Host: h\r\n" and "Name: value\r\n"
+// per value.
+func headerSize(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4
+	n += len("Host: ") + len(r.Host) + 2
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + 2 + len(v) + 2
+		}
+	}
+	return n
+}
+
+// headerLimit refuses, with the JSON 431, a request whose request line and
+// header fields exceed the configured limit.
+func (s *server) headerLimit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if headerSize(c.Request()) > s.maxHeader {
+			return errs.New(errs.KindHeaderTooLarge, errs.CodeRequestTooLarge, "request headers too large")
+		}
+		return next(c)
+	}
 }
 
 // errBodyTooLarge is the error of a request body over the limit.

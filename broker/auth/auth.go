@@ -43,6 +43,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -52,6 +53,7 @@ import (
 	"github.com/tvmkit/tvm/broker/auth/claimpath"
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/internal/jsondup"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
 
@@ -93,6 +95,8 @@ type Verifier struct {
 	algorithms   []string
 	now          func() time.Time
 	tokens       *tokenCache // nil when auth.token_cache.disabled
+	issuer       string
+	audiences    []string
 	cancel       context.CancelFunc
 	closeOnce    sync.Once
 }
@@ -174,6 +178,8 @@ func newVerifier(cfg *config.Auth, src keySource, clock func() time.Time) (*Veri
 		pattern:      pattern,
 		maxBytes:     cfg.MaxTokenBytes,
 		algorithms:   append([]string(nil), cfg.Algorithms...),
+		issuer:       cfg.Issuer,
+		audiences:    append([]string(nil), cfg.Audiences...),
 		cancel:       func() {},
 	}, nil
 }
@@ -189,9 +195,13 @@ func (v *Verifier) Verify(ctx context.Context, authorization string) (*Identity,
 		return nil, err
 	}
 	if v.tokens != nil {
+		// A hit is the exact bytes of a token that passed every check below.
 		if claims, ok := v.tokens.get(ctx, v, raw, v.now()); ok {
 			return v.identity(claims) // the tenant and subject checks run on every request
 		}
+	}
+	if err := v.noRepeatedMembers(raw); err != nil {
+		return nil, err
 	}
 	claims := jwt.MapClaims{}
 	var used verifiedKeys
@@ -204,6 +214,26 @@ func (v *Verifier) Verify(ctx context.Context, authorization string) (*Identity,
 		v.tokens.put(raw, claims, &used, id.Expiry, v.now())
 	}
 	return id, err
+}
+
+// noRepeatedMembers refuses a token whose header or payload names a member
+// twice, at any depth ({"alg":"none","alg":"RS256"}): a JSON decoder keeps
+// the last, another reader of the same token may keep the first. Names are
+// compared exactly (jsondup.Exact), as the claims are decoded into a map. A
+// segment that does not decode is left to the parser, which refuses it.
+func (v *Verifier) noRepeatedMembers(raw string) error {
+	header, rest, _ := strings.Cut(raw, ".")
+	payload, _, _ := strings.Cut(rest, ".")
+	for _, seg := range [...]struct{ name, text string }{{"header", header}, {"payload", payload}} {
+		data, err := v.parser.DecodeSegment(seg.text)
+		if err != nil {
+			continue
+		}
+		if dup, _ := jsondup.First(data, jsondup.Exact); dup != "" {
+			return errs.InvalidToken("malformed token", fmt.Errorf("the JWT %s names member %s more than once", seg.name, loggable(dup)))
+		}
+	}
+	return nil
 }
 
 // keyfunc returns the verification key(s) for a token: keys from the
@@ -294,10 +324,67 @@ func (v *Verifier) classify(token *jwt.Token, err error) *errs.Error {
 	}
 	for _, f := range tokenFailures {
 		if isAny(err, f.errs...) {
-			return errs.InvalidToken(f.msg, err)
+			return errs.InvalidToken(f.msg, v.detail(token, err))
 		}
 	}
 	return errs.InvalidToken("invalid token", err)
+}
+
+// maxLoggedValue bounds a claim value quoted in a logged cause.
+const maxLoggedValue = 128
+
+// detail adds to a wrong issuer or audience what was expected and what
+// came, for the log only (the public message stays generic): the values are
+// quoted, truncated and stripped of control characters by loggable.
+func (v *Verifier) detail(token *jwt.Token, err error) error {
+	var claims jwt.MapClaims
+	if token != nil {
+		claims, _ = token.Claims.(jwt.MapClaims)
+	}
+	switch {
+	case claims == nil:
+		return err
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return fmt.Errorf("%w: iss is %s, want %s", err, loggable(claims["iss"]), loggable(v.issuer))
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return fmt.Errorf("%w: aud is %s, want one of %s", err, loggable(claims["aud"]), loggable(v.audiences))
+	}
+	return err
+}
+
+// loggable renders a claim value for a log line: strings quoted (Go
+// syntax, so control characters are escaped) and cut to maxLoggedValue
+// characters, arrays as at most 5 such strings, anything else by its JSON
+// type.
+func loggable(val any) string {
+	switch t := val.(type) {
+	case string:
+		if r := []rune(t); len(r) > maxLoggedValue {
+			return strconv.Quote(string(r[:maxLoggedValue])) + "…"
+		}
+		return strconv.Quote(t)
+	case []string:
+		return loggable(toAny(t))
+	case []any:
+		parts := make([]string, 0, min(len(t), 5))
+		for i, e := range t {
+			if i == 5 {
+				parts = append(parts, fmt.Sprintf("… (%d in all)", len(t)))
+				break
+			}
+			parts = append(parts, loggable(e))
+		}
+		return "[" + strings.Join(parts, ", ") + "]"
+	}
+	return "a JSON " + jsonType(val)
+}
+
+func toAny(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }
 
 // isAny reports whether err matches any of targets (errors.Is).

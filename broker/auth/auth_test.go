@@ -136,7 +136,12 @@ func TestVerifyRejects(t *testing.T) {
 		"tenant empty":            {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = "" })), u, ten, "tenant does not match the tenant pattern"},
 		"tenant float":            {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = 1.5 })), u, ten, "tenant claim is not a string"},
 		"tenant exponent":         {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = json.Number("1e3") })), u, ten, "tenant claim is not a string"},
-		"tenant negative integer": {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = -1 })), u, ten, "tenant does not match the tenant pattern"},
+		"tenant negative integer": {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = -1 })), u, ten, "tenant claim is not a string"},
+		"tenant integer":          {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = 7 })), u, ten, "tenant claim is not a string"},
+		"tenant integral float":   {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = json.Number("7.0") })), u, ten, "tenant claim is not a string"},
+		"tenant 1e2":              {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = json.Number("1e2") })), u, ten, "tenant claim is not a string"},
+		"tenant minus zero":       {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = json.Number("-0") })), u, ten, "tenant claim is not a string"},
+		"tenant number 42":        {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = json.Number("42") })), u, ten, "tenant claim is not a string"},
 		"tenant bool":             {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = true })), u, ten, "tenant claim is not a string"},
 		"tenant array":            {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = []string{"acme"} })), u, ten, "tenant claim is not a string"},
 		"tenant object":           {rs(with(func(c jwt.MapClaims) { c["tenant_id"] = map[string]any{"id": "acme"} })), u, ten, "tenant claim is not a string"},
@@ -205,8 +210,8 @@ func TestVerifyAccepts(t *testing.T) {
 			sign(t, jwt.SigningMethodRS256, "rsa-1", rsaKey, with(func(c jwt.MapClaims) { c["aud"] = "other-audience" })),
 			func() *Identity { w := *want; w.Audience = []string{"other-audience"}; return &w }(),
 		},
-		"integer tenant": {
-			sign(t, jwt.SigningMethodRS256, "rsa-1", rsaKey, with(func(c jwt.MapClaims) { c["tenant_id"] = 42 })),
+		"digit string tenant": {
+			sign(t, jwt.SigningMethodRS256, "rsa-1", rsaKey, with(func(c jwt.MapClaims) { c["tenant_id"] = "42" })),
 			func() *Identity { w := *want; w.Tenant = "42"; return &w }(),
 		},
 		"scopes": {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -49,36 +48,44 @@ func (v *Verifier) identity(claims jwt.MapClaims) (*Identity, error) {
 	return id, nil
 }
 
-// canonicalInt matches the canonical decimal text of a JSON integer.
-var canonicalInt = regexp.MustCompile(`^-?(?:0|[1-9][0-9]*)$`)
-
 // tenantFromClaims returns the validated tenant id, or an invalid_tenant
 // error. The claim is found by path (package claimpath: a top-level name, a
 // nested path such as org.tenant, or an escaped one such as
 // kubernetes\.io.namespace).
-// The value must be a JSON string, or a JSON integer taken as its canonical
-// decimal text; it must match pattern. The value is never echoed.
+// The value must be a JSON string matching pattern. A JSON number is
+// refused like any other non-string: 7, 7.0, 7e0 and 07 are one number but
+// not one string, so no text of it can be the one the IdP meant (and -0, 1e2
+// would each need a rule of their own). The value is never echoed.
 func tenantFromClaims(claims map[string]any, path claimpath.Path, pattern *tenant.Pattern) (string, error) {
 	val, ok := path.Lookup(claims)
 	if !ok {
 		return "", errs.InvalidTenant("tenant claim missing", fmt.Errorf("claim %q absent", path))
 	}
-	var tenant string
-	switch t := val.(type) {
-	case string:
-		tenant = t
-	case json.Number:
-		if !canonicalInt.MatchString(t.String()) {
-			return "", errs.InvalidTenant("tenant claim is not a string", errors.New("tenant claim is a non-integer number"))
-		}
-		tenant = t.String()
-	default:
-		return "", errs.InvalidTenant("tenant claim is not a string", fmt.Errorf("tenant claim has JSON type %T", val))
+	tenant, ok := val.(string)
+	if !ok {
+		return "", errs.InvalidTenant("tenant claim is not a string", fmt.Errorf("tenant claim has JSON type %s", jsonType(val)))
 	}
 	if !pattern.MatchString(tenant) {
 		return "", errs.InvalidTenant("tenant does not match the tenant pattern", errors.New("tenant claim fails the pattern"))
 	}
 	return tenant, nil
+}
+
+// jsonType names the JSON type of a decoded claim value.
+func jsonType(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case json.Number, float64:
+		return "number"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return fmt.Sprintf("%T", v)
 }
 
 // subjectFromClaims returns the subject: a non-empty string of at most

@@ -17,13 +17,13 @@ import (
 )
 
 // FuzzTenantClaim: for any JSON claim value, tenantFromClaims either refuses
-// it with invalid_tenant or returns exactly the string (or canonical integer
-// text) the claim holds, and that string matches the pattern.
+// it with invalid_tenant or returns exactly the string the claim holds, and
+// that string matches the pattern; a number is never accepted.
 func FuzzTenantClaim(f *testing.F) {
 	for _, seed := range []string{
 		`"acme"`, `"*"`, `"?"`, `"\""`, `"$"`, `"/"`, `"a\u0000b"`, `"a\nb"`, `""`, `42`, `-1`, `1.5`,
 		`1e3`, `true`, `null`, `["acme"]`, `{"id":"acme"}`, `"Tenant#1"`, `"${aws:username}"`,
-		`"` + strings.Repeat("a", 64) + `"`, `"` + strings.Repeat("a", 65) + `"`, `"k"`, `"\u212a"`, `"é"`,
+		`"` + strings.Repeat("a", 64) + `"`, `"` + strings.Repeat("a", 65) + `"`, `"k"`, `"\u212a"`, `"é"`, `7`, `7.0`, `1e2`, `-0`,
 	} {
 		f.Add([]byte(seed))
 	}
@@ -53,10 +53,6 @@ func FuzzTenantClaim(f *testing.F) {
 		case string:
 			if got != v {
 				t.Fatalf("tenant %q differs from the claim %q", got, v)
-			}
-		case json.Number:
-			if got != v.String() || strings.ContainsAny(got, ".eE+") {
-				t.Fatalf("tenant %q from number %q", got, v)
 			}
 		default:
 			t.Fatalf("accepted a claim of type %T", val)

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -102,9 +103,12 @@ func loadJWKSFile(path string) (*jwksSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("jwks_file: %w", err)
 	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, fmt.Errorf("jwks_file %s: empty file", path)
+	}
 	var set jwkset.JWKSMarshal
 	if err := json.Unmarshal(data, &set); err != nil {
-		return nil, fmt.Errorf("jwks_file %s: %w", path, err)
+		return nil, fmt.Errorf("jwks_file %s: not a JWK Set: %w", path, err)
 	}
 	store, err := set.ToStorage()
 	if err != nil {
@@ -341,3 +345,35 @@ func (b *limitedBody) Read(p []byte) (int, error) {
 }
 
 func (b *limitedBody) Close() error { return b.c.Close() }
+
+// CheckKeys loads cfg's key source as New does, but without the network,
+// and says in one line what it checked: a jwks_file is read and must hold
+// at least one usable key, public_key_files must each hold PEM public
+// keys, an hmac_secret must be set; a jwks_url or discovery is not fetched
+// (the line says so, naming the URL). `tvm-broker check`, the CI gate, runs
+// it, so that a key file serve would refuse fails the check too.
+func CheckKeys(cfg config.Auth) (string, error) {
+	cfg.SetDefaults()
+	switch {
+	case cfg.JWKSURL != "":
+		return fmt.Sprintf("jwks_url %s: not fetched (check uses no network; serve fetches it at start and must succeed)", cfg.JWKSURL), nil
+	case cfg.Discovery:
+		return fmt.Sprintf("discovery from %s: not fetched (check uses no network; serve reads it at start and must succeed)", cfg.Issuer), nil
+	case cfg.JWKSFile != "":
+		src, err := loadJWKSFile(cfg.JWKSFile)
+		if err != nil {
+			return "", err
+		}
+		n, _ := src.count(context.Background())
+		return fmt.Sprintf("jwks_file %s: %d keys loaded", cfg.JWKSFile, n), nil
+	case len(cfg.PublicKeyFiles) > 0:
+		src, err := loadPEMFiles(cfg.PublicKeyFiles)
+		if err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("public_key_files: %d keys loaded from %d files", len(src.keys), len(cfg.PublicKeyFiles)), nil
+	case cfg.HMACSecret != "":
+		return "hmac_secret: set (development only)", nil
+	}
+	return "", errors.New("auth: no key source configured")
+}

@@ -30,11 +30,12 @@ const (
 	KindNotFound                        // no such route or profile
 	KindRateLimited                     // the broker's own limiter refused the request
 	KindUpstreamThrottled               // STS kept throttling after the retries
-	KindUpstreamUnavailable             // STS unreachable or failing, or unusable with the broker's own credentials
+	KindUpstreamUnavailable             // STS (or the source of the broker's own credentials) unreachable or failing: retryable
 	KindUpstreamDenied                  // STS refused to assume the role
 	KindUpstreamInvalid                 // STS refused the request or the policy, or answered something unusable
 	KindUpstreamTimeout                 // STS (or the request as a whole) ran out of time
 	KindNotReady                        // keys not loaded, or shutting down
+	KindMisconfigured                   // STS refuses the broker's own AWS credentials or region: not retryable, an operator must act
 	kindCount                           // number of kinds; keep last
 )
 
@@ -55,6 +56,7 @@ var kindNames = [kindCount]string{
 	KindUpstreamInvalid:     "upstream_invalid",
 	KindUpstreamTimeout:     "upstream_timeout",
 	KindNotReady:            "not_ready",
+	KindMisconfigured:       "misconfigured",
 }
 
 // Kinds returns every kind, in declaration order.
@@ -92,6 +94,7 @@ const (
 	CodeUpstreamTimeout       = "upstream_timeout"        // STS did not answer in time
 	CodeUpstreamUnavailable   = "upstream_unavailable"    // STS unreachable or failing
 	CodeNotReady              = "not_ready"               // keys not loaded, or shutting down
+	CodeBrokerMisconfigured   = "broker_misconfigured"    // STS refuses the broker's own credentials or region
 	CodeInternal              = "internal_error"          // anything else
 )
 

@@ -11,6 +11,13 @@
 // Each call makes one attempt (the SDK's own retries are disabled): vend
 // owns the retry loop, so throttling is not retried by two layers.
 //
+// A Client built with NewFromConfig also tells a failure to obtain the
+// broker's own credentials (no source in the SDK's default chain, or a
+// source that failed) from a failure of STS: such an error has
+// vend.UpstreamError.NoCredentials set, its other fields describing the
+// credential source's failure. It remembers the last 4 characters of the
+// access key id it last signed with, for GetCallerIdentity's log line.
+//
 // A Client is safe for concurrent use, as *sts.Client is.
 package stsclient
 
@@ -18,6 +25,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -35,18 +43,87 @@ import (
 // implements it.
 type API interface {
 	AssumeRole(ctx context.Context, in *sts.AssumeRoleInput, optFns ...func(*sts.Options)) (*sts.AssumeRoleOutput, error)
+	GetCallerIdentity(ctx context.Context, in *sts.GetCallerIdentityInput, optFns ...func(*sts.Options)) (*sts.GetCallerIdentityOutput, error)
 }
 
 // Client is vend's STS port over the AWS SDK.
 type Client struct {
-	api API
+	api   API
+	creds *markedCredentials // nil unless built by NewFromConfig
 }
 
-var _ vend.STS = (*Client)(nil)
+var (
+	_ vend.STS         = (*Client)(nil)
+	_ vend.IdentitySTS = (*Client)(nil)
+)
 
 // New returns the adapter over api (usually sts.NewFromConfig(cfg)), which
 // must not be nil.
 func New(api API) *Client { return &Client{api: api} }
+
+// NewFromConfig returns the adapter over an STS client built from cfg,
+// whose credential provider is wrapped so that a failure to obtain the
+// broker's own credentials is told apart (UpstreamError.NoCredentials).
+func NewFromConfig(cfg aws.Config) *Client {
+	mc := &markedCredentials{provider: cfg.Credentials}
+	cfg.Credentials = mc
+	return &Client{api: sts.NewFromConfig(cfg), creds: mc}
+}
+
+// GetCallerIdentity makes one GetCallerIdentity attempt. A failure is
+// returned as a *vend.UpstreamError wrapping the SDK's error.
+func (c *Client) GetCallerIdentity(ctx context.Context) (*vend.CallerIdentity, error) {
+	out, err := c.api.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}, oneAttempt)
+	if err != nil {
+		return nil, upstreamError(err)
+	}
+	id := &vend.CallerIdentity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn), UserID: aws.ToString(out.UserId)}
+	if c.creds != nil {
+		id.KeySuffix = c.creds.lastKeySuffix()
+	}
+	return id, nil
+}
+
+// markedCredentials wraps the broker's credential provider: its failures
+// become *credentialsError values, which upstreamError recognises in the
+// SDK's error chain, and it remembers the last 4 characters of the last
+// access key id it provided. A nil provider is no credentials at all.
+type markedCredentials struct {
+	provider aws.CredentialsProvider
+	mu       sync.Mutex
+	suffix   string
+}
+
+// credentialsError is a failure to obtain the broker's own credentials.
+type credentialsError struct{ err error }
+
+func (e *credentialsError) Error() string { return "the broker's AWS credentials: " + e.err.Error() }
+func (e *credentialsError) Unwrap() error { return e.err }
+
+// errNoProvider is the failure of a configuration without any credential
+// provider.
+var errNoProvider = errors.New("no credential provider configured")
+
+// Retrieve implements aws.CredentialsProvider.
+func (m *markedCredentials) Retrieve(ctx context.Context) (aws.Credentials, error) {
+	if m.provider == nil {
+		return aws.Credentials{}, &credentialsError{err: errNoProvider}
+	}
+	c, err := m.provider.Retrieve(ctx)
+	if err != nil {
+		return c, &credentialsError{err: err}
+	}
+	m.mu.Lock()
+	m.suffix = vend.KeySuffix(c.AccessKeyID)
+	m.mu.Unlock()
+	return c, nil
+}
+
+func (m *markedCredentials) lastKeySuffix() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.suffix
+}
 
 // oneAttempt makes the SDK try once: vend owns the retry loop.
 func oneAttempt(o *sts.Options) { o.RetryMaxAttempts = 1 }
@@ -140,5 +217,7 @@ func upstreamError(err error) *vend.UpstreamError {
 	var nerr net.Error
 	ctxEnded := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 	ue.Network = !ctxEnded && (errors.As(err, &send) || errors.As(err, &nerr))
+	var ce *credentialsError
+	ue.NoCredentials = errors.As(err, &ce)
 	return ue
 }

@@ -66,7 +66,8 @@ func TestVendOverRealSDK(t *testing.T) {
 		"malformed policy":         {[]string{"MalformedPolicyDocument"}, 1, errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid},
 		"packed policy too large":  {[]string{"PackedPolicyTooLarge"}, 1, errs.KindUpstreamInvalid, errs.CodeUpstreamPolicyInvalid},
 		"duration over role limit": {[]string{"ValidationError"}, 1, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid},
-		"broker key invalid":       {[]string{"InvalidClientTokenId"}, 1, errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable},
+		"broker key invalid":       {[]string{"InvalidClientTokenId"}, 1, errs.KindMisconfigured, errs.CodeBrokerMisconfigured},
+		"broker secret wrong":      {[]string{"SignatureDoesNotMatch"}, 1, errs.KindMisconfigured, errs.CodeBrokerMisconfigured},
 		"internal failure retried": {[]string{"InternalFailure", ""}, 2, 0, ""},
 		"unavailable every time":   {[]string{"ServiceUnavailable", "ServiceUnavailable", "ServiceUnavailable"}, 3, errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable},
 	}

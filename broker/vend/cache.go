@@ -25,6 +25,13 @@ const (
 	negativeTTL = 30 * time.Second
 	// refreshRetry is the pause after a failed background refresh.
 	refreshRetry = 30 * time.Second
+	// refreshScanEvery is how often the Vendor's background refresher looks
+	// for sets due for a refresh (refresher.go).
+	refreshScanEvery = 10 * time.Second
+	// maxBackgroundRefreshes bounds the refreshes running at once, so that
+	// the refresher never floods STS (during throttling or an outage above
+	// all).
+	maxBackgroundRefreshes = 8
 )
 
 // CacheOptions configures the credential cache. Zero fields take the
@@ -137,6 +144,9 @@ type entry struct {
 	// refreshAt is when a hit starts a background refresh (jittered).
 	refreshAt  time.Time
 	refreshing bool
+	// hits counts the requests served from this set: a set served at
+	// least once is in use, and the background refresher renews it.
+	hits int
 	// denied, until deniedUntil, is returned without calling STS.
 	denied      *errs.Error
 	deniedUntil time.Time
@@ -214,6 +224,9 @@ func (c *credCache) lookup(key cacheKey, claim bool) answer {
 	case e.servable(c.fresh, now):
 		creds := *e.creds
 		a := answer{creds: &creds}
+		if claim {
+			e.hits++
+		}
 		if claim && e.refreshDue(now) {
 			e.refreshing = true
 			a.refresh = e
@@ -224,6 +237,28 @@ func (c *credCache) lookup(key cacheKey, claim bool) answer {
 		return answer{denied: &denied}
 	}
 	return answer{}
+}
+
+// claimDue claims, for the background refresher, at most limit sets that
+// are due for a refresh at now, still servable and in use (served from the
+// cache at least once since they were stored): a set that only its first
+// requester ever saw is left to expire, so that a tenant's single client
+// costs one AssumeRole per renewal, not one per refresh interval per replica.
+// The caller starts each refresh or releases it with endRefresh.
+func (c *credCache) claimDue(now time.Time, limit int) []*entry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []*entry
+	for _, e := range c.lru.Values() {
+		if len(out) == limit {
+			break
+		}
+		if e.hits > 0 && e.refreshDue(now) && e.servable(c.fresh, now) {
+			e.refreshing = true
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // store caches creds, fresh from STS, under key, replacing any entry.

@@ -261,9 +261,12 @@ func newHarness(t testing.TB, mutate func(*config.Config), opts ...func(*Options
 	}
 	var sleepMu sync.Mutex
 	o := Options{
-		Observer: h.obs,
-		Logger:   slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-		Clock:    clock.Now,
+		// The background refresher runs only when a test drives it
+		// (refresher_test.go): no ticker on a simulated clock.
+		RefreshTicks: make(chan time.Time),
+		Observer:     h.obs,
+		Logger:       slog.New(slog.NewJSONHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Clock:        clock.Now,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			sleepMu.Lock()
 			defer sleepMu.Unlock()

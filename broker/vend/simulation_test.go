@@ -36,6 +36,11 @@ import (
 // between runs and the assertions carry tolerances derived from the model
 // below, never from timing.
 //
+// Each replica runs its background refresher (refresher.go) every
+// refreshScanEvery of simulated time, as the binary does; one scenario runs
+// without it, to show what it changes: the share of requests that miss the
+// cache (the "misses" column).
+//
 // The model (deploy/kubernetes/README.md, "Replicas and STS"): each replica
 // assumes each (tenant, profile, duration) key at most once per interval
 //
@@ -59,6 +64,7 @@ type simScenario struct {
 	tokenTTL         time.Duration // projected token lifetime; 0: tokens never cap the session
 	hours            int
 	together         bool // every client starts at 0 (a cold start) instead of spread over D
+	noRefresher      bool // without the background refresher (refresher.go): refresh-ahead on hits only
 	seed             uint64
 }
 
@@ -78,6 +84,10 @@ type simResult struct {
 	peakSecond                        int
 	// starts are the clients' start times, since the start of the run.
 	starts []time.Duration
+	// steadyRequests are the requests of the steady window, and misses
+	// those of them that the cache did not answer (AssumeRole on the
+	// request's path).
+	steadyRequests, misses int
 }
 
 // countingSTS is the STS of one simulated replica: it answers every
@@ -151,10 +161,19 @@ func simulate(t *testing.T, sc simScenario) simResult {
 	for _, c := range q {
 		res.starts = append(res.starts, c.start.Sub(epoch))
 	}
+	nextScan := epoch.Add(refreshScanEvery)
 	for q.Len() > 0 {
 		c := heap.Pop(&q).(*simClient)
 		if c.next.After(end) {
 			continue
+		}
+		// The replicas' background refreshers look every refreshScanEvery.
+		for ; !sc.noRefresher && !nextScan.After(c.next); nextScan = nextScan.Add(refreshScanEvery) {
+			clock.Advance(nextScan.Sub(clock.Now()))
+			for _, v := range replicas {
+				v.refreshDue()
+				v.wg.Wait()
+			}
 		}
 		clock.Advance(c.next.Sub(clock.Now()))
 		v := replicas[rng.IntN(len(replicas))]
@@ -164,6 +183,12 @@ func simulate(t *testing.T, sc simScenario) simResult {
 			t.Fatalf("%s: Vend at %s: %v", sc.name, c.next.Sub(epoch), err)
 		}
 		res.requests++
+		if c.next.Sub(epoch) >= sc.session {
+			res.steadyRequests++
+			if !creds.CacheHit {
+				res.misses++
+			}
+		}
 		// The SDK treats the set as expired clientWindow early.
 		next := creds.Expiration.Add(-sc.clientWindow)
 		if !next.After(c.next) {
@@ -190,7 +215,9 @@ func simReplicas(t *testing.T, sc simScenario, clock *testClock, record func()) 
 		v, err := New(set, countingSTS(clock.Now, record), Options{
 			Clock:  clock.Now,
 			Logger: slog.New(slog.DiscardHandler),
-			Cache:  CacheOptions{RefreshBefore: sc.refreshBefore, ClientWindow: sc.clientWindow, MaxEntries: 4 * sc.tenants},
+			// simulate drives the refresher on the simulated clock.
+			RefreshTicks: make(chan time.Time),
+			Cache:        CacheOptions{RefreshBefore: sc.refreshBefore, ClientWindow: sc.clientWindow, MaxEntries: 4 * sc.tenants},
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -330,6 +357,7 @@ func TestReplicaSimulation(t *testing.T) {
 		with("busy, 3 replicas, 1h, 1h tokens", func(sc *simScenario) { sc.tokenTTL = time.Hour; sc.tenants /= 2 }),
 		with("busy, 3 replicas, 1h, 6h tokens", func(sc *simScenario) { sc.tokenTTL = 6 * time.Hour }),
 		with("busy, 3 replicas, 1h, cold start", func(sc *simScenario) { sc.together = true }),
+		with("busy, 3 replicas, 1h, no background refresher", func(sc *simScenario) { sc.noRefresher = true }),
 	}
 	results := map[string]simResult{}
 	var mu sync.Mutex
@@ -354,12 +382,13 @@ func TestReplicaSimulation(t *testing.T) {
 		return
 	}
 	var table strings.Builder
-	fmt.Fprintf(&table, "%-36s %3s %4s %3s %4s %8s %8s %9s %10s %8s %6s\n",
-		"scenario", "R", "T", "C", "D", "bound/s", "mean/s", "peak/min", "start/min", "start/1s", "calls")
+	fmt.Fprintf(&table, "%-46s %3s %4s %3s %4s %8s %8s %9s %10s %8s %6s %7s\n",
+		"scenario", "R", "T", "C", "D", "bound/s", "mean/s", "peak/min", "start/min", "start/1s", "calls", "misses")
 	for _, sc := range scenarios {
 		r := results[sc.name]
-		fmt.Fprintf(&table, "%-36s %3d %4d %3d %4s %8.3f %8.3f %9.3f %10.3f %8d %6d\n", sc.name, sc.replicas, sc.tenants,
-			sc.clientsPerTenant, shortDuration(sc.session), upperBound(sc), r.mean, r.peakMinute, r.startPeakMinute, r.peakSecond, r.calls)
+		fmt.Fprintf(&table, "%-46s %3d %4d %3d %4s %8.3f %8.3f %9.3f %10.3f %8d %6d %6.1f%%\n", sc.name, sc.replicas, sc.tenants,
+			sc.clientsPerTenant, shortDuration(sc.session), upperBound(sc), r.mean, r.peakMinute, r.startPeakMinute, r.peakSecond, r.calls,
+			r.missShare()*100)
 	}
 	t.Logf("AssumeRole/s over %d simulated hours: mean and peak minute after the first session duration; "+
 		"peak minute and second from the start:\n%s", base.hours, table.String())
@@ -425,11 +454,33 @@ func checkSimulation(t *testing.T, scenarios []simScenario, results map[string]s
 		t.Errorf("1h tokens: %.5f AssumeRole/s per tenant, want well above the uncapped %.5f", capped, free)
 	}
 	within("6h tokens", results["busy, 3 replicas, 1h, 6h tokens"].mean, results["busy, 3 replicas, 1h"].mean, 0.1)
+	// The background refresher: a busy tenant's clients, which all renew at
+	// their SDKs' expiry window, find a fresh set instead of all missing the
+	// cache at once (what made an STS outage fail every busy tenant at the
+	// same moment).
+	with, without := results["busy, 3 replicas, 1h"].missShare(), results["busy, 3 replicas, 1h, no background refresher"].missShare()
+	if !(with < 0.05 && without > 0.10 && with < without/4) {
+		t.Errorf("renewals missing the cache: %.1f%% with the background refresher, %.1f%% without; want under 5%% and a quarter of without",
+			with*100, without*100)
+	}
+	for _, name := range []string{"busy, 3 replicas, 1h, 4x tenants", "busy, 1 replica, 1h", "busy, 6 replicas, 1h", "busy, 3 replicas, 15m"} {
+		if m := results[name].missShare(); m > 0.10 {
+			t.Errorf("%s: %.1f%% of the requests missed the cache, want under 10%%", name, m*100)
+		}
+	}
 	// A cold start assumes every key on every replica at once.
 	cold, coldSc := results["busy, 3 replicas, 1h, cold start"], sc["busy, 3 replicas, 1h, cold start"]
 	if want := coldSc.tenants * coldSc.replicas; float64(cold.peakSecond) < 0.95*float64(want) {
 		t.Errorf("cold start: peak %d calls in a second, want about T·R = %d", cold.peakSecond, want)
 	}
+}
+
+// missShare is the share of steady-window requests that missed the cache.
+func (r simResult) missShare() float64 {
+	if r.steadyRequests == 0 {
+		return 0
+	}
+	return float64(r.misses) / float64(r.steadyRequests)
 }
 
 func shortDuration(d time.Duration) string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/tvmkit/tvm/broker/config"
@@ -77,6 +78,11 @@ type UpstreamError struct {
 	// Network reports that the request could not be sent or its answer not
 	// received (connection refused, reset, DNS failure, a transport timeout).
 	Network bool
+	// NoCredentials reports that the request was never sent because the
+	// broker's own AWS credentials could not be obtained (no source found,
+	// or the source failed). Code, Status, ServerFault and Network then
+	// describe the credential source's failure, not STS's.
+	NoCredentials bool
 	// Err is the underlying error, for the logs; it may hold STS's message.
 	Err error
 }
@@ -130,6 +136,8 @@ const (
 	obsCodeCanceled = "Canceled"
 	obsCodeInvalid  = "InvalidResponse"
 	obsCodeUnknown  = "Unknown"
+	// obsCodeNoCredentials: the broker's own credentials could not be obtained.
+	obsCodeNoCredentials = "NoCredentials"
 )
 
 // upstreamClass is what an STS error code means to the broker.
@@ -142,7 +150,7 @@ const (
 	classPolicyMalformed                        // the session policy is malformed
 	classPolicyTooLarge                         // the policy and tags are too large once packed
 	classParameters                             // a request parameter was refused
-	classBrokerCredentials                      // the broker's own credentials or region are the problem
+	classBrokerCredentials                      // the broker's own credentials or region are the problem: a configuration fault
 )
 
 // codeClasses is the one table of the STS error codes the broker tells
@@ -191,7 +199,7 @@ func (c upstreamClass) answer(cause error) (retryable bool, _ *errs.Error) {
 	case classParameters:
 		return false, errs.Wrap(cause, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "STS rejected the request parameters")
 	case classBrokerCredentials:
-		return false, unavailable(cause, "the broker cannot use STS right now")
+		return false, misconfigured(cause, "STS does not accept the broker's own AWS credentials or region: an operator must correct the broker's configuration")
 	}
 	return false, errs.Wrap(cause, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "STS refused the request")
 }
@@ -203,6 +211,11 @@ type stsFailure struct {
 	retryable bool
 	err       *errs.Error // public classification
 }
+
+// misconfiguredFault reports whether f is a configuration fault of the
+// broker's own (errs.KindMisconfigured): no retry helps until an operator
+// acts, and the broker is not ready meanwhile.
+func (f stsFailure) misconfiguredFault() bool { return f.err.Kind == errs.KindMisconfigured }
 
 // classify maps an error of an STS call (an *UpstreamError, or the
 // context's error) to the broker's public error: the one place that
@@ -222,6 +235,13 @@ func classify(err error) stsFailure {
 	case errors.Is(err, context.Canceled):
 		f.code = obsCodeCanceled
 		f.err = errs.Wrap(err, errs.KindUpstreamUnavailable, errs.CodeUpstreamUnavailable, "request cancelled before STS answered")
+	case ue.NoCredentials:
+		f.code = obsCodeNoCredentials
+		if transientSource(ue) {
+			f.retryable, f.err = true, unavailable(err, "the broker's own AWS credentials could not be obtained right now")
+			break
+		}
+		f.err = misconfigured(err, "the broker has no usable AWS credentials: an operator must correct the broker's configuration")
 	case ue.Code != "":
 		f.code = ue.Code
 		class, known := codeClasses[ue.Code]
@@ -234,10 +254,31 @@ func classify(err error) stsFailure {
 		f.code = obsCodeNetwork
 		f.retryable = true
 		f.err = unavailable(err, "STS is unreachable")
+	case ue.Status >= 500:
+		// A 5xx without an AWS error code: a proxy or load balancer in front
+		// of STS answered (502, 503, 504).
+		f.code = "HTTP" + strconv.Itoa(ue.Status)
+		f.retryable = true
+		f.err = unavailable(err, "STS is unavailable")
 	default:
 		f.err = unavailable(err, "STS call failed")
 	}
 	return f
+}
+
+// transientSource reports whether the failure to obtain the broker's own
+// credentials may pass by itself: the credential source (instance metadata,
+// a container endpoint, STS for a web identity) was unreachable, throttled
+// or failing on its side. Anything else — no source at all, a source that
+// refused — is a configuration fault.
+func transientSource(ue *UpstreamError) bool {
+	return ue.Network || ue.ServerFault || ue.Status >= 500 || codeClasses[ue.Code] == classThrottled
+}
+
+// misconfigured returns the broker_misconfigured error: a 5xx without
+// RetryAfter, since retrying cannot help.
+func misconfigured(cause error, message string) *errs.Error {
+	return errs.Wrap(cause, errs.KindMisconfigured, errs.CodeBrokerMisconfigured, message)
 }
 
 // unavailable returns an upstream_unavailable error with a RetryAfter.
@@ -263,6 +304,7 @@ func (v *Vendor) assumeRole(ctx context.Context, p *profiles.Profile, in *Assume
 		out, err := v.client.AssumeRole(ctx, in)
 		elapsed := v.now().Sub(start)
 		if err == nil {
+			v.identity.report(nil) // STS accepted the broker's credentials
 			err = v.checkOutput(out)
 			if err == nil {
 				v.obs.STSCall(p.Name(), elapsed, "")
@@ -276,6 +318,7 @@ func (v *Vendor) assumeRole(ctx context.Context, p *profiles.Profile, in *Assume
 			return nil, errs.Wrap(err, errs.KindUpstreamInvalid, errs.CodeUpstreamInvalid, "STS answered unusable credentials")
 		}
 		last = classify(err)
+		v.identity.report(&last)
 		v.obs.STSCall(p.Name(), elapsed, last.code)
 		log.Warn("sts assume role failed", "attempt", attempt, "aws_error_code", last.code,
 			"request_id", last.requestID, "kind", last.err.Kind.String(), "error", err.Error())

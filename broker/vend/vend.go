@@ -40,9 +40,14 @@
 // MalformedPolicyDocument and PackedPolicyTooLarge are
 // upstream_policy_invalid and ValidationError and unusable answers (empty
 // key, secret or token, expiry not in the future) are upstream_invalid (both
-// KindUpstreamInvalid); the broker's own credential problems, network
-// errors and STS's own faults (a server fault or a 5xx status; retried)
-// are upstream_unavailable (KindUpstreamUnavailable); a deadline is
+// KindUpstreamInvalid); STS refusing the broker's own credentials or region
+// (SignatureDoesNotMatch, InvalidClientTokenId, ExpiredToken,
+// RegionDisabledException, ...) and no credentials at all are a
+// configuration fault, broker_misconfigured (KindMisconfigured: never
+// retried, no RetryAfter, and IdentityCheck makes the broker not ready);
+// network errors, STS's own faults (a server fault or a 5xx status) and a
+// credential source that is unreachable or throttled are retried, then
+// upstream_unavailable (KindUpstreamUnavailable); a deadline is
 // upstream_timeout (KindUpstreamTimeout). Public messages never carry STS's
 // message; it is logged with the AWS error code and request id.
 //
@@ -70,7 +75,11 @@
 // min(CacheOptions.RefreshBefore, half the set's lifetime) remains
 // (jittered), a hit starts one background refresh for the key and keeps
 // serving the current set meanwhile; a failed refresh keeps the still-valid
-// set and is retried later, never served. The cache is a bounded LRU
+// set and is retried later, never served. A background refresher, owned by
+// the Vendor, also renews every set that is due and in use (served from the
+// cache at least once), looking every 10 s, at most 8 at a time
+// (refresher.go), so that clients that all come back at their SDKs' expiry
+// window find a fresh set. The cache is a bounded LRU
 // (github.com/hashicorp/golang-lru/v2); evicted sets are forgotten. The
 // rules live in cache.go.
 //
@@ -173,6 +182,14 @@ type Options struct {
 	// Sleep waits d or until ctx ends (returning ctx.Err()); nil means a timer.
 	// Used between STS retries.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Identity, when set, is told the outcome of every AssumeRole attempt,
+	// so that the readiness probe reflects whether STS accepts the broker's
+	// own credentials (see IdentityCheck). The Vendor does not own it.
+	Identity *IdentityCheck
+	// RefreshTicks, when set, drives the background refresher (one scan
+	// per tick) instead of its own 10-second ticker: for tests and
+	// simulations on a clock of their own. nil in production.
+	RefreshTicks <-chan time.Time
 }
 
 // Vendor vends credentials; create it with New and release it with Close.
@@ -185,6 +202,7 @@ type Vendor struct {
 	log            *slog.Logger
 	now            func() time.Time
 	sleep          func(context.Context, time.Duration) error
+	identity       *IdentityCheck
 
 	fresh freshness
 	cache *credCache // nil when the cache is disabled
@@ -194,6 +212,14 @@ type Vendor struct {
 	ctx    context.Context // owns STS calls made for the cache; cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// refreshSlots bounds the background refreshes running at once;
+	// refreshQueue holds the sets the refresher claimed; refresherDone is
+	// closed when the background refresher has stopped (nil without a
+	// cache).
+	refreshSlots  chan struct{}
+	refreshQueue  chan queuedRefresh
+	refresherDone chan struct{}
 
 	// mu orders track against Close, so that no work is added to wg once
 	// Close waits on it; closed is also read without mu on the hot path.
@@ -238,6 +264,7 @@ func New(set *profiles.Set, client STS, opts Options) (*Vendor, error) {
 		log:            log,
 		now:            opts.Clock,
 		sleep:          opts.Sleep,
+		identity:       opts.Identity,
 		fresh:          newFreshness(cacheOpts),
 		sts:            stsOpts,
 	}
@@ -250,12 +277,15 @@ func New(set *profiles.Set, client STS, opts Options) (*Vendor, error) {
 	if v.sleep == nil {
 		v.sleep = sleepCtx
 	}
+	v.ctx, v.cancel = context.WithCancel(context.Background())
+	v.refreshSlots = make(chan struct{}, maxBackgroundRefreshes)
 	if !cacheOpts.Disabled {
 		if v.cache, err = newCredCache(cacheOpts.MaxEntries, v.fresh, v.now); err != nil {
+			v.cancel()
 			return nil, err
 		}
+		v.startRefresher(opts.RefreshTicks)
 	}
-	v.ctx, v.cancel = context.WithCancel(context.Background())
 	return v, nil
 }
 
@@ -277,14 +307,17 @@ func (nopObserver) STSCall(string, time.Duration, string) {}
 func (nopObserver) PolicyRendered(string, int)            {}
 func (nopObserver) SessionSize(string, int, int)          {}
 
-// Close stops background refreshes, cancels in-flight STS calls made for
-// the cache and waits for them. Vend returns not_ready afterwards.
-// Close is idempotent.
+// Close stops the background refresher and background refreshes, cancels
+// in-flight STS calls made for the cache and waits for them. Vend returns
+// not_ready afterwards. Close is idempotent.
 func (v *Vendor) Close() {
 	v.mu.Lock()
 	v.closed.Store(true)
 	v.mu.Unlock()
 	v.cancel()
+	if v.refresherDone != nil {
+		<-v.refresherDone
+	}
 	v.wg.Wait()
 }
 
@@ -445,6 +478,11 @@ func (v *Vendor) startRefresh(e *entry, p *profiles.Profile) {
 // set stays (it is still valid) and the next refresh waits refreshRetry.
 func (v *Vendor) refresh(e *entry, p *profiles.Profile) {
 	defer v.wg.Done()
+	if !v.acquireSlot(v.ctx) {
+		v.cache.endRefresh(e, false)
+		return
+	}
+	defer v.releaseSlot()
 	ctx, cancel := context.WithTimeout(v.ctx, v.sts.Timeout)
 	defer cancel()
 	_, err, _ := v.group.Do(e.key.String(), func() (any, error) {

@@ -26,21 +26,31 @@ const (
 // returns the exit status.
 type Command func(args []string) int
 
-// Dispatch runs the subcommand of cmds named by the first argument (def
-// when there is none or it is a flag) with the other arguments. "help"
-// prints usage on stdout; an unknown name prints why and usage on stderr
-// and returns ExitUsage. program names the binary in messages.
+// Dispatch runs the subcommand of cmds named by the first argument with the
+// other arguments. "help", "-h", "-help" and "--help" as the first argument
+// print usage (which lists the subcommands) on stdout. With no argument, or
+// a first argument that is a flag, it runs def; when def is "" (a program
+// with no default command) it prints usage on stderr instead and returns
+// ExitUsage. An unknown name prints why and usage on stderr and returns
+// ExitUsage. program names the binary in messages.
 func Dispatch(program string, args []string, def string, cmds map[string]Command, usage string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "help", "-h", "-help", "--help":
+			fmt.Fprint(stdout, usage)
+			return ExitOK
+		}
+	}
 	name := def
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
+	if name == "" && def == "" {
+		fmt.Fprintf(stderr, "%s: name a command\n\n%s", program, usage)
+		return ExitUsage
+	}
 	if cmd, ok := cmds[name]; ok {
 		return cmd(args)
-	}
-	if name == "help" {
-		fmt.Fprint(stdout, usage)
-		return ExitOK
 	}
 	fmt.Fprintf(stderr, "%s: unknown command %q\n\n%s", program, name, usage)
 	return ExitUsage

@@ -16,13 +16,16 @@ func TestDispatch(t *testing.T) {
 		code             int
 		ran, stdout, err string
 	}{
-		"default":         {args: nil, code: 3, ran: "run []"},
-		"default flags":   {args: []string{"-x", "y"}, code: 3, ran: "run [-x y]"},
-		"named":           {args: []string{"other", "a"}, code: 4, ran: "other [a]"},
-		"help":            {args: []string{"help"}, code: ExitOK, stdout: usage},
-		"unknown":         {args: []string{"frobnicate"}, code: ExitUsage, err: "prog: unknown command \"frobnicate\"\n\n" + usage},
-		"empty name":      {args: []string{""}, code: ExitUsage, err: "prog: unknown command \"\"\n\n" + usage},
-		"flag after name": {args: []string{"other", "-h"}, code: 4, ran: "other [-h]"},
+		"default":               {args: nil, code: 3, ran: "run []"},
+		"default flags":         {args: []string{"-x", "y"}, code: 3, ran: "run [-x y]"},
+		"named":                 {args: []string{"other", "a"}, code: 4, ran: "other [a]"},
+		"help":                  {args: []string{"help"}, code: ExitOK, stdout: usage},
+		"unknown":               {args: []string{"frobnicate"}, code: ExitUsage, err: "prog: unknown command \"frobnicate\"\n\n" + usage},
+		"empty name":            {args: []string{""}, code: ExitUsage, err: "prog: unknown command \"\"\n\n" + usage},
+		"flag after name":       {args: []string{"other", "-h"}, code: 4, ran: "other [-h]"},
+		"-h lists commands":     {args: []string{"-h"}, code: ExitOK, stdout: usage},
+		"--help lists commands": {args: []string{"--help"}, code: ExitOK, stdout: usage},
+		"-help lists commands":  {args: []string{"-help", "x"}, code: ExitOK, stdout: usage},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -38,6 +41,35 @@ func TestDispatch(t *testing.T) {
 			if code != tc.code || ran != tc.ran || stdout.String() != tc.stdout || stderr.String() != tc.err {
 				t.Errorf("Dispatch = %d, ran %q, stdout %q, stderr %q; want %d, %q, %q, %q",
 					code, ran, stdout.String(), stderr.String(), tc.code, tc.ran, tc.stdout, tc.err)
+			}
+		})
+	}
+}
+
+// TestDispatchWithoutDefault: a program with no default command never
+// runs one it was not asked for.
+func TestDispatchWithoutDefault(t *testing.T) {
+	const usage = "usage: prog run|other\n"
+	tests := map[string]struct {
+		args []string
+		code int
+		ran  string
+		err  string
+	}{
+		"no arguments": {args: nil, code: ExitUsage, err: "prog: name a command\n\n" + usage},
+		"only flags":   {args: []string{"--listen", "x"}, code: ExitUsage, err: "prog: name a command\n\n" + usage},
+		"named":        {args: []string{"run", "--listen", "x"}, code: 3, ran: "run [--listen x]"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var ran string
+			var stdout, stderr bytes.Buffer
+			code := Dispatch("prog", tc.args, "", map[string]Command{"run": func(args []string) int {
+				ran = "run [" + strings.Join(args, " ") + "]"
+				return 3
+			}}, usage, &stdout, &stderr)
+			if code != tc.code || ran != tc.ran || stderr.String() != tc.err || stdout.Len() != 0 {
+				t.Errorf("Dispatch = %d, ran %q, stderr %q, stdout %q", code, ran, stderr.String(), stdout.String())
 			}
 		})
 	}

@@ -92,6 +92,18 @@ func (s *STS) Calls() []STSCall {
 	return append([]STSCall(nil), s.calls...)
 }
 
+// AssumeRoleCalls returns a copy of the AssumeRole calls answered so far,
+// in order (the broker also calls GetCallerIdentity, at start-up).
+func (s *STS) AssumeRoleCalls() []STSCall {
+	var out []STSCall
+	for _, c := range s.Calls() {
+		if c.Form.Get("Action") == "AssumeRole" {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // Issued returns the credentials issued so far, in order.
 func (s *STS) Issued() []IssuedCredentials {
 	var out []IssuedCredentials

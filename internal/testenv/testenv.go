@@ -6,7 +6,9 @@
 // dev OIDC provider on an httptest server, plus signing of arbitrary
 // tokens), a Kubernetes service-account issuer (KubeIssuer: discovery and
 // /openid/v1/jwks over https, kubelet-shaped tokens) and a test certificate
-// authority (CA: server and client certificates as PEM files).
+// authority (CA: server and client certificates as PEM files), and the
+// log-leak check (Secrets: the secrets a suite handled, recorded by a
+// reverse proxy or registered, looked for in the logs of its processes).
 //
 // It is an ordinary package so that test files of several packages can import
 // it; nothing outside tests should.

@@ -10,7 +10,10 @@
 // X-Amz-Target: DynamoDB_20120810.<Operation>, a JSON body, and responses
 // with Content-Type application/x-amz-json-1.0, x-amzn-RequestId and
 // x-amz-crc32 (the IEEE CRC-32 of the body, which the SDKs verify). Errors
-// are {"__type":"<namespace>#<Code>","Message":"..."} with DynamoDB's codes:
+// are {"__type":"<namespace>#<Code>","message":"..."} ("Message" in
+// AccessDeniedException, as DynamoDB spells it), a message never longer
+// than 1,024 characters and a request value quoted in it cut to 128, with
+// DynamoDB's codes:
 // authentication errors come from the Authenticator; AccessDeniedException
 // (HTTP 400) carries iam's AWS-worded message, for example
 //

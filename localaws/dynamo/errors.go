@@ -6,6 +6,8 @@ import (
 	"hash/crc32"
 	"net/http"
 	"strconv"
+
+	"github.com/tvmkit/tvm/localaws/awsquery"
 )
 
 // Error codes the gateway itself produces. Authenticators use the same
@@ -59,14 +61,47 @@ func errorType(code string) string {
 	}
 }
 
-// WriteError renders e as DynamoDB does: the HTTP status, Content-Type
-// application/x-amz-json-1.0, a body {"__type":"<namespace>#<Code>","Message":"..."},
-// a fresh x-amzn-RequestId and the x-amz-crc32 checksum of the body.
-func WriteError(w http.ResponseWriter, e *APIError) {
-	body, err := json.Marshal(struct {
+// Bounds of what an error echoes: a value quoted in a message is cut to
+// maxEchoedValue characters (as STS and IAM do, awsquery.Clip), and a whole
+// message to maxMessage, in the answer and in the log, so that a request
+// carrying a megabyte value is never echoed back, nor logged, in full.
+const (
+	maxEchoedValue = 128
+	maxMessage     = 1024
+)
+
+// text returns e's message cut to maxMessage characters.
+func (e *APIError) text() string { return awsquery.Clip(e.Message, maxMessage) }
+
+// errorBody and accessDeniedBody are DynamoDB's two spellings of an error
+// body: the message member is "Message" in AccessDeniedException and
+// "message" in every other error DynamoDB answers (seen in real answers:
+// AccessDeniedException with "Message", ExpiredTokenException and
+// UnrecognizedClientException with "message"; aristidb/aws#149,
+// baopham/laravel-dynamodb#32 and #228, guregu/dynamo#68). The SDKs read
+// either; scripts and other tools may not.
+type (
+	errorBody struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+	}
+	accessDeniedBody struct {
 		Type    string `json:"__type"`
 		Message string `json:"Message"`
-	}{errorType(e.Code), e.Message})
+	}
+)
+
+// WriteError renders e as DynamoDB does: the HTTP status, Content-Type
+// application/x-amz-json-1.0, a body {"__type":"<namespace>#<Code>","message":"..."}
+// ("Message" for AccessDeniedException, see errorBody) with the message cut
+// to maxMessage characters, a fresh x-amzn-RequestId and the x-amz-crc32
+// checksum of the body.
+func WriteError(w http.ResponseWriter, e *APIError) {
+	var v any = errorBody{errorType(e.Code), e.text()}
+	if e.Code == CodeAccessDenied {
+		v = accessDeniedBody{errorType(e.Code), e.text()}
+	}
+	body, err := json.Marshal(v)
 	if err != nil { // cannot happen for two strings; fail closed anyway
 		body = []byte(`{"__type":"` + namespaceService + CodeInternalServer + `"}`)
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/tvmkit/tvm/localaws/awsquery"
 )
 
 // TargetPrefix is the X-Amz-Target prefix of the DynamoDB JSON protocol.
@@ -140,7 +142,7 @@ func validName(member, value string) error {
 	}
 	if !namePattern.MatchString(value) {
 		return errValidation(fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: "+
-			"Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 3 and 255", value, lowerFirst(member)))
+			"Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 3 and 255", awsquery.Clip(value, maxEchoedValue), lowerFirst(member)))
 	}
 	return nil
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tvmkit/tvm/localaws/awsquery"
 	"github.com/tvmkit/tvm/policies/iam"
 )
 
@@ -128,7 +129,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			apiErr = errInternal()
 		}
 		g.log.InfoContext(ctx, "dynamodb request rejected", slog.String("principal", caller.ARN),
-			slog.String("operation", op), slog.String("code", apiErr.Code), slog.String("message", apiErr.Message))
+			slog.String("operation", op), slog.String("code", apiErr.Code), slog.String("message", apiErr.text()))
 		WriteError(w, apiErr)
 		return
 	}
@@ -157,12 +158,22 @@ func (g *Gateway) logDecision(ctx context.Context, op, principal string, c Check
 		slog.String("operation", op),
 		slog.String("action", c.Action),
 		slog.String("resource", c.Resource),
-		slog.Any("leading_keys", c.Context[KeyLeadingKeys]),
+		slog.Any("leading_keys", clipAll(c.Context[KeyLeadingKeys])),
 	}, d.LogAttrs()...)
 	if enc := c.Context[KeyEnclosingOperation]; enc != nil {
 		attrs = append(attrs, slog.Any("enclosing_operation", enc))
 	}
 	g.log.LogAttrs(ctx, level, "dynamodb authorization", attrs...)
+}
+
+// clipAll returns vs with each value cut to maxEchoedValue characters, for
+// a log line.
+func clipAll(vs []string) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = awsquery.Clip(v, maxEchoedValue)
+	}
+	return out
 }
 
 // hopHeaders are request headers the backend never sees: the client's

@@ -7,8 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"unicode"
-	"unicode/utf8"
+
+	"github.com/tvmkit/tvm/internal/jsondup"
 )
 
 // object is one decoded JSON object whose member values are kept raw.
@@ -25,7 +25,7 @@ import (
 // exact duplicates.
 type object struct {
 	members map[string]json.RawMessage
-	folded  map[string]string // fold(name) -> name, strict objects only
+	folded  map[string]string // jsondup.FoldName(name) -> name, strict objects only
 }
 
 var errNotObject = errors.New("not a JSON object")
@@ -58,7 +58,7 @@ func parseObject(raw json.RawMessage, strict bool) (*object, error) {
 			return nil, fmt.Errorf("duplicate member %q", name)
 		}
 		if strict {
-			f := fold(name)
+			f := jsondup.FoldName(name)
 			if other, dup := o.folded[f]; dup {
 				return nil, fmt.Errorf("members %q and %q differ only in case", other, name)
 			}
@@ -75,64 +75,12 @@ func parseObject(raw json.RawMessage, strict bool) (*object, error) {
 	return o, nil
 }
 
-// fold maps s to a canonical case-folded form: each rune is replaced by the
-// smallest rune of its Unicode simple-folding orbit, which is the
-// equivalence encoding/json uses for member names.
-func fold(s string) string {
-	if f, ok := foldASCII(s); ok {
-		return f
-	}
-	return foldRunes(s)
-}
-
-// foldRunes is fold for any s.
-func foldRunes(s string) string {
-	var b []byte
-	for _, r := range s {
-		lo := r
-		for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
-			if f < lo {
-				lo = f
-			}
-		}
-		b = utf8.AppendRune(b, lo)
-	}
-	return string(b)
-}
-
-// foldASCII is fold for an ASCII s (the member names of every real
-// request): the smallest rune of an ASCII letter's folding orbit is its
-// upper case (K's orbit also holds U+212A KELVIN SIGN and s's U+017F LONG
-// S, both larger). ok is false when s holds a non-ASCII byte.
-func foldASCII(s string) (f string, ok bool) {
-	upper := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			return "", false
-		}
-		if 'a' <= c && c <= 'z' {
-			upper = false
-		}
-	}
-	if upper {
-		return s, true
-	}
-	b := []byte(s)
-	for i, c := range b {
-		if 'a' <= c && c <= 'z' {
-			b[i] = c - ('a' - 'A')
-		}
-	}
-	return string(b), true
-}
-
 // get returns the raw value of member name (nil when absent, or when it is
 // JSON null, which DynamoDB treats as absent). In a strict object a member
 // spelled in another case is an error.
 func (o *object) get(name string) (json.RawMessage, error) {
 	if o.folded != nil {
-		if actual, ok := o.folded[fold(name)]; ok && actual != name {
+		if actual, ok := o.folded[jsondup.FoldName(name)]; ok && actual != name {
 			return nil, fmt.Errorf("unexpected member %q (did you mean %q?)", actual, name)
 		}
 	}

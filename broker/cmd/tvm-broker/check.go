@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/tvmkit/tvm/broker/auth"
+	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/profiles"
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/stsrules"
@@ -39,6 +41,7 @@ func check(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 		reports = set.Reports()
 	}
 	printChecks(stdout, reports, cfg.Proof.Disabled, *rows)
+	err = errors.Join(err, checkKeys(stdout, cfg.Auth))
 	if *skipTLS {
 		fmt.Fprintln(stdout, "tls: files not checked (--skip-tls)")
 	} else {
@@ -50,6 +53,18 @@ func check(args []string, stdout, stderr io.Writer, getenv func(string) string) 
 	}
 	fmt.Fprintf(stdout, "ok: %d profiles checked\n", len(reports))
 	return exitOK
+}
+
+// checkKeys loads the token verification keys as serve would
+// (auth.CheckKeys: files read, URLs not fetched) and prints what it checked.
+func checkKeys(w io.Writer, a config.Auth) error {
+	summary, err := auth.CheckKeys(a)
+	if err != nil {
+		fmt.Fprintf(w, "auth keys: FAIL: %v\n", err)
+		return fmt.Errorf("auth: %w", err)
+	}
+	fmt.Fprintf(w, "auth keys: ok: %s\n", summary)
+	return nil
 }
 
 // printChecks writes the per-profile table, then every UNPROVEN grant

@@ -106,11 +106,14 @@ func TestCheckTable(t *testing.T) {
 		t.Fatalf("exit %d, want %d", code, exitFailure)
 	}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	if len(lines) != 4 {
-		t.Fatalf("output has %d lines, want header + 2 profiles + the TLS line:\n%s", len(lines), stdout)
+	if len(lines) != 5 {
+		t.Fatalf("output has %d lines, want header + 2 profiles + the keys and TLS lines:\n%s", len(lines), stdout)
 	}
-	if lines[3] != "tls: off (server.tls not set): plain http on 127.0.0.1:0" {
-		t.Errorf("TLS line %q", lines[3])
+	if want := "auth keys: ok: jwks_url http://127.0.0.1:4566/.well-known/jwks.json: not fetched"; !strings.HasPrefix(lines[3], want) {
+		t.Errorf("keys line %q, want prefix %q", lines[3], want)
+	}
+	if lines[4] != "tls: off (server.tls not set): plain http on 127.0.0.1:0" {
+		t.Errorf("TLS line %q", lines[4])
 	}
 	rows := map[string]*regexp.Regexp{
 		"header": regexp.MustCompile(`^PROFILE\s+TEMPLATE\s+ISOLATION\s+ROLE_POLICY\s+POLICY_SIZE\s+PROOF\s+RESULT$`),

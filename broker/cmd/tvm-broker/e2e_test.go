@@ -40,6 +40,18 @@ const (
 	e2eAudience  = "tvm-broker"
 )
 
+// brokerSecrets holds every secret the tests of this package handled with
+// the broker binary: its own key, the tokens sent to it (broker.do) and
+// the credentials the fake STS issued (startE2EWith). Every broker process's
+// output is checked against it once the process has ended (launchBroker):
+// a property of the harness, not of one test.
+var brokerSecrets testenv.Secrets
+
+func init() {
+	brokerSecrets.Add("broker secret access key", brokerSecret)
+	brokerSecrets.Add("broker access key id", brokerKeyID)
+}
+
 // buildBinary builds tvm-broker once per test binary run.
 var buildBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "tvm-broker-e2e-")
@@ -135,19 +147,46 @@ type broker struct {
 // startBroker runs the binary with a clean environment and waits for "ready".
 func startBroker(t *testing.T, bin, configPath, stsURL string) *broker {
 	t.Helper()
+	b := launchBroker(t, bin, configPath, brokerProcessEnv(t, stsURL, true))
+	select {
+	case addr := <-b.out.ready:
+		b.base = "http://" + addr
+	case err := <-b.done:
+		b.done <- err
+		t.Fatalf("broker exited before ready: %v\n%s", err, b.out)
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("broker not ready\n%s", b.out)
+	}
+	return b
+}
+
+// brokerProcessEnv is the broker's clean environment on the STS at
+// stsURL, with its own (fake) AWS credentials when withKeys is set and
+// none at all otherwise.
+func brokerProcessEnv(t *testing.T, stsURL string, withKeys bool) []string {
 	home := t.TempDir()
-	cmd := exec.Command(bin, "serve", "--config", configPath, "--listen", "127.0.0.1:0")
-	cmd.Env = []string{
+	env := []string{
 		"HOME=" + home,
 		"PATH=" + os.Getenv("PATH"),
 		"AWS_ENDPOINT_URL_STS=" + stsURL,
-		"AWS_ACCESS_KEY_ID=" + brokerKeyID,
-		"AWS_SECRET_ACCESS_KEY=" + brokerSecret,
 		"AWS_REGION=us-east-1",
 		"AWS_EC2_METADATA_DISABLED=true",
 		"AWS_CONFIG_FILE=" + filepath.Join(home, "no-aws-config"),
 		"AWS_SHARED_CREDENTIALS_FILE=" + filepath.Join(home, "no-aws-credentials"),
 	}
+	if withKeys {
+		env = append(env, "AWS_ACCESS_KEY_ID="+brokerKeyID, "AWS_SECRET_ACCESS_KEY="+brokerSecret)
+	}
+	return env
+}
+
+// launchBroker starts the binary serving configPath with env; it is killed
+// at the end of the test if still running, and its output is then checked
+// for every secret in brokerSecrets.
+func launchBroker(t *testing.T, bin, configPath string, env []string) *broker {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--config", configPath, "--listen", "127.0.0.1:0")
+	cmd.Env = env
 	out := &output{ready: make(chan string, 1)}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -161,16 +200,8 @@ func startBroker(t *testing.T, bin, configPath, stsURL string) *broker {
 			_ = cmd.Process.Kill()
 			<-b.done
 		}
+		brokerSecrets.CheckLog(t, "tvm-broker", out.String())
 	})
-	select {
-	case addr := <-out.ready:
-		b.base = "http://" + addr
-	case err := <-b.done:
-		b.done <- err
-		t.Fatalf("broker exited before ready: %v\n%s", err, out)
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("broker not ready\n%s", out)
-	}
 	return b
 }
 
@@ -190,6 +221,9 @@ func (b *broker) do(t *testing.T, method, path, authorization string, header map
 	}
 	if authorization != "" {
 		req.Header.Set("Authorization", authorization)
+		if tok := strings.TrimPrefix(authorization, "Bearer "); strings.Count(tok, ".") == 2 {
+			brokerSecrets.AddToken(tok)
+		}
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)
@@ -308,11 +342,22 @@ type e2e struct {
 // them (writeConfig) for the lifetime of t.
 func startE2E(t *testing.T) *e2e {
 	t.Helper()
+	return startE2EWith(t, func(_ int, form url.Values) string { return roleFailures[form.Get("RoleArn")] })
+}
+
+// startE2EWith is startE2E with fail as the fake STS's Fail.
+func startE2EWith(t *testing.T, fail func(n int, form url.Values) string) *e2e {
+	t.Helper()
 	bin := brokerBinary(t)
 	p := testenv.StartIdP(t, nil)
-	fake := &testenv.STS{KeyID: brokerKeyID, Region: "us-east-1",
-		Fail: func(_ int, form url.Values) string { return roleFailures[form.Get("RoleArn")] }}
-	return &e2e{idp: p, sts: fake, broker: startBroker(t, bin, writeConfig(t, p.URL), testenv.StartSTS(t, fake))}
+	fake := &testenv.STS{KeyID: brokerKeyID, Region: "us-east-1", Fail: fail}
+	e := &e2e{idp: p, sts: fake, broker: startBroker(t, bin, writeConfig(t, p.URL), testenv.StartSTS(t, fake))}
+	t.Cleanup(func() { // before the broker's own cleanup checks its output
+		for _, c := range fake.Issued() {
+			brokerSecrets.Add("issued credential", c.AccessKeyID, c.SecretAccessKey, c.SessionToken)
+		}
+	})
+	return e
 }
 
 // stop sends SIGTERM and waits for a clean exit: the output is complete
@@ -369,7 +414,7 @@ func TestVendAndCacheHit(t *testing.T) {
 	if bad := e.sts.Violations(); len(bad) > 0 {
 		t.Errorf("fake STS saw protocol violations: %q", bad)
 	}
-	calls, creds := e.sts.Calls(), e.sts.Issued()
+	calls, creds := e.sts.AssumeRoleCalls(), e.sts.Issued()
 	if len(calls) != 1 || len(creds) != 1 {
 		t.Fatalf("AssumeRole calls = %d, want 1", len(calls))
 	}
@@ -384,7 +429,7 @@ func TestVendAndCacheHit(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("raw Authorization: status %d: %s", res.StatusCode, body)
 	}
-	if n := len(e.sts.Calls()); n != 1 {
+	if n := len(e.sts.AssumeRoleCalls()); n != 1 {
 		t.Errorf("AssumeRole calls = %d, want 1 (second request served from the cache)", n)
 	}
 	if !strings.Contains(string(body), creds[0].AccessKeyID) {
@@ -517,7 +562,7 @@ func TestPerSubjectProfileByPOST(t *testing.T) {
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d: %s", res.StatusCode, body)
 	}
-	calls := e.sts.Calls()
+	calls := e.sts.AssumeRoleCalls()
 	if len(calls) != 1 {
 		t.Fatalf("AssumeRole calls = %d, want 1", len(calls))
 	}
@@ -581,10 +626,10 @@ func TestErrorAnswers(t *testing.T) {
 			audited++ // every request that reaches /v1/credentials
 		}
 		t.Run(name, func(t *testing.T) {
-			before := len(e.sts.Calls())
+			before := len(e.sts.AssumeRoleCalls())
 			res, body := e.do(t, http.MethodGet, tc.path, tc.authorization, nil, "")
 			checkJSONError(t, res, body, tc.status, tc.code)
-			if n := len(e.sts.Calls()) - before; n != tc.stsCalls {
+			if n := len(e.sts.AssumeRoleCalls()) - before; n != tc.stsCalls {
 				t.Errorf("AssumeRole calls = %d, want %d", n, tc.stsCalls)
 			}
 		})

@@ -12,7 +12,6 @@ import (
 	"syscall"
 
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/tvmkit/tvm/broker/api"
 	"github.com/tvmkit/tvm/broker/auth"
@@ -86,10 +85,16 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	if err != nil {
 		return fmt.Errorf("AWS SDK configuration: %w", err)
 	}
+	client := stsclient.NewFromConfig(awsCfg)
+	identity, err := checkIdentity(sigCtx, client, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer identity.Close()
 	m := metrics.New(profileNames(cfg))
 	vopts := vendOptions(cfg)
-	vopts.Observer, vopts.Logger = m, log
-	vendor, err := vend.New(set, stsclient.New(sts.NewFromConfig(awsCfg)), vopts)
+	vopts.Observer, vopts.Logger, vopts.Identity = m, log, identity
+	vendor, err := vend.New(set, client, vopts)
 	if err != nil {
 		return err
 	}
@@ -97,11 +102,28 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 
 	aopts := apiOptions(cfg)
 	aopts.Verifier, aopts.Vendor, aopts.Logger, aopts.Metrics = verifier, vendor, log, m
+	aopts.Readiness = append(aopts.Readiness, identity.Ready)
 	handler, err := api.New(aopts)
 	if err != nil {
 		return err
 	}
-	return serveUntilSignal(ctx, sigCtx, stop, cfg, handler, reloader, log, slog.String("region", awsCfg.Region))
+	return serveUntilSignal(ctx, sigCtx, stop, cfg, handler, reloader, log, slog.String("region", awsCfg.Region),
+		slog.Bool("sts_identity_confirmed", identity.Identity() != nil))
+}
+
+// checkIdentity asks STS who the broker is before it serves
+// (vend.IdentityCheck): credentials STS refuses, or none at all, stop the
+// broker; an STS outage starts it not ready until STS answers.
+func checkIdentity(ctx context.Context, client *stsclient.Client, cfg *config.Config, log *slog.Logger) (*vend.IdentityCheck, error) {
+	check, err := vend.NewIdentityCheck(client, vend.IdentityOptions{STS: vendOptions(cfg).STS, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	if err := check.Start(ctx); err != nil {
+		check.Close()
+		return nil, fmt.Errorf("STS GetCallerIdentity with the broker's AWS credentials: %w", err)
+	}
+	return check, nil
 }
 
 // serveUntilSignal listens on cfg.Listen and serves handler — https with
@@ -161,7 +183,7 @@ func newHTTPServer(s *config.Server, h http.Handler, r *tlsreload.Reloader, log 
 		ReadTimeout:       s.ReadTimeout,
 		WriteTimeout:      s.WriteTimeout,
 		IdleTimeout:       s.IdleTimeout,
-		MaxHeaderBytes:    s.MaxHeaderBytes,
+		MaxHeaderBytes:    api.HeaderReadLimit(s.MaxHeaderBytes), // the API answers the configured limit in JSON
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	if r != nil {
@@ -202,6 +224,7 @@ func apiOptions(cfg *config.Config) api.Options {
 		Server: api.ServerOptions{
 			RequestTimeout: cfg.Server.RequestTimeout,
 			MaxBodyBytes:   cfg.Server.MaxBodyBytes,
+			MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
 			AllowedHosts:   cfg.Server.AllowedHosts,
 		},
 	}

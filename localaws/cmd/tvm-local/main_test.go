@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -97,7 +99,10 @@ func TestSimpleCommands(t *testing.T) {
 		"help":              {[]string{"help"}, 0, "Usage:", ""},
 		"unknown":           {[]string{"frobnicate"}, 2, "", `unknown command "frobnicate"`},
 		"serve bad flag":    {[]string{"serve", "--nope"}, 2, "", "not defined"},
-		"default serve bad": {[]string{"--nope"}, 2, "", "not defined"},
+		"flags, no command": {[]string{"--nope"}, 2, "", "tvm-local: name a command"},
+		"no arguments":      {nil, 2, "", "tvm-local serve [flags]"},
+		"--help":            {[]string{"--help"}, 0, "tvm-local token [flags]", ""},
+		"-h":                {[]string{"-h"}, 0, "tvm-local simulate [flags]", ""},
 		"serve help":        {[]string{"serve", "-h"}, 0, "", "-listen"},
 		"serve bad config":  {[]string{"serve", "--listen", "127.0.0.1:0", "--config", "/nonexistent.yaml"}, 1, "", "nonexistent"},
 		"serve bad key":     {[]string{"serve", "--listen", "127.0.0.1:0", "--idp-key", "/nonexistent.pem"}, 1, "", "nonexistent"},
@@ -174,5 +179,85 @@ func TestTokenReportsServerErrors(t *testing.T) {
 	if code := run(context.Background(), []string{"token", "--tenant", "1", "--subject", "a", "--endpoint", srv.URL}, &out, &errb); code != 1 ||
 		out.Len() != 0 || !strings.Contains(errb.String(), "loopback only") {
 		t.Errorf("code %d out %q err %q", code, out.String(), errb.String())
+	}
+}
+
+// TestFaultsCommand: serve with --fault-* flags and the admin API on
+// loopback; faults shows, replaces and clears them.
+func TestFaultsCommand(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	done := make(chan int, 1)
+	var stderr bytes.Buffer
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--log-level", "warn", "--config", writeDefaultConfig(t),
+			"--admin-listen", "127.0.0.1:0", "--fault-sts-throttle", "1", "--fault-session-ttl", "2m"}, pw, &stderr)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	var admin string
+	for admin == "" && lines.Scan() {
+		if m := regexp.MustCompile(`^tvm-local fault injection API on (http://127\.0\.0\.1:\d+)/faults`).FindStringSubmatch(lines.Text()); m != nil {
+			admin = m[1]
+		}
+	}
+	if admin == "" {
+		cancel()
+		t.Fatalf("no admin line; exit %d, stderr %s", <-done, stderr.String())
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	steps := []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"faults", "--admin", admin}, []string{`"throttle_share": 1`, `"session_ttl": "2m0s"`}},
+		{[]string{"faults", "--admin", admin, "--sts-down", "reset", "--dynamodb-throttle", "0.5"}, []string{`"down": "reset"`, `"throttle_share": 0.5`}},
+		{[]string{"faults", "--admin", admin, "--clear"}, []string{`"sts": {}`, `"dynamodb": {}`}},
+	}
+	for _, s := range steps {
+		var out, errb bytes.Buffer
+		if code := run(ctx, s.args, &out, &errb); code != 0 {
+			t.Fatalf("%v: %d %s", s.args, code, errb.String())
+		}
+		for _, w := range s.want {
+			if !strings.Contains(out.String(), w) {
+				t.Errorf("%v: output lacks %s:\n%s", s.args, w, out.String())
+			}
+		}
+	}
+	var out, errb bytes.Buffer
+	if code := run(ctx, []string{"faults", "--admin", admin, "--sts-error", "Nope"}, &out, &errb); code != exitUsage || !strings.Contains(errb.String(), "sts.error") {
+		t.Errorf("bad code: %d %s", code, errb.String())
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exit %d: %s", code, stderr.String())
+	}
+}
+
+// writeDefaultConfig writes the built-in configuration to a file, so that
+// serve prints no dev keys hint.
+func writeDefaultConfig(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "local.yaml")
+	if err := os.WriteFile(path, identity.DefaultYAML, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestServeRefusesBadFaults(t *testing.T) {
+	for name, args := range map[string][]string{
+		"admin not loopback": {"serve", "--listen", "127.0.0.1:0", "--admin-listen", "0.0.0.0:0"},
+		"admin by name":      {"serve", "--listen", "127.0.0.1:0", "--admin-listen", "localhost:0"},
+		"share above 1":      {"serve", "--listen", "127.0.0.1:0", "--fault-sts-throttle", "2"},
+		"unknown down mode":  {"serve", "--listen", "127.0.0.1:0", "--fault-sts-down", "sometimes"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out, errb bytes.Buffer
+			if code := run(context.Background(), args, &out, &errb); code != exitUsage {
+				t.Errorf("exit %d, want %d: %s", code, exitUsage, errb.String())
+			}
+		})
 	}
 }

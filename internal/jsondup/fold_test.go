@@ -1,4 +1,4 @@
-package dynamo
+package jsondup
 
 import "testing"
 
@@ -17,21 +17,21 @@ func TestFoldASCIIMatchesFoldRunes(t *testing.T) {
 		if _, ok := foldASCII(w); ok {
 			t.Errorf("foldASCII(%q) took a non-ASCII name", w)
 		}
-		if fold(w) != foldRunes(w) {
-			t.Errorf("fold(%q) = %q, want %q", w, fold(w), foldRunes(w))
+		if FoldName(w) != foldRunes(w) {
+			t.Errorf("FoldName(%q) = %q, want %q", w, FoldName(w), foldRunes(w))
 		}
 	}
-	if fold("\u212Aey") != fold("key") {
+	if FoldName("\u212Aey") != FoldName("key") {
 		t.Error("the Kelvin sign no longer folds with k")
 	}
 }
 
-func FuzzFold(f *testing.F) {
+func FuzzFoldName(f *testing.F) {
 	f.Add("Key")
 	f.Add("\u212Aey")
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := fold(s), foldRunes(s); got != want {
-			t.Fatalf("fold(%q) = %q, want %q", s, got, want)
+		if got, want := FoldName(s), foldRunes(s); got != want {
+			t.Fatalf("FoldName(%q) = %q, want %q", s, got, want)
 		}
 	})
 }
