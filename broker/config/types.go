@@ -160,10 +160,10 @@ type SessionScope string
 // Session scopes.
 const (
 	// PerTenant: one session (and cache entry) per tenant, shared by every
-	// subject of that tenant; the session is named t-<tenant>-<profile>.
+	// subject of that tenant; the session is named t-<tenant>@<profile>.
 	PerTenant SessionScope = "tenant"
 	// PerSubject: one session per (tenant, subject), named
-	// t-<tenant>-<hash of subject>; SourceIdentity may carry the subject.
+	// t-<tenant>@<hash of subject>; SourceIdentity may carry the subject.
 	PerSubject SessionScope = "subject"
 )
 

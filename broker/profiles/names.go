@@ -3,6 +3,7 @@ package profiles
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -70,22 +71,78 @@ func fitName(s string, minLen, maxLen int) string {
 	return prefix + "." + hash8(s)
 }
 
-// SessionName builds the RoleSessionName:
-//   - per-subject sessions: t-<tenant>-<hash8(subject)>
-//   - per-tenant sessions:  t-<tenant>-<profile>
+// The session-name layout: "t-" + the tenant part + "@" + the suffix.
 //
-// The tenant and profile parts are kept verbatim when they are clean and
-// fit, else shortened by fitName. The result is always 11-64 characters of
-// [\w+=,.@-].
-func SessionName(tenantID, profile, subject string, perSubject bool) string {
-	var suffix string
-	if perSubject {
-		suffix = hash8(subject)
-	} else {
-		suffix = fitName(profile, 1, maxProfileInName)
+// The tenant part never holds '@' (nor '.' unless shortened), so the first
+// '@' ends it and a revocation can match every session of one tenant, and
+// no other's, with the StringLike pattern "t-<tenant part>@*" on aws:userid
+// (SessionNamePattern): tenants "a" and "a-b" give "t-a@..." and
+// "t-a-b@...", which no pattern of the other matches. With '-' as the
+// separator they overlapped ("t-a-b-read" is tenant "a", profile "b-read",
+// or tenant "a-b", profile "read").
+const (
+	sessionPrefix = "t-"
+	// SessionSeparator ends the tenant part of a session name.
+	SessionSeparator = "@"
+)
+
+// tenantPart returns the tenant part of a session name with room
+// characters at most: tenantID verbatim when it is clean, holds neither
+// the separator nor '.', and fits; else a sanitized prefix (separator and
+// '.' replaced too) + "." + hash8(tenantID). A verbatim part has no '.'
+// and a shortened one has one, so two distinct tenant ids share a part
+// only when their 32-bit hashes and sanitized prefixes collide.
+func tenantPart(tenantID string, room int) string {
+	if n := len(tenantID); n >= 1 && n <= room && cleanName(tenantID) && !strings.ContainsAny(tenantID, SessionSeparator+".") {
+		return tenantID
 	}
-	room := stsrules.MaxNameLen - len("t-") - len("-") - len(suffix)
-	return "t-" + fitName(tenantID, 1, room) + "-" + suffix
+	prefix := strings.NewReplacer(SessionSeparator, "_", ".", "_").Replace(sanitizeName(tenantID))
+	if r := room - hashLen - 1; len(prefix) > r {
+		prefix = prefix[:r] // ASCII only after sanitizing
+	}
+	return prefix + "." + hash8(tenantID)
+}
+
+// sessionSuffix returns the part after the separator: the profile name
+// (shortened by fitName) for per-tenant sessions, hash8(subject) for
+// per-subject ones.
+func sessionSuffix(profile, subject string, perSubject bool) string {
+	if perSubject {
+		return hash8(subject)
+	}
+	return fitName(profile, 1, maxProfileInName)
+}
+
+// sessionTenantPart returns the tenant part of the sessions of tenantID
+// under a profile: its room depends on the suffix length, and so on the
+// profile (never on the subject: every hash8 has hashLen characters).
+func sessionTenantPart(tenantID, profile string, perSubject bool) string {
+	room := stsrules.MaxNameLen - len(sessionPrefix) - len(SessionSeparator) - len(sessionSuffix(profile, "", perSubject))
+	return tenantPart(tenantID, room)
+}
+
+// SessionName builds the RoleSessionName:
+//   - per-subject sessions: t-<tenant>@<hash8(subject)>
+//   - per-tenant sessions:  t-<tenant>@<profile>
+//
+// The tenant part is kept verbatim when it is clean, holds neither '@' nor
+// '.' and fits, else shortened (tenantPart); the profile part is kept
+// verbatim when clean and at most 20 characters, else shortened by fitName.
+// The result is always 11-64 characters of [\w+=,.@-].
+func SessionName(tenantID, profile, subject string, perSubject bool) string {
+	return sessionPrefix + sessionTenantPart(tenantID, profile, perSubject) + SessionSeparator + sessionSuffix(profile, subject, perSubject)
+}
+
+// SessionNamePattern returns the IAM StringLike pattern that matches the
+// name of every session of tenantID under the profile, and of no other
+// tenant's session (up to the 32-bit hash of a shortened tenant part): the
+// exact name for per-tenant sessions, "t-<tenant part>@*" for per-subject
+// ones. Neither part can hold IAM's wildcards '*' and '?'.
+func SessionNamePattern(tenantID, profile string, perSubject bool) string {
+	if !perSubject {
+		return SessionName(tenantID, profile, "", false)
+	}
+	return sessionPrefix + sessionTenantPart(tenantID, profile, true) + SessionSeparator + "*"
 }
 
 // SourceIdentity derives AssumeRole's SourceIdentity from the subject:
@@ -137,6 +194,36 @@ func firstRunes(s string, n int) string {
 // subject (subject matters for per-subject profiles only).
 func (p *Profile) SessionName(tenantID, subject string) string {
 	return SessionName(tenantID, p.name, subject, p.perSubject)
+}
+
+// TenantSessions says how to recognise every session of one tenant under
+// one profile, and no other tenant's: what a revocation scopes its Deny to.
+type TenantSessions struct {
+	// TagKeys are the profile's session tags whose value is exactly
+	// {tenant} (sorted): each session of the tenant carries TagValue in
+	// each of them (aws:PrincipalTag/<key>).
+	TagKeys  []string
+	TagValue string
+	// NamePattern is the StringLike pattern of the session names
+	// (SessionNamePattern), to match after "<role id>:" in aws:userid.
+	NamePattern string
+}
+
+// SessionsOf returns how to recognise the sessions of tenantID under the
+// configured profile pc. It reads the configuration only (names, session
+// scope, session tags), so it serves a profile whose role cannot be read.
+func SessionsOf(pc *config.Profile, tenantID string) TenantSessions {
+	ts := TenantSessions{NamePattern: SessionNamePattern(tenantID, pc.Name, pc.Sessions == config.PerSubject)}
+	for k, v := range pc.SessionTags {
+		if v == tenant.Placeholder {
+			ts.TagKeys = append(ts.TagKeys, k)
+		}
+	}
+	if len(ts.TagKeys) > 0 {
+		slices.Sort(ts.TagKeys)
+		ts.TagValue = TagValue(tenant.Placeholder, tenantID, "")
+	}
+	return ts
 }
 
 // SessionTags returns the session tags of the session of tenantID and

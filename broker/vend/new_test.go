@@ -80,7 +80,7 @@ default_profile: read
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Profile != "read" || c.SessionName != "t-1-read" || c.Expiration.Sub(clock.Now()) != config.DefaultDuration {
+	if c.Profile != "read" || c.SessionName != "t-1@read" || c.Expiration.Sub(clock.Now()) != config.DefaultDuration {
 		t.Errorf("credentials %+v", c)
 	}
 	if _, err := v.Vend(t.Context(), Request{Tenant: "1", Subject: "alice", Profile: "readwrite", Duration: time.Hour}); err != nil {

@@ -13,10 +13,12 @@
 // imports neither the SDK nor net/http) with:
 //
 //	RoleArn           the profile's role
-//	RoleSessionName   t-<tenant>-<first 8 hex of sha256(subject)>  (per-subject sessions)
-//	                  t-<tenant>-<profile>                         (per-tenant sessions)
+//	RoleSessionName   t-<tenant>@<first 8 hex of sha256(subject)>  (per-subject sessions)
+//	                  t-<tenant>@<profile>                         (per-tenant sessions)
 //	                  2-64 characters of [\w+=,.@-]; parts that do not fit or carry
-//	                  other characters are shortened to prefix + "." + 8 hex of their hash
+//	                  other characters (for the tenant, '@' and '.' too) are shortened
+//	                  to prefix + "." + 8 hex of their hash, so that "t-<tenant>@*"
+//	                  matches one tenant's sessions only (profiles.SessionNamePattern)
 //	SourceIdentity    the sanitized subject (per-subject sessions, when configured)
 //	DurationSeconds   the requested or default duration, capped by the token's
 //	                  remaining lifetime (Request.NotAfter - now) rounded down to a
