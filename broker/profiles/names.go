@@ -3,11 +3,15 @@ package profiles
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/stsrules"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
@@ -234,4 +238,59 @@ func (p *Profile) SessionTags(tenantID, subject string) []Tag {
 		out[i] = Tag{Key: t.Key, Value: TagValue(t.Value, tenantID, subject)}
 	}
 	return out
+}
+
+// Fingerprint identifies what p's sessions are made of: a change of role,
+// template (its document), target settings, extra grants, external id,
+// session tags, transitive keys, session scope or source identity changes
+// it; a change that only decides who may get a session (allowed_tenants,
+// required_scope, durations) or what the proof evaluates (the role policy
+// source) does not. Two compiled profiles of one name with the same
+// fingerprint vend the same sessions, so credentials cached for one serve
+// the other (vend keys its cache by it, and drops the entries of a profile
+// whose fingerprint changed on a configuration reload).
+func (p *Profile) Fingerprint() string { return p.fingerprint }
+
+// fingerprint computes Profile.Fingerprint from the configuration.
+func fingerprint(pc *config.Profile, tmpl *policies.Template) string {
+	c := *pc
+	c.AllowedTenants, c.RequiredScope, c.DefaultDuration, c.MaxDuration = nil, "", 0, 0
+	c.RolePolicyFiles, c.RolePolicyFromIAM = nil, false
+	// Target sections by content: neither a node's position nor its style
+	// (flow or block) counts.
+	targets := map[string]string{}
+	for name, n := range pc.Targets {
+		targets[name] = nodeContent(&n)
+	}
+	c.Targets = nil
+	digest := ""
+	if tmpl != nil {
+		digest = tmpl.Name() + ":" + tmpl.Digest()
+	}
+	data, err := json.Marshal(struct {
+		Profile  config.Profile
+		Targets  map[string]string
+		Template string
+	}{c, targets, digest})
+	if err != nil { // plain strings, numbers and slices always encode
+		panic("profiles: fingerprint: " + err.Error())
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}
+
+// nodeContent renders a YAML node's content as JSON (YAML text when it has
+// no JSON form, such as a mapping with non-string keys).
+func nodeContent(n *yaml.Node) string {
+	var v any
+	if err := n.Decode(&v); err == nil {
+		if data, err := json.Marshal(v); err == nil {
+			return string(data)
+		}
+	}
+	data, err := yaml.Marshal(n)
+	if err != nil {
+		return "invalid: " + err.Error()
+	}
+	return string(data)
 }

@@ -81,7 +81,9 @@ func TestVendNoDefaultProfile(t *testing.T) {
 	// Configuration requires a default with several profiles (config and
 	// profiles.Compile refuse none); vend still answers 400 without one.
 	h := newHarness(t, nil)
-	h.v.defaultProfile = ""
+	st := *h.v.cur.Load()
+	st.defaultProfile = ""
+	h.v.cur.Store(&st)
 	_, err := h.v.Vend(context.Background(), readReq("acme"))
 	wantErr(t, err, errs.KindInvalidInput, errs.CodeInvalidRequest)
 	// The named profile still works.
