@@ -6,12 +6,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/tvmkit/tvm/broker/auth"
+	"github.com/tvmkit/tvm/broker/blocklist"
 	"github.com/tvmkit/tvm/broker/errs"
 	"github.com/tvmkit/tvm/broker/metrics"
 	"github.com/tvmkit/tvm/broker/vend"
@@ -70,6 +73,21 @@ type Options struct {
 	RateLimit RateLimitOptions
 	// Clock returns the current time (rate limiting, durations); default time.Now.
 	Clock func() time.Time
+	// PreAuth, when set, limits requests before their token is verified
+	// (preauth.go). It may be shared by several handlers.
+	PreAuth *PreAuth
+	// Blocks, when set, refuses verified callers it lists (403
+	// tenant_blocked or subject_blocked), before rate limits and vending.
+	Blocks BlockList
+	// ReadyDetail, when set, returns what /readyz adds to its answer under
+	// "config" (the configuration's generation and last reload, say).
+	ReadyDetail func() any
+}
+
+// BlockList says whether a verified caller is blocked, and by what.
+// *blocklist.List implements it.
+type BlockList interface {
+	Blocked(tenant, subject string) (blocklist.Scope, bool)
 }
 
 // ServerOptions are the HTTP layer's limits. Zero fields take the defaults
@@ -86,6 +104,11 @@ type ServerOptions struct {
 	// case-insensitively, or its host part without the port. Empty allows
 	// every host.
 	AllowedHosts []string
+	// TrustedProxies are the addresses of the proxies whose
+	// X-Forwarded-For is believed: the client address (pre-auth limits,
+	// access logs) is then the nearest untrusted one it names. Empty
+	// ignores the header: the client address is the connection's peer.
+	TrustedProxies []netip.Prefix
 }
 
 // RateLimitOptions configures the per-tenant and per-subject token
@@ -114,6 +137,11 @@ type server struct {
 	defaultProfile string
 	maxBody        int64
 	limits         *limits
+	preAuth        *PreAuth
+	blocks         BlockList
+	readyDetail    func() any
+	trustsProxies  bool
+	xffWarned      atomic.Bool
 	now            func() time.Time
 	routes         map[string]bool
 }
@@ -136,6 +164,10 @@ func New(opts Options) (_ *echo.Echo, err error) {
 		maxBody:        opts.Server.MaxBodyBytes,
 		now:            opts.Clock,
 		routes:         map[string]bool{},
+		preAuth:        opts.PreAuth,
+		blocks:         opts.Blocks,
+		readyDetail:    opts.ReadyDetail,
+		trustsProxies:  len(opts.Server.TrustedProxies) > 0,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.NewJSONHandler(io.Discard, nil))
@@ -158,7 +190,7 @@ func New(opts Options) (_ *echo.Echo, err error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.Logger.SetOutput(io.Discard)
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = ipExtractor(opts.Server.TrustedProxies)
 	e.HTTPErrorHandler = s.handleError
 
 	e.Use(
@@ -194,5 +226,9 @@ func (s *server) readyz(c echo.Context) error {
 	if err := s.verifier.Ready(c.Request().Context()); err != nil {
 		return errs.NotReady("signing keys are not loaded", err)
 	}
-	return writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	if s.readyDetail != nil {
+		body["config"] = s.readyDetail()
+	}
+	return writeJSON(c, http.StatusOK, body)
 }

@@ -1121,6 +1121,7 @@ func TestKindStatus(t *testing.T) {
 		errs.KindUpstreamInvalid:     502,
 		errs.KindUpstreamTimeout:     504,
 		errs.KindNotReady:            503,
+		errs.KindOverloaded:          503,
 	}
 	for _, k := range errs.Kinds() {
 		if _, mapped := kindStatus[k]; !mapped {

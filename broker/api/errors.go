@@ -49,6 +49,7 @@ var kindStatus = map[errs.Kind]int{
 	errs.KindUpstreamInvalid:     http.StatusBadGateway,
 	errs.KindUpstreamTimeout:     http.StatusGatewayTimeout,
 	errs.KindNotReady:            http.StatusServiceUnavailable,
+	errs.KindOverloaded:          http.StatusServiceUnavailable,
 }
 
 // statusOf returns the HTTP status of kind; an unknown kind is a 500.

@@ -35,6 +35,7 @@ const (
 	KindUpstreamInvalid                 // STS refused the request or the policy, or answered something unusable
 	KindUpstreamTimeout                 // STS (or the request as a whole) ran out of time
 	KindNotReady                        // keys not loaded, or shutting down
+	KindOverloaded                      // too much work in progress: the broker sheds the request
 	kindCount                           // number of kinds; keep last
 )
 
@@ -55,6 +56,7 @@ var kindNames = [kindCount]string{
 	KindUpstreamInvalid:     "upstream_invalid",
 	KindUpstreamTimeout:     "upstream_timeout",
 	KindNotReady:            "not_ready",
+	KindOverloaded:          "overloaded",
 }
 
 // Kinds returns every kind, in declaration order.
@@ -92,6 +94,9 @@ const (
 	CodeUpstreamTimeout       = "upstream_timeout"        // STS did not answer in time
 	CodeUpstreamUnavailable   = "upstream_unavailable"    // STS unreachable or failing
 	CodeNotReady              = "not_ready"               // keys not loaded, or shutting down
+	CodeOverloaded            = "overloaded"              // too many token verifications in progress
+	CodeTenantBlocked         = "tenant_blocked"          // the tenant is on the block list
+	CodeSubjectBlocked        = "subject_blocked"         // the caller (tenant and subject) is on the block list
 	CodeInternal              = "internal_error"          // anything else
 )
 

@@ -33,18 +33,18 @@ func TestFingerprint(t *testing.T) {
 		change  func(*config.Config)
 		same    bool
 	}{
-		"nothing":               {"read", func(*config.Config) {}, true},
-		"another profile":       {"read", func(c *config.Config) { c.Profiles[1].ExternalID = "other-id" }, true},
-		"allowed tenants":       {"user", func(c *config.Config) { c.Profiles[1].AllowedTenants = []string{"acme"} }, true},
-		"required scope":        {"user", func(c *config.Config) { c.Profiles[1].RequiredScope = "x" }, true},
-		"durations":             {"read", func(c *config.Config) { c.Profiles[0].MaxDuration = 3 * 3600e9 }, true},
-		"role":                  {"read", func(c *config.Config) { c.Profiles[0].RoleARN = "arn:aws:iam::123456789012:role/other" }, false},
-		"template":              {"read", func(c *config.Config) { c.Profiles[0].Template = "dynamodb-readwrite" }, false},
-		"leading key format":    {"read", func(c *config.Config) { c.Profiles[0].LeadingKeyFormat = "T#{tenant}" }, false},
-		"tables":                {"read", func(c *config.Config) { c.Profiles[0].TableARNs = append(c.Profiles[0].TableARNs, testTableARN+"2") }, false},
-		"tags":                  {"user", func(c *config.Config) { c.Profiles[1].SessionTags["app"] = "tvm2" }, false},
-		"external id":           {"user", func(c *config.Config) { c.Profiles[1].ExternalID = "other-id" }, false},
-		"session scope":         {"read", func(c *config.Config) { c.Profiles[0].Sessions = config.PerSubject }, false},
+		"nothing":            {"read", func(*config.Config) {}, true},
+		"another profile":    {"read", func(c *config.Config) { c.Profiles[1].ExternalID = "other-id" }, true},
+		"allowed tenants":    {"user", func(c *config.Config) { c.Profiles[1].AllowedTenants = []string{"acme"} }, true},
+		"required scope":     {"user", func(c *config.Config) { c.Profiles[1].RequiredScope = "x" }, true},
+		"durations":          {"read", func(c *config.Config) { c.Profiles[0].MaxDuration = 3 * 3600e9 }, true},
+		"role":               {"read", func(c *config.Config) { c.Profiles[0].RoleARN = "arn:aws:iam::123456789012:role/other" }, false},
+		"template":           {"read", func(c *config.Config) { c.Profiles[0].Template = "dynamodb-readwrite" }, false},
+		"leading key format": {"read", func(c *config.Config) { c.Profiles[0].LeadingKeyFormat = "T#{tenant}" }, false},
+		"tables":             {"read", func(c *config.Config) { c.Profiles[0].TableARNs = append(c.Profiles[0].TableARNs, testTableARN+"2") }, false},
+		"tags":               {"user", func(c *config.Config) { c.Profiles[1].SessionTags["app"] = "tvm2" }, false},
+		"external id":        {"user", func(c *config.Config) { c.Profiles[1].ExternalID = "other-id" }, false},
+		"session scope":      {"read", func(c *config.Config) { c.Profiles[0].Sessions = config.PerSubject }, false},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

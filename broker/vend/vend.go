@@ -184,10 +184,10 @@ type Vendor struct {
 	// cur is the profile set Vend uses; Swap replaces it (reload.go).
 	cur    atomic.Pointer[profileState]
 	client STS
-	obs            Observer
-	log            *slog.Logger
-	now            func() time.Time
-	sleep          func(context.Context, time.Duration) error
+	obs    Observer
+	log    *slog.Logger
+	now    func() time.Time
+	sleep  func(context.Context, time.Duration) error
 
 	fresh freshness
 	cache *credCache // nil when the cache is disabled
