@@ -455,8 +455,8 @@ func checkAssumeRoleForm(t *testing.T, form url.Values) {
 			t.Errorf("AssumeRole %s = %q, want %q", k, got, want)
 		}
 	}
-	if name := form.Get("RoleSessionName"); !regexp.MustCompile(`^t-1-[\w+=,.@-]+$`).MatchString(name) || len(name) > 64 {
-		t.Errorf("RoleSessionName = %q, want t-1-... (2-64 of [\\w+=,.@-])", name)
+	if name := form.Get("RoleSessionName"); !regexp.MustCompile(`^t-1@[\w+=,.@-]+$`).MatchString(name) || len(name) > 64 {
+		t.Errorf("RoleSessionName = %q, want t-1@... (2-64 of [\\w+=,.@-])", name)
 	}
 	var policy struct {
 		Statement []struct {
