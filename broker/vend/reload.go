@@ -73,6 +73,11 @@ type Pinned struct {
 // Pin returns a view vending with the current profile set.
 func (v *Vendor) Pin() *Pinned { return &Pinned{v: v, st: v.cur.Load()} }
 
+// View returns a view vending with set (compiled and proved, as for New),
+// whether or not it is current: a reload builds the next configuration's
+// handler on it before Swap makes set current.
+func (v *Vendor) View(set *profiles.Set) *Pinned { return &Pinned{v: v, st: newProfileState(set)} }
+
 // Vend is Vendor.Vend with the pinned profile set.
 func (p *Pinned) Vend(ctx context.Context, req Request) (*Credentials, error) {
 	return p.v.vend(ctx, p.st, req)

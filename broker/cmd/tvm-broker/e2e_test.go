@@ -616,6 +616,9 @@ func TestHealthReadinessMetrics(t *testing.T) {
 	e := startE2E(t)
 	for path, want := range map[string]string{"/healthz": `{"status":"ok"}`, "/readyz": `{"status":"ready"}`} {
 		res, body := e.do(t, http.MethodGet, path, "", nil, "")
+		if path == "/readyz" {
+			body = readyStatus(t, body, 1)
+		}
 		if res.StatusCode != 200 || string(body) != want || res.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("GET %s = %d %q %s", path, res.StatusCode, res.Header.Get("Content-Type"), body)
 		}

@@ -42,7 +42,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		fmt.Fprintf(stderr, "tvm-broker: invalid configuration: %v\n", err)
 		return exitUsage
 	}
-	if err := runServer(ctx, cfg, log); err != nil {
+	src := configSource{path: *cmd.configPath, getenv: getenv, listen: *listen}
+	if err := runServer(ctx, cfg, src, log); err != nil {
 		log.Error("broker failed", slog.String("error", err.Error()))
 		return exitFailure
 	}
@@ -50,11 +51,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 }
 
 // runServer wires the broker together and serves until a signal arrives.
-func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+// SIGHUP reloads the TLS files and the configuration (reload.go).
+func runServer(ctx context.Context, cfg *config.Config, src configSource, log *slog.Logger) error {
 	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	// Background work (JWKS refresh) lives until the server has shut down,
-	// not only until the signal.
+	// Background work (JWKS refresh, the block list, reloads) lives until
+	// the server has shut down, not only until the signal.
 	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
@@ -65,38 +67,52 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	if reloader != nil {
 		defer reloader.Close()
-		defer reloadOnSIGHUP(reloader, log)()
 	}
-	set, err := compileProfiles(sigCtx, cfg, log)
+	b, err := startService(sigCtx, bgCtx, cfg, src, log)
 	if err != nil {
 		return err
+	}
+	defer b.close()
+	defer b.reloadOnSIGHUP(bgCtx, reloader)()
+	if cfg.Reload.Watch {
+		defer b.watch(bgCtx, cfg.Reload.PollInterval)()
+	}
+	return serveUntilSignal(ctx, sigCtx, stop, cfg, b, reloader, log, slog.String("region", b.region))
+}
+
+// startService compiles and proves the profiles, loads the keys, and
+// builds the vending core, the block list, the pre-auth limits and the
+// first configuration generation. ctx bounds the start-up work, bgCtx
+// owns what runs until the server stops.
+func startService(ctx, bgCtx context.Context, cfg *config.Config, src configSource, log *slog.Logger) (*service, error) {
+	set, err := compileProfiles(ctx, cfg, log)
+	if err != nil {
+		return nil, err
 	}
 	verifier, err := auth.New(bgCtx, cfg.Auth, auth.Options{Logger: log})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer verifier.Close()
-
-	awsCfg, err := awsconfig.LoadDefaultConfig(sigCtx, awsconfig.WithRegion(cfg.STS.Region))
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.STS.Region))
 	if err != nil {
-		return fmt.Errorf("AWS SDK configuration: %w", err)
+		verifier.Close()
+		return nil, fmt.Errorf("AWS SDK configuration: %w", err)
 	}
-	m := metrics.New(profileNames(cfg))
+	m := metrics.New(set.Names())
 	vopts := vendOptions(cfg)
 	vopts.Observer, vopts.Logger = m, log
 	vendor, err := vend.New(set, stsclient.New(sts.NewFromConfig(awsCfg)), vopts)
 	if err != nil {
-		return err
+		verifier.Close()
+		return nil, err
 	}
-	defer vendor.Close()
-
-	aopts := apiOptions(cfg)
-	aopts.Verifier, aopts.Vendor, aopts.Logger, aopts.Metrics = verifier, vendor, log, m
-	handler, err := api.New(aopts)
-	if err != nil {
-		return err
+	b := &service{src: src, boot: cfg, log: log, metrics: m, vendor: vendor, bgCtx: bgCtx, region: awsCfg.Region}
+	if err := b.start(set, verifier); err != nil {
+		b.close()
+		verifier.Close()
+		return nil, err
 	}
-	return serveUntilSignal(ctx, sigCtx, stop, cfg, handler, reloader, log, slog.String("region", awsCfg.Region))
+	return b, nil
 }
 
 // serveUntilSignal listens on cfg.Listen and serves handler — https with
@@ -198,6 +214,7 @@ func apiOptions(cfg *config.Config) api.Options {
 			RequestTimeout: cfg.Server.RequestTimeout,
 			MaxBodyBytes:   cfg.Server.MaxBodyBytes,
 			AllowedHosts:   cfg.Server.AllowedHosts,
+			TrustedProxies: cfg.PreAuth.Proxies(),
 		},
 	}
 	if rl := cfg.RateLimit; !rl.Disabled {
@@ -221,6 +238,20 @@ func newLogger(w io.Writer, cfg config.Log) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log.format: %q is not json or text", cfg.Format)
+}
+
+// preAuthOptions returns the pre-auth limits from the configuration;
+// pre_auth.disabled limits nothing.
+func preAuthOptions(cfg *config.Config) api.PreAuthOptions {
+	p := cfg.PreAuth
+	if p.Disabled {
+		return api.PreAuthOptions{}
+	}
+	return api.PreAuthOptions{
+		PerClient:     api.Rate{RPS: p.PerClientRPS, Burst: p.PerClientBurst},
+		MaxConcurrent: p.MaxConcurrentVerifications,
+		MaxWait:       max(p.MaxVerificationWait, 0),
+	}
 }
 
 func profileNames(cfg *config.Config) []string {

@@ -127,7 +127,7 @@ func TestServeHTTPS(t *testing.T) {
 		t.Fatalf("serial %s, want 1", got)
 	}
 	res, body := tb.do(t, http.MethodGet, "/readyz", "", nil, "")
-	if res.StatusCode != 200 || string(body) != `{"status":"ready"}` {
+	if res.StatusCode != 200 || string(readyStatus(t, body, 1)) != `{"status":"ready"}` {
 		t.Errorf("GET /readyz over https = %d %s", res.StatusCode, body)
 	}
 	refusedClients(t, tb)
