@@ -115,10 +115,11 @@ type reloadStatus struct {
 
 // Reload failure stages, as /readyz names them.
 const (
-	stageLoad     = "load"     // read, parse or validate the file
-	stageProfiles = "profiles" // templates, role policies, lint, isolation proof
-	stageAuth     = "auth"     // JWT keys
-	stageHandler  = "handler"  // the HTTP layer's settings
+	stageLoad      = "load"      // read, parse or validate the file
+	stageTemplates = "templates" // a policy template does not load or lint
+	stageProfiles  = "profiles"  // rendering and its lint, role policies, the isolation proof
+	stageAuth      = "auth"      // JWT keys
+	stageHandler   = "handler"   // the HTTP layer's settings
 )
 
 // stageError is a reload failure at a stage.
@@ -127,7 +128,7 @@ type stageError struct {
 	err   error
 }
 
-func (e *stageError) Error() string { return e.stage + ": " + e.err.Error() }
+func (e *stageError) Error() string { return e.err.Error() }
 func (e *stageError) Unwrap() error { return e.err }
 
 // ServeHTTP serves the request with the current generation's handler.
@@ -222,7 +223,7 @@ func (b *service) prepare(ctx context.Context, old *generation) (*generation, er
 	}
 	set, err := compileProfiles(ctx, cfg, b.log)
 	if err != nil {
-		return nil, &stageError{stageProfiles, err}
+		return nil, err
 	}
 	verifier, err := auth.New(b.bgCtx, cfg.Auth, auth.Options{Logger: b.log})
 	if err != nil {

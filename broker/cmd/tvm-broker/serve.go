@@ -183,13 +183,21 @@ func newHTTPServer(s *config.Server, h http.Handler, r *tlsreload.Reloader, log 
 
 // compileProfiles loads the policy templates, fetches the policies of the
 // roles whose profiles read them from IAM, and compiles and proves every
-// profile (package profiles): the broker refuses to start on any failure.
+// profile (package profiles): the broker refuses to start, or a reload
+// keeps the running configuration, on any failure. The error is a
+// *stageError: stageTemplates (a template that does not load or lint) or
+// stageProfiles (rendering, the rendered policy's lint, the role policies,
+// the isolation proof).
 func compileProfiles(ctx context.Context, cfg *config.Config, log *slog.Logger) (*profiles.Set, error) {
 	templates, err := policies.LoadTemplates(cfg.PolicyDir, targets.All())
 	if err != nil {
-		return nil, fmt.Errorf("policy templates: %w", err)
+		return nil, &stageError{stageTemplates, fmt.Errorf("policy templates: %w", err)}
 	}
-	return profiles.Compile(cfg, templates, profiles.Options{Logger: log, Roles: fetchRoles(ctx, cfg, cfg.RolesFromIAM())})
+	set, err := profiles.Compile(cfg, templates, profiles.Options{Logger: log, Roles: fetchRoles(ctx, cfg, cfg.RolesFromIAM())})
+	if err != nil {
+		return nil, &stageError{stageProfiles, err}
+	}
+	return set, nil
 }
 
 // vendOptions returns the vending core's settings from the configuration.
