@@ -107,6 +107,11 @@ func tenantPart(tenantID string, room int) string {
 	return prefix + "." + hash8(tenantID)
 }
 
+// TenantNamePart returns tenantPart(tenantID, room): the tenant's part of
+// a session name, for other names that must tell tenants apart the same
+// way (a revocation policy's name). room must be at least 10.
+func TenantNamePart(tenantID string, room int) string { return tenantPart(tenantID, room) }
+
 // sessionSuffix returns the part after the separator: the profile name
 // (shortened by fitName) for per-tenant sessions, hash8(subject) for
 // per-subject ones.
