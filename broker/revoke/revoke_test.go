@@ -179,7 +179,9 @@ func TestPolicyName(t *testing.T) {
 	}
 }
 
-func isAlnum(r rune) bool { return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' }
+func isAlnum(r rune) bool {
+	return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9'
+}
 
 // fakeIAM holds inline policies per role and enforces the quota, as IAM.
 type fakeIAM struct {
