@@ -123,7 +123,7 @@ func (s *server) authenticate(c echo.Context) (*auth.Identity, error) {
 	}
 	s.warnUntrustedXFF(c)
 	var id *auth.Identity
-	scope, err := s.preAuth.verify(c.Request().Context(), c.RealIP(), s.now(), func() (err error) {
+	scope, err := s.preAuth.verify(c.Request().Context(), c.RealIP(), s.now, func() (err error) {
 		id, err = s.verify(c)
 		return err
 	})

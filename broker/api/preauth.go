@@ -18,13 +18,16 @@ import (
 // unauthenticated flood is bounded here, in front of the verifier:
 //
 //   - per client address, a token bucket of failed authentications
-//     (PreAuthOptions.PerClient): every request takes a token before its
-//     token is verified and gets it back when the token verifies, so valid
-//     callers are never limited here (the per-tenant and per-subject buckets
-//     limit them after authentication) while each missing, malformed or
+//     (PreAuthOptions.PerClient): a request is verified only while its
+//     source's bucket holds a token, and a token is taken when the
+//     verification fails, so valid callers never spend it (the per-tenant
+//     and per-subject buckets limit them after authentication), however many
+//     of their requests are in flight, while each missing, malformed or
 //     forged token costs its source. An empty bucket answers 429
-//     rate_limited with Retry-After, before any verification. IPv6 clients
-//     are keyed by their /64, which one host usually holds whole.
+//     rate_limited with Retry-After, before any verification. Failures in
+//     flight together may overdraw a bucket by at most the number of
+//     concurrent verifications. IPv6 clients are keyed by their /64, which
+//     one host usually holds whole.
 //   - a cap on concurrent verifications (MaxConcurrent): a request waits at
 //     most MaxWait for a slot, then is answered 503 overloaded with
 //     Retry-After; the CPU the verifier may use, and so the latency it adds
@@ -90,32 +93,30 @@ func NewPreAuth(o PreAuthOptions) (*PreAuth, error) {
 // InFlight returns the number of verifications running now.
 func (p *PreAuth) InFlight() int { return len(p.slots) }
 
-// verify runs fn, the token verification of a request from client at now,
+// verify runs fn, the token verification of a request from client (now is
+// the clock),
 // within the limits: it refuses (429, 503) before running fn when the
-// client's bucket is empty or no slot frees within the wait, and gives the
-// client's token back when fn succeeds. scope names the refusing limit.
-func (p *PreAuth) verify(ctx context.Context, client string, now time.Time, fn func() error) (scope string, err error) {
-	var res *rate.Reservation
+// client's bucket is empty or no slot frees within the wait, and takes a
+// token from the client's bucket when fn fails. scope names the refusing
+// limit.
+func (p *PreAuth) verify(ctx context.Context, client string, now func() time.Time, fn func() error) (scope string, err error) {
+	var bucket *rate.Limiter
 	if p.clients != nil {
-		res = p.clients.get(clientKey(client)).ReserveN(now, 1)
-		if d := res.DelayFrom(now); d > 0 {
-			res.CancelAt(now)
+		bucket = p.clients.get(clientKey(client))
+		if tokens := bucket.TokensAt(now()); tokens < 1 {
+			wait := time.Duration((1 - tokens) / float64(bucket.Limit()) * float64(time.Second))
 			return scopeClient, &errs.Error{Kind: errs.KindRateLimited, Code: errs.CodeRateLimited,
-				Message: "too many failed authentications from this address", RetryAfter: d}
+				Message: "too many failed authentications from this address", RetryAfter: wait}
 		}
 	}
 	if p.slots != nil {
 		if err := p.acquire(ctx); err != nil {
-			if res != nil {
-				res.CancelAt(now) // not verified: not a failure of the client's
-			}
 			return scopeVerification, err
 		}
 		defer func() { <-p.slots }()
 	}
-	err = fn()
-	if err == nil && res != nil {
-		res.CancelAt(now)
+	if err = fn(); err != nil && bucket != nil {
+		bucket.AllowN(now(), 1) // takes the token when there is one left
 	}
 	return "", err
 }

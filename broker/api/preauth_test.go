@@ -257,3 +257,32 @@ func TestReadyDetail(t *testing.T) {
 		t.Errorf("/readyz = %d %v", rec.Code, got)
 	}
 }
+
+// TestPreAuthValidInFlightDoNotSpend: valid requests in flight do not hold
+// their source's bucket: with a bucket of one, many concurrent valid
+// requests from one address are all verified.
+func TestPreAuthValidInFlightDoNotSpend(t *testing.T) {
+	const n = 4
+	bv := &blockingVerifier{started: make(chan struct{}, n), release: make(chan struct{})}
+	h := newHarness(t, func(o *Options) {
+		o.PreAuth = preAuth(t, PreAuthOptions{PerClient: Rate{RPS: 0.001, Burst: 1}})
+		o.Verifier = bv
+	})
+	bv.ids = h.verifier.ids
+	var wg sync.WaitGroup
+	codes := make(chan int, n)
+	for range n {
+		wg.Go(func() { codes <- h.doFrom("192.0.2.50:1", goodToken, nil).Code })
+	}
+	for range n {
+		<-bv.started // all n are being verified at once
+	}
+	close(bv.release)
+	wg.Wait()
+	close(codes)
+	for c := range codes {
+		if c != 200 {
+			t.Errorf("a concurrent valid request answered %d", c)
+		}
+	}
+}

@@ -181,7 +181,7 @@ func TestParseDefaults(t *testing.T) {
 		Log:   Log{Level: "info", Format: "json"},
 		Proof: Proof{Tenants: []string{"1", "12"}},
 		PreAuth: PreAuth{PerClientRPS: DefaultPerClientRPS, PerClientBurst: DefaultPerClientBurst,
-			MaxConcurrentVerifications: max(runtime.GOMAXPROCS(0), 2), MaxVerificationWait: 100 * time.Millisecond},
+			MaxConcurrentVerifications: max(2*runtime.GOMAXPROCS(0), 4), MaxVerificationWait: 100 * time.Millisecond},
 		BlockList: BlockList{PollInterval: 500 * time.Millisecond},
 		Reload:    Reload{PollInterval: 5 * time.Second},
 	}

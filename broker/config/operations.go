@@ -14,7 +14,7 @@ import (
 //	pre_auth:
 //	  per_client_rps: 5                  # failed authentications per second and client address
 //	  per_client_burst: 20
-//	  max_concurrent_verifications: 0    # 0: the number of CPUs (GOMAXPROCS), at least 2
+//	  max_concurrent_verifications: 0    # 0: twice the number of CPUs (GOMAXPROCS), at least 4
 //	  max_verification_wait: 100ms       # wait for a verification slot, then 503 overloaded
 //	  trusted_proxies: [10.0.0.0/8]      # X-Forwarded-For is believed from these only
 //	  disabled: false
@@ -38,10 +38,10 @@ const (
 	MinReloadPoll               = time.Second
 	MaxReloadPoll               = time.Hour
 	MaxConcurrentVerifications  = 10_000
-	minDefaultConcurrentVerifs  = 2
+	minDefaultConcurrentVerifs  = 4
 	maxPerClientBurst           = 1_000_000
 	maxPerClientRPS             = 1e6
-	defaultConcurrencyPerCPUMul = 1
+	defaultConcurrencyPerCPUMul = 2
 )
 
 // PreAuth limits requests before their token is verified (package
@@ -55,8 +55,8 @@ type PreAuth struct {
 	// PerClientBurst is that bucket's size (default 20).
 	PerClientBurst int `yaml:"per_client_burst"`
 	// MaxConcurrentVerifications caps the token verifications running at
-	// once; 0 means the number of CPUs the process may use (GOMAXPROCS),
-	// at least 2.
+	// once; 0 means twice the number of CPUs the process may use
+	// (GOMAXPROCS), at least 4.
 	MaxConcurrentVerifications int `yaml:"max_concurrent_verifications"`
 	// MaxVerificationWait is how long a request waits for a verification
 	// slot before it is shed with 503 overloaded (default 100ms, at most 5s;
@@ -116,7 +116,7 @@ func (c *Config) validateOperations(v *validator) {
 			v.add("pre_auth.per_client_burst", "must be between 1 and 1000000")
 		}
 		if p.MaxConcurrentVerifications < 1 || p.MaxConcurrentVerifications > MaxConcurrentVerifications {
-			v.add("pre_auth.max_concurrent_verifications", "must be between 1 and %d (0 means the number of CPUs)", MaxConcurrentVerifications)
+			v.add("pre_auth.max_concurrent_verifications", "must be between 1 and %d (0 means twice the number of CPUs)", MaxConcurrentVerifications)
 		}
 		if p.MaxVerificationWait > MaxVerificationWait {
 			v.add("pre_auth.max_verification_wait", "must be at most %s", MaxVerificationWait)
