@@ -135,6 +135,23 @@ type broker struct {
 // startBroker runs the binary with a clean environment and waits for "ready".
 func startBroker(t *testing.T, bin, configPath, stsURL string) *broker {
 	t.Helper()
+	b := startBrokerWith(t, bin, configPath, stsURL, nil)
+	select {
+	case addr := <-b.out.ready:
+		b.base = "http://" + addr
+	case err := <-b.done:
+		b.done <- err
+		t.Fatalf("broker exited before ready: %v\n%s", err, b.out)
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("broker not ready\n%s", b.out)
+	}
+	return b
+}
+
+// startBrokerWith starts the binary with a clean environment, its output
+// going to w (nil: collected in b.out); it does not wait for "ready".
+func startBrokerWith(t *testing.T, bin, configPath, stsURL string, w io.Writer) *broker {
+	t.Helper()
 	home := t.TempDir()
 	cmd := exec.Command(bin, "serve", "--config", configPath, "--listen", "127.0.0.1:0")
 	cmd.Env = []string{
@@ -150,6 +167,9 @@ func startBroker(t *testing.T, bin, configPath, stsURL string) *broker {
 	}
 	out := &output{ready: make(chan string, 1)}
 	cmd.Stdout, cmd.Stderr = out, out
+	if w != nil {
+		cmd.Stdout, cmd.Stderr = w, w
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -162,15 +182,6 @@ func startBroker(t *testing.T, bin, configPath, stsURL string) *broker {
 			<-b.done
 		}
 	})
-	select {
-	case addr := <-out.ready:
-		b.base = "http://" + addr
-	case err := <-b.done:
-		b.done <- err
-		t.Fatalf("broker exited before ready: %v\n%s", err, out)
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("broker not ready\n%s", out)
-	}
 	return b
 }
 
