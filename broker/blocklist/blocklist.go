@@ -293,13 +293,13 @@ func (l *List) Blocked(tenantID, subject string) (Scope, bool) {
 // Current returns the list in force.
 func (l *List) Current() *Set { return l.cur.Load() }
 
-// Err returns the last refused read and when it happened, or nil once a
-// read succeeded again (content unchanged or new).
-func (l *List) Err() (error, time.Time) {
+// Err returns when the last refused read happened and why, or a nil error
+// once a read succeeded again (content unchanged or new).
+func (l *List) Err() (time.Time, error) {
 	if e := l.err.Load(); e != nil {
-		return e.err, e.at
+		return e.at, e.err
 	}
-	return nil, time.Time{}
+	return time.Time{}, nil
 }
 
 func (l *List) read() (*Set, error) {

@@ -143,7 +143,7 @@ func TestWatchReload(t *testing.T) {
 	if _, ok := l.Blocked("1", "x"); !ok || len(*errs) != 1 || !strings.Contains((*errs)[0].Error(), "line 2") {
 		t.Fatalf("invalid file: 1 blocked %v, errors %v", ok, *errs)
 	}
-	if err, _ := l.Err(); err == nil {
+	if _, err := l.Err(); err == nil {
 		t.Error("Err is nil after a refused read")
 	}
 	// A missing file too.
@@ -160,7 +160,7 @@ func TestWatchReload(t *testing.T) {
 	if _, ok := l.Blocked("1", "x"); ok || len(*changes) != 3 || !slices.Equal((*changes)[2].UnblockedTenants, []string{"1"}) {
 		t.Fatalf("fixed file: 1 blocked %v, changes %+v", ok, *changes)
 	}
-	if err, _ := l.Err(); err != nil {
+	if _, err := l.Err(); err != nil {
 		t.Errorf("Err after a good read: %v", err)
 	}
 }

@@ -223,7 +223,6 @@ func TestApplyListRemove(t *testing.T) {
 		fail: map[string]error{"tvm-tenant-abac": errors.New("AccessDenied")}}
 	cfg := testConfig()
 	now := cutoff.Add(time.Minute)
-	var all []*Plan
 	for _, c := range []struct {
 		tenant string
 		at     time.Time
@@ -236,7 +235,6 @@ func TestApplyListRemove(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "role "+abacRole+": PutRolePolicy") || strings.Count(err.Error(), "AccessDenied") != 1 || len(res) != 4 {
 			t.Errorf("Apply: %d results, err %v; want the abac role's failure only", len(res), err)
 		}
-		all = append(all, p)
 	}
 	roles := []Role{{readRole, "tvm-tenant-read"}, {s3Role, "tvm-tenant-s3"}}
 	revs, err := List(context.Background(), api, roles, "a", now)

@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"crypto/rand"
 	"crypto/rsa"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -29,7 +29,9 @@ type floodEnv struct {
 	valid, forged []loadtest.Request
 }
 
-func startFloodEnv(t *testing.T, preAuth string) *floodEnv { return startFloodEnvLog(t, preAuth, false) }
+func startFloodEnv(t *testing.T, preAuth string) *floodEnv {
+	return startFloodEnvLog(t, preAuth, false)
+}
 
 // startFloodEnvLog is startFloodEnv; toFile sends the broker's output to a
 // file instead of the test's parser (a measurement's flood of access log

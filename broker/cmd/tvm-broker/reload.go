@@ -128,7 +128,10 @@ type stageError struct {
 	err   error
 }
 
+// Error returns the cause's text (the stage is logged on its own).
 func (e *stageError) Error() string { return e.err.Error() }
+
+// Unwrap returns the cause.
 func (e *stageError) Unwrap() error { return e.err }
 
 // ServeHTTP serves the request with the current generation's handler.
@@ -338,7 +341,7 @@ func (b *service) readyDetail() any {
 	if b.blocks != nil {
 		cur := b.blocks.Current()
 		bl := map[string]any{"tenants": len(cur.Tenants()), "subjects": len(cur.Subjects()), "ok": true}
-		if err, at := b.blocks.Err(); err != nil {
+		if at, err := b.blocks.Err(); err != nil {
 			bl["ok"], bl["failed_at"] = false, at.UTC().Format(time.RFC3339)
 		}
 		d["block_list"] = bl

@@ -118,6 +118,7 @@ func roleOfARN(arn string) string {
 // iamAdapter is revoke.IAM over the SDK's IAM client.
 type iamAdapter struct{ c *awsiam.Client }
 
+// ListRolePolicies returns every inline policy name of the role, all pages.
 func (a iamAdapter) ListRolePolicies(ctx context.Context, role string) ([]string, error) {
 	var out []string
 	pages := awsiam.NewListRolePoliciesPaginator(a.c, &awsiam.ListRolePoliciesInput{RoleName: aws.String(role)})
@@ -131,6 +132,7 @@ func (a iamAdapter) ListRolePolicies(ctx context.Context, role string) ([]string
 	return out, nil
 }
 
+// GetRolePolicy returns the inline policy's document, URL-decoded.
 func (a iamAdapter) GetRolePolicy(ctx context.Context, role, name string) (string, error) {
 	out, err := a.c.GetRolePolicy(ctx, &awsiam.GetRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name)})
 	if err != nil {
@@ -139,11 +141,13 @@ func (a iamAdapter) GetRolePolicy(ctx context.Context, role, name string) (strin
 	return rolepolicy.DecodeDocument(name, out.PolicyDocument)
 }
 
+// PutRolePolicy adds or replaces the inline policy.
 func (a iamAdapter) PutRolePolicy(ctx context.Context, role, name, doc string) error {
 	_, err := a.c.PutRolePolicy(ctx, &awsiam.PutRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name), PolicyDocument: aws.String(doc)})
 	return err
 }
 
+// DeleteRolePolicy removes the inline policy.
 func (a iamAdapter) DeleteRolePolicy(ctx context.Context, role, name string) error {
 	_, err := a.c.DeleteRolePolicy(ctx, &awsiam.DeleteRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name)})
 	return err
