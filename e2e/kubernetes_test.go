@@ -179,7 +179,7 @@ func TestKubernetesServiceAccountFlow(t *testing.T) {
 		want   []string
 	}{
 		"own partition":            {teamA, "team-a", 0, []string{"Query table tvm-demo PK = Tenant#team-a", "allowed: 1 item", "PK=Tenant#team-a SK=Item#a1"}},
-		"another tenant's":         {teamA, "1", 1, []string{"DENIED AccessDeniedException", "assumed-role/tvm-tenant-read/t-team-a-read"}},
+		"another tenant's":         {teamA, "1", 1, []string{"DENIED AccessDeniedException", "assumed-role/tvm-tenant-read/t-team-a@read"}},
 		"API server audience":      {s.podEnv(t, s.token(t, "team-a", "https://kubernetes.default.svc")), "team-a", 2, []string{"invalid_token"}},
 		"IRSA audience":            {s.podEnv(t, s.token(t, "team-a", "sts.amazonaws.com")), "team-a", 2, []string{"invalid_token"}},
 		"namespace team-b's pod":   {s.podEnv(t, s.token(t, "team-b", kubeAudience)), "team-b", 0, []string{"allowed: 0 items"}},

@@ -68,6 +68,18 @@ type Template struct {
 // Name returns the template's name (its file name without ".json").
 func (t *Template) Name() string { return t.name }
 
+// Digest returns the hex SHA-256 of the template's parsed document as
+// compact JSON (members in document order, no insignificant whitespace):
+// two templates with the same digest render the same policies.
+func (t *Template) Digest() string {
+	data, err := encodeTree(t.tree)
+	if err != nil { // a tree parsed from JSON always encodes
+		panic("policies: template " + t.name + ": " + err.Error())
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}
+
 // Targets returns the targets the template uses: those whose placeholders
 // it names (one that names a known target's actions without its
 // placeholders is refused at load). A profile rendering it must bind each

@@ -31,7 +31,7 @@ Global flags (also accepted after the command):
 // Main runs the tvm-sample command line and returns its exit status.
 // getenv supplies defaults: AWS_ENDPOINT_URL, AWS_REGION, TVM_BROKER_URL,
 // TVM_IDP_URL, TVM_TOKEN_FILE, TVM_TABLE, TVM_SILO_TABLE,
-// TVM_NO_GRANT_ROLE_ARN, TVM_BUCKET.
+// TVM_NO_GRANT_ROLE_ARN, TVM_BUCKET, TVM_BLOCK_FILE, TVM_REVOKE_COMMAND.
 func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	a := &app{newEnv: NewEnv, seed: SeedStack, stdout: stdout, stderr: stderr}
 	return a.main(ctx, args, getenv)
@@ -99,6 +99,8 @@ func ConfigFromEnv(getenv func(string) string) Config {
 	set(&cfg.SiloTable, "TVM_SILO_TABLE")
 	set(&cfg.NoGrantRoleARN, "TVM_NO_GRANT_ROLE_ARN")
 	set(&cfg.Bucket, "TVM_BUCKET")
+	set(&cfg.BlockFile, "TVM_BLOCK_FILE")
+	set(&cfg.RevokeCommand, "TVM_REVOKE_COMMAND")
 	return cfg
 }
 
@@ -120,6 +122,7 @@ func addGlobalFlags(fs *flag.FlagSet, c *Config) {
 	fs.StringVar(&c.ABACRole, "abac-role", c.ABACRole, "the ABAC profile's role, which the app assumes without tags: a name in the caller's account, or an ARN")
 	fs.BoolVar(&c.AllowInsecureHTTP, "allow-insecure-http", c.AllowInsecureHTTP, "allow plain http to a non-loopback broker (test networks only)")
 	addS3Flags(fs, c)
+	addOpsFlags(fs, c)
 }
 
 func subFlags(name, synopsis, help string, cfg *Config, stderr io.Writer) *flag.FlagSet {

@@ -85,6 +85,16 @@ type Config struct {
 	// without session tags, for the "no tag" row: a role name in the
 	// caller's account and partition, or a role ARN.
 	ABACRole string
+	// BlockFile, when set, is the broker's block list file: verify's block
+	// rows block BlockedTenant through it (verify_ops.go).
+	BlockFile, BlockedTenant string
+	// RevokeCommand, when set, is the operator's revoke command (argv split
+	// at blanks): verify's revoke rows revoke RevokedTenant's sessions with
+	// it.
+	RevokeCommand, RevokedTenant string
+	// OpsWait bounds the wait for the broker to apply a block list change;
+	// default DefaultOpsWait.
+	OpsWait time.Duration
 	// AllowInsecureHTTP permits plain http to a non-loopback broker.
 	AllowInsecureHTTP bool
 	// HTTPClient is used for the IdP and the broker; nil = a client with a
@@ -121,6 +131,8 @@ func DefaultConfig() Config {
 		ABACProfile:    DefaultABACProfile,
 		SiloTable:      DefaultSiloTable,
 		ABACRole:       DefaultABACRole,
+		BlockedTenant:  DefaultBlockedTenant,
+		RevokedTenant:  DefaultRevokedTenant,
 	}
 }
 
@@ -273,6 +285,7 @@ func NewEnv(ctx context.Context, c Config) (*Env, error) {
 			return p, nil
 		},
 	}
+	opsProviders(c, func(tenant, profile string) aws.CredentialsProvider { return NewVendProvider(c, tenant, profile) }, env)
 	return env, nil
 }
 

@@ -43,6 +43,15 @@ type Env struct {
 	// S3, when set, returns an S3 client signing with p, and Verify runs
 	// the S3 experiments (verify_s3.go) on Config.Bucket too.
 	S3 func(p aws.CredentialsProvider) S3API
+	// VendFresh returns broker-vended credentials without a client-side
+	// cache (the block rows need the broker's answer now).
+	VendFresh func(tenant, profile string) aws.CredentialsProvider
+	// Block, when set, adds tenant to the broker's block list (blocked) or
+	// removes it, and Verify runs the block rows (verify_ops.go).
+	Block func(ctx context.Context, tenant string, blocked bool) error
+	// Revoke, when set, revokes tenant's sessions as the operator (apply)
+	// or removes the revocation, and Verify runs the revoke rows.
+	Revoke func(ctx context.Context, tenant string, apply bool) error
 }
 
 // Identity says whose credentials an experiment uses.
@@ -90,6 +99,8 @@ const (
 	// Failed is any other error: credentials unobtainable, broker
 	// unreachable, another AWS error.
 	Failed Outcome = "error"
+	// Done is an operator action that succeeded (verify_ops.go).
+	Done Outcome = "done"
 )
 
 // Result is the outcome of one call.
@@ -111,6 +122,8 @@ func (r Result) Summary() string {
 			return "error (" + r.Code + ")"
 		}
 		return "error"
+	case Done:
+		return "done"
 	}
 	return fmt.Sprintf("%s (%s)", r.Outcome, r.Code)
 }

@@ -44,6 +44,10 @@ type fakeStack struct {
 	noGrantErr   error
 	abacErr      error
 	vends        int
+	// blocked tenants are refused by the broker (403 tenant_blocked);
+	// revoked[t] = n denies tenant t's credentials of vends 1..n.
+	blocked map[string]bool
+	revoked map[string]int
 }
 
 const (
@@ -69,6 +73,8 @@ func (fs *fakeStack) broker(w http.ResponseWriter, r *http.Request) {
 	fs.mu.Lock()
 	status, acceptAny := fs.brokerStatus, fs.acceptAny
 	fs.vends++
+	n := fs.vends
+	blocked := fs.blocked
 	fs.mu.Unlock()
 	w.Header().Set("Content-Type", "application/json")
 	fail := func(status int, code, msg string) {
@@ -91,9 +97,13 @@ func (fs *fakeStack) broker(w http.ResponseWriter, r *http.Request) {
 		fail(401, "invalid_tenant", "tenant claim fails the tenant pattern")
 		return
 	}
+	if blocked[tenant] {
+		fail(403, "tenant_blocked", "this tenant is blocked")
+		return
+	}
 	profile := r.URL.Query().Get("profile")
 	_ = json.NewEncoder(w).Encode(map[string]any{
-		"Version": 1, "AccessKeyId": "ASIA:" + profile + ":" + tenant, "SecretAccessKey": "s", "SessionToken": "t",
+		"Version": 1, "AccessKeyId": "ASIA:" + profile + ":" + tenant, "SecretAccessKey": fmt.Sprintf("s-%d", n), "SessionToken": "t",
 		"Expiration": time.Now().Add(time.Hour).UTC().Format(time.RFC3339),
 	})
 }
@@ -197,6 +207,10 @@ func (f *fakeDDB) authorize(ctx context.Context, action, table string, leadingKe
 		profile, tenant = parts[1], parts[2]
 	default:
 		return denied(action)
+	}
+	var issued int
+	if _, err := fmt.Sscanf(c.SecretAccessKey, "s-%d", &issued); err == nil && issued <= fs.revokedBefore(tenant) {
+		return denied(action) // a Deny on aws:TokenIssueTime
 	}
 	ownKeys := func() bool {
 		for _, k := range leadingKeys {
@@ -323,4 +337,11 @@ func (fs *fakeStack) vendCount() int {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	return fs.vends
+}
+
+// revokedBefore returns the last vend revoked for tenant (0: none).
+func (fs *fakeStack) revokedBefore(tenant string) int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	return fs.revoked[tenant]
 }

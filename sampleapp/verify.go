@@ -27,6 +27,8 @@ func (x Expectation) String() string {
 		return "allowed, " + plural(len(x.Items), "item")
 	case Denied:
 		return "denied (AccessDeniedException)"
+	case Done:
+		return "done"
 	}
 	if x.Code != "" {
 		return fmt.Sprintf("%s (%s)", x.Outcome, x.Code)
@@ -153,21 +155,26 @@ func Verify(ctx context.Context, c Config) (Report, error) {
 // Verify runs every experiment against e.
 func (e *Env) Verify(ctx context.Context) Report {
 	rep := Report{OK: true}
-	for i, x := range e.experiments() {
-		r := e.run(ctx, x.id, x.op)
-		row := Row{
-			N: i + 1, Experiment: x.name, Seed: x.seed, Expected: x.expect.String(), Actual: r.Summary(),
-			Pass: x.expect.Matches(r), Code: r.Code, Message: r.Message,
-		}
-		for _, it := range r.Items {
-			row.Items = append(row.Items, it.String())
-		}
-		rep.OK = rep.OK && row.Pass
-		rep.Rows = append(rep.Rows, row)
+	for _, x := range e.experiments() {
+		rep.add(x.name, x.seed, x.expect, e.run(ctx, x.id, x.op))
 	}
 	rep.Note = e.note()
 	e.verifyS3(ctx, &rep)
+	e.verifyOps(ctx, &rep) // block list and revocation: verify_ops.go
 	return rep
+}
+
+// add appends the row of an experiment expecting x whose result is r.
+func (rep *Report) add(name string, seed bool, x Expectation, r Result) {
+	row := Row{
+		N: len(rep.Rows) + 1, Experiment: name, Seed: seed, Expected: x.String(), Actual: r.Summary(),
+		Pass: x.Matches(r), Code: r.Code, Message: r.Message,
+	}
+	for _, it := range r.Items {
+		row.Items = append(row.Items, it.String())
+	}
+	rep.OK = rep.OK && row.Pass
+	rep.Rows = append(rep.Rows, row)
 }
 
 func (e *Env) note() string {

@@ -4,7 +4,11 @@
 # and the per-tenant tables of the silo and bridge models) and the demo
 # bucket (one object per tenant prefix), runs the sample app's isolation
 # verification (pooled, silo, bridge and ABAC rows on DynamoDB; session
-# policy and ABAC rows on S3) and stops everything it started. Exit status
+# policy and ABAC rows on S3; then the operations rows: a tenant blocked
+# through the broker's block list file is refused without a restart, and
+# credentials vended before `tvm-broker revoke --apply`, run with the
+# admin's keys as the operator, are denied by DynamoDB while another
+# tenant's keep working) and stops everything it started. Exit status
 # is the verdict of `tvm-sample verify`. Logs are kept (and their tails
 # printed) on failure, or always with TVM_DEMO_KEEP_LOGS=1.
 #
@@ -45,17 +49,21 @@ bin/tvm-local serve --listen "$LOCAL_ADDR" >"$logdir/tvm-local.log" 2>&1 &
 pids+=($!)
 wait_ready bin/tvm-local "http://$LOCAL_ADDR/healthz" "local AWS"
 
-say "starting the broker on $BROKER_ADDR (examples/broker.yaml: every profile proven at start-up, the ABAC role's policies read through IAM)"
-env "${BROKER_ENV[@]}" bin/tvm-broker serve --config examples/broker.yaml --listen "$BROKER_ADDR" >"$logdir/tvm-broker.log" 2>&1 &
+blocklist="$logdir/blocked.txt"
+printf '# tenants the broker refuses (block_list.file); the demo adds and removes tenant 3\n' >"$blocklist"
+
+say "starting the broker on $BROKER_ADDR (examples/broker.yaml: every profile proven at start-up, the ABAC role's policies read through IAM; block list $blocklist)"
+env "${BROKER_ENV[@]}" TVM_BLOCK_LIST_FILE="$blocklist" bin/tvm-broker serve --config examples/broker.yaml --listen "$BROKER_ADDR" >"$logdir/tvm-broker.log" 2>&1 &
 pids+=($!)
 wait_ready bin/tvm-broker "http://$BROKER_ADDR/readyz" "broker"
 
 say "seeding, as the admin principal: tvm-demo (the seed's three items), the per-tenant tables tvm-demo-1, -12, -2, and the bucket tvm-demo-bucket (tenants/1/, tenants/12/, tenants/2/)"
 env "${ADMIN_ENV[@]}" bin/tvm-sample seed
 
-say "running the isolation experiments (DynamoDB, then S3)"
+say "running the isolation experiments (DynamoDB, then S3), then the operations rows (block list, revoke as the admin)"
 set +e
-env "${ADMIN_ENV[@]}" bin/tvm-sample verify
+env "${ADMIN_ENV[@]}" bin/tvm-sample verify --block-file "$blocklist" \
+  --revoke-command "bin/tvm-broker revoke --config examples/broker.yaml"
 rc=$?
 set -e
 exit "$rc"

@@ -6,12 +6,15 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/tvmkit/tvm/broker/auth"
+	"github.com/tvmkit/tvm/broker/blocklist"
 	"github.com/tvmkit/tvm/broker/errs"
 	"github.com/tvmkit/tvm/broker/metrics"
 	"github.com/tvmkit/tvm/broker/vend"
@@ -74,6 +77,21 @@ type Options struct {
 	// Readiness are the conditions of /readyz beyond the Verifier's keys,
 	// checked in order after them (see ReadinessCheck).
 	Readiness []ReadinessCheck
+	// PreAuth, when set, limits requests before their token is verified
+	// (preauth.go). It may be shared by several handlers.
+	PreAuth *PreAuth
+	// Blocks, when set, refuses verified callers it lists (403
+	// tenant_blocked or subject_blocked), before rate limits and vending.
+	Blocks BlockList
+	// ReadyDetail, when set, returns what /readyz adds to its answer under
+	// "config" (the configuration's generation and last reload, say).
+	ReadyDetail func() any
+}
+
+// BlockList says whether a verified caller is blocked, and by what.
+// *blocklist.List implements it.
+type BlockList interface {
+	Blocked(tenant, subject string) (blocklist.Scope, bool)
 }
 
 // ReadinessCheck is one condition of /readyz: nil when it is met, else an
@@ -102,6 +120,11 @@ type ServerOptions struct {
 	// case-insensitively, or its host part without the port. Empty allows
 	// every host.
 	AllowedHosts []string
+	// TrustedProxies are the addresses of the proxies whose
+	// X-Forwarded-For is believed: the client address (pre-auth limits,
+	// access logs) is then the nearest untrusted one it names. Empty
+	// ignores the header: the client address is the connection's peer.
+	TrustedProxies []netip.Prefix
 }
 
 // RateLimitOptions configures the per-tenant and per-subject token
@@ -131,6 +154,11 @@ type server struct {
 	maxBody        int64
 	maxHeader      int
 	limits         *limits
+	preAuth        *PreAuth
+	blocks         BlockList
+	readyDetail    func() any
+	trustsProxies  bool
+	xffWarned      atomic.Bool
 	now            func() time.Time
 	routes         map[string]bool
 	readiness      []ReadinessCheck
@@ -155,6 +183,10 @@ func New(opts Options) (_ *echo.Echo, err error) {
 		maxHeader:      opts.Server.MaxHeaderBytes,
 		now:            opts.Clock,
 		routes:         map[string]bool{},
+		preAuth:        opts.PreAuth,
+		blocks:         opts.Blocks,
+		readyDetail:    opts.ReadyDetail,
+		trustsProxies:  len(opts.Server.TrustedProxies) > 0,
 	}
 	s.readiness = append([]ReadinessCheck{s.keysReady}, opts.Readiness...)
 	if s.log == nil {
@@ -181,7 +213,7 @@ func New(opts Options) (_ *echo.Echo, err error) {
 	e.HideBanner = true
 	e.HidePort = true
 	e.Logger.SetOutput(io.Discard)
-	e.IPExtractor = echo.ExtractIPDirect()
+	e.IPExtractor = ipExtractor(opts.Server.TrustedProxies)
 	e.HTTPErrorHandler = s.handleError
 
 	e.Use(
@@ -218,7 +250,11 @@ func (s *server) readyz(c echo.Context) error {
 	if err := s.ready(c.Request().Context()); err != nil {
 		return err
 	}
-	return writeJSON(c, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]any{"status": "ready"}
+	if s.readyDetail != nil {
+		body["config"] = s.readyDetail()
+	}
+	return writeJSON(c, http.StatusOK, body)
 }
 
 // ready is the one readiness decision: every check in order (the signing

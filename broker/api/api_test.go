@@ -1164,6 +1164,7 @@ func TestKindStatus(t *testing.T) {
 		errs.KindUpstreamTimeout:     504,
 		errs.KindNotReady:            503,
 		errs.KindMisconfigured:       500,
+		errs.KindOverloaded:          503,
 	}
 	for _, k := range errs.Kinds() {
 		if _, mapped := kindStatus[k]; !mapped {

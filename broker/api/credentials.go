@@ -17,6 +17,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/tvmkit/tvm/broker/auth"
+	"github.com/tvmkit/tvm/broker/blocklist"
 	"github.com/tvmkit/tvm/broker/errs"
 	"github.com/tvmkit/tvm/broker/vend"
 	"github.com/tvmkit/tvm/internal/jsondup"
@@ -77,6 +78,9 @@ func (s *server) credentials(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err = s.refuseBlocked(id); err != nil {
+		return err
+	}
 	if scope, wait, ok := s.limits.allow(id.Tenant, id.Subject, s.now()); !ok {
 		s.metrics.RateLimited(scope)
 		err = &errs.Error{
@@ -102,8 +106,57 @@ func (s *server) credentials(c echo.Context) error {
 	return writeCredentials(c, creds)
 }
 
-// authenticate passes the Authorization header, as sent, to the verifier.
+// authenticate verifies the request's token within the pre-auth limits
+// (preauth.go), when there are any.
 func (s *server) authenticate(c echo.Context) (*auth.Identity, error) {
+	if s.preAuth == nil {
+		return s.verify(c)
+	}
+	s.warnUntrustedXFF(c)
+	var id *auth.Identity
+	scope, err := s.preAuth.verify(c.Request().Context(), c.RealIP(), s.now, func() (err error) {
+		id, err = s.verify(c)
+		return err
+	})
+	switch scope {
+	case scopeClient:
+		s.metrics.RateLimited(scope)
+	case scopeVerification:
+		s.metrics.Overloaded(scope)
+	}
+	return id, err
+}
+
+// warnUntrustedXFF logs once, when no proxy is trusted, that a request
+// carried X-Forwarded-For: the broker probably runs behind a proxy whose
+// address every client then shares for the pre-auth limits.
+func (s *server) warnUntrustedXFF(c echo.Context) {
+	if s.trustsProxies || c.Request().Header.Get(echo.HeaderXForwardedFor) == "" || s.xffWarned.Swap(true) {
+		return
+	}
+	s.log.Warn("a request carried X-Forwarded-For but no proxy is trusted (pre_auth.trusted_proxies): "+
+		"per-client limits apply to the connection's peer, which every client behind a proxy shares",
+		slog.String("peer", c.RealIP()))
+}
+
+// refuseBlocked returns the 403 of a caller on the block list.
+func (s *server) refuseBlocked(id *auth.Identity) error {
+	if s.blocks == nil {
+		return nil
+	}
+	scope, blocked := s.blocks.Blocked(id.Tenant, id.Subject)
+	if !blocked {
+		return nil
+	}
+	s.metrics.Blocked(string(scope))
+	if scope == blocklist.ScopeSubject {
+		return errs.New(errs.KindForbidden, errs.CodeSubjectBlocked, "this caller is blocked")
+	}
+	return errs.New(errs.KindForbidden, errs.CodeTenantBlocked, "this tenant is blocked")
+}
+
+// verify passes the Authorization header, as sent, to the verifier.
+func (s *server) verify(c echo.Context) (*auth.Identity, error) {
 	values := c.Request().Header.Values(echo.HeaderAuthorization)
 	switch len(values) {
 	case 0:

@@ -10,6 +10,7 @@
 //	GET      /readyz           200 {"status":"ready"} once signing keys are loaded and every
 //	                           Options.Readiness check passes (the broker: STS accepts its own
 //	                           credentials), else 503 not_ready naming the first unmet one
+//	                           with Options.ReadyDetail, also {"config": ...} (generation, last reload)
 //	GET      /metrics          Prometheus text format (when Options.Metrics is set)
 //
 // /v1/credentials takes the JWT from the Authorization header, either
@@ -45,8 +46,16 @@
 // message "vend" that carries at most the last four characters of the access
 // key id and never a token, secret key or session token.
 //
+// Before its token is verified, a request passes the pre-auth limits
+// (Options.PreAuth, preauth.go): a bucket of failed authentications per
+// client address (429 rate_limited) and a cap on concurrent verifications
+// (503 overloaded). After verification, a caller on the block list
+// (Options.Blocks) is refused with 403 tenant_blocked or subject_blocked,
+// then the per-tenant and per-subject buckets apply (429 rate_limited).
+//
 // # Concurrency
 //
-// The handler returned by New is safe for concurrent use. The rate limiter
-// holds per-tenant and per-subject token buckets in bounded LRU maps.
+// The handler returned by New is safe for concurrent use. The rate limiters
+// hold their token buckets in bounded LRU maps; a PreAuth may be shared by
+// several handlers (one per configuration generation).
 package api

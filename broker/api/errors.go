@@ -52,6 +52,7 @@ var kindStatus = map[errs.Kind]int{
 	// A configuration fault is a 5xx without Retry-After: retrying cannot
 	// help until an operator fixes the broker's credentials or region.
 	errs.KindMisconfigured: http.StatusInternalServerError,
+	errs.KindOverloaded:    http.StatusServiceUnavailable,
 }
 
 // statusOf returns the HTTP status of kind; an unknown kind is a 500.

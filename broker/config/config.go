@@ -87,6 +87,7 @@ const (
 	EnvJWKSURL    = "TVM_AUTH_JWKS_URL"
 	EnvSTSRegion  = "TVM_STS_REGION"
 	EnvLogLevel   = "TVM_LOG_LEVEL"
+	EnvBlockList  = "TVM_BLOCK_LIST_FILE"
 )
 
 // maxFileBytes bounds a configuration file.
@@ -109,7 +110,7 @@ func Load(path string, getenv func(string) string) (*Config, error) {
 }
 
 // resolvePaths makes the file paths of the configuration (policy_dir,
-// auth.jwks_file, auth.public_key_files, server.tls,
+// auth.jwks_file, auth.public_key_files, server.tls, block_list.file,
 // profiles[].role_policy_files) that are relative absolute against
 // base, the directory of the configuration file, so that a configuration
 // means the same thing whatever the working directory of the process.
@@ -126,6 +127,7 @@ func (c *Config) resolvePaths(base string) {
 		c.Auth.PublicKeyFiles[i] = abs(p)
 	}
 	c.Server.TLS.resolvePaths(abs)
+	c.BlockList.File = abs(c.BlockList.File)
 	for i := range c.Profiles {
 		files := c.Profiles[i].RolePolicyFiles
 		for j, p := range files {
@@ -178,6 +180,7 @@ func (c *Config) applyEnv(getenv func(string) string) {
 	set(&c.Auth.JWKSURL, EnvJWKSURL)
 	set(&c.STS.Region, EnvSTSRegion)
 	set(&c.Log.Level, EnvLogLevel)
+	set(&c.BlockList.File, EnvBlockList)
 }
 
 // SetDefaults fills every unset field with its default. Parse calls it;
@@ -220,6 +223,7 @@ func (c *Config) SetDefaults() {
 	if len(c.Proof.Tenants) == 0 {
 		c.Proof.Tenants = append([]string(nil), DefaultProofTenants...)
 	}
+	c.setOperationsDefaults()
 }
 
 // SetDefaults fills every unset field of the auth section with its default.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -123,6 +124,10 @@ func TestLoadGolden(t *testing.T) {
 		},
 		Log:   Log{Level: "debug", Format: "text"},
 		Proof: Proof{Tenants: []string{"acme", "globex"}},
+		PreAuth: PreAuth{PerClientRPS: 2, PerClientBurst: 8, MaxConcurrentVerifications: 16, MaxVerificationWait: 50 * time.Millisecond,
+			TrustedProxies: []string{"10.0.0.0/8", "192.0.2.7", "2001:db8::/32"}},
+		BlockList: BlockList{File: filepath.Join("testdata", "blocked.txt"), PollInterval: 250 * time.Millisecond},
+		Reload:    Reload{Watch: true, PollInterval: 2 * time.Second},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Load mismatch (-want +got):\n%s", diff)
@@ -177,6 +182,10 @@ func TestParseDefaults(t *testing.T) {
 		},
 		Log:   Log{Level: "info", Format: "json"},
 		Proof: Proof{Tenants: []string{"1", "12"}},
+		PreAuth: PreAuth{PerClientRPS: DefaultPerClientRPS, PerClientBurst: DefaultPerClientBurst,
+			MaxConcurrentVerifications: max(2*runtime.GOMAXPROCS(0), 4), MaxVerificationWait: 100 * time.Millisecond},
+		BlockList: BlockList{PollInterval: 500 * time.Millisecond},
+		Reload:    Reload{PollInterval: 5 * time.Second},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("defaults mismatch (-want +got):\n%s", diff)
@@ -416,6 +425,14 @@ func TestValidateNamesField(t *testing.T) {
 		"subject rps NaN":               {func(c *Config) { c.RateLimit.PerSubjectRPS = nan() }, "rate_limit.per_subject_rps:"},
 		"tenant burst":                  {func(c *Config) { c.RateLimit.PerTenantBurst = -1 }, "rate_limit.per_tenant_burst:"},
 		"subject burst":                 {func(c *Config) { c.RateLimit.PerSubjectBurst = -1 }, "rate_limit.per_subject_burst:"},
+		"client rps":                    {func(c *Config) { c.PreAuth.PerClientRPS = -1 }, "pre_auth.per_client_rps:"},
+		"client burst":                  {func(c *Config) { c.PreAuth.PerClientBurst = -3 }, "pre_auth.per_client_burst:"},
+		"verification cap":              {func(c *Config) { c.PreAuth.MaxConcurrentVerifications = -1 }, "pre_auth.max_concurrent_verifications:"},
+		"verification wait":             {func(c *Config) { c.PreAuth.MaxVerificationWait = time.Minute }, "pre_auth.max_verification_wait: must be at most 5s"},
+		"proxy not an address":          {func(c *Config) { c.PreAuth.TrustedProxies = []string{"10.0.0.0/8", "proxy.local"} }, "pre_auth.trusted_proxies[1]: \"proxy.local\" is not an IP address"},
+		"proxy host bits":               {func(c *Config) { c.PreAuth.TrustedProxies = []string{"10.1.2.3/8"} }, "did you mean 10.0.0.0/8?"},
+		"block list poll":               {func(c *Config) { c.BlockList.PollInterval = time.Millisecond }, "block_list.poll_interval: must be between 50ms and 1m0s"},
+		"reload poll":                   {func(c *Config) { c.Reload.PollInterval = 2 * time.Hour }, "reload.poll_interval: must be between 1s and 1h0m0s"},
 		"read timeout":                  {func(c *Config) { c.Server.ReadTimeout = -time.Second }, "server.read_timeout:"},
 		"request vs write":              {func(c *Config) { c.Server.RequestTimeout = time.Minute }, "server.request_timeout: must be less than server.write_timeout"},
 		"header bytes":                  {func(c *Config) { c.Server.MaxHeaderBytes = 100 }, "server.max_header_bytes:"},

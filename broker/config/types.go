@@ -17,6 +17,7 @@
 //	TVM_AUTH_JWKS_URL     auth.jwks_url
 //	TVM_STS_REGION        sts.region
 //	TVM_LOG_LEVEL         log.level
+//	TVM_BLOCK_LIST_FILE   block_list.file
 //
 // # Concurrency
 //
@@ -62,6 +63,12 @@ type Config struct {
 	Log Log `yaml:"log"`
 	// Proof configures the start-up isolation proof of every profile.
 	Proof Proof `yaml:"proof"`
+	// PreAuth limits requests before their token is verified.
+	PreAuth PreAuth `yaml:"pre_auth"`
+	// BlockList names the live block list file.
+	BlockList BlockList `yaml:"block_list"`
+	// Reload configures configuration reloads beyond SIGHUP.
+	Reload Reload `yaml:"reload"`
 }
 
 // Auth configures JWT verification.
@@ -174,10 +181,10 @@ type SessionScope string
 // Session scopes.
 const (
 	// PerTenant: one session (and cache entry) per tenant, shared by every
-	// subject of that tenant; the session is named t-<tenant>-<profile>.
+	// subject of that tenant; the session is named t-<tenant>@<profile>.
 	PerTenant SessionScope = "tenant"
 	// PerSubject: one session per (tenant, subject), named
-	// t-<tenant>-<hash of subject>; SourceIdentity may carry the subject.
+	// t-<tenant>@<hash of subject>; SourceIdentity may carry the subject.
 	PerSubject SessionScope = "subject"
 )
 

@@ -72,6 +72,7 @@ func (c *Config) Validate() error {
 	c.STS.validate(v)
 	c.validateProfiles(v, pattern)
 	c.validateLimits(v)
+	c.validateOperations(v)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -36,6 +36,7 @@ const (
 	KindUpstreamTimeout                 // STS (or the request as a whole) ran out of time
 	KindNotReady                        // keys not loaded, or shutting down
 	KindMisconfigured                   // STS refuses the broker's own AWS credentials or region: not retryable, an operator must act
+	KindOverloaded                      // too much work in progress: the broker sheds the request
 	kindCount                           // number of kinds; keep last
 )
 
@@ -57,6 +58,7 @@ var kindNames = [kindCount]string{
 	KindUpstreamTimeout:     "upstream_timeout",
 	KindNotReady:            "not_ready",
 	KindMisconfigured:       "misconfigured",
+	KindOverloaded:          "overloaded",
 }
 
 // Kinds returns every kind, in declaration order.
@@ -95,6 +97,9 @@ const (
 	CodeUpstreamUnavailable   = "upstream_unavailable"    // STS unreachable or failing
 	CodeNotReady              = "not_ready"               // keys not loaded, or shutting down
 	CodeBrokerMisconfigured   = "broker_misconfigured"    // STS refuses the broker's own credentials or region
+	CodeOverloaded            = "overloaded"              // too many token verifications in progress
+	CodeTenantBlocked         = "tenant_blocked"          // the tenant is on the block list
+	CodeSubjectBlocked        = "subject_blocked"         // the caller (tenant and subject) is on the block list
 	CodeInternal              = "internal_error"          // anything else
 )
 

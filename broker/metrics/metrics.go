@@ -12,12 +12,26 @@
 //	                                                 STS before September 2026, tvm-local)
 //	tvm_sts_session_token_utilization_percent{profile}  SessionTokenUtilization STS reported for a new session
 //	                                                 (histogram; STS since September 2026)
-//	tvm_rate_limited_total{scope}                    requests refused by the broker's limiter ("tenant", "subject")
+//	tvm_rate_limited_total{scope}                    requests refused by the broker's limiters: "tenant", "subject"
+//	                                                 (after authentication), "client" (failed authentications
+//	                                                 per client address, before it)
+//	tvm_overloaded_total{scope}                      requests shed for lack of capacity ("verification": the cap
+//	                                                 on concurrent token verifications)
+//	tvm_verifications_in_flight                      token verifications running now (gauge)
+//	tvm_blocked_requests_total{scope}                verified requests refused by the block list ("tenant", "subject")
+//	tvm_block_list_changes_total{action,scope}       entries blocked or unblocked by a change of the block list file
+//	tvm_block_list_entries{scope}                    entries of the block list in force (gauge)
+//	tvm_block_list_errors_total                      block list reads refused (the previous list stays in force)
+//	tvm_config_reloads_total{result}                 configuration reloads: "ok" or "failed" (the previous stays)
+//	tvm_config_last_reload_success                   1 when the last reload (or the start) succeeded, else 0 (gauge)
+//	tvm_config_generation                            configuration generation in force, 1 at start (gauge)
+//	tvm_config_restart_pending                       1 when the file holds changes that need a restart (gauge)
 //	tvm_http_requests_total{route,method,status}     HTTP requests by route pattern
 //	tvm_http_request_duration_seconds{route,method}  HTTP latency (histogram)
 //
 // Label cardinality is bounded: profile labels are restricted to the profile
-// names given to New (anything else is recorded as "unknown"), outcome and
+// names given to New or, after a configuration reload, SetProfiles
+// (anything else is recorded as "unknown"), outcome and
 // code labels must look like identifiers (anything else is "other"), and no
 // label ever carries a tenant id, a subject or a raw request path.
 //
@@ -28,6 +42,7 @@ package metrics
 import (
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -44,7 +59,7 @@ const (
 // Metrics is the broker's set of collectors on a private registry.
 type Metrics struct {
 	reg      *prometheus.Registry
-	profiles map[string]bool
+	profiles atomic.Pointer[map[string]bool]
 
 	vends        *prometheus.CounterVec
 	cacheLookups *prometheus.CounterVec
@@ -56,6 +71,7 @@ type Metrics struct {
 	rateLimited  *prometheus.CounterVec
 	httpRequests *prometheus.CounterVec
 	httpDuration *prometheus.HistogramVec
+	ops          *operations
 }
 
 // New returns collectors registered on a new registry, together with the Go
@@ -63,8 +79,7 @@ type Metrics struct {
 // names: the only values the profile label may take besides "unknown".
 func New(profiles []string) *Metrics {
 	m := &Metrics{
-		reg:      prometheus.NewRegistry(),
-		profiles: make(map[string]bool, len(profiles)),
+		reg: prometheus.NewRegistry(),
 		vends: counter("tvm_vend_total",
 			"Credential vend attempts by profile and outcome (ok or an error code).", "profile", "outcome"),
 		cacheLookups: counter("tvm_cache_lookups_total",
@@ -84,22 +99,35 @@ func New(profiles []string) *Metrics {
 			"SessionTokenUtilization of new STS sessions: percent of STS's maximum session token size used.",
 			percentBuckets, "profile"),
 		rateLimited: counter("tvm_rate_limited_total",
-			"Requests refused by the broker's rate limiter, by scope (tenant or subject).", "scope"),
+			"Requests refused by the broker's rate limiters, by scope (tenant or subject after authentication, client before it).", "scope"),
 		httpRequests: counter("tvm_http_requests_total",
 			"HTTP requests by route pattern, method and status code.", "route", "method", "status"),
 		httpDuration: histogram("tvm_http_request_duration_seconds",
 			"HTTP request duration by route pattern and method.", prometheus.DefBuckets, "route", "method"),
 	}
-	for _, p := range profiles {
-		m.profiles[p] = true
-	}
+	m.SetProfiles(profiles)
+	m.ops = newOperations()
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.vends, m.cacheLookups, m.stsDuration, m.stsErrors, m.policySize, m.packedSize, m.tokenUse,
 		m.rateLimited, m.httpRequests, m.httpDuration,
 	)
+	m.ops.register(m.reg)
 	return m
+}
+
+// SetProfiles replaces the profile names the profile label may take (a
+// configuration reload); series of removed profiles stay as they are.
+func (m *Metrics) SetProfiles(profiles []string) {
+	if m == nil {
+		return
+	}
+	set := make(map[string]bool, len(profiles))
+	for _, p := range profiles {
+		set[p] = true
+	}
+	m.profiles.Store(&set)
 }
 
 // percentBuckets are the buckets of the size shares STS reports (percent):
@@ -198,7 +226,7 @@ func (m *Metrics) HTTPRequest(route, method string, status int, d time.Duration)
 }
 
 func (m *Metrics) profile(p string) string {
-	if m.profiles[p] {
+	if (*m.profiles.Load())[p] {
 		return p
 	}
 	return UnknownProfile

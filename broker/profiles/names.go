@@ -3,10 +3,15 @@ package profiles
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"go.yaml.in/yaml/v3"
+
 	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/stsrules"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
@@ -70,22 +75,83 @@ func fitName(s string, minLen, maxLen int) string {
 	return prefix + "." + hash8(s)
 }
 
-// SessionName builds the RoleSessionName:
-//   - per-subject sessions: t-<tenant>-<hash8(subject)>
-//   - per-tenant sessions:  t-<tenant>-<profile>
+// The session-name layout: "t-" + the tenant part + "@" + the suffix.
 //
-// The tenant and profile parts are kept verbatim when they are clean and
-// fit, else shortened by fitName. The result is always 11-64 characters of
-// [\w+=,.@-].
-func SessionName(tenantID, profile, subject string, perSubject bool) string {
-	var suffix string
-	if perSubject {
-		suffix = hash8(subject)
-	} else {
-		suffix = fitName(profile, 1, maxProfileInName)
+// The tenant part never holds '@' (nor '.' unless shortened), so the first
+// '@' ends it and a revocation can match every session of one tenant, and
+// no other's, with the StringLike pattern "t-<tenant part>@*" on aws:userid
+// (SessionNamePattern): tenants "a" and "a-b" give "t-a@..." and
+// "t-a-b@...", which no pattern of the other matches. With '-' as the
+// separator they overlapped ("t-a-b-read" is tenant "a", profile "b-read",
+// or tenant "a-b", profile "read").
+const (
+	sessionPrefix = "t-"
+	// SessionSeparator ends the tenant part of a session name.
+	SessionSeparator = "@"
+)
+
+// tenantPart returns the tenant part of a session name with room
+// characters at most: tenantID verbatim when it is clean, holds neither
+// the separator nor '.', and fits; else a sanitized prefix (separator and
+// '.' replaced too) + "." + hash8(tenantID). A verbatim part has no '.'
+// and a shortened one has one, so two distinct tenant ids share a part
+// only when their 32-bit hashes and sanitized prefixes collide.
+func tenantPart(tenantID string, room int) string {
+	if n := len(tenantID); n >= 1 && n <= room && cleanName(tenantID) && !strings.ContainsAny(tenantID, SessionSeparator+".") {
+		return tenantID
 	}
-	room := stsrules.MaxNameLen - len("t-") - len("-") - len(suffix)
-	return "t-" + fitName(tenantID, 1, room) + "-" + suffix
+	prefix := strings.NewReplacer(SessionSeparator, "_", ".", "_").Replace(sanitizeName(tenantID))
+	if r := room - hashLen - 1; len(prefix) > r {
+		prefix = prefix[:r] // ASCII only after sanitizing
+	}
+	return prefix + "." + hash8(tenantID)
+}
+
+// TenantNamePart returns tenantPart(tenantID, room): the tenant's part of
+// a session name, for other names that must tell tenants apart the same
+// way (a revocation policy's name). room must be at least 10.
+func TenantNamePart(tenantID string, room int) string { return tenantPart(tenantID, room) }
+
+// sessionSuffix returns the part after the separator: the profile name
+// (shortened by fitName) for per-tenant sessions, hash8(subject) for
+// per-subject ones.
+func sessionSuffix(profile, subject string, perSubject bool) string {
+	if perSubject {
+		return hash8(subject)
+	}
+	return fitName(profile, 1, maxProfileInName)
+}
+
+// sessionTenantPart returns the tenant part of the sessions of tenantID
+// under a profile: its room depends on the suffix length, and so on the
+// profile (never on the subject: every hash8 has hashLen characters).
+func sessionTenantPart(tenantID, profile string, perSubject bool) string {
+	room := stsrules.MaxNameLen - len(sessionPrefix) - len(SessionSeparator) - len(sessionSuffix(profile, "", perSubject))
+	return tenantPart(tenantID, room)
+}
+
+// SessionName builds the RoleSessionName:
+//   - per-subject sessions: t-<tenant>@<hash8(subject)>
+//   - per-tenant sessions:  t-<tenant>@<profile>
+//
+// The tenant part is kept verbatim when it is clean, holds neither '@' nor
+// '.' and fits, else shortened (tenantPart); the profile part is kept
+// verbatim when clean and at most 20 characters, else shortened by fitName.
+// The result is always 11-64 characters of [\w+=,.@-].
+func SessionName(tenantID, profile, subject string, perSubject bool) string {
+	return sessionPrefix + sessionTenantPart(tenantID, profile, perSubject) + SessionSeparator + sessionSuffix(profile, subject, perSubject)
+}
+
+// SessionNamePattern returns the IAM StringLike pattern that matches the
+// name of every session of tenantID under the profile, and of no other
+// tenant's session (up to the 32-bit hash of a shortened tenant part): the
+// exact name for per-tenant sessions, "t-<tenant part>@*" for per-subject
+// ones. Neither part can hold IAM's wildcards '*' and '?'.
+func SessionNamePattern(tenantID, profile string, perSubject bool) string {
+	if !perSubject {
+		return SessionName(tenantID, profile, "", false)
+	}
+	return sessionPrefix + sessionTenantPart(tenantID, profile, true) + SessionSeparator + "*"
 }
 
 // SourceIdentity derives AssumeRole's SourceIdentity from the subject:
@@ -139,6 +205,36 @@ func (p *Profile) SessionName(tenantID, subject string) string {
 	return SessionName(tenantID, p.name, subject, p.perSubject)
 }
 
+// TenantSessions says how to recognise every session of one tenant under
+// one profile, and no other tenant's: what a revocation scopes its Deny to.
+type TenantSessions struct {
+	// TagKeys are the profile's session tags whose value is exactly
+	// {tenant} (sorted): each session of the tenant carries TagValue in
+	// each of them (aws:PrincipalTag/<key>).
+	TagKeys  []string
+	TagValue string
+	// NamePattern is the StringLike pattern of the session names
+	// (SessionNamePattern), to match after "<role id>:" in aws:userid.
+	NamePattern string
+}
+
+// SessionsOf returns how to recognise the sessions of tenantID under the
+// configured profile pc. It reads the configuration only (names, session
+// scope, session tags), so it serves a profile whose role cannot be read.
+func SessionsOf(pc *config.Profile, tenantID string) TenantSessions {
+	ts := TenantSessions{NamePattern: SessionNamePattern(tenantID, pc.Name, pc.Sessions == config.PerSubject)}
+	for k, v := range pc.SessionTags {
+		if v == tenant.Placeholder {
+			ts.TagKeys = append(ts.TagKeys, k)
+		}
+	}
+	if len(ts.TagKeys) > 0 {
+		slices.Sort(ts.TagKeys)
+		ts.TagValue = TagValue(tenant.Placeholder, tenantID, "")
+	}
+	return ts
+}
+
 // SessionTags returns the session tags of the session of tenantID and
 // subject, their values filled in (TagValue), sorted by key.
 func (p *Profile) SessionTags(tenantID, subject string) []Tag {
@@ -147,4 +243,59 @@ func (p *Profile) SessionTags(tenantID, subject string) []Tag {
 		out[i] = Tag{Key: t.Key, Value: TagValue(t.Value, tenantID, subject)}
 	}
 	return out
+}
+
+// Fingerprint identifies what p's sessions are made of: a change of role,
+// template (its document), target settings, extra grants, external id,
+// session tags, transitive keys, session scope or source identity changes
+// it; a change that only decides who may get a session (allowed_tenants,
+// required_scope, durations) or what the proof evaluates (the role policy
+// source) does not. Two compiled profiles of one name with the same
+// fingerprint vend the same sessions, so credentials cached for one serve
+// the other (vend keys its cache by it, and drops the entries of a profile
+// whose fingerprint changed on a configuration reload).
+func (p *Profile) Fingerprint() string { return p.fingerprint }
+
+// fingerprint computes Profile.Fingerprint from the configuration.
+func fingerprint(pc *config.Profile, tmpl *policies.Template) string {
+	c := *pc
+	c.AllowedTenants, c.RequiredScope, c.DefaultDuration, c.MaxDuration = nil, "", 0, 0
+	c.RolePolicyFiles, c.RolePolicyFromIAM = nil, false
+	// Target sections by content: neither a node's position nor its style
+	// (flow or block) counts.
+	targets := map[string]string{}
+	for name, n := range pc.Targets {
+		targets[name] = nodeContent(&n)
+	}
+	c.Targets = nil
+	digest := ""
+	if tmpl != nil {
+		digest = tmpl.Name() + ":" + tmpl.Digest()
+	}
+	data, err := json.Marshal(struct {
+		Profile  config.Profile
+		Targets  map[string]string
+		Template string
+	}{c, targets, digest})
+	if err != nil { // plain strings, numbers and slices always encode
+		panic("profiles: fingerprint: " + err.Error())
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}
+
+// nodeContent renders a YAML node's content as JSON (YAML text when it has
+// no JSON form, such as a mapping with non-string keys).
+func nodeContent(n *yaml.Node) string {
+	var v any
+	if err := n.Decode(&v); err == nil {
+		if data, err := json.Marshal(v); err == nil {
+			return string(data)
+		}
+	}
+	data, err := yaml.Marshal(n)
+	if err != nil {
+		return "invalid: " + err.Error()
+	}
+	return string(data)
 }

@@ -2,9 +2,12 @@ package profiles
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/tvmkit/tvm/broker/config"
 )
 
 var (
@@ -19,20 +22,23 @@ func TestSessionName(t *testing.T) {
 		perSubject               bool
 		want                     string
 	}{
-		"per subject":               {"acme", "read", "alice", true, "t-acme-" + hash8("alice")},
-		"tenant with underscore":    {"acme_corp-1", "read", "alice", true, "t-acme_corp-1-" + hash8("alice")},
-		"unicode subject hashed":    {"acme", "read", "Jürgen 🚀", true, "t-acme-" + hash8("Jürgen 🚀")},
-		"empty subject":             {"acme", "read", "", true, "t-acme-" + hash8("")},
-		"per tenant":                {"acme", "read", "alice", false, "t-acme-read"},
-		"per tenant ignores subj":   {"acme", "read", "bob", false, "t-acme-read"},
-		"53-char tenant fits":       {long64[:53], "read", "alice", true, "t-" + long64[:53] + "-" + hash8("alice")},
-		"54-char tenant shortened":  {long64[:54], "read", "alice", true, "t-" + long64[:44] + "." + hash8(long64[:54]) + "-" + hash8("alice")},
-		"64-char tenant":            {long64, "read", "alice", true, "t-" + long64[:44] + "." + hash8(long64) + "-" + hash8("alice")},
-		"tenant with bad chars":     {"a#b c", "read", "alice", true, "t-a_b_c." + hash8("a#b c") + "-" + hash8("alice")},
-		"unicode tenant":            {"ü", "read", "alice", true, "t-_." + hash8("ü") + "-" + hash8("alice")},
-		"long profile":              {"acme", strings.Repeat("p", 30), "x", false, "t-acme-" + strings.Repeat("p", 11) + "." + hash8(strings.Repeat("p", 30))},
-		"profile with space":        {"acme", "read only", "x", false, "t-acme-read_only." + hash8("read only")},
-		"64-char tenant per tenant": {long64, "read", "x", false, "t-" + long64[:48] + "." + hash8(long64) + "-read"},
+		"per subject":               {"acme", "read", "alice", true, "t-acme@" + hash8("alice")},
+		"tenant with underscore":    {"acme_corp-1", "read", "alice", true, "t-acme_corp-1@" + hash8("alice")},
+		"unicode subject hashed":    {"acme", "read", "Jürgen 🚀", true, "t-acme@" + hash8("Jürgen 🚀")},
+		"empty subject":             {"acme", "read", "", true, "t-acme@" + hash8("")},
+		"per tenant":                {"acme", "read", "alice", false, "t-acme@read"},
+		"per tenant ignores subj":   {"acme", "read", "bob", false, "t-acme@read"},
+		"53-char tenant fits":       {long64[:53], "read", "alice", true, "t-" + long64[:53] + "@" + hash8("alice")},
+		"54-char tenant shortened":  {long64[:54], "read", "alice", true, "t-" + long64[:44] + "." + hash8(long64[:54]) + "@" + hash8("alice")},
+		"64-char tenant":            {long64, "read", "alice", true, "t-" + long64[:44] + "." + hash8(long64) + "@" + hash8("alice")},
+		"tenant with bad chars":     {"a#b c", "read", "alice", true, "t-a_b_c." + hash8("a#b c") + "@" + hash8("alice")},
+		"unicode tenant":            {"ü", "read", "alice", true, "t-_." + hash8("ü") + "@" + hash8("alice")},
+		"long profile":              {"acme", strings.Repeat("p", 30), "x", false, "t-acme@" + strings.Repeat("p", 11) + "." + hash8(strings.Repeat("p", 30))},
+		"profile with space":        {"acme", "read only", "x", false, "t-acme@read_only." + hash8("read only")},
+		"64-char tenant per tenant": {long64, "read", "x", false, "t-" + long64[:48] + "." + hash8(long64) + "@read"},
+		"tenant with separator":     {"a@b", "read", "x", false, "t-a_b." + hash8("a@b") + "@read"},
+		"tenant with dot":           {"a.b", "read", "x", false, "t-a_b." + hash8("a.b") + "@read"},
+		"tenant with dashes":        {"a-b", "b-read", "x", false, "t-a-b@b-read"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -136,6 +142,81 @@ func FuzzSessionName(f *testing.F) {
 		}
 		if v := TagValue("{tenant}-{subject}", tenant, subject); !tagValueRE.MatchString(v) || utf8.RuneCountInString(v) > 256 {
 			t.Fatalf("tagValue = %q: invalid", v)
+		}
+	})
+}
+
+// like is IAM's StringLike: '*' any run of characters, '?' exactly one,
+// case-sensitive.
+func like(pattern, s string) bool {
+	re := "^" + strings.NewReplacer(`\*`, ".*", `\?`, ".").Replace(regexp.QuoteMeta(pattern)) + "$"
+	return regexp.MustCompile(re).MatchString(s)
+}
+
+// sessionKinds are the (profile, per-subject) shapes a role's sessions
+// can have, the profile names chosen to look like tenant suffixes.
+var sessionKinds = []struct {
+	profile    string
+	perSubject bool
+}{
+	{"read", false}, {"b-read", false}, {"read", true}, {strings.Repeat("p", 30), false}, {"deadbeef", false},
+}
+
+func TestSessionNamePatternIsolatesTenants(t *testing.T) {
+	long := strings.Repeat("a", 64)
+	tenants := []string{"a", "a-b", "a-b-read", "ab", "1", "12", "a_b", "a.b", "a@b", "é", long, long[:60] + "x", "b"}
+	for _, owner := range tenants {
+		for _, k := range sessionKinds {
+			pat := SessionNamePattern(owner, k.profile, k.perSubject)
+			t.Run(owner+"/"+k.profile, func(t *testing.T) {
+				for _, subject := range []string{"alice", "bob", ""} {
+					if name := SessionName(owner, k.profile, subject, k.perSubject); !like(pat, name) {
+						t.Errorf("pattern %q misses the tenant's own session %q", pat, name)
+					}
+				}
+				for _, other := range tenants {
+					if other == owner {
+						continue
+					}
+					for _, ok := range sessionKinds {
+						if name := SessionName(other, ok.profile, "alice", ok.perSubject); like(pat, name) {
+							t.Errorf("pattern %q of tenant %q matches tenant %q's session %q", pat, owner, other, name)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+func TestSessionsOf(t *testing.T) {
+	pc := &config.Profile{Name: "rw", Sessions: config.PerSubject,
+		SessionTags: map[string]string{"tenant": "{tenant}", "org": "{tenant}", "who": "{subject}", "pair": "{tenant}-x"}}
+	got := SessionsOf(pc, "a-b")
+	if want := []string{"org", "tenant"}; !slices.Equal(got.TagKeys, want) || got.TagValue != "a-b" {
+		t.Errorf("tags = %v %q, want %v \"a-b\"", got.TagKeys, got.TagValue, want)
+	}
+	if got.NamePattern != "t-a-b@*" {
+		t.Errorf("pattern = %q", got.NamePattern)
+	}
+	none := SessionsOf(&config.Profile{Name: "read", Sessions: config.PerTenant}, "a")
+	if len(none.TagKeys) != 0 || none.TagValue != "" || none.NamePattern != "t-a@read" {
+		t.Errorf("per-tenant profile without tags: %+v", none)
+	}
+}
+
+func FuzzSessionNamePattern(f *testing.F) {
+	f.Add("a", "a-b", "read", "b-read", true, false)
+	f.Add("a.b", "a_b", "read", "read", false, false)
+	f.Add(strings.Repeat("x", 64), strings.Repeat("x", 63), "read", "p", true, true)
+	f.Fuzz(func(t *testing.T, owner, other, p1, p2 string, s1, s2 bool) {
+		pat := SessionNamePattern(owner, p1, s1)
+		if !like(pat, SessionName(owner, p1, "alice", s1)) {
+			t.Fatalf("pattern %q misses its own session", pat)
+		}
+		a, b := sessionTenantPart(owner, p1, s1), sessionTenantPart(other, p2, s2)
+		if a != b && like(pat, SessionName(other, p2, "bob", s2)) {
+			t.Fatalf("pattern %q of %q matches %q's session %q", pat, owner, other, SessionName(other, p2, "bob", s2))
 		}
 	})
 }

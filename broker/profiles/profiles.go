@@ -267,6 +267,7 @@ type Profile struct {
 	sourceIdentity bool
 	allowedTenants map[string]struct{} // nil = every tenant
 	requiredScope  string
+	fingerprint    string
 }
 
 // Name returns the profile's name.
@@ -387,6 +388,7 @@ func compileProfile(field string, pc *config.Profile, e *env) (*Profile, error) 
 		perSubject:     pc.Sessions == config.PerSubject,
 		sourceIdentity: pc.SourceIdentity,
 		requiredScope:  pc.RequiredScope,
+		fingerprint:    fingerprint(pc, tmpl),
 	}
 	for k, v := range pc.SessionTags {
 		p.tags = append(p.tags, Tag{Key: k, Value: v})

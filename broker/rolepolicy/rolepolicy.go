@@ -116,14 +116,24 @@ type Fetcher interface {
 	Fetch(ctx context.Context, roleARN string) (*Role, error)
 }
 
-// ParseDocument URL-decodes and parses a policy document IAM returned.
-func ParseDocument(name string, doc *string) (*iam.Policy, error) {
+// DecodeDocument URL-decodes a policy document IAM returned (IAM answers
+// documents URL-encoded, RFC 3986).
+func DecodeDocument(name string, doc *string) (string, error) {
 	if doc == nil {
-		return nil, fmt.Errorf("%s: no document in the answer", name)
+		return "", fmt.Errorf("%s: no document in the answer", name)
 	}
 	text, err := url.QueryUnescape(*doc)
 	if err != nil {
-		return nil, fmt.Errorf("%s: document is not URL-encoded: %w", name, err)
+		return "", fmt.Errorf("%s: document is not URL-encoded: %w", name, err)
+	}
+	return text, nil
+}
+
+// ParseDocument URL-decodes and parses a policy document IAM returned.
+func ParseDocument(name string, doc *string) (*iam.Policy, error) {
+	text, err := DecodeDocument(name, doc)
+	if err != nil {
+		return nil, err
 	}
 	pol, err := iam.Parse(name, []byte(text))
 	if err != nil {

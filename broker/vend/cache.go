@@ -111,23 +111,27 @@ func (f freshness) refreshAt(exp, now time.Time) time.Time {
 }
 
 // cacheKey identifies one cached credential set. The policy is not part of
-// the key because it is a pure function of (profile, tenant) for the life
-// of a Vendor (profiles and templates are immutable after New); the entry
-// records the policy hash it was issued with. Subject is empty for
-// per-tenant sessions. Duration is the requested session length, so a set
-// is only ever served to requests for the same duration.
+// the key because it is a pure function of (profile fingerprint, tenant):
+// Fingerprint (profiles.Profile.Fingerprint) changes with anything a
+// session is made of, so a set cached for a profile before a configuration
+// reload changed it is never served for the new one, even when a fetch
+// started before the reload stores it afterwards; the entry records the
+// policy hash it was issued with. Subject is empty for per-tenant sessions.
+// Duration is the requested session length, so a set is only ever served
+// to requests for the same duration.
 type cacheKey struct {
-	Profile  string
-	Tenant   string
-	Subject  string
-	Duration time.Duration
+	Profile     string
+	Fingerprint string
+	Tenant      string
+	Subject     string
+	Duration    time.Duration
 }
 
 // String returns the single-flight key: every field is length-prefixed,
 // so distinct keys never share a string.
 func (k cacheKey) String() string {
 	var b strings.Builder
-	for _, f := range [...]string{k.Profile, k.Tenant, strconv.FormatInt(int64(k.Duration), 10), k.Subject} {
+	for _, f := range [...]string{k.Profile, k.Fingerprint, k.Tenant, strconv.FormatInt(int64(k.Duration), 10), k.Subject} {
 		b.WriteString(strconv.Itoa(len(f)))
 		b.WriteByte(':')
 		b.WriteString(f)

@@ -119,7 +119,7 @@ func apiErr(code, msg string, status int) error {
 // mustProfile returns the Vendor's compiled profile called name.
 func mustProfile(t testing.TB, v *Vendor, name string) *profiles.Profile {
 	t.Helper()
-	p, ok := v.profiles.Profile(name)
+	p, ok := v.Profiles().Profile(name)
 	if !ok {
 		t.Fatalf("no profile %q", name)
 	}

@@ -29,7 +29,7 @@ func TestNewDefaults(t *testing.T) {
 	}
 	defer v.Close()
 	p := mustProfile(t, v, "read")
-	got := []any{v.defaultProfile, v.fresh.refreshBefore, v.fresh.floor, v.sts.Timeout, v.sts.MaxAttempts, p.DefaultDuration(), p.MaxDuration(), p.PerSubject()}
+	got := []any{v.cur.Load().defaultProfile, v.fresh.refreshBefore, v.fresh.floor, v.sts.Timeout, v.sts.MaxAttempts, p.DefaultDuration(), p.MaxDuration(), p.PerSubject()}
 	want := []any{"read", config.DefaultRefreshBefore, config.DefaultClientWindow + time.Minute,
 		config.DefaultSTSTimeout, config.DefaultSTSMaxAttempts, config.DefaultDuration, config.DefaultMaxDuration, false}
 	for i := range want {
@@ -80,7 +80,7 @@ default_profile: read
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Profile != "read" || c.SessionName != "t-1-read" || c.Expiration.Sub(clock.Now()) != config.DefaultDuration {
+	if c.Profile != "read" || c.SessionName != "t-1@read" || c.Expiration.Sub(clock.Now()) != config.DefaultDuration {
 		t.Errorf("credentials %+v", c)
 	}
 	if _, err := v.Vend(t.Context(), Request{Tenant: "1", Subject: "alice", Profile: "readwrite", Duration: time.Hour}); err != nil {

@@ -102,8 +102,10 @@ func (v *Vendor) refreshDue() {
 		return
 	}
 	for _, e := range v.cache.claimDue(v.now(), room) {
-		p, ok := v.profiles.Profile(e.key.Profile)
-		if !ok || !v.track() { // the profile set is immutable; closed meanwhile
+		// The profile as it is now: a set cached for a former version of
+		// it (a reload changed its fingerprint) is not renewed.
+		p, ok := v.Profiles().Profile(e.key.Profile)
+		if !ok || p.Fingerprint() != e.key.Fingerprint || !v.track() { // or closed meanwhile
 			v.cache.endRefresh(e, false)
 			continue
 		}

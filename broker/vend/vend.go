@@ -13,10 +13,12 @@
 // imports neither the SDK nor net/http) with:
 //
 //	RoleArn           the profile's role
-//	RoleSessionName   t-<tenant>-<first 8 hex of sha256(subject)>  (per-subject sessions)
-//	                  t-<tenant>-<profile>                         (per-tenant sessions)
+//	RoleSessionName   t-<tenant>@<first 8 hex of sha256(subject)>  (per-subject sessions)
+//	                  t-<tenant>@<profile>                         (per-tenant sessions)
 //	                  2-64 characters of [\w+=,.@-]; parts that do not fit or carry
-//	                  other characters are shortened to prefix + "." + 8 hex of their hash
+//	                  other characters (for the tenant, '@' and '.' too) are shortened
+//	                  to prefix + "." + 8 hex of their hash, so that "t-<tenant>@*"
+//	                  matches one tenant's sessions only (profiles.SessionNamePattern)
 //	SourceIdentity    the sanitized subject (per-subject sessions, when configured)
 //	DurationSeconds   the requested or default duration, capped by the token's
 //	                  remaining lifetime (Request.NotAfter - now) rounded down to a
@@ -64,10 +66,13 @@
 //
 // # Cache
 //
-// Credentials are cached per (profile, tenant, subject for per-subject
-// sessions, session duration after the token cap); the policy hash is
-// fixed by (profile, tenant) for the life of a Vendor and recorded with each
-// set. A set is served only to requests for the same duration and only
+// Credentials are cached per (profile and its fingerprint, tenant, subject
+// for per-subject sessions, session duration after the token cap); the
+// policy hash is fixed by (profile fingerprint, tenant) and recorded with
+// each set. Swap replaces the profile set (a configuration reload) and
+// drops the entries of profiles that changed; Pin gives a view vending with
+// the set current when it was taken; PurgeTenant drops a tenant's entries
+// (a block). The rules live in reload.go. A set is served only to requests for the same duration and only
 // while more than CacheOptions.ClientWindow + config.ServingMargin of its
 // life remains (the AWS SDKs treat credentials as expired 5 minutes early);
 // otherwise the request fetches synchronously, and a fresh set from STS with
@@ -110,7 +115,6 @@ import (
 	"github.com/tvmkit/tvm/broker/profiles"
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/iam"
-	"github.com/tvmkit/tvm/policies/tenant"
 )
 
 // Request is one vend request from a verified identity.
@@ -194,15 +198,16 @@ type Options struct {
 
 // Vendor vends credentials; create it with New and release it with Close.
 type Vendor struct {
-	profiles       *profiles.Set
-	defaultProfile string
-	tenantRE       *tenant.Pattern
-	client         STS
-	obs            Observer
-	log            *slog.Logger
-	now            func() time.Time
-	sleep          func(context.Context, time.Duration) error
-	identity       *IdentityCheck
+	// cur is the profile set Vend uses; Swap replaces it (reload.go).
+	cur    atomic.Pointer[profileState]
+	client STS
+	obs    Observer
+	log    *slog.Logger
+	now    func() time.Time
+	sleep  func(context.Context, time.Duration) error
+	// identity, when set, is the broker's own STS identity check: a
+	// configuration fault STS reports re-arms it (not ready until it passes).
+	identity *IdentityCheck
 
 	fresh freshness
 	cache *credCache // nil when the cache is disabled
@@ -256,18 +261,16 @@ func New(set *profiles.Set, client STS, opts Options) (*Vendor, error) {
 		return nil, err
 	}
 	v := &Vendor{
-		profiles:       set,
-		defaultProfile: set.Default(),
-		tenantRE:       set.Pattern(),
-		client:         client,
-		obs:            opts.Observer,
-		log:            log,
-		now:            opts.Clock,
-		sleep:          opts.Sleep,
-		identity:       opts.Identity,
-		fresh:          newFreshness(cacheOpts),
-		sts:            stsOpts,
+		client:   client,
+		obs:      opts.Observer,
+		log:      log,
+		now:      opts.Clock,
+		sleep:    opts.Sleep,
+		fresh:    newFreshness(cacheOpts),
+		sts:      stsOpts,
+		identity: opts.Identity,
 	}
+	v.cur.Store(newProfileState(set))
 	if v.obs == nil {
 		v.obs = nopObserver{}
 	}
@@ -338,11 +341,16 @@ func (v *Vendor) track() bool {
 // session no longer than the requested duration capped by req.NotAfter.
 // Every error is an *errs.Error.
 func (v *Vendor) Vend(ctx context.Context, req Request) (*Credentials, error) {
-	p, dur, err := v.resolve(req)
+	return v.vend(ctx, v.cur.Load(), req)
+}
+
+// vend is Vend with the profile set st.
+func (v *Vendor) vend(ctx context.Context, st *profileState, req Request) (*Credentials, error) {
+	p, dur, err := v.resolve(st, req)
 	if err != nil {
 		return nil, err
 	}
-	key := cacheKey{Profile: p.Name(), Tenant: req.Tenant, Duration: dur}
+	key := cacheKey{Profile: p.Name(), Fingerprint: p.Fingerprint(), Tenant: req.Tenant, Duration: dur}
 	if p.PerSubject() {
 		key.Subject = req.Subject
 	}
@@ -386,10 +394,10 @@ func (v *Vendor) vendCached(ctx context.Context, p *profiles.Profile, key cacheK
 	}
 }
 
-// resolve validates req and returns its profile and duration (capped by
-// req.NotAfter).
-func (v *Vendor) resolve(req Request) (*profiles.Profile, time.Duration, error) {
-	if err := v.tenantRE.Check(req.Tenant); err != nil {
+// resolve validates req against the profile set st and returns its
+// profile and duration (capped by req.NotAfter).
+func (v *Vendor) resolve(st *profileState, req Request) (*profiles.Profile, time.Duration, error) {
+	if err := st.pattern.Check(req.Tenant); err != nil {
 		return nil, 0, errs.InvalidTenant("the tenant id is not valid", err)
 	}
 	if req.Subject == "" {
@@ -397,12 +405,12 @@ func (v *Vendor) resolve(req Request) (*profiles.Profile, time.Duration, error) 
 	}
 	name := req.Profile
 	if name == "" {
-		name = v.defaultProfile
+		name = st.defaultProfile
 		if name == "" {
 			return nil, 0, errs.InvalidRequest("no default profile is configured: name a profile")
 		}
 	}
-	p, ok := v.profiles.Profile(name)
+	p, ok := st.set.Profile(name)
 	if !ok {
 		return nil, 0, errs.New(errs.KindNotFound, errs.CodeProfileNotFound, "no such profile")
 	}

@@ -81,7 +81,9 @@ func TestVendNoDefaultProfile(t *testing.T) {
 	// Configuration requires a default with several profiles (config and
 	// profiles.Compile refuse none); vend still answers 400 without one.
 	h := newHarness(t, nil)
-	h.v.defaultProfile = ""
+	st := *h.v.cur.Load()
+	st.defaultProfile = ""
+	h.v.cur.Store(&st)
 	_, err := h.v.Vend(context.Background(), readReq("acme"))
 	wantErr(t, err, errs.KindInvalidInput, errs.CodeInvalidRequest)
 	// The named profile still works.
@@ -129,17 +131,17 @@ func TestAssumeRoleInput(t *testing.T) {
 			req: Request{Tenant: "acme", Subject: "alice@example.com"},
 			want: &AssumeRoleInput{
 				RoleARN:         testRoleARN,
-				RoleSessionName: "t-acme-read",
+				RoleSessionName: "t-acme@read",
 				Duration:        3600 * time.Second,
 				Policy:          string(readPolicy.JSON),
 			},
-			wantName: "t-acme-read", wantHash: readPolicy.Hash, wantSize: readPolicy.Size,
+			wantName: "t-acme@read", wantHash: readPolicy.Hash, wantSize: readPolicy.Size,
 		},
 		"per-subject with every option": {
 			req: Request{Tenant: "acme", Subject: "alice@example.com", Profile: "user", Duration: 2 * time.Hour, Scopes: []string{"openid", "tvm:write"}},
 			want: &AssumeRoleInput{
 				RoleARN:         "arn:aws:iam::123456789012:role/tvm-tenant-readwrite",
-				RoleSessionName: "t-acme-" + hash8("alice@example.com"),
+				RoleSessionName: "t-acme@" + hash8("alice@example.com"),
 				Duration:        7200 * time.Second,
 				Policy:          string(userPolicy.JSON),
 				ExternalID:      "tvm-external-id",
@@ -151,13 +153,13 @@ func TestAssumeRoleInput(t *testing.T) {
 				},
 				TransitiveTagKeys: []string{"tenant"},
 			},
-			wantName: "t-acme-" + hash8("alice@example.com"), wantHash: userPolicy.Hash, wantSize: userPolicy.Size,
+			wantName: "t-acme@" + hash8("alice@example.com"), wantHash: userPolicy.Hash, wantSize: userPolicy.Size,
 		},
 		"per-subject default duration, unicode subject": {
 			req: Request{Tenant: "globex", Subject: "José Ñ/ü", Profile: "user", Scopes: []string{"tvm:write"}},
 			want: &AssumeRoleInput{
 				RoleARN:         "arn:aws:iam::123456789012:role/tvm-tenant-readwrite",
-				RoleSessionName: "t-globex-" + hash8("José Ñ/ü"),
+				RoleSessionName: "t-globex@" + hash8("José Ñ/ü"),
 				Duration:        1800 * time.Second,
 				Policy:          string(renderFor(t, "dynamodb-readwrite", "T#{tenant}", "globex").JSON),
 				ExternalID:      "tvm-external-id",
@@ -169,7 +171,7 @@ func TestAssumeRoleInput(t *testing.T) {
 				},
 				TransitiveTagKeys: []string{"tenant"},
 			},
-			wantName: "t-globex-" + hash8("José Ñ/ü"),
+			wantName: "t-globex@" + hash8("José Ñ/ü"),
 			wantHash: renderFor(t, "dynamodb-readwrite", "T#{tenant}", "globex").Hash,
 			wantSize: renderFor(t, "dynamodb-readwrite", "T#{tenant}", "globex").Size,
 		},

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode"
 
 	"github.com/tvmkit/tvm/policies/iam"
 )
@@ -84,9 +83,9 @@ func (r *Role) InlinePolicy(name string) (InlinePolicy, bool) {
 }
 
 // MaxInlinePolicySize is IAM's quota on the total size of a role's inline
-// policies, counted without whitespace ("IAM and AWS STS quotas": role
-// policy size, 10,240 characters).
-const MaxInlinePolicySize = 10240
+// policies, counted without whitespace (iam.MaxRoleInlinePolicySize, its
+// one home).
+const MaxInlinePolicySize = iam.MaxRoleInlinePolicySize
 
 // Role policy errors.
 var (
@@ -124,7 +123,7 @@ func (r *Role) PutInlinePolicy(name, doc string) error {
 	}
 	size := 0
 	for _, p := range inline {
-		size += compactSize(p.Document)
+		size += iam.PolicySize(p.Document)
 	}
 	if size > MaxInlinePolicySize {
 		return ErrPolicySize
@@ -145,18 +144,6 @@ func (r *Role) DeleteInlinePolicy(name string) error {
 	}
 	r.state.Store(newRoleState(slices.Delete(slices.Clone(cur.inline), i, i+1), cur.attached))
 	return nil
-}
-
-// compactSize counts the characters of doc outside whitespace, as IAM
-// counts policy size.
-func compactSize(doc string) int {
-	n := 0
-	for _, c := range doc {
-		if !unicode.IsSpace(c) {
-			n++
-		}
-	}
-	return n
 }
 
 // ManagedPolicy is a customer managed policy of an account, with its

@@ -147,7 +147,7 @@ type broker struct {
 // startBroker runs the binary with a clean environment and waits for "ready".
 func startBroker(t *testing.T, bin, configPath, stsURL string) *broker {
 	t.Helper()
-	b := launchBroker(t, bin, configPath, brokerProcessEnv(t, stsURL, true))
+	b := startBrokerWith(t, bin, configPath, stsURL, nil)
 	select {
 	case addr := <-b.out.ready:
 		b.base = "http://" + addr
@@ -158,6 +158,14 @@ func startBroker(t *testing.T, bin, configPath, stsURL string) *broker {
 		t.Fatalf("broker not ready\n%s", b.out)
 	}
 	return b
+}
+
+// startBrokerWith starts the binary with a clean environment and its own
+// (fake) AWS credentials, its output going to w (nil: collected in b.out);
+// it does not wait for "ready".
+func startBrokerWith(t *testing.T, bin, configPath, stsURL string, w io.Writer) *broker {
+	t.Helper()
+	return launchBroker(t, bin, configPath, brokerProcessEnv(t, stsURL, true), w)
 }
 
 // brokerProcessEnv is the broker's clean environment on the STS at
@@ -183,12 +191,15 @@ func brokerProcessEnv(t *testing.T, stsURL string, withKeys bool) []string {
 // launchBroker starts the binary serving configPath with env; it is killed
 // at the end of the test if still running, and its output is then checked
 // for every secret in brokerSecrets.
-func launchBroker(t *testing.T, bin, configPath string, env []string) *broker {
+func launchBroker(t *testing.T, bin, configPath string, env []string, w io.Writer) *broker {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", configPath, "--listen", "127.0.0.1:0")
 	cmd.Env = env
 	out := &output{ready: make(chan string, 1)}
 	cmd.Stdout, cmd.Stderr = out, out
+	if w != nil {
+		cmd.Stdout, cmd.Stderr = w, w
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -500,8 +511,8 @@ func checkAssumeRoleForm(t *testing.T, form url.Values) {
 			t.Errorf("AssumeRole %s = %q, want %q", k, got, want)
 		}
 	}
-	if name := form.Get("RoleSessionName"); !regexp.MustCompile(`^t-1-[\w+=,.@-]+$`).MatchString(name) || len(name) > 64 {
-		t.Errorf("RoleSessionName = %q, want t-1-... (2-64 of [\\w+=,.@-])", name)
+	if name := form.Get("RoleSessionName"); !regexp.MustCompile(`^t-1@[\w+=,.@-]+$`).MatchString(name) || len(name) > 64 {
+		t.Errorf("RoleSessionName = %q, want t-1@... (2-64 of [\\w+=,.@-])", name)
 	}
 	var policy struct {
 		Statement []struct {
@@ -661,6 +672,9 @@ func TestHealthReadinessMetrics(t *testing.T) {
 	e := startE2E(t)
 	for path, want := range map[string]string{"/healthz": `{"status":"ok"}`, "/readyz": `{"status":"ready"}`} {
 		res, body := e.do(t, http.MethodGet, path, "", nil, "")
+		if path == "/readyz" {
+			body = readyStatus(t, body, 1)
+		}
 		if res.StatusCode != 200 || string(body) != want || res.Header.Get("Content-Type") != "application/json" {
 			t.Errorf("GET %s = %d %q %s", path, res.StatusCode, res.Header.Get("Content-Type"), body)
 		}

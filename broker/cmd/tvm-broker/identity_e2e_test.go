@@ -31,7 +31,7 @@ func TestStartupRefusesBadCredentials(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			p := testenv.StartIdP(t, nil)
 			fake := &testenv.STS{Fail: func(int, url.Values) string { return tc.fail }}
-			b := launchBroker(t, bin, writeConfig(t, p.URL), brokerProcessEnv(t, testenv.StartSTS(t, fake), tc.withKeys))
+			b := launchBroker(t, bin, writeConfig(t, p.URL), brokerProcessEnv(t, testenv.StartSTS(t, fake), tc.withKeys), nil)
 			select {
 			case err := <-b.done:
 				if code := b.cmd.ProcessState.ExitCode(); code != exitFailure {

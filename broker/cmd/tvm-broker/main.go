@@ -8,6 +8,8 @@
 //	tvm-broker [serve] --config FILE [--listen ADDR]
 //	tvm-broker check   --config FILE [--rows] [--skip-tls]
 //	tvm-broker render  --config FILE --profile P --tenant T
+//	tvm-broker revoke  --config FILE --tenant T [--before TIME] [--apply | --list | --remove [--expired]]
+//	                   [--profile AWS_PROFILE] [--broker-identity ARN]
 //	tvm-broker healthcheck [--url URL] [--ca-file F] [--server-name N] [--cert-file F --key-file F]
 //	tvm-broker version
 //
@@ -21,6 +23,18 @@
 // endpoint comes from the AWS SDK's standard configuration
 // (AWS_ENDPOINT_URL, AWS_ENDPOINT_URL_STS) and the broker's own credentials
 // from the SDK's default chain.
+//
+// serve reloads the configuration on SIGHUP (and, with reload.watch, when
+// its files change): a new configuration is loaded, validated, compiled
+// and proven completely before it replaces the running one, which stays on
+// any failure; requests in flight finish with the configuration they
+// started with. With block_list.file it refuses the tenants the file lists
+// (re-read every poll interval). See docs/operations.md.
+//
+// revoke prints the Deny that revokes a tenant's sessions issued before a
+// cut-off on every role of the configuration (package broker/revoke);
+// --apply attaches it with the operator's AWS credentials (never the
+// broker's), --list and --remove manage the revocations in place.
 //
 // check validates the configuration, loads and lints the templates, renders
 // every profile and runs its isolation proof, prints one row per profile,
@@ -64,6 +78,11 @@ const usage = `usage:
                                                      validate config, lint and prove every profile, load the TLS files
   tvm-broker render  --config FILE --profile P --tenant T
                                                      print the session policy for a tenant
+  tvm-broker revoke  --config FILE --tenant T [--before TIME] [--apply] [--profile AWS_PROFILE] [--broker-identity ARN]
+  tvm-broker revoke  --config FILE --list [--tenant T]
+  tvm-broker revoke  --config FILE --remove (--tenant T [--before TIME] | --expired)
+                                                     revoke a tenant's sessions: print the Deny, attach it with the
+                                                     operator's AWS credentials, list or remove revocations
   tvm-broker healthcheck [--url URL] [--ca-file F --server-name N]
                                                      exit 0 if a running broker is ready
   tvm-broker version                                 print the version
@@ -79,6 +98,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		"serve":  func(args []string) int { return serve(ctx, args, stderr, getenv) },
 		"check":  func(args []string) int { return check(args, stdout, stderr, getenv) },
 		"render": func(args []string) int { return render(args, stdout, stderr, getenv) },
+		"revoke": func(args []string) int { return revokeCmd(ctx, args, stdout, stderr, getenv) },
 		"healthcheck": func(args []string) int {
 			return healthcheck.Main(args, "http://127.0.0.1:8080/readyz", stdout, stderr)
 		},

@@ -46,7 +46,8 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 		return exitUsage
 	}
 	log = newBufferingLogger(log, logOut)
-	if err := runServer(ctx, cfg, log); err != nil {
+	src := configSource{path: *cmd.configPath, getenv: getenv, listen: *listen}
+	if err := runServer(ctx, cfg, src, log); err != nil {
 		log.Error("broker failed", slog.String("error", err.Error()))
 		return exitFailure
 	}
@@ -54,11 +55,12 @@ func serve(ctx context.Context, args []string, stderr io.Writer, getenv func(str
 }
 
 // runServer wires the broker together and serves until a signal arrives.
-func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+// SIGHUP reloads the TLS files and the configuration (reload.go).
+func runServer(ctx context.Context, cfg *config.Config, src configSource, log *slog.Logger) error {
 	sigCtx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	// Background work (JWKS refresh) lives until the server has shut down,
-	// not only until the signal.
+	// Background work (JWKS refresh, the block list, reloads) lives until
+	// the server has shut down, not only until the signal.
 	bgCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 
@@ -69,46 +71,60 @@ func runServer(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	if reloader != nil {
 		defer reloader.Close()
-		defer reloadOnSIGHUP(reloader, log)()
 	}
-	set, err := compileProfiles(sigCtx, cfg, log)
+	b, err := startService(sigCtx, bgCtx, cfg, src, log)
 	if err != nil {
 		return err
+	}
+	defer b.close()
+	defer b.reloadOnSIGHUP(bgCtx, reloader)()
+	if cfg.Reload.Watch {
+		defer b.watch(bgCtx, cfg.Reload.PollInterval)()
+	}
+	return serveUntilSignal(ctx, sigCtx, stop, cfg, b, reloader, log, slog.String("region", b.region),
+		slog.Bool("sts_identity_confirmed", b.identity.Identity() != nil))
+}
+
+// startService compiles and proves the profiles, loads the keys, and
+// builds the vending core, the block list, the pre-auth limits and the
+// first configuration generation. ctx bounds the start-up work, bgCtx
+// owns what runs until the server stops.
+func startService(ctx, bgCtx context.Context, cfg *config.Config, src configSource, log *slog.Logger) (*service, error) {
+	set, err := compileProfiles(ctx, cfg, log)
+	if err != nil {
+		return nil, err
 	}
 	verifier, err := auth.New(bgCtx, cfg.Auth, auth.Options{Logger: log})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer verifier.Close()
-
-	awsCfg, err := awsconfig.LoadDefaultConfig(sigCtx, awsconfig.WithRegion(cfg.STS.Region))
+	awsCfg, err := awsconfig.LoadDefaultConfig(ctx, awsconfig.WithRegion(cfg.STS.Region))
 	if err != nil {
-		return fmt.Errorf("AWS SDK configuration: %w", err)
+		verifier.Close()
+		return nil, fmt.Errorf("AWS SDK configuration: %w", err)
 	}
 	client := stsclient.NewFromConfig(awsCfg)
-	identity, err := checkIdentity(sigCtx, client, cfg, log)
+	identity, err := checkIdentity(ctx, client, cfg, log)
 	if err != nil {
-		return err
+		verifier.Close()
+		return nil, err
 	}
-	defer identity.Close()
-	m := metrics.New(profileNames(cfg))
+	m := metrics.New(set.Names())
 	vopts := vendOptions(cfg)
 	vopts.Observer, vopts.Logger, vopts.Identity = m, log, identity
 	vendor, err := vend.New(set, client, vopts)
 	if err != nil {
-		return err
+		identity.Close()
+		verifier.Close()
+		return nil, err
 	}
-	defer vendor.Close()
-
-	aopts := apiOptions(cfg)
-	aopts.Verifier, aopts.Vendor, aopts.Logger, aopts.Metrics = verifier, vendor, log, m
-	aopts.Readiness = append(aopts.Readiness, identity.Ready)
-	handler, err := api.New(aopts)
-	if err != nil {
-		return err
+	b := &service{src: src, boot: cfg, log: log, metrics: m, vendor: vendor, identity: identity, bgCtx: bgCtx, region: awsCfg.Region}
+	if err := b.start(set, verifier); err != nil {
+		b.close()
+		verifier.Close()
+		return nil, err
 	}
-	return serveUntilSignal(ctx, sigCtx, stop, cfg, handler, reloader, log, slog.String("region", awsCfg.Region),
-		slog.Bool("sts_identity_confirmed", identity.Identity() != nil))
+	return b, nil
 }
 
 // checkIdentity asks STS who the broker is before it serves
@@ -194,13 +210,21 @@ func newHTTPServer(s *config.Server, h http.Handler, r *tlsreload.Reloader, log 
 
 // compileProfiles loads the policy templates, fetches the policies of the
 // roles whose profiles read them from IAM, and compiles and proves every
-// profile (package profiles): the broker refuses to start on any failure.
+// profile (package profiles): the broker refuses to start, or a reload
+// keeps the running configuration, on any failure. The error is a
+// *stageError: stageTemplates (a template that does not load or lint) or
+// stageProfiles (rendering, the rendered policy's lint, the role policies,
+// the isolation proof).
 func compileProfiles(ctx context.Context, cfg *config.Config, log *slog.Logger) (*profiles.Set, error) {
 	templates, err := policies.LoadTemplates(cfg.PolicyDir, targets.All())
 	if err != nil {
-		return nil, fmt.Errorf("policy templates: %w", err)
+		return nil, &stageError{stageTemplates, fmt.Errorf("policy templates: %w", err)}
 	}
-	return profiles.Compile(cfg, templates, profiles.Options{Logger: log, Roles: fetchRoles(ctx, cfg, cfg.RolesFromIAM())})
+	set, err := profiles.Compile(cfg, templates, profiles.Options{Logger: log, Roles: fetchRoles(ctx, cfg, cfg.RolesFromIAM())})
+	if err != nil {
+		return nil, &stageError{stageProfiles, err}
+	}
+	return set, nil
 }
 
 // vendOptions returns the vending core's settings from the configuration.
@@ -226,6 +250,7 @@ func apiOptions(cfg *config.Config) api.Options {
 			MaxBodyBytes:   cfg.Server.MaxBodyBytes,
 			MaxHeaderBytes: cfg.Server.MaxHeaderBytes,
 			AllowedHosts:   cfg.Server.AllowedHosts,
+			TrustedProxies: cfg.PreAuth.Proxies(),
 		},
 	}
 	if rl := cfg.RateLimit; !rl.Disabled {
@@ -249,6 +274,20 @@ func newLogger(w io.Writer, cfg config.Log) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("log.format: %q is not json or text", cfg.Format)
+}
+
+// preAuthOptions returns the pre-auth limits from the configuration;
+// pre_auth.disabled limits nothing.
+func preAuthOptions(cfg *config.Config) api.PreAuthOptions {
+	p := cfg.PreAuth
+	if p.Disabled {
+		return api.PreAuthOptions{}
+	}
+	return api.PreAuthOptions{
+		PerClient:     api.Rate{RPS: p.PerClientRPS, Burst: p.PerClientBurst},
+		MaxConcurrent: p.MaxConcurrentVerifications,
+		MaxWait:       max(p.MaxVerificationWait, 0),
+	}
 }
 
 func profileNames(cfg *config.Config) []string {

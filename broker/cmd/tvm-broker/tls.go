@@ -7,11 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
-	"os/signal"
 	"strings"
-	"sync"
-	"syscall"
 	"time"
 
 	"github.com/tvmkit/tvm/broker/config"
@@ -64,32 +60,6 @@ func startTLS(ctx context.Context, cfg *config.TLS, log *slog.Logger) (*tlsreloa
 		return nil, fmt.Errorf("server.tls: %w", err)
 	}
 	return r, nil
-}
-
-// reloadOnSIGHUP re-reads the TLS files whenever SIGHUP arrives (the
-// reloader logs the outcome), until the returned stop is called. Only the
-// TLS files are re-read, not the configuration.
-func reloadOnSIGHUP(r *tlsreload.Reloader, log *slog.Logger) (stop func()) {
-	ch := make(chan os.Signal, 1)
-	signal.Notify(ch, syscall.SIGHUP)
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-ch:
-				log.Info("SIGHUP: re-reading the TLS files")
-				_ = r.Reload() // a refusal is logged and the previous pair keeps serving
-			}
-		}
-	})
-	return func() {
-		signal.Stop(ch)
-		close(done)
-		wg.Wait()
-	}
 }
 
 // checkTLS loads the TLS files as serve would and writes what it checked

@@ -102,15 +102,15 @@ func (tb *tlsBroker) waitSerial(t *testing.T, want string) {
 }
 
 // waitRecord waits until the broker has logged n records with msg.
-func (tb *tlsBroker) waitRecord(t *testing.T, msg string, n int) []map[string]any {
+func (b *broker) waitRecord(t *testing.T, msg string, n int) []map[string]any {
 	t.Helper()
 	deadline := time.Now().Add(time.Minute)
 	for {
-		if recs := tb.out.records(t, msg); len(recs) >= n {
+		if recs := b.out.records(t, msg); len(recs) >= n {
 			return recs
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no %d %q records\n%s", n, msg, tb.out)
+			t.Fatalf("no %d %q records\n%s", n, msg, b.out)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -127,7 +127,7 @@ func TestServeHTTPS(t *testing.T) {
 		t.Fatalf("serial %s, want 1", got)
 	}
 	res, body := tb.do(t, http.MethodGet, "/readyz", "", nil, "")
-	if res.StatusCode != 200 || string(body) != `{"status":"ready"}` {
+	if res.StatusCode != 200 || string(readyStatus(t, body, 1)) != `{"status":"ready"}` {
 		t.Errorf("GET /readyz over https = %d %s", res.StatusCode, body)
 	}
 	refusedClients(t, tb)
