@@ -62,6 +62,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tvmkit/tvm/internal/filelimit"
+	"github.com/tvmkit/tvm/internal/poll"
 )
 
 // Limits of the file and its entries.
@@ -196,28 +197,24 @@ func (s *Set) Diff(old *Set) Change {
 	if old == nil {
 		old = &Set{}
 	}
-	var c Change
-	for _, t := range s.Tenants() {
-		if _, ok := old.tenants[t]; !ok {
-			c.BlockedTenants = append(c.BlockedTenants, t)
+	return Change{
+		BlockedTenants:    notIn(s.Tenants(), old.tenants),
+		UnblockedTenants:  notIn(old.Tenants(), s.tenants),
+		BlockedSubjects:   notIn(s.Subjects(), old.subjects),
+		UnblockedSubjects: notIn(old.Subjects(), s.subjects),
+	}
+}
+
+// notIn returns the elements of list that are not keys of m, in order (nil
+// when there is none).
+func notIn[K comparable](list []K, m map[K]struct{}) []K {
+	var out []K
+	for _, k := range list {
+		if _, ok := m[k]; !ok {
+			out = append(out, k)
 		}
 	}
-	for _, t := range old.Tenants() {
-		if _, ok := s.tenants[t]; !ok {
-			c.UnblockedTenants = append(c.UnblockedTenants, t)
-		}
-	}
-	for _, e := range s.Subjects() {
-		if _, ok := old.subjects[e]; !ok {
-			c.BlockedSubjects = append(c.BlockedSubjects, e)
-		}
-	}
-	for _, e := range old.Subjects() {
-		if _, ok := s.subjects[e]; !ok {
-			c.UnblockedSubjects = append(c.UnblockedSubjects, e)
-		}
-	}
-	return c
+	return out
 }
 
 // Options configures Watch.
@@ -274,7 +271,7 @@ func Watch(ctx context.Context, opts Options) (*List, error) {
 	}
 	l.swap(set)
 	ctx, l.cancel = context.WithCancel(ctx)
-	l.wg.Go(func() { l.poll(ctx) })
+	l.wg.Go(func() { poll.Every(ctx, l.opts.PollInterval, l.reload) })
 	return l, nil
 }
 
@@ -312,19 +309,6 @@ func (l *List) read() (*Set, error) {
 		return nil, fmt.Errorf("%s: %w", l.opts.Path, err)
 	}
 	return set, nil
-}
-
-func (l *List) poll(ctx context.Context) {
-	t := time.NewTicker(l.opts.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			l.reload()
-		}
-	}
 }
 
 // reload re-reads the file and swaps the list in when its content changed.
