@@ -38,6 +38,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tvmkit/tvm/internal/ctxsleep"
 	"github.com/tvmkit/tvm/localaws/awsquery"
 	"github.com/tvmkit/tvm/localaws/dynamo"
 	"github.com/tvmkit/tvm/localaws/sts"
@@ -193,18 +194,7 @@ func New(spec Spec) (*Injector, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	return &Injector{spec: spec, sleep: sleepCtx}, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return &Injector{spec: spec, sleep: ctxsleep.Sleep}, nil
 }
 
 // Set replaces the spec.
