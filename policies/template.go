@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -503,12 +505,7 @@ func (s *Set) Get(name string) (*Template, bool) {
 
 // Names returns the template names, sorted.
 func (s *Set) Names() []string {
-	names := make([]string, 0, len(s.templates))
-	for n := range s.templates {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(s.templates))
 }
 
 // LoadTemplates loads the embedded templates and, when dir is not "", every

@@ -255,20 +255,7 @@ func queryTable(ctx context.Context, api ReadAPI, table, index, tenant string, g
 		in.IndexName = aws.String(index)
 		in.ExpressionAttributeNames["#pk"] = "PK1"
 	}
-	var items []Item
-	pages := dynamodb.NewQueryPaginator(api, in)
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		got, err := decodeItems(out.Items)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, got...)
-	}
-	return items, nil
+	return allItems(ctx, dynamodb.NewQueryPaginator(api, in), func(o *dynamodb.QueryOutput) []map[string]types.AttributeValue { return o.Items })
 }
 
 func scanOp(ctx context.Context, api ReadAPI, cfg Config) ([]Item, error) {
@@ -277,20 +264,31 @@ func scanOp(ctx context.Context, api ReadAPI, cfg Config) ([]Item, error) {
 
 // scanTable reads the whole table, every page.
 func scanTable(ctx context.Context, api ReadAPI, table string) ([]Item, error) {
-	var items []Item
-	pages := dynamodb.NewScanPaginator(api, &dynamodb.ScanInput{TableName: aws.String(table)})
+	return allItems(ctx, dynamodb.NewScanPaginator(api, &dynamodb.ScanInput{TableName: aws.String(table)}),
+		func(o *dynamodb.ScanOutput) []map[string]types.AttributeValue { return o.Items })
+}
+
+// paginator is a DynamoDB paginator (Query, Scan) whose pages are O.
+type paginator[O any] interface {
+	HasMorePages() bool
+	NextPage(ctx context.Context, optFns ...func(*dynamodb.Options)) (O, error)
+}
+
+// allItems reads every page of pages and decodes the items of each.
+func allItems[O any](ctx context.Context, pages paginator[O], items func(O) []map[string]types.AttributeValue) ([]Item, error) {
+	var all []Item
 	for pages.HasMorePages() {
 		out, err := pages.NextPage(ctx)
 		if err != nil {
 			return nil, err
 		}
-		got, err := decodeItems(out.Items)
+		got, err := decodeItems(items(out))
 		if err != nil {
 			return nil, err
 		}
-		items = append(items, got...)
+		all = append(all, got...)
 	}
-	return items, nil
+	return all, nil
 }
 
 func key(it Item) map[string]types.AttributeValue {

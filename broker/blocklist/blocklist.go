@@ -53,6 +53,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -142,7 +143,7 @@ func checkEntry(tenantID, subject string) error {
 }
 
 // Tenants returns the blocked tenants, sorted.
-func (s *Set) Tenants() []string { return sortedKeys(s.tenants, func(t string) string { return t }) }
+func (s *Set) Tenants() []string { return slices.Sorted(maps.Keys(s.tenants)) }
 
 // Subjects returns the blocked subjects, sorted by tenant and subject.
 func (s *Set) Subjects() []Entry {
@@ -156,15 +157,6 @@ func (s *Set) Subjects() []Entry {
 		}
 		return strings.Compare(a.Subject, b.Subject)
 	})
-	return out
-}
-
-func sortedKeys[K comparable](m map[K]struct{}, str func(K) string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, str(k))
-	}
-	slices.Sort(out)
 	return out
 }
 

@@ -31,6 +31,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -152,12 +153,7 @@ func (s Spec) Validate() error {
 func share(f float64) bool { return f >= 0 && f <= 1 && !math.IsNaN(f) }
 
 func errorCodes() []string {
-	codes := make([]string, 0, len(stsErrors))
-	for c := range stsErrors {
-		codes = append(codes, c)
-	}
-	slices.Sort(codes)
-	return codes
+	return slices.Sorted(maps.Keys(stsErrors))
 }
 
 // Injected counts the faults injected since start.
