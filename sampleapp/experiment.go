@@ -12,6 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/tvmkit/tvm/client"
+	"github.com/tvmkit/tvm/internal/paginate"
 	ddbtarget "github.com/tvmkit/tvm/policies/dynamodb"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
@@ -268,27 +269,13 @@ func scanTable(ctx context.Context, api ReadAPI, table string) ([]Item, error) {
 		func(o *dynamodb.ScanOutput) []map[string]types.AttributeValue { return o.Items })
 }
 
-// paginator is a DynamoDB paginator (Query, Scan) whose pages are O.
-type paginator[O any] interface {
-	HasMorePages() bool
-	NextPage(ctx context.Context, optFns ...func(*dynamodb.Options)) (O, error)
-}
-
-// allItems reads every page of pages and decodes the items of each.
-func allItems[O any](ctx context.Context, pages paginator[O], items func(O) []map[string]types.AttributeValue) ([]Item, error) {
-	var all []Item
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		got, err := decodeItems(items(out))
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, got...)
+// allItems reads every page of pages and decodes the items listed.
+func allItems[P any](ctx context.Context, pages paginate.Paginator[P, *dynamodb.Options], items func(P) []map[string]types.AttributeValue) ([]Item, error) {
+	raw, err := paginate.All(ctx, pages, items)
+	if err != nil {
+		return nil, err
 	}
-	return all, nil
+	return decodeItems(raw)
 }
 
 func key(it Item) map[string]types.AttributeValue {
