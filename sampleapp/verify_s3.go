@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/tvmkit/tvm/internal/paginate"
 )
 
 // S3 defaults of the local stack: the demo bucket, its seeded objects (one
@@ -219,18 +221,14 @@ func s3Summary(r Result, keys []string) string {
 
 func listOp(prefix *string) s3Op {
 	return func(ctx context.Context, api S3API, bucket string) ([]string, error) {
-		var keys []string
-		pages := s3.NewListObjectsV2Paginator(api, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: prefix})
-		for pages.HasMorePages() {
-			out, err := pages.NextPage(ctx)
-			if err != nil {
-				return nil, err
-			}
-			for _, o := range out.Contents {
-				keys = append(keys, aws.ToString(o.Key))
-			}
-		}
-		return keys, nil
+		return paginate.All(ctx, s3.NewListObjectsV2Paginator(api, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: prefix}),
+			func(p *s3.ListObjectsV2Output) []string {
+				keys := make([]string, len(p.Contents))
+				for i, o := range p.Contents {
+					keys[i] = aws.ToString(o.Key)
+				}
+				return keys
+			})
 	}
 }
 
