@@ -33,14 +33,21 @@ var SeedObjects = []string{"tenants/1/hello.txt", "tenants/12/hello.txt", "tenan
 // behind for the next one.
 var s3Scratch = []string{"tenants/1/verify-upload.txt", "tenants/1/verify-copy.txt"}
 
-// S3API is the subset of *s3.Client the S3 experiments call.
-type S3API interface {
-	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+// S3ObjectAPI is the object calls of *s3.Client that both the seed
+// (SeedS3API) and the S3 experiments (S3API) make.
+type S3ObjectAPI interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
-	CopyObject(ctx context.Context, in *s3.CopyObjectInput, optFns ...func(*s3.Options)) (*s3.CopyObjectOutput, error)
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+}
+
+// S3API is the subset of *s3.Client the S3 experiments call: the listings,
+// CopyObject and the object calls.
+type S3API interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, optFns ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
+	CopyObject(ctx context.Context, in *s3.CopyObjectInput, optFns ...func(*s3.Options)) (*s3.CopyObjectOutput, error)
+	S3ObjectAPI
 }
 
 // S3Options returns the S3 client options for c: with a custom endpoint,
