@@ -17,7 +17,9 @@ type pager struct {
 
 type options struct{}
 
-func (p *pager) HasMorePages() bool { return p.next < len(p.pages) || (p.fail != nil && p.next == len(p.pages)) }
+func (p *pager) HasMorePages() bool {
+	return p.next < len(p.pages) || (p.fail != nil && p.next == len(p.pages))
+}
 
 func (p *pager) NextPage(context.Context, ...func(*options)) ([]int, error) {
 	if p.next == len(p.pages) {
