@@ -12,7 +12,7 @@ import (
 )
 
 // maxFuncLines is the longest a non-test function may be (the project's
-// rule: README, Development), from its func keyword to its closing brace.
+// rule, issue 7), from its func keyword to its closing brace.
 const maxFuncLines = 80
 
 // TestNoLongFunctions: no function or function literal in the module's
