@@ -20,9 +20,11 @@
 // Errors are 4xx/5xx with {"code":"...","message":"..."} and map to typed
 // errors that errors.As distinguishes: *InvalidTokenError (401),
 // *ForbiddenError (403), *BrokerError (any other status) and
-// *UnreachableError (network failure or timeout). 429 and 5xx answers and
-// network errors are retried with jittered exponential backoff, honouring
-// Retry-After (seconds or an HTTP date). The default HTTP client does not
+// *UnreachableError (network failure or timeout). Network errors, and the
+// 429 and 5xx answers the broker marks retryable (BrokerError.Temporary: a
+// retryable code, or Retry-After), are retried with jittered exponential
+// backoff, honouring Retry-After (seconds or an HTTP date); a permanent
+// failure such as 500 broker_misconfigured is returned at once. The default HTTP client does not
 // follow redirects, so the token never travels to another URL.
 //
 // The broker URL must be https, or plain http to a loopback host

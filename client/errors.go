@@ -3,7 +3,10 @@ package client
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
+
+	"github.com/tvmkit/tvm/broker/errs"
 )
 
 // ErrInvalidResponse is wrapped by the error Retrieve returns when the broker
@@ -54,8 +57,24 @@ func (e *BrokerError) Error() string {
 	return s
 }
 
-// Temporary reports whether retrying later may succeed (429 or 5xx).
-func (e *BrokerError) Temporary() bool { return retryableStatus(e.Status) }
+// Temporary reports whether retrying later may succeed: a 429 or 5xx the
+// broker marks retryable — by its code (errs.Retryable: rate_limited,
+// overloaded, not_ready, upstream_throttled, upstream_unavailable,
+// upstream_timeout) or by a Retry-After — or, without the broker's code (an
+// answer from a proxy in front of it), a 502, 503 or 504 gateway failure.
+// Anything else fails the same way again: a broker_misconfigured 500, say,
+// until an operator fixes the broker.
+func (e *BrokerError) Temporary() bool {
+	switch {
+	case e.Status != http.StatusTooManyRequests && e.Status < http.StatusInternalServerError:
+		return false
+	case e.RetryAfter > 0:
+		return true
+	case e.Code != "":
+		return errs.Retryable(e.Code)
+	}
+	return e.Status == http.StatusBadGateway || e.Status == http.StatusServiceUnavailable || e.Status == http.StatusGatewayTimeout
+}
 
 // UnreachableError is a failure to get an answer from the broker: DNS,
 // connection, TLS, a timeout, or a cancelled context. Err is the cause.
@@ -82,8 +101,4 @@ func brokerText(what string, status int, code, message string) string {
 		s += ": " + message
 	}
 	return s
-}
-
-func retryableStatus(status int) bool {
-	return status == 429 || status >= 500
 }

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/tvmkit/tvm/internal/ctxsleep"
 )
 
 // Defaults of Options.
@@ -119,7 +121,7 @@ func New(brokerURL string, tokens TokenSource, optFns ...func(*Options)) *Provid
 		}}
 	}
 	if o.Sleep == nil {
-		o.Sleep = sleep
+		o.Sleep = ctxsleep.Sleep
 	}
 	p := &Provider{tokens: tokens, opts: o, now: time.Now}
 	p.endpoint, p.err = endpoint(brokerURL, o)
@@ -338,17 +340,6 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // endpoint validates brokerURL and returns the full credentials URL.

@@ -257,8 +257,8 @@ func TestRetries(t *testing.T) {
 		},
 		"backoffWithJitter": {
 			responses: []fakeResponse{
-				errResponse(500, "internal_error", "internal error", nil),
-				errResponse(502, "upstream_invalid", "bad answer", nil),
+				errResponse(504, "upstream_timeout", "request timed out", nil),
+				{status: 502, body: "<html>bad gateway</html>"}, // a proxy in front of the broker
 				ok,
 			},
 			wantCalls: 3,
@@ -285,6 +285,33 @@ func TestRetries(t *testing.T) {
 			wantCalls:  1,
 			wantStatus: 429,
 			waits:      exact(),
+		},
+		// A configuration fault stays until an operator acts: one call.
+		"misconfiguredNotRetried": {
+			responses:  []fakeResponse{errResponse(500, "broker_misconfigured", "STS does not accept the broker's own AWS credentials", nil), ok},
+			wantCalls:  1,
+			wantStatus: 500,
+			waits:      exact(),
+		},
+		"internalErrorNotRetried": {
+			responses:  []fakeResponse{errResponse(500, "internal_error", "internal error", nil), ok},
+			wantCalls:  1,
+			wantStatus: 500,
+			waits:      exact(),
+		},
+		"upstreamRefusalNotRetried": {
+			responses:  []fakeResponse{errResponse(502, "upstream_invalid", "bad answer", nil), ok},
+			wantCalls:  1,
+			wantStatus: 502,
+			waits:      exact(),
+		},
+		"retryAfterMarksRetryable": {
+			responses: []fakeResponse{
+				{status: 503, body: "busy", header: map[string]string{"Retry-After": "1"}},
+				ok,
+			},
+			wantCalls: 2,
+			waits:     exact(time.Second),
 		},
 		"clientErrorNotRetried": {
 			responses:  []fakeResponse{errResponse(400, "invalid_request", "bad duration", nil), ok},
@@ -436,7 +463,7 @@ func TestErrorClasses(t *testing.T) {
 			resp: errResponse(502, "upstream_access_denied", "STS refused AssumeRole", nil),
 			check: func(err error) bool {
 				var e *BrokerError
-				return errors.As(err, &e) && e.Status == 502 && e.Code == "upstream_access_denied" && e.Temporary()
+				return errors.As(err, &e) && e.Status == 502 && e.Code == "upstream_access_denied" && !e.Temporary()
 			},
 		},
 		"nonJSONError": {
@@ -872,4 +899,40 @@ func FuzzTrimToken(f *testing.F) {
 			t.Fatalf("trimToken(%q) = %q changed more than one newline", s, tok)
 		}
 	})
+}
+
+// TestBrokerErrorTemporary: the client retries what the broker marks
+// retryable (its code, or Retry-After), and a gateway failure from a proxy
+// in front of it; nothing else.
+func TestBrokerErrorTemporary(t *testing.T) {
+	for name, tc := range map[string]struct {
+		e    BrokerError
+		want bool
+	}{
+		"rate limited":            {BrokerError{Status: 429, Code: "rate_limited", RetryAfter: time.Second}, true},
+		"rate limited, no header": {BrokerError{Status: 429, Code: "rate_limited"}, true},
+		"throttled":               {BrokerError{Status: 503, Code: "upstream_throttled", RetryAfter: time.Second}, true},
+		"unavailable":             {BrokerError{Status: 503, Code: "upstream_unavailable"}, true},
+		"not ready":               {BrokerError{Status: 503, Code: "not_ready"}, true},
+		"overloaded":              {BrokerError{Status: 503, Code: "overloaded"}, true},
+		"timeout":                 {BrokerError{Status: 504, Code: "upstream_timeout"}, true},
+		"misconfigured":           {BrokerError{Status: 500, Code: "broker_misconfigured"}, false},
+		"internal":                {BrokerError{Status: 500, Code: "internal_error"}, false},
+		"access denied":           {BrokerError{Status: 502, Code: "upstream_access_denied"}, false},
+		"policy invalid":          {BrokerError{Status: 502, Code: "upstream_policy_invalid"}, false},
+		"unknown code":            {BrokerError{Status: 503, Code: "something_new"}, false},
+		"unknown code, header":    {BrokerError{Status: 503, Code: "something_new", RetryAfter: time.Second}, true},
+		"proxy 502":               {BrokerError{Status: 502}, true},
+		"proxy 503":               {BrokerError{Status: 503}, true},
+		"proxy 504":               {BrokerError{Status: 504}, true},
+		"proxy 500":               {BrokerError{Status: 500}, false},
+		"bad request":             {BrokerError{Status: 400, Code: "invalid_request"}, false},
+		"4xx with Retry-After":    {BrokerError{Status: 404, Code: "not_found", RetryAfter: time.Second}, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if got := tc.e.Temporary(); got != tc.want {
+				t.Errorf("Temporary() = %v, want %v", got, tc.want)
+			}
+		})
+	}
 }

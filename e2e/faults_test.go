@@ -71,19 +71,16 @@ type faultStack struct {
 // issues are recorded anyway, in the broker's answers).
 func startFaultStack(t *testing.T, ready bool, env []string, localFlags ...string) *faultStack {
 	t.Helper()
-	localAddr, adminAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	s := &faultStack{adminURL: "http://" + adminAddr, localURL: secrets.Proxy(t, "http://"+localAddr)}
-	s.local = start(t, "tvm-local", nil, append([]string{"serve", "--listen", localAddr, "--issuer", s.localURL,
-		"--admin-listen", adminAddr}, localFlags...)...)
-	waitReady(t, s.local, s.localURL+"/healthz")
+	s := &faultStack{}
+	s.localURL, s.local = startLocal(t, "", append([]string{"--admin-listen", listenAny}, localFlags...)...)
+	s.adminURL = s.local.adminURL(t)
 	cfg := filepath.Join(t.TempDir(), "broker.yaml")
 	if err := os.WriteFile(cfg, []byte(faultBrokerConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	brokerAddr := testenv.FreeAddr(t)
-	s.brokerURL = secrets.Proxy(t, "http://"+brokerAddr)
-	env = append(append(brokerEnv(s.localURL), "AWS_ENDPOINT_URL_STS=http://"+localAddr), env...)
-	s.broker = start(t, "tvm-broker", env, "serve", "--config", cfg, "--listen", brokerAddr)
+	env = append(append(brokerEnv(s.localURL), "AWS_ENDPOINT_URL_STS=http://"+s.local.addr(t)), env...)
+	s.broker = start(t, "tvm-broker", env, "serve", "--config", cfg, "--listen", listenAny)
+	s.brokerURL = secrets.Proxy(t, "http://"+s.broker.addr(t))
 	if ready {
 		waitReady(t, s.broker, s.brokerURL+"/readyz")
 	} else {
@@ -339,7 +336,7 @@ func TestStartupFaults(t *testing.T) {
 			if err := os.WriteFile(cfg, []byte(faultBrokerConfig), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			p := start(t, "tvm-broker", append(brokerEnv(localURL), env...), "serve", "--config", cfg, "--listen", testenv.FreeAddr(t))
+			p := start(t, "tvm-broker", append(brokerEnv(localURL), env...), "serve", "--config", cfg, "--listen", listenAny)
 			select {
 			case <-p.done:
 			case <-time.After(time.Minute):

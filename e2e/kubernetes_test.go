@@ -45,10 +45,8 @@ type kubeStack struct {
 
 func startKubeStack(t *testing.T) *kubeStack {
 	t.Helper()
-	localAddr, brokerAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
-	s := &kubeStack{localURL: "http://" + localAddr, brokerURL: "https://" + brokerAddr, kube: testenv.StartKubeIssuer(t)}
-	local := start(t, "tvm-local", nil, "serve", "--listen", localAddr, "--issuer", s.localURL)
-	waitReady(t, local, s.localURL+"/healthz")
+	s := &kubeStack{kube: testenv.StartKubeIssuer(t)}
+	s.localURL, _ = startBareLocal(t)
 	if out, code := run(t, adminEnv(s.localURL), "tvm-sample", "seed", "--endpoint", s.localURL); code != 0 {
 		t.Fatalf("seed: exit %d\n%s", code, out)
 	}
@@ -67,7 +65,8 @@ func startKubeStack(t *testing.T) *kubeStack {
 		"AWS_ENDPOINT_URL=" + s.localURL,
 		// The broker trusts the cluster issuer's certificate for discovery.
 		"SSL_CERT_FILE=" + s.kube.CAFile,
-	}, "serve", "--config", cfgPath, "--listen", brokerAddr)
+	}, "serve", "--config", cfgPath, "--listen", listenAny)
+	s.brokerURL = "https://" + s.broker.addr(t)
 	s.waitReady(t)
 	return s
 }

@@ -5,8 +5,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/tvmkit/tvm/internal/testenv"
 )
 
 // TestLeakyProfileRefusedAtStartup starts the real broker with a profile
@@ -15,10 +13,7 @@ import (
 // proof (evaluated on the IAM evaluator) names the failing row for one that
 // passes the linter and still leaks.
 func TestLeakyProfileRefusedAtStartup(t *testing.T) {
-	localAddr := testenv.FreeAddr(t)
-	localURL := "http://" + localAddr
-	local := start(t, "tvm-local", nil, "serve", "--listen", localAddr, "--issuer", localURL)
-	waitReady(t, local, localURL+"/healthz")
+	localURL, _ := startBareLocal(t)
 
 	example, err := os.ReadFile(filepath.Join(repoRoot(t), "examples", "broker.yaml"))
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
-	"github.com/tvmkit/tvm/internal/testenv"
 	"github.com/tvmkit/tvm/sampleapp"
 )
 
@@ -145,10 +144,7 @@ const leakyABACPolicy = `{"Version":"2012-10-17","Statement":[{"Sid":"TenantPart
 // API with one that lost its condition, `check` fails naming the profile,
 // and `serve` refuses to start.
 func TestABACRoleProvenAsDeployed(t *testing.T) {
-	localAddr := testenv.FreeAddr(t)
-	localURL := "http://" + localAddr
-	local := start(t, "tvm-local", nil, "serve", "--listen", localAddr, "--issuer", localURL)
-	waitReady(t, local, localURL+"/healthz")
+	localURL, _ := startBareLocal(t)
 	env := []string{
 		"AWS_ACCESS_KEY_ID=" + brokerKeyID, "AWS_SECRET_ACCESS_KEY=" + brokerSecret, "AWS_ENDPOINT_URL=" + localURL,
 		"TVM_AUTH_ISSUER=" + localURL, "TVM_AUTH_JWKS_URL=" + localURL + "/.well-known/jwks.json",
@@ -171,9 +167,8 @@ func TestABACRoleProvenAsDeployed(t *testing.T) {
 	if code == 0 || !strings.Contains(out, "abac-read") {
 		t.Errorf("check with a leaky ABAC role policy: exit %d, want a failure naming abac-read\n%s", code, out)
 	}
-	brokerAddr := testenv.FreeAddr(t)
-	serve := start(t, "tvm-broker", env, "serve", "--config", config, "--listen", brokerAddr)
-	if refused := exitsBeforeReady(t, serve, "http://"+brokerAddr+"/readyz"); !refused {
+	serve := start(t, "tvm-broker", env, "serve", "--config", config, "--listen", listenAny)
+	if refused := exitsBeforeReady(t, serve); !refused {
 		t.Fatalf("serve with a leaky ABAC role policy became ready\n%s", serve.out.String())
 	}
 	if out := serve.out.String(); serve.err == nil || !strings.Contains(out, "abac-read") {
@@ -181,8 +176,9 @@ func TestABACRoleProvenAsDeployed(t *testing.T) {
 	}
 }
 
-// exitsBeforeReady waits until p exits (true) or url answers 200 (false).
-func exitsBeforeReady(t *testing.T, p *process, url string) bool {
+// exitsBeforeReady waits until p exits (true) or its /readyz, at the
+// address its ready line reports, answers 200 (false).
+func exitsBeforeReady(t *testing.T, p *process) bool {
 	t.Helper()
 	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	deadline := time.After(startDeadline)
@@ -194,7 +190,11 @@ func exitsBeforeReady(t *testing.T, p *process, url string) bool {
 			t.Fatalf("%s neither exited nor became ready within %s", p.name, startDeadline)
 		case <-time.After(50 * time.Millisecond):
 		}
-		if resp, err := hc.Get(url); err == nil {
+		addr := p.ready.Addr()
+		if addr == "" {
+			continue // not listening yet
+		}
+		if resp, err := hc.Get("http://" + addr + "/readyz"); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return false

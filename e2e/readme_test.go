@@ -11,8 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/tvmkit/tvm/internal/testenv"
 )
 
 // snippet is one fenced shell block of README.md.
@@ -120,8 +118,8 @@ func TestREADMESnippets(t *testing.T) {
 	}
 	_, errCLI := exec.LookPath("aws")
 
-	adminAddr := testenv.FreeAddr(t)
-	s := startStackWith(t, "", "--admin-listen", adminAddr) // as make stack-up starts it
+	s := startStackWith(t, "", "--admin-listen", listenAny) // as make stack-up starts it
+	adminURL := s.local.adminURL(t)
 	s.seed(t)
 	dir := t.TempDir()
 	for name, target := range map[string]string{"bin": binaries(t), "examples": filepath.Join(repoRoot(t), "examples")} {
@@ -130,7 +128,7 @@ func TestREADMESnippets(t *testing.T) {
 		}
 	}
 	rewrite := strings.NewReplacer("http://127.0.0.1:4566", s.localURL, "http://127.0.0.1:8080", s.brokerURL,
-		"http://127.0.0.1:4567", "http://"+adminAddr)
+		"http://127.0.0.1:4567", adminURL)
 	var together strings.Builder
 	for _, sn := range run {
 		body := rewrite.Replace(sn.body)

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/tvmkit/tvm/client"
-	"github.com/tvmkit/tvm/internal/testenv"
 	"github.com/tvmkit/tvm/localaws/identity"
 )
 
@@ -94,10 +93,10 @@ func TestABACRolePolicyFromIAM(t *testing.T) {
 	for name, backend := range backends() {
 		t.Run(name, func(t *testing.T) {
 			identityFile, brokerFile := writeE2EConfigs(t, "tvm-e2e-abac")
-			brokerAddr := testenv.FreeAddr(t)
-			s := &stack{brokerURL: "http://" + brokerAddr}
+			s := &stack{}
 			s.localURL, s.local = startLocal(t, backend(t), "--config", identityFile)
-			s.broker = start(t, "tvm-broker", brokerEnv(s.localURL), "serve", "--config", brokerFile, "--listen", brokerAddr)
+			s.broker = start(t, "tvm-broker", brokerEnv(s.localURL), "serve", "--config", brokerFile, "--listen", listenAny)
+			s.brokerURL = "http://" + s.broker.addr(t)
 			waitReady(t, s.broker, s.brokerURL+"/readyz")
 			for _, want := range []string{`"role_policy":"from IAM (1 policy)"`, "profile proven against the role's policy as deployed", `"isolation":"session-tags"`} {
 				if !strings.Contains(s.broker.out.String(), want) {

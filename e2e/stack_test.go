@@ -12,13 +12,16 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/tvmkit/tvm/internal/testenv"
 	"go.uber.org/goleak"
+
+	"github.com/tvmkit/tvm/internal/readyaddr"
+	"github.com/tvmkit/tvm/internal/testenv"
 )
 
 // Documented dev keys of the local AWS (localaws default config).
@@ -98,15 +101,23 @@ func binaries(t testing.TB) string {
 	return binDir
 }
 
+// listenAny is the --listen address of every server the harness starts:
+// port 0, the address then read from the server's ready line (process.addr),
+// so that no port is picked before the server binds it (a port found free
+// can be taken by another process meanwhile: "address already in use").
+const listenAny = "127.0.0.1:0"
+
 // process is a started binary whose output is captured: out holds stdout
-// and stderr, log stderr alone (the JSON log lines).
+// and stderr, log stderr alone (the JSON log lines); ready watches both for
+// the server's ready line.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	out  *testenv.SyncBuffer
-	log  *testenv.SyncBuffer
-	done chan struct{}
-	err  error
+	name  string
+	cmd   *exec.Cmd
+	out   *testenv.SyncBuffer
+	log   *testenv.SyncBuffer
+	ready *readyaddr.Watcher
+	done  chan struct{}
+	err   error
 }
 
 // start runs a binary in the background; it is interrupted and awaited when
@@ -116,9 +127,10 @@ func start(t *testing.T, name string, env []string, args ...string) *process {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binaries(t), name), args...)
 	cmd.Env = append(baseEnv(t), env...)
-	p := &process{name: name, cmd: cmd, out: &testenv.SyncBuffer{}, log: &testenv.SyncBuffer{}, done: make(chan struct{})}
-	cmd.Stdout = p.out
-	cmd.Stderr = io.MultiWriter(p.out, p.log)
+	p := &process{name: name, cmd: cmd, out: &testenv.SyncBuffer{}, log: &testenv.SyncBuffer{}, ready: readyaddr.New(),
+		done: make(chan struct{})}
+	cmd.Stdout = io.MultiWriter(p.out, p.ready.Stream())
+	cmd.Stderr = io.MultiWriter(p.out, p.log, p.ready.Stream())
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -143,6 +155,59 @@ func start(t *testing.T, name string, env []string, args ...string) *process {
 		}
 	})
 	return p
+}
+
+// addr waits for the address p reports it bound (its ready line: package
+// readyaddr) and returns it; it fails t when p exits first or startDeadline
+// passes.
+func (p *process) addr(t *testing.T) string {
+	t.Helper()
+	select {
+	case <-p.ready.Found():
+		return p.ready.Addr()
+	case <-p.done:
+		select {
+		case <-p.ready.Found(): // reported, then exited
+			return p.ready.Addr()
+		default:
+		}
+		t.Fatalf("%s exited before it listened: %v\n%s", p.name, p.err, p.out.String())
+	case <-time.After(startDeadline):
+		t.Fatalf("%s reported no address within %s\n%s", p.name, startDeadline, p.out.String())
+	}
+	return ""
+}
+
+// outputMatch waits until p's output has a line re matches and returns
+// the submatches; it fails t when p exits first or startDeadline passes.
+func (p *process) outputMatch(t *testing.T, re *regexp.Regexp) []string {
+	t.Helper()
+	deadline := time.After(startDeadline)
+	for {
+		if m := re.FindStringSubmatch(p.out.String()); m != nil {
+			return m
+		}
+		select {
+		case <-p.done:
+			if m := re.FindStringSubmatch(p.out.String()); m != nil {
+				return m
+			}
+			t.Fatalf("%s exited without printing %s: %v\n%s", p.name, re, p.err, p.out.String())
+		case <-deadline:
+			t.Fatalf("%s did not print %s within %s\n%s", p.name, re, startDeadline, p.out.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// adminLine is tvm-local's line naming its fault injection API.
+var adminLine = regexp.MustCompile(`(?m)^tvm-local fault injection API on (http://\S+)/faults `)
+
+// adminURL waits for tvm-local's fault injection API (serve
+// --admin-listen) and returns its base URL.
+func (p *process) adminURL(t *testing.T) string {
+	t.Helper()
+	return p.outputMatch(t, adminLine)[1]
 }
 
 // baseEnv is a minimal, hermetic environment: no AWS settings from the host.
@@ -204,11 +269,11 @@ func startStack(t *testing.T, backend string) *stack {
 // startStackWith is startStack with further tvm-local serve flags.
 func startStackWith(t *testing.T, backend string, localFlags ...string) *stack {
 	t.Helper()
-	brokerAddr := testenv.FreeAddr(t)
-	s := &stack{brokerURL: secrets.Proxy(t, "http://"+brokerAddr)}
+	s := &stack{}
 	s.localURL, s.local = startLocal(t, backend, localFlags...)
 	s.broker = start(t, "tvm-broker", brokerEnv(s.localURL),
-		"serve", "--config", filepath.Join(repoRoot(t), "examples", "broker.yaml"), "--listen", brokerAddr)
+		"serve", "--config", filepath.Join(repoRoot(t), "examples", "broker.yaml"), "--listen", listenAny)
+	s.brokerURL = secrets.Proxy(t, "http://"+s.broker.addr(t))
 	waitReady(t, s.broker, s.brokerURL+"/readyz")
 	return s
 }
@@ -219,13 +284,23 @@ func startStackWith(t *testing.T, backend string, localFlags ...string) *stack {
 // so that every exchange with it passes the proxy.
 func startLocal(t *testing.T, backend string, flags ...string) (string, *process) {
 	t.Helper()
-	addr := testenv.FreeAddr(t)
-	url := secrets.Proxy(t, "http://"+addr)
-	args := append([]string{"serve", "--listen", addr, "--issuer", url}, flags...)
+	url, setTarget := secrets.LateProxy(t)
+	args := append([]string{"serve", "--listen", listenAny, "--issuer", url}, flags...)
 	if backend != "" {
 		args = append(args, "--backend", backend)
 	}
 	p := start(t, "tvm-local", nil, args...)
+	setTarget("http://" + p.addr(t))
+	waitReady(t, p, url+"/healthz")
+	return url, p
+}
+
+// startBareLocal starts tvm-local with no proxy in front, its issuer its
+// own address (tvm-local's default), and returns its URL once it is ready.
+func startBareLocal(t *testing.T, flags ...string) (string, *process) {
+	t.Helper()
+	p := start(t, "tvm-local", nil, append([]string{"serve", "--listen", listenAny}, flags...)...)
+	url := "http://" + p.addr(t)
 	waitReady(t, p, url+"/healthz")
 	return url, p
 }

@@ -63,27 +63,10 @@ func (g ExtraGrant) covers(action, resource string) bool {
 // Problems are *SettingError values (Field "actions[0]", "resources", ...)
 // joined with errors.Join.
 func CheckExtraGrant(g ExtraGrant, targets []Target) error {
-	var errs []error
-	bad := func(field string, err error) {
-		errs = append(errs, &SettingError{Field: field, Problem: err.Error()})
-	}
-	if len(g.Actions) == 0 {
-		bad("actions", errors.New("at least one action is required"))
-	}
-	for i, a := range g.Actions {
-		if err := checkExtraAction(a, targets); err != nil {
-			bad(fmt.Sprintf("actions[%d]", i), err)
-		}
-	}
-	if len(g.Resources) == 0 {
-		bad("resources", errors.New("at least one resource is required"))
-	}
-	for i, r := range g.Resources {
-		if err := checkNamedResource(r); err != nil {
-			bad(fmt.Sprintf("resources[%d]", i), err)
-		}
-	}
-	return errors.Join(errs...)
+	var p SettingProblems
+	p.CheckList("actions", "action", g.Actions, func(a string) error { return checkExtraAction(a, targets) })
+	p.CheckList("resources", "resource", g.Resources, checkNamedResource)
+	return p.Err()
 }
 
 func checkExtraAction(a string, targets []Target) error {

@@ -1,6 +1,8 @@
 package policies
 
 import (
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 
@@ -86,6 +88,59 @@ type SettingError struct {
 
 // Error implements error as "field: problem".
 func (e *SettingError) Error() string { return e.Field + ": " + e.Problem }
+
+// SettingProblems collects the problems found in settings (a target's
+// Bind, an extra grant), each a *SettingError. The zero value is empty.
+type SettingProblems struct {
+	errs []error
+}
+
+// Add records the problem err with field.
+func (p *SettingProblems) Add(field string, err error) {
+	p.errs = append(p.errs, &SettingError{Field: field, Problem: err.Error()})
+}
+
+// Addf records a problem with field, formatted.
+func (p *SettingProblems) Addf(field, format string, args ...any) {
+	p.errs = append(p.errs, &SettingError{Field: field, Problem: fmt.Sprintf(format, args...)})
+}
+
+// Err returns the problems joined with errors.Join; nil when there is none.
+func (p *SettingProblems) Err() error { return errors.Join(p.errs...) }
+
+// CheckList checks the list setting field: at least one item ("at least
+// one <what> is required"), and each item valid (check's error is a
+// problem of field[i]).
+func (p *SettingProblems) CheckList(field, what string, items []string, check func(string) error) {
+	if len(items) == 0 {
+		p.Addf(field, "at least one %s is required", what)
+	}
+	for i, item := range items {
+		if err := check(item); err != nil {
+			p.Add(fmt.Sprintf("%s[%d]", field, i), err)
+		}
+	}
+}
+
+// ParseList parses the list setting field as CheckList checks it, each
+// item with parse, and each listed once (the parsed values compared:
+// "duplicate <what>"). It returns the values of the items without a
+// problem, in order.
+func ParseList[T comparable](p *SettingProblems, field, what string, items []string, parse func(string) (T, error)) []T {
+	var out []T
+	p.CheckList(field, what, items, func(item string) error {
+		v, err := parse(item)
+		switch {
+		case err != nil:
+			return err
+		case slices.Contains(out, v):
+			return fmt.Errorf("duplicate %s", what)
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out
+}
 
 // Placeholder is a template placeholder a Target fills.
 type Placeholder struct {

@@ -6,16 +6,18 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tvmkit/tvm/internal/filelimit"
 	"github.com/tvmkit/tvm/policies/iam"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
@@ -368,7 +370,7 @@ func parseTemplate(name, source string, data []byte, ps *placeholderSet) (*Templ
 	t := &Template{name: name}
 	opts := t.lintOptions()
 	if len(data) > MaxTemplateBytes {
-		return nil, docErr(opts, RuleSize, fmt.Sprintf("template is %d bytes, limit %d", len(data), MaxTemplateBytes), "")
+		return nil, templateTooLarge(name, fmt.Sprintf("%d bytes, limit", len(data)))
 	}
 	tree, err := parseTree(data)
 	if err != nil {
@@ -503,12 +505,7 @@ func (s *Set) Get(name string) (*Template, bool) {
 
 // Names returns the template names, sorted.
 func (s *Set) Names() []string {
-	names := make([]string, 0, len(s.templates))
-	for n := range s.templates {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return slices.Sorted(maps.Keys(s.templates))
 }
 
 // LoadTemplates loads the embedded templates and, when dir is not "", every
@@ -545,11 +542,16 @@ func LoadTemplates(dir string, targets []Target) (*Set, error) {
 			continue
 		}
 		p := filepath.Join(dir, e.Name())
-		data, err := readLimited(p)
+		name := strings.TrimSuffix(e.Name(), ".json")
+		data, err := filelimit.Read(p, MaxTemplateBytes)
+		var tooLarge *filelimit.TooLargeError
+		if errors.As(err, &tooLarge) {
+			err = templateTooLarge(name, "larger than")
+		}
 		if err != nil {
 			return nil, fmt.Errorf("policies: template %s: %w", p, err)
 		}
-		if err := s.add(strings.TrimSuffix(e.Name(), ".json"), p, data, targets); err != nil {
+		if err := s.add(name, p, data, targets); err != nil {
 			return nil, err
 		}
 	}
@@ -565,15 +567,9 @@ func (s *Set) add(name, source string, data []byte, targets []Target) error {
 	return nil
 }
 
-func readLimited(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxTemplateBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	return data, nil
+// templateTooLarge is the size finding of the template name: "template is
+// <size> MaxTemplateBytes bytes" (size: "larger than", or a byte count and
+// "limit").
+func templateTooLarge(name, size string) *LintError {
+	return docErr((&Template{name: name}).lintOptions(), RuleSize, fmt.Sprintf("template is %s %d bytes", size, MaxTemplateBytes), "")
 }

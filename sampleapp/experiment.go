@@ -12,6 +12,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/tvmkit/tvm/client"
+	"github.com/tvmkit/tvm/internal/paginate"
 	ddbtarget "github.com/tvmkit/tvm/policies/dynamodb"
 	"github.com/tvmkit/tvm/policies/tenant"
 )
@@ -255,20 +256,7 @@ func queryTable(ctx context.Context, api ReadAPI, table, index, tenant string, g
 		in.IndexName = aws.String(index)
 		in.ExpressionAttributeNames["#pk"] = "PK1"
 	}
-	var items []Item
-	pages := dynamodb.NewQueryPaginator(api, in)
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		got, err := decodeItems(out.Items)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, got...)
-	}
-	return items, nil
+	return allItems(ctx, dynamodb.NewQueryPaginator(api, in), func(o *dynamodb.QueryOutput) []map[string]types.AttributeValue { return o.Items })
 }
 
 func scanOp(ctx context.Context, api ReadAPI, cfg Config) ([]Item, error) {
@@ -277,20 +265,17 @@ func scanOp(ctx context.Context, api ReadAPI, cfg Config) ([]Item, error) {
 
 // scanTable reads the whole table, every page.
 func scanTable(ctx context.Context, api ReadAPI, table string) ([]Item, error) {
-	var items []Item
-	pages := dynamodb.NewScanPaginator(api, &dynamodb.ScanInput{TableName: aws.String(table)})
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		got, err := decodeItems(out.Items)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, got...)
+	return allItems(ctx, dynamodb.NewScanPaginator(api, &dynamodb.ScanInput{TableName: aws.String(table)}),
+		func(o *dynamodb.ScanOutput) []map[string]types.AttributeValue { return o.Items })
+}
+
+// allItems reads every page of pages and decodes the items listed.
+func allItems[P any](ctx context.Context, pages paginate.Paginator[P, *dynamodb.Options], items func(P) []map[string]types.AttributeValue) ([]Item, error) {
+	raw, err := paginate.All(ctx, pages, items)
+	if err != nil {
+		return nil, err
 	}
-	return items, nil
+	return decodeItems(raw)
 }
 
 func key(it Item) map[string]types.AttributeValue {

@@ -14,13 +14,12 @@ import (
 	"github.com/aws/smithy-go"
 )
 
-// SeedS3API is the subset of *s3.Client that SeedS3 calls.
+// SeedS3API is the subset of *s3.Client that SeedS3 calls: the bucket
+// calls and the object calls.
 type SeedS3API interface {
 	HeadBucket(ctx context.Context, in *s3.HeadBucketInput, optFns ...func(*s3.Options)) (*s3.HeadBucketOutput, error)
 	CreateBucket(ctx context.Context, in *s3.CreateBucketInput, optFns ...func(*s3.Options)) (*s3.CreateBucketOutput, error)
-	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
-	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
-	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+	S3ObjectAPI
 }
 
 // seedObjectBody is the content of a seeded object.

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/tvmkit/tvm/internal/paginate"
 )
 
 // S3 defaults of the local stack: the demo bucket, its seeded objects (one
@@ -31,14 +33,21 @@ var SeedObjects = []string{"tenants/1/hello.txt", "tenants/12/hello.txt", "tenan
 // behind for the next one.
 var s3Scratch = []string{"tenants/1/verify-upload.txt", "tenants/1/verify-copy.txt"}
 
-// S3API is the subset of *s3.Client the S3 experiments call.
-type S3API interface {
-	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
+// S3ObjectAPI is the object calls of *s3.Client that both the seed
+// (SeedS3API) and the S3 experiments (S3API) make.
+type S3ObjectAPI interface {
 	GetObject(ctx context.Context, in *s3.GetObjectInput, optFns ...func(*s3.Options)) (*s3.GetObjectOutput, error)
 	PutObject(ctx context.Context, in *s3.PutObjectInput, optFns ...func(*s3.Options)) (*s3.PutObjectOutput, error)
-	CopyObject(ctx context.Context, in *s3.CopyObjectInput, optFns ...func(*s3.Options)) (*s3.CopyObjectOutput, error)
 	DeleteObject(ctx context.Context, in *s3.DeleteObjectInput, optFns ...func(*s3.Options)) (*s3.DeleteObjectOutput, error)
+}
+
+// S3API is the subset of *s3.Client the S3 experiments call: the listings,
+// CopyObject and the object calls.
+type S3API interface {
+	ListObjectsV2(ctx context.Context, in *s3.ListObjectsV2Input, optFns ...func(*s3.Options)) (*s3.ListObjectsV2Output, error)
 	ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, optFns ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error)
+	CopyObject(ctx context.Context, in *s3.CopyObjectInput, optFns ...func(*s3.Options)) (*s3.CopyObjectOutput, error)
+	S3ObjectAPI
 }
 
 // S3Options returns the S3 client options for c: with a custom endpoint,
@@ -219,18 +228,14 @@ func s3Summary(r Result, keys []string) string {
 
 func listOp(prefix *string) s3Op {
 	return func(ctx context.Context, api S3API, bucket string) ([]string, error) {
-		var keys []string
-		pages := s3.NewListObjectsV2Paginator(api, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: prefix})
-		for pages.HasMorePages() {
-			out, err := pages.NextPage(ctx)
-			if err != nil {
-				return nil, err
-			}
-			for _, o := range out.Contents {
-				keys = append(keys, aws.ToString(o.Key))
-			}
-		}
-		return keys, nil
+		return paginate.All(ctx, s3.NewListObjectsV2Paginator(api, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: prefix}),
+			func(p *s3.ListObjectsV2Output) []string {
+				keys := make([]string, len(p.Contents))
+				for i, o := range p.Contents {
+					keys[i] = aws.ToString(o.Key)
+				}
+				return keys
+			})
 	}
 }
 

@@ -639,6 +639,11 @@ func TestErrors(t *testing.T) {
 			if ra := rec.Header().Get("Retry-After"); ra != tc.retryAfter {
 				t.Errorf("Retry-After = %q, want %q", ra, tc.retryAfter)
 			}
+			// Clients retry by errs.Retryable: an answer that says when to
+			// retry must carry a retryable code.
+			if rec.Header().Get("Retry-After") != "" && !errs.Retryable(tc.wantCode) {
+				t.Errorf("Retry-After sent with %q, which errs.Retryable says is permanent", tc.wantCode)
+			}
 			for _, secret := range []string{secretKey, sessionToken, goodToken, badToken, "secret-path", "exploded", "goroutine"} {
 				if strings.Contains(rec.Body.String(), secret) || strings.Contains(wa, secret) {
 					t.Errorf("response leaks %q: %s", secret, rec.Body)

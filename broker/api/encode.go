@@ -50,26 +50,26 @@ func writeCredentials(c echo.Context, creds *vend.Credentials) error {
 // appendCredentials appends the JSON of credentialsResponse for creds to b,
 // exactly as json.Marshal encodes it (TestAppendCredentialsMatchesJSON).
 func appendCredentials(b []byte, creds *vend.Credentials) []byte {
-	b = append(b, `{"Version":1,"AccessKeyId":`...)
-	b = appendJSONString(b, creds.AccessKeyID)
-	b = append(b, `,"SecretAccessKey":`...)
-	b = appendJSONString(b, creds.SecretAccessKey)
-	b = append(b, `,"SessionToken":`...)
-	b = appendJSONString(b, creds.SessionToken)
-	b = append(b, `,"Token":`...)
-	b = appendJSONString(b, creds.SessionToken)
+	b = append(b, `{"Version":1`...)
+	b = appendMember(b, `,"AccessKeyId":`, creds.AccessKeyID)
+	b = appendMember(b, `,"SecretAccessKey":`, creds.SecretAccessKey)
+	b = appendMember(b, `,"SessionToken":`, creds.SessionToken)
+	b = appendMember(b, `,"Token":`, creds.SessionToken)
 	b = append(b, `,"Expiration":"`...)
 	b = creds.Expiration.UTC().Truncate(time.Second).AppendFormat(b, time.RFC3339)
 	b = append(b, '"')
 	if creds.AccountID != "" {
-		b = append(b, `,"AccountId":`...)
-		b = appendJSONString(b, creds.AccountID)
+		b = appendMember(b, `,"AccountId":`, creds.AccountID)
 	}
-	b = append(b, `,"Tenant":`...)
-	b = appendJSONString(b, creds.Tenant)
-	b = append(b, `,"Profile":`...)
-	b = appendJSONString(b, creds.Profile)
+	b = appendMember(b, `,"Tenant":`, creds.Tenant)
+	b = appendMember(b, `,"Profile":`, creds.Profile)
 	return append(b, '}')
+}
+
+// appendMember appends the member prefix (`,"Name":`) and s as a JSON
+// string.
+func appendMember(b []byte, prefix, s string) []byte {
+	return appendJSONString(append(b, prefix...), s)
 }
 
 // appendJSONString appends s as a JSON string, as encoding/json writes it:

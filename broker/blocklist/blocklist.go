@@ -53,6 +53,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -62,6 +63,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tvmkit/tvm/internal/filelimit"
+	"github.com/tvmkit/tvm/internal/poll"
 )
 
 // Limits of the file and its entries.
@@ -141,7 +143,7 @@ func checkEntry(tenantID, subject string) error {
 }
 
 // Tenants returns the blocked tenants, sorted.
-func (s *Set) Tenants() []string { return sortedKeys(s.tenants, func(t string) string { return t }) }
+func (s *Set) Tenants() []string { return slices.Sorted(maps.Keys(s.tenants)) }
 
 // Subjects returns the blocked subjects, sorted by tenant and subject.
 func (s *Set) Subjects() []Entry {
@@ -155,15 +157,6 @@ func (s *Set) Subjects() []Entry {
 		}
 		return strings.Compare(a.Subject, b.Subject)
 	})
-	return out
-}
-
-func sortedKeys[K comparable](m map[K]struct{}, str func(K) string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, str(k))
-	}
-	slices.Sort(out)
 	return out
 }
 
@@ -196,28 +189,24 @@ func (s *Set) Diff(old *Set) Change {
 	if old == nil {
 		old = &Set{}
 	}
-	var c Change
-	for _, t := range s.Tenants() {
-		if _, ok := old.tenants[t]; !ok {
-			c.BlockedTenants = append(c.BlockedTenants, t)
+	return Change{
+		BlockedTenants:    notIn(s.Tenants(), old.tenants),
+		UnblockedTenants:  notIn(old.Tenants(), s.tenants),
+		BlockedSubjects:   notIn(s.Subjects(), old.subjects),
+		UnblockedSubjects: notIn(old.Subjects(), s.subjects),
+	}
+}
+
+// notIn returns the elements of list that are not keys of m, in order (nil
+// when there is none).
+func notIn[K comparable](list []K, m map[K]struct{}) []K {
+	var out []K
+	for _, k := range list {
+		if _, ok := m[k]; !ok {
+			out = append(out, k)
 		}
 	}
-	for _, t := range old.Tenants() {
-		if _, ok := s.tenants[t]; !ok {
-			c.UnblockedTenants = append(c.UnblockedTenants, t)
-		}
-	}
-	for _, e := range s.Subjects() {
-		if _, ok := old.subjects[e]; !ok {
-			c.BlockedSubjects = append(c.BlockedSubjects, e)
-		}
-	}
-	for _, e := range old.Subjects() {
-		if _, ok := s.subjects[e]; !ok {
-			c.UnblockedSubjects = append(c.UnblockedSubjects, e)
-		}
-	}
-	return c
+	return out
 }
 
 // Options configures Watch.
@@ -274,7 +263,7 @@ func Watch(ctx context.Context, opts Options) (*List, error) {
 	}
 	l.swap(set)
 	ctx, l.cancel = context.WithCancel(ctx)
-	l.wg.Go(func() { l.poll(ctx) })
+	l.wg.Go(func() { poll.Every(ctx, l.opts.PollInterval, l.reload) })
 	return l, nil
 }
 
@@ -312,19 +301,6 @@ func (l *List) read() (*Set, error) {
 		return nil, fmt.Errorf("%s: %w", l.opts.Path, err)
 	}
 	return set, nil
-}
-
-func (l *List) poll(ctx context.Context) {
-	t := time.NewTicker(l.opts.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			l.reload()
-		}
-	}
 }
 
 // reload re-reads the file and swaps the list in when its content changed.

@@ -103,6 +103,30 @@ const (
 	CodeInternal              = "internal_error"          // anything else
 )
 
+// retryableCodes are the codes of failures that pass by themselves: the
+// broker's own limiter (rate_limited) and load shedding (overloaded), a
+// broker not ready yet or shutting down (not_ready), and STS throttling,
+// failing or not answering in time (upstream_throttled,
+// upstream_unavailable, upstream_timeout). The broker sends the 429 and 503
+// answers among them with Retry-After (package broker/api).
+var retryableCodes = map[string]bool{
+	CodeRateLimited:         true,
+	CodeOverloaded:          true,
+	CodeNotReady:            true,
+	CodeUpstreamThrottled:   true,
+	CodeUpstreamUnavailable: true,
+	CodeUpstreamTimeout:     true,
+}
+
+// Retryable reports whether a request the broker refused with code may
+// succeed when sent again, unchanged, later. Every other code fails the
+// same way again until something changes: a request, token, tenant or
+// profile the broker refuses, a role or policy STS refuses, a
+// configuration fault (broker_misconfigured: until an operator fixes the
+// broker's credentials or region), an internal error. The one home of the
+// rule: package client retries by it.
+func Retryable(code string) bool { return retryableCodes[code] }
+
 // Error is the broker's API error.
 type Error struct {
 	Kind    Kind   // class of failure; the HTTP layer maps it to a status

@@ -70,3 +70,38 @@ func TestKindNames(t *testing.T) {
 		t.Errorf("unknown kind String() = %q", got)
 	}
 }
+
+// TestRetryable: exactly the failures that pass by themselves are
+// retryable; a configuration fault, an internal error and every refusal
+// of the request are not.
+func TestRetryable(t *testing.T) {
+	for code, want := range map[string]bool{
+		CodeRateLimited:           true,
+		CodeOverloaded:            true,
+		CodeNotReady:              true,
+		CodeUpstreamThrottled:     true,
+		CodeUpstreamUnavailable:   true,
+		CodeUpstreamTimeout:       true,
+		CodeBrokerMisconfigured:   false,
+		CodeInternal:              false,
+		CodeInvalidRequest:        false,
+		CodeInvalidToken:          false,
+		CodeInvalidTenant:         false,
+		CodeForbidden:             false,
+		CodeProfileNotFound:       false,
+		CodeNotFound:              false,
+		CodeMethodNotAllowed:      false,
+		CodeRequestTooLarge:       false,
+		CodeUpstreamAccessDenied:  false,
+		CodeUpstreamPolicyInvalid: false,
+		CodeUpstreamInvalid:       false,
+		CodeTenantBlocked:         false,
+		CodeSubjectBlocked:        false,
+		"":                        false,
+		"something_new":           false,
+	} {
+		if got := Retryable(code); got != want {
+			t.Errorf("Retryable(%q) = %v, want %v", code, got, want)
+		}
+	}
+}

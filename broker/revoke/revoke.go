@@ -62,6 +62,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -224,12 +225,7 @@ func (rs *roleScope) document(cutoff time.Time) (string, error) {
 	if len(rs.names) > 0 {
 		d.Statement = append(d.Statement, deny("TvmRevokeByName", "StringLike", map[string]any{"aws:userid": rs.names}))
 	}
-	keys := make([]string, 0, len(rs.tags))
-	for k := range rs.tags {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for i, k := range keys {
+	for i, k := range slices.Sorted(maps.Keys(rs.tags)) {
 		d.Statement = append(d.Statement, deny(fmt.Sprintf("TvmRevokeByTag%d", i+1), "StringEquals",
 			map[string]any{"aws:PrincipalTag/" + k: rs.tags[k]}))
 	}

@@ -26,12 +26,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/tvmkit/tvm/internal/filelimit"
 	"github.com/tvmkit/tvm/policies/iam"
 )
 
@@ -81,7 +80,7 @@ func plural(n int, one, many string) string {
 func LoadFiles(roleARN string, paths []string) (*Role, error) {
 	r := &Role{ARN: roleARN, Source: FromFiles}
 	for _, p := range paths {
-		doc, err := readLimited(p)
+		doc, err := filelimit.Read(p, MaxDocumentBytes)
 		if err != nil {
 			return nil, fmt.Errorf("role policy file %s: %w", p, err)
 		}
@@ -92,22 +91,6 @@ func LoadFiles(roleARN string, paths []string) (*Role, error) {
 		r.Policies = append(r.Policies, pol)
 	}
 	return r, nil
-}
-
-func readLimited(p string) ([]byte, error) {
-	f, err := os.Open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxDocumentBytes+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(data) > MaxDocumentBytes {
-		return nil, fmt.Errorf("larger than %d bytes", MaxDocumentBytes)
-	}
-	return data, nil
 }
 
 // Fetcher reads a role's policies as deployed (package iamfetch: through

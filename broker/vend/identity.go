@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tvmkit/tvm/broker/errs"
+	"github.com/tvmkit/tvm/internal/ctxsleep"
 )
 
 // IdentitySTS is STS's GetCallerIdentity in the Vendor's terms: the broker
@@ -92,7 +93,7 @@ func NewIdentityCheck(client IdentitySTS, opts IdentityOptions) (*IdentityCheck,
 		c.log = slog.Default()
 	}
 	if c.sleep == nil {
-		c.sleep = sleepCtx
+		c.sleep = ctxsleep.Sleep
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil

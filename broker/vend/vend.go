@@ -113,6 +113,7 @@ import (
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/broker/errs"
 	"github.com/tvmkit/tvm/broker/profiles"
+	"github.com/tvmkit/tvm/internal/ctxsleep"
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/iam"
 )
@@ -278,7 +279,7 @@ func New(set *profiles.Set, client STS, opts Options) (*Vendor, error) {
 		v.now = time.Now
 	}
 	if v.sleep == nil {
-		v.sleep = sleepCtx
+		v.sleep = ctxsleep.Sleep
 	}
 	v.ctx, v.cancel = context.WithCancel(context.Background())
 	v.refreshSlots = make(chan struct{}, maxBackgroundRefreshes)
@@ -290,17 +291,6 @@ func New(set *profiles.Set, client STS, opts Options) (*Vendor, error) {
 		v.startRefresher(opts.RefreshTicks)
 	}
 	return v, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 type nopObserver struct{}

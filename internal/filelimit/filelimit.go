@@ -12,9 +12,20 @@ import (
 	"os"
 )
 
+// TooLargeError is Read's error for a file larger than its limit.
+type TooLargeError struct {
+	Path  string
+	Limit int
+}
+
+// Error returns "PATH is larger than LIMIT bytes".
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s is larger than %d bytes", e.Path, e.Limit)
+}
+
 // Read returns the contents of the file at path, refusing a file larger
 // than limit bytes. Its errors name path: the open error as package os
-// reports it, "read PATH: ...", or "PATH is larger than LIMIT bytes".
+// reports it, "read PATH: ...", or a *TooLargeError.
 func Read(path string, limit int) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -26,7 +37,7 @@ func Read(path string, limit int) ([]byte, error) {
 		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
 	if len(data) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", path, limit)
+		return nil, &TooLargeError{Path: path, Limit: limit}
 	}
 	return data, nil
 }

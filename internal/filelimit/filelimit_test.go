@@ -43,6 +43,10 @@ func TestRead(t *testing.T) {
 			}
 		})
 	}
+	var tooLarge *TooLargeError
+	if _, err := Read(filepath.Join(dir, "over"), 10); !errors.As(err, &tooLarge) || tooLarge.Limit != 10 {
+		t.Errorf("an oversized file's error %v is not a *TooLargeError with the limit", err)
+	}
 	if _, err := Read(filepath.Join(dir, "missing"), 10); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a missing file's error %v is not fs.ErrNotExist", err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -17,7 +16,8 @@ const (
 	ServerNoCredCache  = "broker-no-cred-cache"
 )
 
-// LoadOptions configures Load. Zero fields take the defaults named.
+// LoadOptions configures Load. Zero fields take the defaults
+// (DefaultLoadOptions).
 type LoadOptions struct {
 	// Root is the module's directory (the binaries are built from it).
 	Root string
@@ -35,78 +35,62 @@ type LoadOptions struct {
 	Tenants int
 }
 
+// DefaultLoadOptions returns Load's defaults (Root and Out empty).
+func DefaultLoadOptions() LoadOptions {
+	return LoadOptions{Rounds: 3, Duration: 10 * time.Second, Connections: 64, Rate: 5000, Tenants: 10000}
+}
+
 func (o *LoadOptions) setDefaults() {
-	if o.Rounds <= 0 {
-		o.Rounds = 3
-	}
-	if o.Duration <= 0 {
-		o.Duration = 10 * time.Second
-	}
-	if o.Connections <= 0 {
-		o.Connections = 64
-	}
-	if o.Rate <= 0 {
-		o.Rate = 5000
-	}
-	if o.Tenants <= 0 {
-		o.Tenants = 10000
-	}
+	d := DefaultLoadOptions()
+	o.Rounds, o.Duration, o.Connections = orDefault(o.Rounds, d.Rounds), orDefault(o.Duration, d.Duration), orDefault(o.Connections, d.Connections)
+	o.Rate, o.Tenants = orDefault(o.Rate, d.Rate), orDefault(o.Tenants, d.Tenants)
 }
 
 // Load runs the side-by-side measurement (see the package documentation),
 // prints the table to w and writes it and the plot to o.Out.
 func Load(ctx context.Context, o LoadOptions, w io.Writer) error {
 	o.setDefaults()
-	dir, err := os.MkdirTemp("", "tvm-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	before := loadAverage()
-	st, err := startStack(ctx, o.Root, dir, true, []BrokerVariant{
+	var rep *report
+	err := withStack(ctx, o.Root, "tvm-bench-", true, []BrokerVariant{
 		{Name: ServerBroker},
 		{Name: ServerNoTokenCache, NoTokenCache: true},
 		{Name: ServerNoCredCache, NoCredentialCache: true},
+	}, func(st *stack) error {
+		// One token for every attack: the same RS256 token, against the same JWK Set.
+		one, err := st.mint(1, 1, 2*time.Hour)
+		if err != nil {
+			return err
+		}
+		runs, err := loadRounds(ctx, st, one, o, w)
+		if err != nil {
+			return err
+		}
+		tenants, err := cacheTenants(ctx, st, o, w)
+		rep = newReport(runs, o, tenants, before, loadAverage())
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	defer st.stop()
-	// One token for every attack: the same RS256 token, against the same JWK Set.
-	one, err := st.mint(1, 1, 2*time.Hour)
-	if err != nil {
-		return err
-	}
-	runs, err := loadRounds(ctx, st, one, o, w)
-	if err != nil {
-		return err
-	}
-	tenants, err := cacheTenants(st, o, w)
-	if err != nil {
-		return err
-	}
-	rep := newReport(runs, o, tenants, before, loadAverage())
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return err
-	}
 	text := rep.table()
 	fmt.Fprint(w, text)
-	if err := os.WriteFile(filepath.Join(o.Out, "report.txt"), []byte(text), 0o644); err != nil {
+	if err := writeOutput(o.Out, "report.txt", []byte(text)); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(o.Out, "latency.svg"), rep.svg(), 0o644)
+	return writeOutput(o.Out, "latency.svg", rep.svg())
 }
 
 // loadRounds warms every server up, then runs o.Rounds rounds; each round
 // loads every server in turn, at saturation and then at the constant rate
 // (not the broker without a credential cache, which cannot sustain it).
 func loadRounds(ctx context.Context, st *stack, tokens []string, o LoadOptions, w io.Writer) ([]*run, error) {
-	sat := attackSpec{mode: modeSaturation, connections: o.Connections, duration: o.Duration}
-	rate := attackSpec{mode: modeRate, rate: o.Rate, connections: o.Connections, duration: o.Duration}
+	sat := attackSpec{connections: o.Connections, duration: o.Duration}
+	rate := attackSpec{rate: o.Rate, connections: o.Connections, maxInFlight: openLoopConnections, duration: o.Duration}
 	warm := sat
 	warm.duration = 2 * time.Second
 	for _, p := range st.servers {
-		if _, err := attack(p, tokens, warm); err != nil {
+		if _, err := attack(ctx, p, tokens, warm); err != nil {
 			return nil, err
 		}
 	}
@@ -118,10 +102,10 @@ func loadRounds(ctx context.Context, st *stack, tokens []string, o LoadOptions, 
 				specs = specs[:1]
 			}
 			for _, spec := range specs {
-				if err := ctx.Err(); err != nil {
-					return nil, err
+				r, err := attack(ctx, p, tokens, spec)
+				if err == nil {
+					err = ctx.Err()
 				}
-				r, err := attack(p, tokens, spec)
 				if err != nil {
 					return nil, err
 				}
@@ -150,7 +134,7 @@ type tenantsRSS struct {
 
 // cacheTenants runs tenantsOn on a fresh broker with default settings and
 // on one with a soft memory limit (GOMEMLIMIT).
-func cacheTenants(st *stack, o LoadOptions, w io.Writer) ([]*tenantsRSS, error) {
+func cacheTenants(ctx context.Context, st *stack, o LoadOptions, w io.Writer) ([]*tenantsRSS, error) {
 	fmt.Fprintf(w, "minting %d tokens\n", o.Tenants)
 	tokens, err := st.mint(o.Tenants, 1, 2*time.Hour)
 	if err != nil {
@@ -158,7 +142,7 @@ func cacheTenants(st *stack, o LoadOptions, w io.Writer) ([]*tenantsRSS, error) 
 	}
 	var out []*tenantsRSS
 	for _, v := range []BrokerVariant{{Name: "broker-tenants"}, {Name: "broker-tenants-memlimit", Env: []string{"GOMEMLIMIT=48MiB"}}} {
-		t, err := tenantsOn(st, v, tokens, o, w)
+		t, err := tenantsOn(ctx, st, v, tokens, o, w)
 		if err != nil {
 			return nil, err
 		}
@@ -170,7 +154,7 @@ func cacheTenants(st *stack, o LoadOptions, w io.Writer) ([]*tenantsRSS, error) 
 // tenantsOn starts a fresh broker, sends one request for each token (one
 // tenant each: that many AssumeRole calls, cached sets and cached tokens),
 // then loads it at saturation over all of them, and reports its memory.
-func tenantsOn(st *stack, v BrokerVariant, tokens []string, o LoadOptions, w io.Writer) (*tenantsRSS, error) {
+func tenantsOn(ctx context.Context, st *stack, v BrokerVariant, tokens []string, o LoadOptions, w io.Writer) (*tenantsRSS, error) {
 	if err := st.startBroker(filepath.Join(st.dir, "bin", "tvm-broker"), v); err != nil {
 		return nil, err
 	}
@@ -181,11 +165,11 @@ func tenantsOn(st *stack, v BrokerVariant, tokens []string, o LoadOptions, w io.
 	if t.before, err = p.rss(); err != nil {
 		return nil, err
 	}
-	fill, err := attack(p, tokens, attackSpec{mode: modeSaturation, connections: 16, limit: len(tokens)})
+	fill, err := attack(ctx, p, tokens, fillSpec(tokens))
 	if err != nil {
 		return nil, err
 	}
-	r, err := attack(p, tokens, attackSpec{mode: modeSaturation, connections: o.Connections, duration: o.Duration})
+	r, err := attack(ctx, p, tokens, attackSpec{connections: o.Connections, duration: o.Duration})
 	if err != nil {
 		return nil, err
 	}

@@ -1,31 +1,27 @@
-// Package loadtest drives open-loop HTTP load at a server with vegeta
-// (github.com/tsenart/vegeta/v12) and summarizes it: one or more streams,
-// each at a constant rate from its own source address, running together
-// for a duration. The broker's pre-auth limit measurement uses it
-// (docs/operations.md); a performance harness can too.
-//
-// A stream's source address (Stream.Source, e.g. 127.0.0.2) is the local
-// address its connections bind to, so that a server sees distinct clients
-// on one machine (Linux routes all of 127.0.0.0/8 to the loopback).
-//
-// # Concurrency
-//
-// Run runs every stream's attacker on its own goroutines and returns when
-// all are done (or ctx ends: the attacks stop). Summaries are values.
 package loadtest
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
-	"net"
+	"maps"
 	"net/http"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	vegeta "github.com/tsenart/vegeta/v12/lib"
+)
+
+// Defaults of a stream.
+const (
+	// streamTimeout bounds each request of a stream unless it sets Timeout.
+	streamTimeout = 10 * time.Second
+	// streamWorkers is the workers a stream's attacker starts with (it adds
+	// more when they are all busy).
+	streamWorkers = 10
 )
 
 // Stream is one kind of request sent at a constant rate.
@@ -109,7 +105,8 @@ func Run(ctx context.Context, d time.Duration, streams ...Stream) ([]Summary, er
 	return out, nil
 }
 
-// runStream sends one stream, split over its sources.
+// runStream sends one stream, split over its sources (one attack each,
+// together, into one tally).
 func runStream(ctx context.Context, d time.Duration, s Stream) (Summary, error) {
 	sources := s.Sources
 	if len(sources) == 0 {
@@ -120,85 +117,37 @@ func runStream(ctx context.Context, d time.Duration, s Stream) (Summary, error) 
 	}
 	targets := make([]vegeta.Target, len(s.Requests))
 	for i, r := range s.Requests {
-		method := r.Method
-		if method == "" {
-			method = http.MethodGet
-		}
-		targets[i] = vegeta.Target{Method: method, URL: r.URL, Header: r.Header, Body: r.Body}
+		targets[i] = vegeta.Target{Method: cmp.Or(r.Method, http.MethodGet), URL: r.URL, Header: r.Header, Body: r.Body}
 	}
 	var (
-		mu sync.Mutex
-		m  vegeta.Metrics
-		wg sync.WaitGroup
+		t    tally
+		wg   sync.WaitGroup
+		errs = make([]error, len(sources))
 	)
 	for i, src := range sources {
-		rate := s.Rate / len(sources)
+		spec := attackSpec{rate: s.Rate / len(sources), connections: streamWorkers, duration: d, source: src,
+			timeout: orDefault(s.Timeout, streamTimeout)}
 		if i < s.Rate%len(sources) {
-			rate++
+			spec.rate++
 		}
-		tr, err := transport(src)
-		if err != nil {
-			return Summary{}, fmt.Errorf("loadtest: stream %s: %w", s.Name, err)
-		}
-		defer tr.CloseIdleConnections()
-		a := vegeta.NewAttacker(vegeta.Client(&http.Client{Transport: tr, Timeout: orDefault(s.Timeout, 10*time.Second),
-			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}))
-		wg.Go(func() {
-			results := a.Attack(vegeta.NewStaticTargeter(targets...), vegeta.Rate{Freq: rate, Per: time.Second}, d, s.Name)
-			done := ctx.Done()
-			for {
-				select {
-				case <-done:
-					a.Stop()
-					done = nil
-				case r, ok := <-results:
-					if !ok {
-						return
-					}
-					mu.Lock()
-					m.Add(r)
-					mu.Unlock()
-				}
-			}
-		})
+		wg.Go(func() { errs[i] = fire(ctx, s.Name, roundRobin(targets, 0), spec, &t) })
 	}
 	wg.Wait()
-	m.Close()
-	return summarizeMetrics(s.Name, &m), nil
-}
-
-// transport is a keep-alive transport whose connections come from src
-// ("" = the system's choice); the caller closes its idle connections.
-func transport(src string) (*http.Transport, error) {
-	d := &net.Dialer{Timeout: 5 * time.Second}
-	if src != "" {
-		ip := net.ParseIP(src)
-		if ip == nil {
-			return nil, fmt.Errorf("source %q is not an IP address", src)
-		}
-		d.LocalAddr = &net.TCPAddr{IP: ip}
+	if err := errors.Join(errs...); err != nil {
+		return Summary{}, fmt.Errorf("loadtest: stream %s: %w", s.Name, err)
 	}
-	return &http.Transport{DialContext: d.DialContext, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 30 * time.Second}, nil
+	t.close()
+	return t.summary(s.Name), nil
 }
 
-func summarizeMetrics(name string, m *vegeta.Metrics) Summary {
+// summary is the Summary of the tally named name.
+func (t *tally) summary(name string) Summary {
+	m := &t.metrics
 	s := Summary{Name: name, Requests: m.Requests, Rate: m.Rate, P50: m.Latencies.P50, P95: m.Latencies.P95,
-		P99: m.Latencies.P99, Max: m.Latencies.Max, Status: map[int]int{}}
-	for code, n := range m.StatusCodes {
-		c, _ := strconv.Atoi(code)
-		s.Status[c] += n
+		P99: m.Latencies.P99, Max: m.Latencies.Max, Status: maps.Clone(t.status)}
+	if s.Status == nil {
+		s.Status = map[int]int{}
 	}
-	if len(m.Errors) > 5 {
-		s.Errors = m.Errors[:5]
-	} else {
-		s.Errors = m.Errors
-	}
+	s.Errors = m.Errors[:min(len(m.Errors), 5)]
 	return s
-}
-
-func orDefault(d, def time.Duration) time.Duration {
-	if d <= 0 {
-		return def
-	}
-	return d
 }

@@ -60,7 +60,7 @@ func TestCountAudit(t *testing.T) {
 }
 
 func TestRoundRobinStopsAtLimit(t *testing.T) {
-	tr := roundRobin("http://127.0.0.1:1/v1/credentials", []string{"a", "b"}, 3)
+	tr := roundRobin(bearerTargets("http://127.0.0.1:1/v1/credentials", []string{"a", "b"}), 3)
 	var got []string
 	for {
 		var tgt vegeta.Target

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,38 +14,54 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/tvmkit/tvm/internal/readyaddr"
 )
 
 // proc is one server process started by the harness.
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	addr string // host:port it listens on
+	addr string // host:port it listens on, from its ready line
 	log  string // path of its stdout and stderr
 	done chan error
 }
 
 // startProc starts bin with args and env (added to the harness's own),
-// its output going to dir/name.log.
-func startProc(name, bin string, args, env []string, addr, dir string) (*proc, error) {
+// its output going to dir/name.log, and returns once the process has
+// reported the address it bound (its ready line, package readyaddr): args
+// make it listen on port 0.
+func startProc(name, bin string, args, env []string, dir string) (*proc, error) {
 	logPath := filepath.Join(dir, name+".log")
 	out, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
+	ready := readyaddr.New()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = out, out
+	w := io.MultiWriter(out, ready.Stream()) // one writer for both: one pipe, whole lines
+	cmd.Stdout, cmd.Stderr = w, w
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	p := &proc{name: name, cmd: cmd, addr: addr, log: logPath, done: make(chan error, 1)}
+	p := &proc{name: name, cmd: cmd, log: logPath, done: make(chan error, 1)}
 	go func() {
 		p.done <- cmd.Wait()
 		out.Close()
 	}()
-	return p, nil
+	select {
+	case <-ready.Found():
+		p.addr = ready.Addr()
+		return p, nil
+	case err := <-p.done:
+		p.done <- err
+		return nil, fmt.Errorf("%s exited before it listened (%v); see %s", name, err, logPath)
+	case <-time.After(readyTimeout):
+		_ = p.stop()
+		return nil, fmt.Errorf("%s reported no address within %s; see %s", name, readyTimeout, logPath)
+	}
 }
 
 // url returns the process's http URL for path.
@@ -111,17 +126,6 @@ func procStatus(pid int, field string) (int64, error) {
 		}
 	}
 	return 0, fmt.Errorf("/proc/%d/status has no %s", pid, field)
-}
-
-// freeAddr returns a loopback address with a port that was free a moment
-// ago.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // buildBinaries builds tvm-broker and tvm-local from the module at root

@@ -8,13 +8,13 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// SoakOptions configures Soak. Zero fields take the defaults named.
+// SoakOptions configures Soak. Zero fields take the defaults
+// (DefaultSoakOptions).
 type SoakOptions struct {
 	// Root is the module's directory (the binaries are built from it).
 	Root string
@@ -56,47 +56,38 @@ type soakResult struct {
 // answer without its audit record.
 func Soak(ctx context.Context, o SoakOptions, w io.Writer) error {
 	o.setDefaults()
-	dir, err := os.MkdirTemp("", "tvm-soak-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	res := &soakResult{opts: o, before: loadAverage()}
-	st, err := startStack(ctx, o.Root, dir, false, []BrokerVariant{{Name: ServerBroker}})
+	var warmErrors int
+	err := withStack(ctx, o.Root, "tvm-soak-", false, []BrokerVariant{{Name: ServerBroker}}, func(st *stack) error {
+		p := st.server(ServerBroker)
+		fmt.Fprintf(w, "minting %d tokens (%d tenants × %d subjects)\n", o.Tenants*o.Subjects, o.Tenants, o.Subjects)
+		tokens, err := st.mint(o.Tenants, o.Subjects, 2*time.Hour)
+		if err != nil {
+			return err
+		}
+		// Warm up: every token once, so the soak starts with the caches filled.
+		warm, err := attack(ctx, p, tokens, fillSpec(tokens))
+		if err != nil {
+			return err
+		}
+		res.warmOK, warmErrors = warm.ok, warm.errors
+		fmt.Fprintf(w, "soaking %s for %s with %d connections\n", p.name, o.Duration, o.Connections)
+		if res.run, res.samples, err = soakLoad(ctx, p, tokens, o); err != nil {
+			return err
+		}
+		if err := p.stop(); err != nil { // flushes its log
+			return err
+		}
+		res.audited, res.auditFailed, err = countAudit(p.log)
+		return err
+	})
 	if err != nil {
-		return err
-	}
-	defer st.stop()
-	p := st.server(ServerBroker)
-	fmt.Fprintf(w, "minting %d tokens (%d tenants × %d subjects)\n", o.Tenants*o.Subjects, o.Tenants, o.Subjects)
-	tokens, err := st.mint(o.Tenants, o.Subjects, 2*time.Hour)
-	if err != nil {
-		return err
-	}
-	// Warm up: every token once, so the soak starts with the caches filled.
-	warm, err := attack(p, tokens, attackSpec{mode: modeSaturation, connections: 16, limit: len(tokens)})
-	if err != nil {
-		return err
-	}
-	res.warmOK = warm.ok
-	fmt.Fprintf(w, "soaking %s for %s with %d connections\n", p.name, o.Duration, o.Connections)
-	res.run, res.samples, err = soakLoad(p, tokens, o)
-	if err != nil {
-		return err
-	}
-	if err := p.stop(); err != nil {
-		return err
-	}
-	if res.audited, res.auditFailed, err = countAudit(p.log); err != nil {
 		return err
 	}
 	res.after = loadAverage()
-	text, failures := res.render(warm.errors)
+	text, failures := res.render(warmErrors)
 	fmt.Fprint(w, text)
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(o.Out, "soak.txt"), []byte(text), 0o644); err != nil {
+	if err := writeOutput(o.Out, "soak.txt", []byte(text)); err != nil {
 		return err
 	}
 	if len(failures) > 0 {
@@ -105,23 +96,25 @@ func Soak(ctx context.Context, o SoakOptions, w io.Writer) error {
 	return nil
 }
 
+// DefaultSoakOptions returns Soak's defaults (Root and Out empty).
+func DefaultSoakOptions() SoakOptions {
+	return SoakOptions{Duration: 60 * time.Second, Connections: 64, Tenants: 500, Subjects: 4}
+}
+
 func (o *SoakOptions) setDefaults() {
-	if o.Duration <= 0 {
-		o.Duration = 60 * time.Second
-	}
-	if o.Connections <= 0 {
-		o.Connections = 64
-	}
-	if o.Tenants <= 0 {
-		o.Tenants = 500
-	}
-	if o.Subjects <= 0 {
-		o.Subjects = 4
-	}
+	d := DefaultSoakOptions()
+	o.Duration, o.Connections = orDefault(o.Duration, d.Duration), orDefault(o.Connections, d.Connections)
+	o.Tenants, o.Subjects = orDefault(o.Tenants, d.Tenants), orDefault(o.Subjects, d.Subjects)
+}
+
+// fillSpec sends each of tokens once, on 16 connections: the broker
+// verifies and caches each token, and the credentials of its tenant.
+func fillSpec(tokens []string) attackSpec {
+	return attackSpec{connections: 16, limit: len(tokens)}
 }
 
 // soakLoad attacks p while sampling it every second.
-func soakLoad(p *proc, tokens []string, o SoakOptions) (*run, []sample, error) {
+func soakLoad(ctx context.Context, p *proc, tokens []string, o SoakOptions) (*run, []sample, error) {
 	stop := make(chan struct{})
 	got := make(chan []sample, 1)
 	go func() {
@@ -140,7 +133,7 @@ func soakLoad(p *proc, tokens []string, o SoakOptions) (*run, []sample, error) {
 			}
 		}
 	}()
-	r, err := attack(p, tokens, attackSpec{mode: modeSaturation, connections: o.Connections, duration: o.Duration})
+	r, err := attack(ctx, p, tokens, attackSpec{connections: o.Connections, duration: o.Duration})
 	close(stop)
 	return r, <-got, err
 }

@@ -46,6 +46,31 @@ type stack struct {
 	servers []*proc // in the order started: the baseline first when there is one
 }
 
+// withStack runs f on a stack started in a fresh temporary directory (see
+// startStack), then stops the stack and removes the directory.
+func withStack(ctx context.Context, root, prefix string, withBaseline bool, variants []BrokerVariant, f func(*stack) error) error {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	st, err := startStack(ctx, root, dir, withBaseline, variants)
+	if err != nil {
+		return err
+	}
+	defer st.stop()
+	return f(st)
+}
+
+// writeOutput writes data to the file name in the output directory dir,
+// creating dir.
+func writeOutput(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, name), data, 0o644)
+}
+
 // startStack builds the binaries from root, starts tvm-local with a fresh
 // IdP key, then the baseline (when withBaseline) and one broker per variant.
 func startStack(ctx context.Context, root, dir string, withBaseline bool, variants []BrokerVariant) (*stack, error) {
@@ -57,17 +82,16 @@ func startStack(ctx context.Context, root, dir string, withBaseline bool, varian
 	if err != nil {
 		return nil, err
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return nil, err
-	}
-	s := &stack{dir: dir, issuer: "http://" + addr}
-	if s.minter, err = idp.New(idp.Options{Issuer: s.issuer, Key: key}); err != nil {
-		return nil, err
-	}
+	s := &stack{dir: dir}
+	// The issuer is tvm-local's own address (its default): known once it listens.
 	s.local, err = startProc("tvm-local", filepath.Join(bin, "tvm-local"),
-		[]string{"serve", "--listen", addr, "--idp-key", keyFile, "--log-level", "warn"}, nil, addr, dir)
+		[]string{"serve", "--listen", "127.0.0.1:0", "--idp-key", keyFile, "--log-level", "warn"}, nil, dir)
 	if err != nil {
+		return nil, err
+	}
+	s.issuer = s.local.url("")
+	if s.minter, err = idp.New(idp.Options{Issuer: s.issuer, Key: key}); err != nil {
+		s.stop()
 		return nil, err
 	}
 	if err := s.local.waitReady("/healthz", readyTimeout); err != nil {
@@ -95,12 +119,8 @@ func (s *stack) startBaseline() error {
 	if err != nil {
 		return err
 	}
-	addr, err := freeAddr()
-	if err != nil {
-		return err
-	}
-	p, err := startProc("baseline", self, []string{"baseline", "--listen", addr,
-		"--issuer", s.issuer, "--jwks-url", s.issuer + idp.JWKSPath, "--audience", idp.DefaultAudience}, nil, addr, s.dir)
+	p, err := startProc("baseline", self, []string{"baseline", "--listen", "127.0.0.1:0",
+		"--issuer", s.issuer, "--jwks-url", s.issuer + idp.JWKSPath, "--audience", idp.DefaultAudience}, nil, s.dir)
 	if err != nil {
 		return err
 	}
@@ -110,10 +130,6 @@ func (s *stack) startBaseline() error {
 
 // startBroker writes v's configuration and starts a broker on it.
 func (s *stack) startBroker(bin string, v BrokerVariant) error {
-	addr, err := freeAddr()
-	if err != nil {
-		return err
-	}
 	cfg := filepath.Join(s.dir, v.Name+".yaml")
 	if err := os.WriteFile(cfg, []byte(brokerConfig(s.issuer, v)), 0o600); err != nil {
 		return err
@@ -121,7 +137,7 @@ func (s *stack) startBroker(bin string, v BrokerVariant) error {
 	env := []string{"AWS_ACCESS_KEY_ID=" + brokerKeyID, "AWS_SECRET_ACCESS_KEY=" + brokerSecret,
 		"AWS_REGION=us-east-1", "AWS_ENDPOINT_URL=" + s.issuer, "AWS_EC2_METADATA_DISABLED=true"}
 	env = append(env, v.Env...)
-	p, err := startProc(v.Name, bin, []string{"serve", "--config", cfg, "--listen", addr}, env, addr, s.dir)
+	p, err := startProc(v.Name, bin, []string{"serve", "--config", cfg, "--listen", "127.0.0.1:0"}, env, s.dir)
 	if err != nil {
 		return err
 	}

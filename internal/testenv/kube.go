@@ -10,7 +10,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tvmkit/tvm/localaws/idp"
 )
 
 // Paths a kube-apiserver serves for service-account issuer discovery
@@ -88,12 +89,7 @@ func (k *KubeIssuer) serve(w http.ResponseWriter, r *http.Request) {
 			"id_token_signing_alg_values_supported": []string{"RS256"},
 		}
 	case KubeJWKSPath:
-		pub := k.key.PublicKey
-		doc = map[string]any{"keys": []map[string]string{{
-			"use": "sig", "kty": "RSA", "kid": k.kid, "alg": "RS256",
-			"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString(big.NewInt(int64(pub.E)).Bytes()),
-		}}}
+		doc = map[string]any{"keys": []map[string]string{idp.JWK(&k.key.PublicKey, k.kid)}}
 	default:
 		http.NotFound(w, r)
 		return

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 )
 
@@ -144,44 +145,69 @@ const maxRecorded = 1 << 20
 // 1 MiB are read for credentials; larger ones (S3 objects) only stream.
 func (s *Secrets) Proxy(t testing.TB, target string) string {
 	t.Helper()
-	u, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
-	}
+	proxyURL, setTarget := s.LateProxy(t)
+	setTarget(target)
+	return proxyURL
+}
+
+// LateProxy is Proxy for a target known only once the proxy's URL is: a
+// server started on port 0 with the proxy's URL as its own (an issuer, say),
+// whose address its ready line reports. Until setTarget is called, every
+// request is answered 502.
+func (s *Secrets) LateProxy(t testing.TB) (proxyURL string, setTarget func(target string)) {
+	t.Helper()
+	var to atomic.Pointer[url.URL]
 	rp := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(u)
+			pr.SetURL(to.Load())
 			pr.Out.Host = pr.In.Host
 		},
-		ModifyResponse: func(resp *http.Response) error {
-			if resp.ContentLength > maxRecorded {
-				s.record(resp.Request, nil)
-				return nil
-			}
-			orig := resp.Body
-			body, err := io.ReadAll(io.LimitReader(orig, maxRecorded+1))
-			if err != nil {
-				return err
-			}
-			resp.Body = struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(bytes.NewReader(body), orig), orig}
-			if len(body) > maxRecorded {
-				body = nil // a large answer (an S3 object) holds no credentials
-			}
-			s.record(resp.Request, body)
-			return nil
-		},
-		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64},
+		ModifyResponse: s.recordResponse,
+		Transport:      &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64},
 		// A refused or dropped upstream is answered 502; it is what some
 		// tests provoke (a process not listening yet, an outage).
 		ErrorLog: log.New(io.Discard, "", 0),
 	}
-	srv := httptest.NewServer(rp)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if to.Load() == nil {
+			http.Error(w, "testenv: the proxy's target is not known yet", http.StatusBadGateway)
+			return
+		}
+		rp.ServeHTTP(w, r)
+	}))
 	t.Cleanup(func() {
 		srv.Close()
 		rp.Transport.(*http.Transport).CloseIdleConnections()
 	})
-	return srv.URL
+	return srv.URL, func(target string) {
+		u, err := url.Parse(target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		to.Store(u)
+	}
+}
+
+// recordResponse records the secrets of one exchange (the proxy's
+// ModifyResponse): the request's, and the answer's when it is at most
+// maxRecorded bytes.
+func (s *Secrets) recordResponse(resp *http.Response) error {
+	if resp.ContentLength > maxRecorded {
+		s.record(resp.Request, nil)
+		return nil
+	}
+	orig := resp.Body
+	body, err := io.ReadAll(io.LimitReader(orig, maxRecorded+1))
+	if err != nil {
+		return err
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(body), orig), orig}
+	if len(body) > maxRecorded {
+		body = nil // a large answer (an S3 object) holds no credentials
+	}
+	s.record(resp.Request, body)
+	return nil
 }

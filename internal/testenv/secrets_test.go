@@ -83,3 +83,33 @@ func TestSecretsProxy(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretsLateProxy: before its target is set the proxy answers 502
+// and records nothing; once set, it forwards and records.
+func TestSecretsLateProxy(t *testing.T) {
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, `{"SecretAccessKey":"late-secret-0123456789"}`)
+	}))
+	defer upstream.Close()
+	var s Secrets
+	proxy, setTarget := s.LateProxy(t)
+	client := &http.Client{Transport: &http.Transport{}}
+	defer client.CloseIdleConnections()
+	get := func() int {
+		t.Helper()
+		resp, err := client.Get(proxy + "/creds")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(); code != http.StatusBadGateway || s.Len() != 0 {
+		t.Fatalf("before the target: %d, %d secrets recorded; want 502 and none", code, s.Len())
+	}
+	setTarget(upstream.URL)
+	if code := get(); code != http.StatusOK || len(s.Leaks("log: late-secret-0123456789")) == 0 {
+		t.Errorf("after the target: %d, secret recorded %v; want 200 and recorded", code, s.Leaks("log: late-secret-0123456789"))
+	}
+}

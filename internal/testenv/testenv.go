@@ -186,9 +186,12 @@ func startDynalite(t testing.TB, bin string) (string, error) {
 	}
 }
 
-// FreeAddr returns "127.0.0.1:PORT" with a port that was free a moment ago.
-// Another process may take it before the caller listens; prefer listening
-// on "127.0.0.1:0" where the code under test accepts a listener.
+// FreeAddr returns "127.0.0.1:PORT" with a port that was free a moment ago:
+// an address where nothing listens (a refused connection). Do not start a
+// server on it — another process may take the port first ("address already
+// in use"): start it on "127.0.0.1:0" and read the address it bound (its
+// ready line, package readyaddr). Dynalite, which reports no address, is
+// the exception: Dynalite retries on a fresh port when it lost the race.
 func FreeAddr(t testing.TB) string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")

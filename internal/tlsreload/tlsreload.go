@@ -59,6 +59,7 @@ import (
 
 	"github.com/tvmkit/tvm/internal/filelimit"
 	"github.com/tvmkit/tvm/internal/pemblock"
+	"github.com/tvmkit/tvm/internal/poll"
 )
 
 // DefaultPollInterval is how often the files are checked when
@@ -197,7 +198,10 @@ func New(ctx context.Context, opts Options) (*Reloader, error) {
 	}
 	pollCtx, cancel := context.WithCancel(ctx)
 	r.cancel = cancel
-	go r.poll(pollCtx)
+	go func() {
+		defer close(r.done)
+		poll.Every(pollCtx, r.opts.PollInterval, r.reloadIfChanged)
+	}()
 	return r, nil
 }
 
@@ -264,20 +268,6 @@ func (r *Reloader) getCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error
 
 func (r *Reloader) getConfigForClient(*tls.ClientHelloInfo) (*tls.Config, error) {
 	return r.cur.Load().config, nil
-}
-
-func (r *Reloader) poll(ctx context.Context) {
-	defer close(r.done)
-	t := time.NewTicker(r.opts.PollInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			r.reloadIfChanged()
-		}
-	}
 }
 
 // reloadIfChanged reloads when a file's size, modification time or identity

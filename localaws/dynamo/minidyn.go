@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -190,11 +191,7 @@ func translateKeyConditions(body []byte) ([]byte, *APIError) {
 	if err := json.Unmarshal(req["KeyConditions"], &conds); err != nil {
 		return nil, errSerialization("KeyConditions: " + err.Error())
 	}
-	attrs := make([]string, 0, len(conds))
-	for a := range conds {
-		attrs = append(attrs, a)
-	}
-	slices.Sort(attrs)
+	attrs := slices.Sorted(maps.Keys(conds))
 	names := map[string]string{}
 	values := map[string]json.RawMessage{}
 	parts := make([]string, 0, len(attrs))

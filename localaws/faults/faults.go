@@ -31,6 +31,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -38,6 +39,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tvmkit/tvm/internal/ctxsleep"
 	"github.com/tvmkit/tvm/localaws/awsquery"
 	"github.com/tvmkit/tvm/localaws/dynamo"
 	"github.com/tvmkit/tvm/localaws/sts"
@@ -151,12 +153,7 @@ func (s Spec) Validate() error {
 func share(f float64) bool { return f >= 0 && f <= 1 && !math.IsNaN(f) }
 
 func errorCodes() []string {
-	codes := make([]string, 0, len(stsErrors))
-	for c := range stsErrors {
-		codes = append(codes, c)
-	}
-	slices.Sort(codes)
-	return codes
+	return slices.Sorted(maps.Keys(stsErrors))
 }
 
 // Injected counts the faults injected since start.
@@ -193,18 +190,7 @@ func New(spec Spec) (*Injector, error) {
 	if err := spec.Validate(); err != nil {
 		return nil, err
 	}
-	return &Injector{spec: spec, sleep: sleepCtx}, nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return &Injector{spec: spec, sleep: ctxsleep.Sleep}, nil
 }
 
 // Set replaces the spec.

@@ -107,20 +107,17 @@ func New(opts Options) (*Provider, error) {
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
 	}
-	pub := &p.key.PublicKey
-	n := b64(pub.N.Bytes())
-	e := b64(big.NewInt(int64(pub.E)).Bytes())
+	jwk := JWK(&p.key.PublicKey, "")
 	// RFC 7638 thumbprint: members in lexicographic order, no whitespace.
 	thumb, _ := json.Marshal(struct {
 		E   string `json:"e"`
 		Kty string `json:"kty"`
 		N   string `json:"n"`
-	}{e, "RSA", n})
+	}{jwk["e"], "RSA", jwk["n"]})
 	sum := sha256.Sum256(thumb)
 	p.kid = b64(sum[:])
-	p.jwks, _ = json.Marshal(map[string]any{"keys": []map[string]string{{
-		"kty": "RSA", "use": "sig", "alg": "RS256", "kid": p.kid, "n": n, "e": e,
-	}}})
+	jwk["kid"] = p.kid
+	p.jwks, _ = json.Marshal(map[string]any{"keys": []map[string]string{jwk}})
 	p.disc, _ = json.Marshal(map[string]any{
 		"issuer":                                p.issuer,
 		"jwks_uri":                              p.issuer + JWKSPath,
@@ -134,6 +131,14 @@ func New(opts Options) (*Provider, error) {
 }
 
 func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
+
+// JWK returns the public JWK of the RS256 signing key pub: kty RSA, use
+// sig, alg RS256, kid, and the modulus and exponent n and e (unpadded
+// base64url, RFC 7518 section 6.3.1), as JWK Sets publish it.
+func JWK(pub *rsa.PublicKey, kid string) map[string]string {
+	return map[string]string{"kty": "RSA", "use": "sig", "alg": "RS256", "kid": kid,
+		"n": b64(pub.N.Bytes()), "e": b64(big.NewInt(int64(pub.E)).Bytes())}
+}
 
 // Issuer returns the issuer URL.
 func (p *Provider) Issuer() string { return p.issuer }

@@ -57,7 +57,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/tvmkit/tvm/policies"
@@ -181,37 +180,24 @@ func (target) Bind(s policies.Settings) (policies.Binding, error) {
 	if err := s.Decode(&set); err != nil {
 		return nil, &policies.SettingError{Problem: err.Error()}
 	}
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &policies.SettingError{Field: field, Problem: fmt.Sprintf(format, args...)})
-	}
-	if len(set.TableARNs) == 0 {
-		bad("table_arns", "at least one table ARN is required")
-	}
-	b := &binding{}
-	for i, arn := range set.TableARNs {
-		field := fmt.Sprintf("table_arns[%d]", i)
-		switch err := CheckTableARN(arn); {
-		case err != nil:
-			bad(field, "%v", err)
-		case slices.Index(set.TableARNs, arn) < i:
-			bad(field, "duplicate table ARN")
-		default:
-			b.tables = append(b.tables, newTable(arn))
+	var problems policies.SettingProblems
+	tables := policies.ParseList(&problems, "table_arns", "table ARN", set.TableARNs, func(arn string) (table, error) {
+		if err := CheckTableARN(arn); err != nil {
+			return table{}, err
 		}
-	}
+		return newTable(arn), nil
+	})
 	format, err := tenant.ParseFormat(set.LeadingKeyFormat)
 	switch {
 	case err != nil:
-		bad("leading_key_format", "%v", err)
+		problems.Add("leading_key_format", err)
 	case len(set.LeadingKeyFormat) > MaxLeadingKeyLength:
-		bad("leading_key_format", "longer than %d bytes", MaxLeadingKeyLength)
+		problems.Addf("leading_key_format", "longer than %d bytes", MaxLeadingKeyLength)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := problems.Err(); err != nil {
+		return nil, err
 	}
-	b.format = format
-	return b, nil
+	return &binding{tables: tables, format: format}, nil
 }
 
 // table is one table of a profile: a fixed ARN, or a per-tenant one.

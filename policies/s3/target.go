@@ -38,11 +38,11 @@
 package s3
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/netip"
 	"regexp"
-	"slices"
 	"strings"
 
 	"github.com/tvmkit/tvm/policies"
@@ -230,38 +230,16 @@ func (target) Bind(s policies.Settings) (policies.Binding, error) {
 	if err := s.Decode(&set); err != nil {
 		return nil, &policies.SettingError{Problem: err.Error()}
 	}
-	var errs []error
-	bad := func(field, format string, args ...any) {
-		errs = append(errs, &policies.SettingError{Field: field, Problem: fmt.Sprintf(format, args...)})
-	}
-	if len(set.Buckets) == 0 {
-		bad("buckets", "at least one bucket is required")
-	}
-	b := &binding{}
-	for i, name := range set.Buckets {
-		field := fmt.Sprintf("buckets[%d]", i)
-		bk, err := parseBucket(name)
-		switch {
-		case err != nil:
-			bad(field, "%v", err)
-		case slices.Contains(b.buckets, bk):
-			bad(field, "duplicate bucket")
-		default:
-			b.buckets = append(b.buckets, bk)
-		}
-	}
-	if set.PrefixFormat == "" {
-		set.PrefixFormat = DefaultPrefixFormat
-	}
-	format, err := checkPrefixFormat(set.PrefixFormat)
+	var problems policies.SettingProblems
+	buckets := policies.ParseList(&problems, "buckets", "bucket", set.Buckets, parseBucket)
+	format, err := checkPrefixFormat(cmp.Or(set.PrefixFormat, DefaultPrefixFormat))
 	if err != nil {
-		bad("prefix_format", "%v", err)
+		problems.Add("prefix_format", err)
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	if err := problems.Err(); err != nil {
+		return nil, err
 	}
-	b.format = format
-	return b, nil
+	return &binding{buckets: buckets, format: format}, nil
 }
 
 // binding is the S3 target bound to a profile's buckets and prefix format.

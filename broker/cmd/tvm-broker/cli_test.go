@@ -209,7 +209,7 @@ func TestServeStopsWithContext(t *testing.T) {
 	t.Setenv("AWS_CONFIG_FILE", filepath.Join(home, "none"))
 	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(home, "none"))
 
-	out := &output{ready: make(chan string, 1)}
+	out := newOutput()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
@@ -218,7 +218,8 @@ func TestServeStopsWithContext(t *testing.T) {
 	}()
 	var addr string
 	select {
-	case addr = <-out.ready:
+	case <-out.ready.Found():
+		addr = out.ready.Addr()
 	case code := <-done:
 		t.Fatalf("serve exited %d before ready:\n%s", code, out)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/tvmkit/tvm/broker/config"
+	"github.com/tvmkit/tvm/internal/readyaddr"
 	"github.com/tvmkit/tvm/internal/testenv"
 	"github.com/tvmkit/tvm/policies"
 	"github.com/tvmkit/tvm/policies/dynamodb"
@@ -84,31 +85,25 @@ func brokerBinary(t *testing.T) string {
 
 // ---- the broker process ----
 
-// output collects the process output and reports the "ready" address.
+// output collects the process output (stdout and stderr as one stream)
+// and reports the "ready" address (package readyaddr).
 type output struct {
-	mu    sync.Mutex
-	buf   bytes.Buffer
-	line  bytes.Buffer
-	ready chan string
-	once  sync.Once
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	ready  *readyaddr.Watcher
+	stream io.Writer // ready's
+}
+
+func newOutput() *output {
+	w := readyaddr.New()
+	return &output{ready: w, stream: w.Stream()}
 }
 
 func (o *output) Write(p []byte) (int, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.buf.Write(p)
-	for _, b := range p {
-		if b != '\n' {
-			o.line.WriteByte(b)
-			continue
-		}
-		var rec struct{ Msg, Addr string }
-		if json.Unmarshal(o.line.Bytes(), &rec) == nil && rec.Msg == "ready" && rec.Addr != "" {
-			o.once.Do(func() { o.ready <- rec.Addr })
-		}
-		o.line.Reset()
-	}
-	return len(p), nil
+	return o.stream.Write(p)
 }
 
 func (o *output) String() string {
@@ -149,8 +144,8 @@ func startBroker(t *testing.T, bin, configPath, stsURL string) *broker {
 	t.Helper()
 	b := startBrokerWith(t, bin, configPath, stsURL, nil)
 	select {
-	case addr := <-b.out.ready:
-		b.base = "http://" + addr
+	case <-b.out.ready.Found():
+		b.base = "http://" + b.out.ready.Addr()
 	case err := <-b.done:
 		b.done <- err
 		t.Fatalf("broker exited before ready: %v\n%s", err, b.out)
@@ -195,7 +190,7 @@ func launchBroker(t *testing.T, bin, configPath string, env []string, w io.Write
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--config", configPath, "--listen", "127.0.0.1:0")
 	cmd.Env = env
-	out := &output{ready: make(chan string, 1)}
+	out := newOutput()
 	cmd.Stdout, cmd.Stderr = out, out
 	if w != nil {
 		cmd.Stdout, cmd.Stderr = w, w

@@ -11,6 +11,7 @@ import (
 
 	"github.com/tvmkit/tvm/broker/config"
 	"github.com/tvmkit/tvm/internal/filelimit"
+	"github.com/tvmkit/tvm/internal/poll"
 )
 
 // Reloading on a change of the files (reload.watch). Every poll interval
@@ -36,16 +37,9 @@ func (b *service) watch(ctx context.Context, interval time.Duration) (stop func(
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	applied := b.digest()
+	pending := applied
 	wg.Go(func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		pending := applied
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
+		poll.Every(ctx, interval, func() {
 			d := b.digest()
 			switch {
 			case d == applied:
@@ -56,7 +50,7 @@ func (b *service) watch(ctx context.Context, interval time.Duration) (stop func(
 				applied = d
 				_ = b.reload(ctx, "file change")
 			}
-		}
+		})
 	})
 	return func() {
 		cancel()

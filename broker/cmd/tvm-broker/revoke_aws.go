@@ -16,6 +16,7 @@ import (
 	"github.com/tvmkit/tvm/broker/revoke"
 	"github.com/tvmkit/tvm/broker/rolepolicy"
 	"github.com/tvmkit/tvm/broker/vend"
+	"github.com/tvmkit/tvm/internal/paginate"
 )
 
 // awsConfig loads the operator's AWS configuration: the SDK's default
@@ -120,16 +121,8 @@ type iamAdapter struct{ c *awsiam.Client }
 
 // ListRolePolicies returns every inline policy name of the role, all pages.
 func (a iamAdapter) ListRolePolicies(ctx context.Context, role string) ([]string, error) {
-	var out []string
-	pages := awsiam.NewListRolePoliciesPaginator(a.c, &awsiam.ListRolePoliciesInput{RoleName: aws.String(role)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, page.PolicyNames...)
-	}
-	return out, nil
+	return paginate.All(ctx, awsiam.NewListRolePoliciesPaginator(a.c, &awsiam.ListRolePoliciesInput{RoleName: aws.String(role)}),
+		func(p *awsiam.ListRolePoliciesOutput) []string { return p.PolicyNames })
 }
 
 // GetRolePolicy returns the inline policy's document, URL-decoded.

@@ -16,8 +16,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsiam "github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 
 	"github.com/tvmkit/tvm/broker/rolepolicy"
+	"github.com/tvmkit/tvm/internal/paginate"
 	"github.com/tvmkit/tvm/policies/iam"
 )
 
@@ -69,24 +71,22 @@ func (c *Client) Fetch(ctx context.Context, roleARN string) (*rolepolicy.Role, e
 
 // inline returns the role's inline policies.
 func inline(ctx context.Context, api API, role string) ([]*iam.Policy, error) {
+	names, err := paginate.All(ctx, awsiam.NewListRolePoliciesPaginator(api, &awsiam.ListRolePoliciesInput{RoleName: aws.String(role)}),
+		func(p *awsiam.ListRolePoliciesOutput) []string { return p.PolicyNames })
+	if err != nil {
+		return nil, fmt.Errorf("ListRolePolicies %s: %w", role, err)
+	}
 	var out []*iam.Policy
-	pages := awsiam.NewListRolePoliciesPaginator(api, &awsiam.ListRolePoliciesInput{RoleName: aws.String(role)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+	for _, name := range names {
+		got, err := api.GetRolePolicy(ctx, &awsiam.GetRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name)})
 		if err != nil {
-			return nil, fmt.Errorf("ListRolePolicies %s: %w", role, err)
+			return nil, fmt.Errorf("GetRolePolicy %s/%s: %w", role, name, err)
 		}
-		for _, name := range page.PolicyNames {
-			got, err := api.GetRolePolicy(ctx, &awsiam.GetRolePolicyInput{RoleName: aws.String(role), PolicyName: aws.String(name)})
-			if err != nil {
-				return nil, fmt.Errorf("GetRolePolicy %s/%s: %w", role, name, err)
-			}
-			pol, err := rolepolicy.ParseDocument("role policy "+role+"/"+name, got.PolicyDocument)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, pol)
+		pol, err := rolepolicy.ParseDocument("role policy "+role+"/"+name, got.PolicyDocument)
+		if err != nil {
+			return nil, err
 		}
+		out = append(out, pol)
 	}
 	return out, nil
 }
@@ -94,35 +94,33 @@ func inline(ctx context.Context, api API, role string) ([]*iam.Policy, error) {
 // attached returns the default version of each managed policy attached
 // to the role.
 func attached(ctx context.Context, api API, role string) ([]*iam.Policy, error) {
+	list, err := paginate.All(ctx, awsiam.NewListAttachedRolePoliciesPaginator(api, &awsiam.ListAttachedRolePoliciesInput{RoleName: aws.String(role)}),
+		func(p *awsiam.ListAttachedRolePoliciesOutput) []iamtypes.AttachedPolicy { return p.AttachedPolicies })
+	if err != nil {
+		return nil, fmt.Errorf("ListAttachedRolePolicies %s: %w", role, err)
+	}
 	var out []*iam.Policy
-	pages := awsiam.NewListAttachedRolePoliciesPaginator(api, &awsiam.ListAttachedRolePoliciesInput{RoleName: aws.String(role)})
-	for pages.HasMorePages() {
-		page, err := pages.NextPage(ctx)
+	for _, ap := range list {
+		arn := aws.ToString(ap.PolicyArn)
+		got, err := api.GetPolicy(ctx, &awsiam.GetPolicyInput{PolicyArn: aws.String(arn)})
 		if err != nil {
-			return nil, fmt.Errorf("ListAttachedRolePolicies %s: %w", role, err)
+			return nil, fmt.Errorf("GetPolicy %s: %w", arn, err)
 		}
-		for _, ap := range page.AttachedPolicies {
-			arn := aws.ToString(ap.PolicyArn)
-			got, err := api.GetPolicy(ctx, &awsiam.GetPolicyInput{PolicyArn: aws.String(arn)})
-			if err != nil {
-				return nil, fmt.Errorf("GetPolicy %s: %w", arn, err)
-			}
-			if got.Policy == nil || got.Policy.DefaultVersionId == nil {
-				return nil, fmt.Errorf("GetPolicy %s: no default version in the answer", arn)
-			}
-			ver, err := api.GetPolicyVersion(ctx, &awsiam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: got.Policy.DefaultVersionId})
-			if err != nil {
-				return nil, fmt.Errorf("GetPolicyVersion %s %s: %w", arn, aws.ToString(got.Policy.DefaultVersionId), err)
-			}
-			if ver.PolicyVersion == nil {
-				return nil, fmt.Errorf("GetPolicyVersion %s: no version in the answer", arn)
-			}
-			pol, err := rolepolicy.ParseDocument("role policy "+role+"/"+aws.ToString(ap.PolicyName), ver.PolicyVersion.Document)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, pol)
+		if got.Policy == nil || got.Policy.DefaultVersionId == nil {
+			return nil, fmt.Errorf("GetPolicy %s: no default version in the answer", arn)
 		}
+		ver, err := api.GetPolicyVersion(ctx, &awsiam.GetPolicyVersionInput{PolicyArn: aws.String(arn), VersionId: got.Policy.DefaultVersionId})
+		if err != nil {
+			return nil, fmt.Errorf("GetPolicyVersion %s %s: %w", arn, aws.ToString(got.Policy.DefaultVersionId), err)
+		}
+		if ver.PolicyVersion == nil {
+			return nil, fmt.Errorf("GetPolicyVersion %s: no version in the answer", arn)
+		}
+		pol, err := rolepolicy.ParseDocument("role policy "+role+"/"+aws.ToString(ap.PolicyName), ver.PolicyVersion.Document)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pol)
 	}
 	return out, nil
 }

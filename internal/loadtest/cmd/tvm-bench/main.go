@@ -16,6 +16,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,68 +45,73 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	return cli.Dispatch("tvm-bench", args, "", map[string]cli.Command{
 		"load":     func(args []string) int { return load(ctx, args, stdout, stderr) },
 		"soak":     func(args []string) int { return soak(ctx, args, stdout, stderr) },
-		"baseline": func(args []string) int { return baseline(ctx, args, stderr) },
+		"baseline": func(args []string) int { return baseline(ctx, args, stdout, stderr) },
 	}, usage, stdout, stderr)
 }
 
-func load(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+// subcommand parses the flags define declares on the flag set of name and
+// runs do, reporting its error: the shape of every subcommand.
+func subcommand(name string, args []string, stderr io.Writer, define func(*flag.FlagSet), do func() error) int {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var o loadtest.LoadOptions
-	fs.StringVar(&o.Out, "out", ".tmp/bench-load", "`directory` for report.txt and latency.svg")
-	fs.IntVar(&o.Rounds, "rounds", 3, "alternating rounds")
-	fs.DurationVar(&o.Duration, "duration", 10e9, "length of each attack")
-	fs.IntVar(&o.Connections, "connections", 64, "connections at saturation")
-	fs.IntVar(&o.Rate, "rate", 5000, "constant offered rate, requests a second")
-	fs.IntVar(&o.Tenants, "tenants", 10000, "tenants whose credentials are cached for the RSS figure")
+	define(fs)
 	if code, ok := cli.ParseFlags(fs, args); !ok {
 		return code
 	}
-	o.Root = "."
-	if err := loadtest.Load(ctx, o, stdout); err != nil {
-		fmt.Fprintf(stderr, "tvm-bench load: %v\n", err)
+	if err := do(); err != nil {
+		fmt.Fprintf(stderr, "tvm-bench %s: %v\n", name, err)
+		if errors.As(err, new(usageError)) {
+			fmt.Fprint(stderr, usage)
+			return cli.ExitUsage
+		}
 		return cli.ExitFailure
 	}
 	return cli.ExitOK
+}
+
+// usageError is an error in the arguments: the usage follows it, and the
+// exit status is cli.ExitUsage.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+func load(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	o := loadtest.DefaultLoadOptions()
+	o.Root = "."
+	return subcommand("load", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.Out, "out", ".tmp/bench-load", "`directory` for report.txt and latency.svg")
+		fs.IntVar(&o.Rounds, "rounds", o.Rounds, "alternating rounds")
+		fs.DurationVar(&o.Duration, "duration", o.Duration, "length of each attack")
+		fs.IntVar(&o.Connections, "connections", o.Connections, "connections at saturation")
+		fs.IntVar(&o.Rate, "rate", o.Rate, "constant offered rate, requests a second")
+		fs.IntVar(&o.Tenants, "tenants", o.Tenants, "tenants whose credentials are cached for the RSS figure")
+	}, func() error { return loadtest.Load(ctx, o, stdout) })
 }
 
 func soak(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("soak", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var o loadtest.SoakOptions
-	fs.StringVar(&o.Out, "out", ".tmp/soak", "`directory` for soak.txt")
-	fs.DurationVar(&o.Duration, "duration", 60e9, "length of the soak")
-	fs.IntVar(&o.Connections, "connections", 64, "connections kept busy")
-	fs.IntVar(&o.Tenants, "tenants", 500, "tenants")
-	fs.IntVar(&o.Subjects, "subjects", 4, "subjects per tenant")
-	if code, ok := cli.ParseFlags(fs, args); !ok {
-		return code
-	}
+	o := loadtest.DefaultSoakOptions()
 	o.Root = "."
-	if err := loadtest.Soak(ctx, o, stdout); err != nil {
-		fmt.Fprintf(stderr, "tvm-bench soak: %v\n", err)
-		return cli.ExitFailure
-	}
-	return cli.ExitOK
+	return subcommand("soak", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&o.Out, "out", ".tmp/soak", "`directory` for soak.txt")
+		fs.DurationVar(&o.Duration, "duration", o.Duration, "length of the soak")
+		fs.IntVar(&o.Connections, "connections", o.Connections, "connections kept busy")
+		fs.IntVar(&o.Tenants, "tenants", o.Tenants, "tenants")
+		fs.IntVar(&o.Subjects, "subjects", o.Subjects, "subjects per tenant")
+	}, func() error { return loadtest.Soak(ctx, o, stdout) })
 }
 
-func baseline(ctx context.Context, args []string, stderr io.Writer) int {
-	fs := flag.NewFlagSet("baseline", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:0", "listen `address`")
-	issuer := fs.String("issuer", "", "expected iss (required)")
-	jwksURL := fs.String("jwks-url", "", "JWK Set `URL` (required)")
-	audience := fs.String("audience", idp.DefaultAudience, "expected aud")
-	if code, ok := cli.ParseFlags(fs, args); !ok {
-		return code
-	}
-	if *issuer == "" || *jwksURL == "" {
-		fmt.Fprint(stderr, "tvm-bench baseline: --issuer and --jwks-url are required\n"+usage)
-		return cli.ExitUsage
-	}
-	if err := loadtest.Baseline(ctx, *listen, *issuer, *jwksURL, *audience); err != nil {
-		fmt.Fprintf(stderr, "tvm-bench baseline: %v\n", err)
-		return cli.ExitFailure
-	}
-	return cli.ExitOK
+func baseline(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var listen, issuer, jwksURL, audience string
+	return subcommand("baseline", args, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&listen, "listen", "127.0.0.1:0", "listen `address`")
+		fs.StringVar(&issuer, "issuer", "", "expected iss (required)")
+		fs.StringVar(&jwksURL, "jwks-url", "", "JWK Set `URL` (required)")
+		fs.StringVar(&audience, "audience", idp.DefaultAudience, "expected aud")
+	}, func() error {
+		if issuer == "" || jwksURL == "" {
+			return usageError("--issuer and --jwks-url are required")
+		}
+		return loadtest.Baseline(ctx, loadtest.BaselineOptions{Listen: listen, Issuer: issuer, JWKSURL: jwksURL,
+			Audience: audience, Ready: stdout})
+	})
 }
