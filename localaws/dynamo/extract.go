@@ -336,10 +336,7 @@ func writeContext(c *Check, req *object) error {
 
 // memberNames returns the names of o's members, sorted.
 func memberNames(o *object) []string {
-	names := make([]string, 0, len(o.members))
-	for n := range o.members {
-		names = append(names, n)
-	}
+	names := o.names()
 	sort.Strings(names)
 	return names
 }
@@ -533,12 +530,12 @@ func keyConditionPartitionKey(expr string, names map[string]string, values *obje
 // legacyPartitionKey evaluates the legacy KeyConditions parameter: EQ with
 // one value on the partition key, optionally a condition on the sort key.
 func legacyPartitionKey(conds *object, ks *KeySchema) (string, error) {
-	if len(conds.members) == 0 || len(conds.members) > 2 {
+	if conds.len() == 0 || conds.len() > 2 {
 		return "", errValidation("Conditions can be of length 1 or 2 only")
 	}
 	var pk string
 	found := false
-	for attr := range conds.members {
+	for _, attr := range conds.names() {
 		cond, err := conds.obj(attr, true)
 		if err != nil {
 			return "", err
@@ -596,15 +593,14 @@ func requestTables(req *object) (*object, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if items == nil || len(items.members) == 0 {
+	if items == nil || items.len() == 0 {
 		return nil, nil, errValidation("1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1")
 	}
-	tables := make([]string, 0, len(items.members))
-	for t := range items.members {
+	tables := items.names()
+	for _, t := range tables {
 		if err := validName("TableName", t); err != nil {
 			return nil, nil, err
 		}
-		tables = append(tables, t)
 	}
 	sort.Strings(tables)
 	return items, tables, nil
@@ -802,7 +798,7 @@ func (x *extractor) transactGetItems(req *object) ([]Check, error) {
 		if err != nil {
 			return nil, err
 		}
-		if get == nil || len(m.members) != 1 {
+		if get == nil || m.len() != 1 {
 			return nil, errValidation("TransactItems can only contain Get")
 		}
 		c, _, err := x.itemKeyCheck("GetItem", get, "Key")
@@ -859,7 +855,7 @@ func (x *extractor) transactWriteItems(req *object) ([]Check, error) {
 			c.Context[KeyEnclosingOperation] = []string{"TransactWriteItems"}
 			found = append(found, c)
 		}
-		if len(found) != 1 || len(m.members) != 1 {
+		if len(found) != 1 || m.len() != 1 {
 			return nil, errValidation("TransactItems can only contain one of Check, Put, Update or Delete")
 		}
 		checks = append(checks, found...)
