@@ -70,24 +70,31 @@ type SchemaLookup func(table string) (*TableSchema, error)
 // ValidationException when a value needed to build the context is missing or
 // invalid.
 func Extract(op string, body []byte, region, account string, lookup SchemaLookup) ([]Check, error) {
+	checks, _, err := extract(op, body, region, account, lookup)
+	return checks, err
+}
+
+// extract is Extract, also returning the parsed request: the gateway reads
+// what it needs after forwarding from it, without parsing the body again.
+func extract(op string, body []byte, region, account string, lookup SchemaLookup) ([]Check, *object, error) {
 	h, ok := operations[op]
 	if !ok {
-		return nil, errUnknownOperation()
+		return nil, nil, errUnknownOperation()
 	}
 	req, err := parseObject(body, true)
 	if err != nil {
-		return nil, errSerialization("Start of structure or map found where not expected: " + err.Error())
+		return nil, nil, errSerialization("Start of structure or map found where not expected: " + err.Error())
 	}
 	x := &extractor{region: region, account: account, lookup: lookup}
 	checks, err := h(x, req)
 	if err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) {
-			return nil, apiErr
+			return nil, nil, apiErr
 		}
-		return nil, errSerialization(err.Error())
+		return nil, nil, errSerialization(err.Error())
 	}
-	return checks, nil
+	return checks, req, nil
 }
 
 // Operations returns the operations the gateway authorizes, sorted.

@@ -9,7 +9,8 @@ import (
 // successful response to op, so that SDKs behave as against DynamoDB. Each
 // fix only fills in what is missing (absent, null or "") or removes what
 // DynamoDB never sends, so a faithful backend's responses pass unchanged.
-// It returns the new body and true when it changed anything.
+// req is the parsed request. It returns the new body and true when it
+// changed anything.
 //
 // The gaps, each seen with truora/minidyn v0.8.2 (see the tests):
 //   - CreateTable/DescribeTable/UpdateTable/DeleteTable: no TableStatus,
@@ -29,7 +30,7 @@ import (
 //     ReturnValues is NONE (the default); DynamoDB returns none then.
 //
 // The missing x-amz-crc32 header is fixed by the gateway for every response.
-func fixResponse(op string, reqBody, body []byte, region, account string) ([]byte, bool) {
+func fixResponse(op string, req *object, body []byte, region, account string) ([]byte, bool) {
 	if !hasFixes[op] {
 		return nil, false // GetItem and the rest: nothing to repair, nothing to parse
 	}
@@ -55,7 +56,7 @@ func fixResponse(op string, reqBody, body []byte, region, account string) ([]byt
 	case "BatchWriteItem":
 		changed = setIfMissing(resp, "UnprocessedItems", json.RawMessage(`{}`))
 	case "PutItem", "UpdateItem", "DeleteItem":
-		if _, ok := resp["Attributes"]; ok && returnValuesNone(reqBody) {
+		if _, ok := resp["Attributes"]; ok && returnValuesNone(req) {
 			delete(resp, "Attributes")
 			changed = true
 		}
@@ -74,11 +75,7 @@ var hasFixes = map[string]bool{
 	"PutItem": true, "UpdateItem": true, "DeleteItem": true,
 }
 
-func returnValuesNone(reqBody []byte) bool {
-	req, err := parseObject(reqBody, true)
-	if err != nil {
-		return false
-	}
+func returnValuesNone(req *object) bool {
 	rv, err := req.str("ReturnValues")
 	return err == nil && (rv == "" || rv == "NONE")
 }

@@ -76,7 +76,11 @@ func TestFixResponse(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, changed := fixResponse(tc.op, []byte(tc.req), []byte(tc.resp), testRegion, testAccount)
+			req, err := parseObject([]byte(tc.req), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, changed := fixResponse(tc.op, req, []byte(tc.resp), testRegion, testAccount)
 			if tc.want == "" {
 				if changed {
 					t.Errorf("changed a response that needs no fix: %s", got)

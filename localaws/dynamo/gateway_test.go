@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -698,5 +699,31 @@ func TestGatewayConcurrent(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+func TestClipAll(t *testing.T) {
+	long := strings.Repeat("é", maxEchoedValue+1)
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"none is an empty list", nil, []string{}},
+		{"short values unchanged", []string{"Tenant#1", strings.Repeat("x", maxEchoedValue)}, []string{"Tenant#1", strings.Repeat("x", maxEchoedValue)}},
+		{"a long value cut", []string{"a", long}, []string{"a", strings.Repeat("é", maxEchoedValue) + "..."}},
+		{"long in bytes, short in characters", []string{strings.Repeat("é", maxEchoedValue)}, []string{strings.Repeat("é", maxEchoedValue)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := slices.Clone(tc.in)
+			got := clipAll(in)
+			if got == nil || !slices.Equal(got, tc.want) {
+				t.Errorf("clipAll = %q, want %q", got, tc.want)
+			}
+			if !slices.Equal(in, tc.in) {
+				t.Errorf("clipAll changed its input to %q", in)
+			}
+		})
 	}
 }

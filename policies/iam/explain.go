@@ -109,14 +109,20 @@ func writeAll(b *strings.Builder, parts ...string) {
 // AWS's enforcing endpoints write with every authorization decision:
 // decision, policy_kind, policy, statement, sid and reason (Explain).
 func (d Decision) LogAttrs() []slog.Attr {
-	return []slog.Attr{
+	return d.AppendLogAttrs(make([]slog.Attr, 0, 6))
+}
+
+// AppendLogAttrs appends LogAttrs's fields to dst and returns the extended
+// slice, for a caller that logs them with fields of its own.
+func (d Decision) AppendLogAttrs(dst []slog.Attr) []slog.Attr {
+	return append(dst,
 		slog.String("decision", string(d.Outcome)),
 		slog.String("policy_kind", string(d.Kind)),
 		slog.String("policy", d.Policy),
 		slog.Int("statement", d.Statement),
 		slog.String("sid", d.Sid),
 		slog.String("reason", d.Explain()),
-	}
+	)
 }
 
 // Message returns AWS's AccessDenied message for a denied decision, naming
