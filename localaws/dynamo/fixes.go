@@ -34,8 +34,8 @@ func fixResponse(op string, req *object, body []byte, region, account string) ([
 	if !hasFixes[op] {
 		return nil, false // GetItem and the rest: nothing to repair, nothing to parse
 	}
-	var resp map[string]json.RawMessage
-	if json.Unmarshal(body, &resp) != nil || resp == nil {
+	resp, err := parseObject(body, false)
+	if err != nil {
 		return nil, false
 	}
 	changed := false
@@ -47,25 +47,26 @@ func fixResponse(op string, req *object, body []byte, region, account string) ([
 	case "DeleteTable":
 		changed = fixTableMember(resp, "TableDescription", "DELETING", region, account)
 	case "Query", "Scan":
-		changed = setIfMissing(resp, "Items", json.RawMessage(`[]`))
-		changed = setIfMissing(resp, "Count", json.RawMessage(`0`)) || changed
-		changed = setIfMissing(resp, "ScannedCount", resp["Count"]) || changed
+		changed = setIfMissing(resp, "Items", []byte(`[]`))
+		changed = setIfMissing(resp, "Count", []byte(`0`)) || changed
+		count, _ := resp.lookup("Count")
+		changed = setIfMissing(resp, "ScannedCount", count) || changed
 	case "BatchGetItem":
-		changed = setIfMissing(resp, "Responses", json.RawMessage(`{}`))
-		changed = setIfMissing(resp, "UnprocessedKeys", json.RawMessage(`{}`)) || changed
+		changed = setIfMissing(resp, "Responses", []byte(`{}`))
+		changed = setIfMissing(resp, "UnprocessedKeys", []byte(`{}`)) || changed
 	case "BatchWriteItem":
-		changed = setIfMissing(resp, "UnprocessedItems", json.RawMessage(`{}`))
+		changed = setIfMissing(resp, "UnprocessedItems", []byte(`{}`))
 	case "PutItem", "UpdateItem", "DeleteItem":
-		if _, ok := resp["Attributes"]; ok && returnValuesNone(req) {
-			delete(resp, "Attributes")
+		if _, ok := resp.lookup("Attributes"); ok && returnValuesNone(req) {
+			resp.remove("Attributes")
 			changed = true
 		}
 	}
 	if !changed {
 		return nil, false
 	}
-	out, ok := encodeJSON(resp)
-	return out, ok
+	// Only the members changed are new; the others keep the backend's bytes.
+	return resp.encode(), true
 }
 
 // hasFixes lists the operations fixResponse repairs.
@@ -80,18 +81,19 @@ func returnValuesNone(req *object) bool {
 	return err == nil && (rv == "" || rv == "NONE")
 }
 
+// setIfMissing sets member key of a response to v when it is missing.
+func setIfMissing(o *object, key string, v []byte) bool {
+	if raw, _ := o.lookup(key); !missing(raw) {
+		return false
+	}
+	o.set(key, v)
+	return true
+}
+
 // missing reports whether a member is absent, null or "".
 func missing(v json.RawMessage) bool {
 	t := bytes.TrimSpace(v)
 	return len(t) == 0 || bytes.Equal(t, []byte("null")) || bytes.Equal(t, []byte(`""`))
-}
-
-func setIfMissing(m map[string]json.RawMessage, key string, v json.RawMessage) bool {
-	if !missing(m[key]) {
-		return false
-	}
-	m[key] = v
-	return true
 }
 
 func setString(m map[string]json.RawMessage, key, v string) bool {
@@ -115,9 +117,10 @@ func dropEmpty(m map[string]json.RawMessage) bool {
 	return changed
 }
 
-func fixTableMember(resp map[string]json.RawMessage, member, status, region, account string) bool {
+func fixTableMember(resp *object, member, status, region, account string) bool {
+	raw, _ := resp.lookup(member)
 	var td map[string]json.RawMessage
-	if json.Unmarshal(resp[member], &td) != nil || td == nil {
+	if json.Unmarshal(raw, &td) != nil || td == nil {
 		return false
 	}
 	changed := dropEmpty(td)
@@ -141,7 +144,7 @@ func fixTableMember(resp map[string]json.RawMessage, member, status, region, acc
 	if !ok {
 		return false
 	}
-	resp[member] = b
+	resp.set(member, b)
 	return true
 }
 

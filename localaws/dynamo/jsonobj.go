@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/tvmkit/tvm/internal/jsondup"
 )
@@ -27,6 +28,10 @@ import (
 type object struct {
 	members []member
 	strict  bool
+	// byName and byFold index members by name and folded name once an
+	// object has more than indexAfter members, so that a large object
+	// (an item of many attributes) costs linear time, not quadratic.
+	byName, byFold map[string]int
 	// inline holds the members of small objects (every API structure of a
 	// real request), so that parsing one costs a single allocation.
 	inline [6]member
@@ -111,6 +116,10 @@ func (o *object) parseMembers(raw []byte, i int) (int, error) {
 	}
 }
 
+// indexAfter is the number of members up to which an object is searched
+// by a scan rather than through maps.
+const indexAfter = 16
+
 // add appends a member, refusing a duplicate name and, in a strict object,
 // a name that folds to another member's.
 func (o *object) add(name string, raw []byte) error {
@@ -118,16 +127,66 @@ func (o *object) add(name string, raw []byte) error {
 	if o.strict {
 		m.folded = jsondup.FoldName(name)
 	}
-	for _, other := range o.members {
-		if other.name == name {
-			return fmt.Errorf("duplicate member %q", name)
-		}
-		if o.strict && other.folded == m.folded {
-			return fmt.Errorf("members %q and %q differ only in case", other.name, name)
+	if i := o.find(name); i >= 0 {
+		return fmt.Errorf("duplicate member %q", name)
+	}
+	if o.strict {
+		if i := o.findFolded(m.folded); i >= 0 {
+			return fmt.Errorf("members %q and %q differ only in case", o.members[i].name, name)
 		}
 	}
 	o.members = append(o.members, m)
+	switch n := len(o.members); {
+	case n <= indexAfter:
+	case o.byName == nil:
+		o.byName, o.byFold = make(map[string]int, 2*n), make(map[string]int, 2*n)
+		for i, m := range o.members {
+			o.index(i, m)
+		}
+	default:
+		o.index(n-1, m)
+	}
 	return nil
+}
+
+func (o *object) index(i int, m member) {
+	o.byName[m.name] = i
+	if o.strict {
+		o.byFold[m.folded] = i
+	}
+}
+
+// find returns the position of member name, or -1.
+func (o *object) find(name string) int {
+	if o.byName != nil {
+		if i, ok := o.byName[name]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, m := range o.members {
+		if m.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// findFolded returns the position of the member whose folded name is f
+// (strict objects), or -1.
+func (o *object) findFolded(f string) int {
+	if o.byFold != nil {
+		if i, ok := o.byFold[f]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, m := range o.members {
+		if m.folded == f {
+			return i
+		}
+	}
+	return -1
 }
 
 // len returns the number of members.
@@ -146,20 +205,15 @@ func (o *object) names() []string {
 // JSON null, which DynamoDB treats as absent). In a strict object a member
 // spelled in another case is an error.
 func (o *object) get(name string) ([]byte, error) {
-	for _, m := range o.members {
-		if m.name == name {
-			if isNull(m.raw) {
-				return nil, nil
-			}
-			return m.raw, nil
+	if i := o.find(name); i >= 0 {
+		if raw := o.members[i].raw; !isNull(raw) {
+			return raw, nil
 		}
+		return nil, nil
 	}
 	if o.strict && len(o.members) > 0 {
-		f := jsondup.FoldName(name)
-		for _, m := range o.members {
-			if m.folded == f {
-				return nil, fmt.Errorf("unexpected member %q (did you mean %q?)", m.name, name)
-			}
+		if i := o.findFolded(jsondup.FoldName(name)); i >= 0 {
+			return nil, fmt.Errorf("unexpected member %q (did you mean %q?)", o.members[i].name, name)
 		}
 	}
 	return nil, nil
@@ -241,6 +295,68 @@ func (o *object) stringMap(name string) (map[string]string, error) {
 		out[mem.name] = s
 	}
 	return out, nil
+}
+
+// lookup returns the raw value of member name exactly as given (null
+// included) and whether it is present.
+func (o *object) lookup(name string) ([]byte, bool) {
+	if i := o.find(name); i >= 0 {
+		return o.members[i].raw, true
+	}
+	return nil, false
+}
+
+// set replaces the value of member name, or appends the member.
+func (o *object) set(name string, raw []byte) {
+	if i := o.find(name); i >= 0 {
+		o.members[i].raw = raw
+		return
+	}
+	o.members = append(o.members, member{name: name, raw: raw})
+	if o.byName != nil {
+		o.byName[name] = len(o.members) - 1
+	}
+}
+
+// remove deletes member name.
+func (o *object) remove(name string) {
+	o.members = slices.DeleteFunc(o.members, func(m member) bool { return m.name == name })
+	o.byName, o.byFold = nil, nil // positions moved: scan until add indexes again
+}
+
+// encode returns the object as JSON: its members in order, each value as
+// its raw bytes. Nothing is re-encoded but the names, so values keep the
+// backend's exact text (no HTML escaping, numbers as written).
+func (o *object) encode() []byte {
+	n := 2
+	for _, m := range o.members {
+		n += len(m.name) + len(m.raw) + 4
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '{')
+	for i, m := range o.members {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendJSONString(out, m.name)
+		out = append(out, ':')
+		out = append(out, m.raw...)
+	}
+	return append(out, '}')
+}
+
+// appendJSONString appends s as a JSON string literal, as encodeJSON
+// writes it (no HTML escaping).
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			b, _ := encodeJSON(s) // a string always encodes
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // keyValue renders a key attribute value the way DynamoDB puts it in

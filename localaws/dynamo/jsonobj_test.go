@@ -70,6 +70,11 @@ func compareWithReference(t *testing.T, raw []byte, strict bool) {
 	if fmt.Sprint(members) != fmt.Sprint(want) {
 		t.Fatalf("parseObject(%q, %v) members = %q, the reference's = %q", raw, strict, members, want)
 	}
+	// encode writes what reads back as the same members.
+	again, err := referenceParseObject(got.encode(), strict)
+	if err != nil || fmt.Sprint(again) != fmt.Sprint(want) {
+		t.Fatalf("encode(%q) = %s, which reads as %q, %v", raw, got.encode(), again, err)
+	}
 }
 
 var parseObjectCases = []string{
@@ -85,8 +90,26 @@ var parseObjectCases = []string{
 	`{"a":[}`, `{"a":{"b":1]}`, `{"a":[1}`, `{1:2}`, `{'a':1}`, "{\"a\":1}\x00", `{"a":"b"}  `,
 }
 
+// manyMembers returns an object of n members m0..m(n-1) followed by the
+// given extra members, beyond the size from which objects are indexed.
+func manyMembers(n int, extra ...string) string {
+	parts := make([]string, 0, n+len(extra))
+	for i := range n {
+		parts = append(parts, fmt.Sprintf(`"m%d":%d`, i, i))
+	}
+	return "{" + strings.Join(append(parts, extra...), ",") + "}"
+}
+
 func TestParseObjectMatchesEncodingJSON(t *testing.T) {
-	for _, c := range parseObjectCases {
+	large := []string{
+		manyMembers(indexAfter + 4),
+		manyMembers(indexAfter+4, `"m3":"again"`),
+		manyMembers(indexAfter+4, `"M3":"folded"`),
+		manyMembers(indexAfter+4, `"x":1`, `"X":2`),
+		manyMembers(indexAfter - 1, `"m0":1`),
+		manyMembers(indexAfter, `"M0":1`),
+	}
+	for _, c := range append(large, parseObjectCases...) {
 		for _, strict := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%q/strict=%v", c, strict), func(t *testing.T) {
 				compareWithReference(t, []byte(c), strict)
@@ -165,6 +188,25 @@ func TestObjectReaders(t *testing.T) {
 	}
 	if m, err := o.stringMap("m"); err != nil || fmt.Sprint(m) != "map[#a:x #b:]" {
 		t.Errorf(`stringMap("m") = %v, %v`, m, err)
+	}
+	big, err := parseObject([]byte(manyMembers(2*indexAfter, `"TableName":"t"`)), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s, err := big.str("TableName"); err != nil || s != "t" {
+		t.Errorf(`str("TableName") in a large object = %q, %v`, s, err)
+	}
+	if _, err := big.str("M1"); err == nil {
+		t.Error(`str("M1") accepted "m1" in a large strict object`)
+	}
+	big.remove("m1")
+	big.set("m1", []byte(`"x"`))
+	big.set("m2", []byte(`"y"`))
+	if raw, ok := big.lookup("m1"); !ok || string(raw) != `"x"` || big.len() != 2*indexAfter+1 {
+		t.Errorf(`after remove and set, lookup("m1") = %s, %v with %d members`, raw, ok, big.len())
+	}
+	if raw, _ := big.lookup("m2"); string(raw) != `"y"` {
+		t.Errorf(`after set, lookup("m2") = %s`, raw)
 	}
 	// The reference decodes these the same way.
 	var ref struct {
