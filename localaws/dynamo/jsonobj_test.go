@@ -106,7 +106,7 @@ func TestParseObjectMatchesEncodingJSON(t *testing.T) {
 		manyMembers(indexAfter+4, `"m3":"again"`),
 		manyMembers(indexAfter+4, `"M3":"folded"`),
 		manyMembers(indexAfter+4, `"x":1`, `"X":2`),
-		manyMembers(indexAfter - 1, `"m0":1`),
+		manyMembers(indexAfter-1, `"m0":1`),
 		manyMembers(indexAfter, `"M0":1`),
 	}
 	for _, c := range append(large, parseObjectCases...) {
