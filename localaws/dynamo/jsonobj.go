@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"unicode/utf8"
 
 	"github.com/tvmkit/tvm/internal/jsondup"
 )
@@ -211,12 +212,29 @@ func (o *object) get(name string) ([]byte, error) {
 		}
 		return nil, nil
 	}
-	if o.strict && len(o.members) > 0 {
+	if o.strict && o.mayFold(name) {
 		if i := o.findFolded(jsondup.FoldName(name)); i >= 0 {
 			return nil, fmt.Errorf("unexpected member %q (did you mean %q?)", o.members[i].name, name)
 		}
 	}
 	return nil, nil
+}
+
+// mayFold reports whether a member of o may fold to the same name as name,
+// so that get computes the folded form of an absent member's name only
+// when it can matter: an ASCII name folds to a name of its own length.
+func (o *object) mayFold(name string) bool {
+	for i := 0; i < len(name); i++ {
+		if name[i] >= utf8.RuneSelf {
+			return true
+		}
+	}
+	for _, m := range o.members {
+		if len(m.folded) == len(name) {
+			return true
+		}
+	}
+	return false
 }
 
 func isNull(raw []byte) bool { return string(raw) == "null" }
