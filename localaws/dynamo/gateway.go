@@ -97,7 +97,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	op := strings.TrimPrefix(target, TargetPrefix)
 
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBody))
+	body, err := readBody(w, r, g.maxBody)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -144,6 +144,21 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	g.forward(w, r, op, body, req, caller.Account)
+}
+
+// readBody reads the request body, at most max bytes, into a buffer of the
+// declared Content-Length when there is one (the server never delivers
+// more than declared; fewer is an error), growing one otherwise.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, max)
+	if r.ContentLength <= 0 || r.ContentLength > max {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // logDecision writes one line per decision: allowed at info, denied at

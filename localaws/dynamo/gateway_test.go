@@ -727,3 +727,30 @@ func TestClipAll(t *testing.T) {
 		})
 	}
 }
+
+func TestReadBody(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     string
+		declared int64 // Content-Length; -1 unknown (chunked)
+		max      int64
+		want     string
+		wantErr  bool
+	}{
+		{"declared length", `{"a":1}`, 7, 100, `{"a":1}`, false},
+		{"unknown length", `{"a":1}`, -1, 100, `{"a":1}`, false},
+		{"shorter than declared", `{"a":1}`, 9, 100, "", true},
+		{"declared above the limit", `{"a":1}`, 7, 5, "", true},
+		{"unknown length above the limit", `{"a":1}`, -1, 5, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
+			r.ContentLength = tc.declared
+			got, err := readBody(httptest.NewRecorder(), r, tc.max)
+			if (err != nil) != tc.wantErr || err == nil && string(got) != tc.want {
+				t.Errorf("readBody = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}

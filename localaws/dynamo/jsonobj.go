@@ -35,7 +35,7 @@ type object struct {
 	byName, byFold map[string]int
 	// inline holds the members of small objects (every API structure of a
 	// real request), so that parsing one costs a single allocation.
-	inline [6]member
+	inline [4]member
 }
 
 // member is one name and its raw value; folded is jsondup.FoldName(name),

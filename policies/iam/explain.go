@@ -71,6 +71,7 @@ func (d Decision) Explain() string {
 		return d.Reason
 	}
 	var b strings.Builder
+	b.Grow(192) // most explanations fit: one allocation
 	switch d.Outcome {
 	case Allowed:
 		b.WriteString("allowed by ")
