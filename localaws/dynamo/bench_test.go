@@ -20,22 +20,31 @@ var benchOps = []struct{ name, body string }{
 }
 
 // BenchmarkGateway measures each operation handled in process by the
-// minidyn backend alone ("backend") and through the gateway ("gateway":
-// authentication by the fake authenticator, context extraction, the policy
-// evaluations, the decision log, gap fixes); gateway ÷ backend is the
-// enforcement overhead (goal: at most 1.5×). "ratio" alternates one backend
-// and one gateway request per iteration and reports both times and their
-// ratio, so that a change in the machine's load between two sub-benchmarks
-// does not move the ratio.
+// minidyn backend alone ("backend") and through the gateway: "gateway" as
+// tvm-local runs it by default, every decision logged at info (here to
+// io.Discard), and "gateway-warn" with the log at warn, where an allowed
+// request writes no line (authentication by the fake authenticator,
+// context extraction, the policy evaluations, gap fixes). gateway ÷ backend
+// is the enforcement overhead (goal: at most 1.5×). "ratio" sends one
+// request to each of the three per iteration, in rotating order, and
+// reports the three times and the two ratios, so that a change in the
+// machine's load during the run moves all three alike.
 func BenchmarkGateway(b *testing.B) {
 	backend := NewMinidynBackend()
 	st := newTestStack(b, backend)
 	seedDemo(b, context.Background(), st.client(adminKey, nil))
-	// tvm-local's default: every decision logged at info (here to io.Discard).
-	gw, err := NewGateway(GatewayOptions{Backend: backend, Auth: newFakeAuth(b), Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
+	gateway := func(level slog.Level) http.Handler {
+		gw, err := NewGateway(GatewayOptions{Backend: backend, Auth: newFakeAuth(b),
+			Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: level}))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return gw
 	}
+	handlers := []struct {
+		name string
+		h    http.Handler
+	}{{"backend", backend}, {"gateway", gateway(slog.LevelInfo)}, {"gateway-warn", gateway(slog.LevelWarn)}}
 	for _, op := range benchOps {
 		target := op.name
 		if target == "QueryIndex" {
@@ -51,31 +60,31 @@ func BenchmarkGateway(b *testing.B) {
 				b.Fatalf("status %d: %s", w.Code, w.Body)
 			}
 		}
-		loop := func(h http.Handler) func(*testing.B) {
-			return func(b *testing.B) {
+		for _, h := range handlers {
+			b.Run(op.name+"/"+h.name, func(b *testing.B) {
 				b.ReportAllocs()
 				for b.Loop() {
-					call(b, h)
+					call(b, h.h)
 				}
-			}
+			})
 		}
-		b.Run(op.name+"/backend", loop(backend))
-		b.Run(op.name+"/gateway", loop(gw))
 		b.Run(op.name+"/ratio", func(b *testing.B) {
-			var spent [2]time.Duration // backend, gateway
+			spent := make([]time.Duration, len(handlers))
 			n := 0
 			for b.Loop() {
-				for k := range 2 {
-					i := (n + k) % 2 // alternate which goes first
+				for k := range handlers {
+					i := (n + k) % len(handlers) // rotate which goes first
 					start := time.Now()
-					call(b, []http.Handler{backend, gw}[i])
+					call(b, handlers[i].h)
 					spent[i] += time.Since(start)
 				}
 				n++
 			}
-			b.ReportMetric(float64(spent[0].Nanoseconds())/float64(n), "backend-ns/op")
-			b.ReportMetric(float64(spent[1].Nanoseconds())/float64(n), "gateway-ns/op")
+			for i, h := range handlers {
+				b.ReportMetric(float64(spent[i].Nanoseconds())/float64(n), h.name+"-ns/op")
+			}
 			b.ReportMetric(float64(spent[1])/float64(spent[0]), "gateway/backend")
+			b.ReportMetric(float64(spent[2])/float64(spent[0]), "gateway-warn/backend")
 		})
 	}
 }

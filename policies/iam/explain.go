@@ -54,11 +54,25 @@ func (h hit) writeTo(b *strings.Builder) {
 	b.WriteString(strconv.Itoa(h.index))
 	if sid := h.policy.Statements[h.index].Sid; sid != "" {
 		b.WriteString(" (Sid ")
-		b.WriteString(strconv.Quote(sid))
+		writeQuoted(b, sid)
 		b.WriteByte(')')
 	}
 	b.WriteString(" of policy ")
-	b.WriteString(strconv.Quote(h.policy.Name))
+	writeQuoted(b, h.policy.Name)
+}
+
+// writeQuoted writes strconv.Quote(s): s itself in quotes when it is
+// printable ASCII without a quote or backslash, which Quote leaves as is.
+func writeQuoted(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			b.WriteString(strconv.Quote(s))
+			return
+		}
+	}
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
 }
 
 // Explain explains the decision in one line, naming the deciding statement

@@ -1,6 +1,10 @@
 package iam
 
-import "testing"
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
 
 // TestExplainText pins Explain's wording, byte for byte, for every shape
 // of decision (the local AWS writes it into every decision log line).
@@ -53,4 +57,17 @@ func TestExplainText(t *testing.T) {
 			}
 		})
 	}
+}
+
+func FuzzWriteQuoted(f *testing.F) {
+	for _, s := range []string{"", "TenantItems", `a"b`, `a\b`, "é", "\x00", "\x7f", "~ ", "\xff"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var b strings.Builder
+		writeQuoted(&b, s)
+		if got, want := b.String(), strconv.Quote(s); got != want {
+			t.Fatalf("writeQuoted(%q) = %s, want %s", s, got, want)
+		}
+	})
 }
