@@ -225,7 +225,8 @@ var hopHeaders = []string{"Authorization", "X-Amz-Security-Token", "Accept-Encod
 // forward sends an allowed request (body, parsed as req) to the backend
 // and writes its response, with gap fixes and a fresh x-amz-crc32, to w.
 func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, op string, body []byte, req *object, account string) {
-	rec := newResponseBuffer()
+	rec := getResponseBuffer()
+	defer putResponseBuffer(rec) // after writeBody copied the body out
 	g.backend.ServeHTTP(rec, backendRequest(r, body))
 
 	switch op {
