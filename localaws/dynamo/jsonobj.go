@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"unicode/utf8"
+	"strings"
 
 	"github.com/tvmkit/tvm/internal/jsondup"
 )
@@ -38,11 +38,10 @@ type object struct {
 	inline [4]member
 }
 
-// member is one name and its raw value; folded is jsondup.FoldName(name),
-// set in strict objects only.
+// member is one name and its raw value.
 type member struct {
-	name, folded string
-	raw          []byte
+	name string
+	raw  []byte
 }
 
 var errNotObject = errors.New("not a JSON object")
@@ -125,14 +124,11 @@ const indexAfter = 16
 // a name that folds to another member's.
 func (o *object) add(name string, raw []byte) error {
 	m := member{name: name, raw: raw}
-	if o.strict {
-		m.folded = jsondup.FoldName(name)
-	}
 	if i := o.find(name); i >= 0 {
 		return fmt.Errorf("duplicate member %q", name)
 	}
 	if o.strict {
-		if i := o.findFolded(m.folded); i >= 0 {
+		if i := o.findFolded(name); i >= 0 {
 			return fmt.Errorf("members %q and %q differ only in case", o.members[i].name, name)
 		}
 	}
@@ -153,7 +149,7 @@ func (o *object) add(name string, raw []byte) error {
 func (o *object) index(i int, m member) {
 	o.byName[m.name] = i
 	if o.strict {
-		o.byFold[m.folded] = i
+		o.byFold[jsondup.FoldName(m.name)] = i
 	}
 }
 
@@ -173,22 +169,29 @@ func (o *object) find(name string) int {
 	return -1
 }
 
-// findFolded returns the position of the member whose folded name is f
-// (strict objects), or -1.
-func (o *object) findFolded(f string) int {
+// findFolded returns the position of a member whose name folds to the
+// same name as name (strict objects), or -1.
+func (o *object) findFolded(name string) int {
 	if o.byFold != nil {
-		if i, ok := o.byFold[f]; ok {
+		if i, ok := o.byFold[jsondup.FoldName(name)]; ok {
 			return i
 		}
 		return -1
 	}
 	for i, m := range o.members {
-		if m.folded == f {
+		if foldEqual(m.name, name) {
 			return i
 		}
 	}
 	return -1
 }
+
+// foldEqual reports whether a and b are one name as encoding/json matches
+// member names, i.e. jsondup.FoldName(a) == jsondup.FoldName(b):
+// strings.EqualFold is the comparison FoldName canonicalizes (Unicode
+// simple folding, rune by rune; FuzzFoldEqual holds them together), and it
+// compares without building either folded form.
+func foldEqual(a, b string) bool { return strings.EqualFold(a, b) }
 
 // len returns the number of members.
 func (o *object) len() int { return len(o.members) }
@@ -212,29 +215,12 @@ func (o *object) get(name string) ([]byte, error) {
 		}
 		return nil, nil
 	}
-	if o.strict && o.mayFold(name) {
-		if i := o.findFolded(jsondup.FoldName(name)); i >= 0 {
+	if o.strict {
+		if i := o.findFolded(name); i >= 0 {
 			return nil, fmt.Errorf("unexpected member %q (did you mean %q?)", o.members[i].name, name)
 		}
 	}
 	return nil, nil
-}
-
-// mayFold reports whether a member of o may fold to the same name as name,
-// so that get computes the folded form of an absent member's name only
-// when it can matter: an ASCII name folds to a name of its own length.
-func (o *object) mayFold(name string) bool {
-	for i := 0; i < len(name); i++ {
-		if name[i] >= utf8.RuneSelf {
-			return true
-		}
-	}
-	for _, m := range o.members {
-		if len(m.folded) == len(name) {
-			return true
-		}
-	}
-	return false
 }
 
 func isNull(raw []byte) bool { return string(raw) == "null" }

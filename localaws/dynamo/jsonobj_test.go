@@ -218,3 +218,17 @@ func TestObjectReaders(t *testing.T) {
 		t.Errorf("encoding/json reads %q %v, %v", ref.LS, ref.M, err)
 	}
 }
+
+// FuzzFoldEqual holds foldEqual to jsondup.FoldName, the one definition of
+// names that encoding/json takes for one another.
+func FuzzFoldEqual(f *testing.F) {
+	for _, p := range [][2]string{{"Key", "key"}, {"\u212Aey", "KEY"}, {"\u017F", "s"}, {"\u0130", "i"}, {"\u0131", "I"},
+		{"\xff", "\ufffd"}, {"ß", "ss"}, {"TableName", "TableNamE"}, {"a", "ab"}, {"Σ", "ς"}} {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got, want := foldEqual(a, b), jsondup.FoldName(a) == jsondup.FoldName(b); got != want {
+			t.Fatalf("foldEqual(%q, %q) = %v, FoldName says %v", a, b, got, want)
+		}
+	})
+}
