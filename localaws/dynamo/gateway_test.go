@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -752,5 +753,30 @@ func TestReadBody(t *testing.T) {
 				t.Errorf("readBody = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
 			}
 		})
+	}
+}
+
+func TestBackendRequest(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("ignored"))
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIA")
+	r.Header.Set("X-Amz-Security-Token", "token")
+	r.Header.Set("Accept-Encoding", "gzip")
+	r.Header["x-amz-security-token"] = []string{"not canonical"} // a handler may be given one
+	r.Header.Set("X-Amz-Target", TargetPrefix+"GetItem")
+	before := r.Header.Clone()
+	out := backendRequest(r, []byte(`{"TableName":"t"}`))
+	for k := range out.Header {
+		if c := http.CanonicalHeaderKey(k); slices.Contains(hopHeaders, c) {
+			t.Errorf("the backend sees %s", k)
+		}
+	}
+	if out.Header.Get("X-Amz-Target") != TargetPrefix+"GetItem" {
+		t.Errorf("X-Amz-Target = %q", out.Header.Get("X-Amz-Target"))
+	}
+	if b, _ := io.ReadAll(out.Body); string(b) != `{"TableName":"t"}` || out.ContentLength != int64(len(b)) || out.RequestURI != "" {
+		t.Errorf("body %q, ContentLength %d, RequestURI %q", b, out.ContentLength, out.RequestURI)
+	}
+	if !reflect.DeepEqual(r.Header, before) {
+		t.Errorf("the client's request headers changed: %v", r.Header)
 	}
 }
