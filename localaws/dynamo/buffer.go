@@ -3,6 +3,7 @@ package dynamo
 import (
 	"bytes"
 	"net/http"
+	"sync"
 )
 
 // responseBuffer is an http.ResponseWriter that keeps the whole response in
@@ -39,4 +40,30 @@ func (b *responseBuffer) code() int {
 		return http.StatusOK
 	}
 	return b.status
+}
+
+// maxPooledBuffer is the largest body buffer putResponseBuffer keeps: a
+// rare large page (DynamoDB pages hold up to 1 MB) is left to the garbage
+// collector rather than held by the pool.
+const maxPooledBuffer = 64 << 10
+
+var responseBuffers = sync.Pool{New: func() any { return newResponseBuffer() }}
+
+// getResponseBuffer returns an empty buffer from the pool, for a response
+// that is copied out (writeBody) before putResponseBuffer.
+func getResponseBuffer() *responseBuffer {
+	return responseBuffers.Get().(*responseBuffer)
+}
+
+// putResponseBuffer empties b and returns it to the pool. Header values
+// handed to another header map stay valid: the map is cleared, the value
+// slices are not reused.
+func putResponseBuffer(b *responseBuffer) {
+	if b.body.Cap() > maxPooledBuffer {
+		return
+	}
+	clear(b.header)
+	b.status = 0
+	b.body.Reset()
+	responseBuffers.Put(b)
 }

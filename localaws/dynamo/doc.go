@@ -47,7 +47,10 @@
 // Request bodies are parsed strictly (duplicate members, members differing
 // only in case, and API members spelled in another case are refused with
 // SerializationException) so that the gateway authorizes exactly what the
-// backend will execute.
+// backend will execute. A body is parsed once, in one pass that validates
+// it as encoding/json does (FuzzParseObject holds the two together); the
+// gateway forwards the bytes it parsed and reads what it needs after the
+// backend answered from the same parse.
 //
 // # Usage
 //

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -70,24 +69,31 @@ type SchemaLookup func(table string) (*TableSchema, error)
 // ValidationException when a value needed to build the context is missing or
 // invalid.
 func Extract(op string, body []byte, region, account string, lookup SchemaLookup) ([]Check, error) {
+	checks, _, err := extract(op, body, region, account, lookup)
+	return checks, err
+}
+
+// extract is Extract, also returning the parsed request: the gateway reads
+// what it needs after forwarding from it, without parsing the body again.
+func extract(op string, body []byte, region, account string, lookup SchemaLookup) ([]Check, *object, error) {
 	h, ok := operations[op]
 	if !ok {
-		return nil, errUnknownOperation()
+		return nil, nil, errUnknownOperation()
 	}
 	req, err := parseObject(body, true)
 	if err != nil {
-		return nil, errSerialization("Start of structure or map found where not expected: " + err.Error())
+		return nil, nil, errSerialization("Start of structure or map found where not expected: " + err.Error())
 	}
 	x := &extractor{region: region, account: account, lookup: lookup}
 	checks, err := h(x, req)
 	if err != nil {
 		var apiErr *APIError
 		if errors.As(err, &apiErr) {
-			return nil, apiErr
+			return nil, nil, apiErr
 		}
-		return nil, errSerialization(err.Error())
+		return nil, nil, errSerialization(err.Error())
 	}
-	return checks, nil
+	return checks, req, nil
 }
 
 // Operations returns the operations the gateway authorizes, sorted.
@@ -128,9 +134,23 @@ type extractor struct {
 	lookup          SchemaLookup
 }
 
-// namePattern is DynamoDB's pattern for table and index names. Checking it
-// before building an ARN keeps '/', ':' and wildcards out of resources.
-var namePattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
+// isName reports whether s matches DynamoDB's pattern for table and index
+// names, [a-zA-Z0-9_.-]{3,255}. Checking it before building an ARN keeps
+// '/', ':' and wildcards out of resources. (A loop: it runs for every
+// request, where a regular expression cost a noticeable share.)
+func isName(s string) bool {
+	if len(s) < 3 || len(s) > 255 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '_', c == '.', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 func (x *extractor) tableARN(table string) string {
 	return "arn:aws:dynamodb:" + x.region + ":" + x.account + ":table/" + table
@@ -140,7 +160,7 @@ func validName(member, value string) error {
 	if value == "" {
 		return errValidation(fmt.Sprintf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(member)))
 	}
-	if !namePattern.MatchString(value) {
+	if !isName(value) {
 		return errValidation(fmt.Sprintf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: "+
 			"Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+ and have length between 3 and 255", awsquery.Clip(value, maxEchoedValue), lowerFirst(member)))
 	}
@@ -336,10 +356,7 @@ func writeContext(c *Check, req *object) error {
 
 // memberNames returns the names of o's members, sorted.
 func memberNames(o *object) []string {
-	names := make([]string, 0, len(o.members))
-	for n := range o.members {
-		names = append(names, n)
-	}
+	names := o.names()
 	sort.Strings(names)
 	return names
 }
@@ -533,12 +550,12 @@ func keyConditionPartitionKey(expr string, names map[string]string, values *obje
 // legacyPartitionKey evaluates the legacy KeyConditions parameter: EQ with
 // one value on the partition key, optionally a condition on the sort key.
 func legacyPartitionKey(conds *object, ks *KeySchema) (string, error) {
-	if len(conds.members) == 0 || len(conds.members) > 2 {
+	if conds.len() == 0 || conds.len() > 2 {
 		return "", errValidation("Conditions can be of length 1 or 2 only")
 	}
 	var pk string
 	found := false
-	for attr := range conds.members {
+	for _, attr := range conds.names() {
 		cond, err := conds.obj(attr, true)
 		if err != nil {
 			return "", err
@@ -596,15 +613,14 @@ func requestTables(req *object) (*object, []string, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if items == nil || len(items.members) == 0 {
+	if items == nil || items.len() == 0 {
 		return nil, nil, errValidation("1 validation error detected: Value null at 'requestItems' failed to satisfy constraint: Member must have length greater than or equal to 1")
 	}
-	tables := make([]string, 0, len(items.members))
-	for t := range items.members {
+	tables := items.names()
+	for _, t := range tables {
 		if err := validName("TableName", t); err != nil {
 			return nil, nil, err
 		}
-		tables = append(tables, t)
 	}
 	sort.Strings(tables)
 	return items, tables, nil
@@ -802,7 +818,7 @@ func (x *extractor) transactGetItems(req *object) ([]Check, error) {
 		if err != nil {
 			return nil, err
 		}
-		if get == nil || len(m.members) != 1 {
+		if get == nil || m.len() != 1 {
 			return nil, errValidation("TransactItems can only contain Get")
 		}
 		c, _, err := x.itemKeyCheck("GetItem", get, "Key")
@@ -859,7 +875,7 @@ func (x *extractor) transactWriteItems(req *object) ([]Check, error) {
 			c.Context[KeyEnclosingOperation] = []string{"TransactWriteItems"}
 			found = append(found, c)
 		}
-		if len(found) != 1 || len(m.members) != 1 {
+		if len(found) != 1 || m.len() != 1 {
 			return nil, errValidation("TransactItems can only contain one of Check, Put, Update or Delete")
 		}
 		checks = append(checks, found...)

@@ -2,6 +2,8 @@ package dynamo
 
 import (
 	"errors"
+	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -283,6 +285,7 @@ func TestExtractErrors(t *testing.T) {
 		"members differing in case":   {"GetItem", `{"TableName":"tvm-demo","Key":{"PK":{"S":"Tenant#1"}},"key":{"PK":{"S":"Tenant#2"}}}`, CodeSerialization, ""},
 		"member in another case":      {"GetItem", `{"TableName":"tvm-demo","key":{"PK":{"S":"Tenant#2"}}}`, CodeSerialization, ""},
 		"Kelvin sign folds to k":      {"GetItem", `{"TableName":"tvm-demo","Key":{"PK":{"S":"Tenant#1"}},"` + "\u212A" + `ey":{"PK":{"S":"Tenant#2"}}}`, CodeSerialization, ""},
+		"Kelvin sign alone":           {"GetItem", `{"TableName":"tvm-demo","` + "\u212A" + `ey":{"PK":{"S":"Tenant#2"}}}`, CodeSerialization, ""},
 		"IndexName in another case":   {"Query", `{"TableName":"tvm-demo","indexName":"gsi","KeyConditionExpression":"PK = :v","ExpressionAttributeValues":{":v":{"S":"Tenant#1"}}}`, CodeSerialization, ""},
 		"attribute value type case":   {"GetItem", `{"TableName":"tvm-demo","Key":{"PK":{"S":"Tenant#1","s":"Tenant#2"}}}`, CodeSerialization, ""},
 		"duplicate key attribute":     {"GetItem", `{"TableName":"tvm-demo","Key":{"PK":{"S":"Tenant#1"},"PK":{"S":"Tenant#2"}}}`, CodeSerialization, ""},
@@ -409,6 +412,21 @@ func FuzzExtract(f *testing.F) {
 			if c.Action == "" || c.Resource == "" || c.Context == nil {
 				t.Fatalf("incomplete check %+v", c)
 			}
+		}
+	})
+}
+
+// namePattern is DynamoDB's documented pattern for table and index names,
+// the reference isName must agree with.
+var namePattern = regexp.MustCompile(`^[a-zA-Z0-9_.-]{3,255}$`)
+
+func FuzzIsName(f *testing.F) {
+	for _, s := range []string{"", "ab", "abc", "tvm-demo", "a.b_c-D9", "a/b", "tvm-*", "a:b", "é12", strings.Repeat("a", 255), strings.Repeat("a", 256), "abc\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := isName(s), namePattern.MatchString(s); got != want {
+			t.Fatalf("isName(%q) = %v, the pattern says %v", s, got, want)
 		}
 	})
 }

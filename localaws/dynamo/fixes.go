@@ -9,7 +9,8 @@ import (
 // successful response to op, so that SDKs behave as against DynamoDB. Each
 // fix only fills in what is missing (absent, null or "") or removes what
 // DynamoDB never sends, so a faithful backend's responses pass unchanged.
-// It returns the new body and true when it changed anything.
+// req is the parsed request. It returns the new body and true when it
+// changed anything.
 //
 // The gaps, each seen with truora/minidyn v0.8.2 (see the tests):
 //   - CreateTable/DescribeTable/UpdateTable/DeleteTable: no TableStatus,
@@ -29,12 +30,12 @@ import (
 //     ReturnValues is NONE (the default); DynamoDB returns none then.
 //
 // The missing x-amz-crc32 header is fixed by the gateway for every response.
-func fixResponse(op string, reqBody, body []byte, region, account string) ([]byte, bool) {
+func fixResponse(op string, req *object, body []byte, region, account string) ([]byte, bool) {
 	if !hasFixes[op] {
 		return nil, false // GetItem and the rest: nothing to repair, nothing to parse
 	}
-	var resp map[string]json.RawMessage
-	if json.Unmarshal(body, &resp) != nil || resp == nil {
+	resp, err := parseObject(body, false)
+	if err != nil {
 		return nil, false
 	}
 	changed := false
@@ -46,25 +47,26 @@ func fixResponse(op string, reqBody, body []byte, region, account string) ([]byt
 	case "DeleteTable":
 		changed = fixTableMember(resp, "TableDescription", "DELETING", region, account)
 	case "Query", "Scan":
-		changed = setIfMissing(resp, "Items", json.RawMessage(`[]`))
-		changed = setIfMissing(resp, "Count", json.RawMessage(`0`)) || changed
-		changed = setIfMissing(resp, "ScannedCount", resp["Count"]) || changed
+		changed = setIfMissing(resp, "Items", []byte(`[]`))
+		changed = setIfMissing(resp, "Count", []byte(`0`)) || changed
+		count, _ := resp.lookup("Count")
+		changed = setIfMissing(resp, "ScannedCount", count) || changed
 	case "BatchGetItem":
-		changed = setIfMissing(resp, "Responses", json.RawMessage(`{}`))
-		changed = setIfMissing(resp, "UnprocessedKeys", json.RawMessage(`{}`)) || changed
+		changed = setIfMissing(resp, "Responses", []byte(`{}`))
+		changed = setIfMissing(resp, "UnprocessedKeys", []byte(`{}`)) || changed
 	case "BatchWriteItem":
-		changed = setIfMissing(resp, "UnprocessedItems", json.RawMessage(`{}`))
+		changed = setIfMissing(resp, "UnprocessedItems", []byte(`{}`))
 	case "PutItem", "UpdateItem", "DeleteItem":
-		if _, ok := resp["Attributes"]; ok && returnValuesNone(reqBody) {
-			delete(resp, "Attributes")
+		if _, ok := resp.lookup("Attributes"); ok && returnValuesNone(req) {
+			resp.remove("Attributes")
 			changed = true
 		}
 	}
 	if !changed {
 		return nil, false
 	}
-	out, ok := encodeJSON(resp)
-	return out, ok
+	// Only the members changed are new; the others keep the backend's bytes.
+	return resp.encode(), true
 }
 
 // hasFixes lists the operations fixResponse repairs.
@@ -74,27 +76,24 @@ var hasFixes = map[string]bool{
 	"PutItem": true, "UpdateItem": true, "DeleteItem": true,
 }
 
-func returnValuesNone(reqBody []byte) bool {
-	req, err := parseObject(reqBody, true)
-	if err != nil {
-		return false
-	}
+func returnValuesNone(req *object) bool {
 	rv, err := req.str("ReturnValues")
 	return err == nil && (rv == "" || rv == "NONE")
+}
+
+// setIfMissing sets member key of a response to v when it is missing.
+func setIfMissing(o *object, key string, v []byte) bool {
+	if raw, _ := o.lookup(key); !missing(raw) {
+		return false
+	}
+	o.set(key, v)
+	return true
 }
 
 // missing reports whether a member is absent, null or "".
 func missing(v json.RawMessage) bool {
 	t := bytes.TrimSpace(v)
 	return len(t) == 0 || bytes.Equal(t, []byte("null")) || bytes.Equal(t, []byte(`""`))
-}
-
-func setIfMissing(m map[string]json.RawMessage, key string, v json.RawMessage) bool {
-	if !missing(m[key]) {
-		return false
-	}
-	m[key] = v
-	return true
 }
 
 func setString(m map[string]json.RawMessage, key, v string) bool {
@@ -118,9 +117,10 @@ func dropEmpty(m map[string]json.RawMessage) bool {
 	return changed
 }
 
-func fixTableMember(resp map[string]json.RawMessage, member, status, region, account string) bool {
+func fixTableMember(resp *object, member, status, region, account string) bool {
+	raw, _ := resp.lookup(member)
 	var td map[string]json.RawMessage
-	if json.Unmarshal(resp[member], &td) != nil || td == nil {
+	if json.Unmarshal(raw, &td) != nil || td == nil {
 		return false
 	}
 	changed := dropEmpty(td)
@@ -144,7 +144,7 @@ func fixTableMember(resp map[string]json.RawMessage, member, status, region, acc
 	if !ok {
 		return false
 	}
-	resp[member] = b
+	resp.set(member, b)
 	return true
 }
 

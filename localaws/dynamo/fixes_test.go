@@ -76,7 +76,11 @@ func TestFixResponse(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, changed := fixResponse(tc.op, []byte(tc.req), []byte(tc.resp), testRegion, testAccount)
+			req, err := parseObject([]byte(tc.req), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, changed := fixResponse(tc.op, req, []byte(tc.resp), testRegion, testAccount)
 			if tc.want == "" {
 				if changed {
 					t.Errorf("changed a response that needs no fix: %s", got)
@@ -95,6 +99,34 @@ func TestFixResponse(t *testing.T) {
 			}
 			if diff := cmp.Diff(w, g); diff != "" {
 				t.Errorf("fixed body (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestFixResponseKeepsBackendBytes: a fix adds or removes members and
+// leaves every other member's bytes as the backend wrote them (no
+// re-encoding: no HTML escaping, numbers and order as written).
+func TestFixResponseKeepsBackendBytes(t *testing.T) {
+	tests := []struct {
+		name, op, req, resp, want string
+	}{
+		{"Query", "Query", `{}`, `{"Items":[{"a":{"S":"<&>"},"n":{"N":"1.50"}}],"Count":1}`,
+			`{"Items":[{"a":{"S":"<&>"},"n":{"N":"1.50"}}],"Count":1,"ScannedCount":1}`},
+		{"Scan with a null Items", "Scan", `{}`, `{"Count":0, "Items":null}`, `{"Count":0,"Items":[],"ScannedCount":0}`},
+		{"DeleteItem", "DeleteItem", `{}`, `{"ConsumedCapacity":{"TableName":"t","CapacityUnits":1.0},"Attributes":{"a":{"S":"b"}}}`,
+			`{"ConsumedCapacity":{"TableName":"t","CapacityUnits":1.0}}`},
+		{"a name to escape", "BatchWriteItem", `{}`, `{"x\"\u00e9":1}`, `{"x\"é":1,"UnprocessedItems":{}}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			req, err := parseObject([]byte(tc.req), true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, changed := fixResponse(tc.op, req, []byte(tc.resp), testRegion, testAccount)
+			if !changed || string(got) != tc.want {
+				t.Errorf("fixResponse = %s, %v; want %s", got, changed, tc.want)
 			}
 		})
 	}

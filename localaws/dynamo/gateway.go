@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tvmkit/tvm/localaws/awsquery"
 	"github.com/tvmkit/tvm/policies/iam"
@@ -96,7 +98,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	op := strings.TrimPrefix(target, TargetPrefix)
 
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBody))
+	body, err := readBody(w, r, g.maxBody)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -120,7 +122,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	checks, err := Extract(op, body, g.region, caller.Account, func(table string) (*TableSchema, error) {
+	checks, req, err := extract(op, body, g.region, caller.Account, func(table string) (*TableSchema, error) {
 		return g.schemas.lookup(ctx, table)
 	})
 	if err != nil {
@@ -142,9 +144,27 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	g.forward(w, r, op, body, caller.Account)
+	g.forward(w, r, op, body, req, caller.Account)
 }
 
+// readBody reads the request body, at most max bytes, into a buffer of the
+// declared Content-Length when there is one (the server never delivers
+// more than declared; fewer is an error), growing one otherwise.
+func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, max)
+	if r.ContentLength <= 0 || r.ContentLength > max {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(body, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
+}
+
+// logDecision writes one line per decision: allowed at info, denied at
+// warn. It costs nothing beyond the Enabled check when the level is off,
+// and one slice of fields, built in place, when it is on.
 func (g *Gateway) logDecision(ctx context.Context, op, principal string, c Check, d iam.Decision) {
 	level := slog.LevelInfo
 	if !d.Allowed() {
@@ -153,25 +173,46 @@ func (g *Gateway) logDecision(ctx context.Context, op, principal string, c Check
 	if !g.log.Enabled(ctx, level) {
 		return
 	}
-	attrs := append([]slog.Attr{
+	var buf [12]slog.Attr
+	attrs := append(buf[:0],
 		slog.String("principal", principal),
 		slog.String("operation", op),
 		slog.String("action", c.Action),
 		slog.String("resource", c.Resource),
 		slog.Any("leading_keys", clipAll(c.Context[KeyLeadingKeys])),
-	}, d.LogAttrs()...)
+	)
+	attrs = d.AppendLogAttrs(attrs)
 	if enc := c.Context[KeyEnclosingOperation]; enc != nil {
 		attrs = append(attrs, slog.Any("enclosing_operation", enc))
 	}
-	g.log.LogAttrs(ctx, level, "dynamodb authorization", attrs...)
+	// The record goes to the handler directly, without the caller's program
+	// counter (slog's Logger walks the stack for it on every call; the
+	// source of this line is always here).
+	rec := slog.NewRecord(time.Now(), level, "dynamodb authorization", 0)
+	rec.AddAttrs(attrs...)
+	_ = g.log.Handler().Handle(ctx, rec)
 }
 
 // clipAll returns vs with each value cut to maxEchoedValue characters, for
-// a log line.
+// a log line; vs itself when no value is that long (a value of at most
+// maxEchoedValue bytes has at most as many characters). No values is an
+// empty list, never null.
 func clipAll(vs []string) []string {
-	out := make([]string, len(vs))
+	if vs == nil {
+		return []string{}
+	}
+	var out []string
 	for i, v := range vs {
+		if len(v) <= maxEchoedValue {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(vs)
+		}
 		out[i] = awsquery.Clip(v, maxEchoedValue)
+	}
+	if out == nil {
+		return vs
 	}
 	return out
 }
@@ -181,22 +222,16 @@ func clipAll(vs []string) []string {
 // transport so the gateway can read and fix the response.
 var hopHeaders = []string{"Authorization", "X-Amz-Security-Token", "Accept-Encoding"}
 
-// forward sends an allowed request to the backend and writes its response,
-// with gap fixes and a fresh x-amz-crc32, to w.
-func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, op string, body []byte, account string) {
-	out := r.Clone(r.Context())
-	out.Body = io.NopCloser(bytes.NewReader(body))
-	out.ContentLength = int64(len(body))
-	out.RequestURI = ""
-	for _, h := range hopHeaders {
-		out.Header.Del(h)
-	}
-	rec := newResponseBuffer()
-	g.backend.ServeHTTP(rec, out)
+// forward sends an allowed request (body, parsed as req) to the backend
+// and writes its response, with gap fixes and a fresh x-amz-crc32, to w.
+func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, op string, body []byte, req *object, account string) {
+	rec := getResponseBuffer()
+	defer putResponseBuffer(rec) // after writeBody copied the body out
+	g.backend.ServeHTTP(rec, backendRequest(r, body))
 
 	switch op {
 	case "CreateTable", "UpdateTable", "DeleteTable":
-		if t, err := tableNameOf(body); err == nil {
+		if t, err := req.str("TableName"); err == nil {
 			g.schemas.invalidate(t)
 		}
 	}
@@ -204,7 +239,7 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, op string, bod
 	status := rec.code()
 	respBody := rec.body.Bytes()
 	if status == http.StatusOK {
-		if fixed, ok := fixResponse(op, body, respBody, g.region, account); ok {
+		if fixed, ok := fixResponse(op, req, respBody, g.region, account); ok {
 			respBody = fixed
 		}
 	}
@@ -220,6 +255,25 @@ func (g *Gateway) forward(w http.ResponseWriter, r *http.Request, op string, bod
 		h.Set("Content-Type", contentTypeJSON10)
 	}
 	writeBody(w, status, respBody)
+}
+
+// backendRequest is the request the backend serves for r: r's method, URL,
+// context and headers but the hop headers, with body as its body. It is a
+// shallow copy with a header map of its own; the header values are shared
+// with r, which the gateway no longer reads, and the backends only read
+// them.
+func backendRequest(r *http.Request, body []byte) *http.Request {
+	out := r.WithContext(r.Context())
+	out.Header = make(http.Header, len(r.Header))
+	for k, v := range r.Header {
+		if !slices.Contains(hopHeaders, http.CanonicalHeaderKey(k)) {
+			out.Header[k] = v
+		}
+	}
+	out.Body = io.NopCloser(bytes.NewReader(body))
+	out.ContentLength = int64(len(body))
+	out.RequestURI = ""
+	return out
 }
 
 func tableNameOf(body []byte) (string, error) {

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -698,5 +700,83 @@ func TestGatewayConcurrent(t *testing.T) {
 		if err != nil {
 			t.Error(err)
 		}
+	}
+}
+
+func TestClipAll(t *testing.T) {
+	long := strings.Repeat("é", maxEchoedValue+1)
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"none is an empty list", nil, []string{}},
+		{"short values unchanged", []string{"Tenant#1", strings.Repeat("x", maxEchoedValue)}, []string{"Tenant#1", strings.Repeat("x", maxEchoedValue)}},
+		{"a long value cut", []string{"a", long}, []string{"a", strings.Repeat("é", maxEchoedValue) + "..."}},
+		{"long in bytes, short in characters", []string{strings.Repeat("é", maxEchoedValue)}, []string{strings.Repeat("é", maxEchoedValue)}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := slices.Clone(tc.in)
+			got := clipAll(in)
+			if got == nil || !slices.Equal(got, tc.want) {
+				t.Errorf("clipAll = %q, want %q", got, tc.want)
+			}
+			if !slices.Equal(in, tc.in) {
+				t.Errorf("clipAll changed its input to %q", in)
+			}
+		})
+	}
+}
+
+func TestReadBody(t *testing.T) {
+	tests := []struct {
+		name     string
+		body     string
+		declared int64 // Content-Length; -1 unknown (chunked)
+		max      int64
+		want     string
+		wantErr  bool
+	}{
+		{"declared length", `{"a":1}`, 7, 100, `{"a":1}`, false},
+		{"unknown length", `{"a":1}`, -1, 100, `{"a":1}`, false},
+		{"shorter than declared", `{"a":1}`, 9, 100, "", true},
+		{"declared above the limit", `{"a":1}`, 7, 5, "", true},
+		{"unknown length above the limit", `{"a":1}`, -1, 5, "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(tc.body))
+			r.ContentLength = tc.declared
+			got, err := readBody(httptest.NewRecorder(), r, tc.max)
+			if (err != nil) != tc.wantErr || err == nil && string(got) != tc.want {
+				t.Errorf("readBody = %q, %v; want %q, error %v", got, err, tc.want, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestBackendRequest(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/", strings.NewReader("ignored"))
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=AKIA")
+	r.Header.Set("X-Amz-Security-Token", "token")
+	r.Header.Set("Accept-Encoding", "gzip")
+	r.Header["x-amz-security-token"] = []string{"not canonical"} // a handler may be given one
+	r.Header.Set("X-Amz-Target", TargetPrefix+"GetItem")
+	before := r.Header.Clone()
+	out := backendRequest(r, []byte(`{"TableName":"t"}`))
+	for k := range out.Header {
+		if c := http.CanonicalHeaderKey(k); slices.Contains(hopHeaders, c) {
+			t.Errorf("the backend sees %s", k)
+		}
+	}
+	if out.Header.Get("X-Amz-Target") != TargetPrefix+"GetItem" {
+		t.Errorf("X-Amz-Target = %q", out.Header.Get("X-Amz-Target"))
+	}
+	if b, _ := io.ReadAll(out.Body); string(b) != `{"TableName":"t"}` || out.ContentLength != int64(len(b)) || out.RequestURI != "" {
+		t.Errorf("body %q, ContentLength %d, RequestURI %q", b, out.ContentLength, out.RequestURI)
+	}
+	if !reflect.DeepEqual(r.Header, before) {
+		t.Errorf("the client's request headers changed: %v", r.Header)
 	}
 }

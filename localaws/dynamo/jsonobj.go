@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
+	"slices"
+	"strings"
 
 	"github.com/tvmkit/tvm/internal/jsondup"
 )
 
-// object is one decoded JSON object whose member values are kept raw.
+// object is one decoded JSON object whose member values are kept raw: each
+// value is the exact bytes of the value in the parsed document (no
+// surrounding whitespace), in request order.
 //
 // The gateway authorizes what it reads here and forwards the original bytes,
 // so it must read exactly what the backend will read. Backends differ:
@@ -24,72 +27,203 @@ import (
 // Key, ExpressionAttributeValues, ...) are case-sensitive and only refuse
 // exact duplicates.
 type object struct {
-	members map[string]json.RawMessage
-	folded  map[string]string // jsondup.FoldName(name) -> name, strict objects only
+	members []member
+	strict  bool
+	// byName and byFold index members by name and folded name once an
+	// object has more than indexAfter members, so that a large object
+	// (an item of many attributes) costs linear time, not quadratic.
+	byName, byFold map[string]int
+	// inline holds the members of small objects (every API structure of a
+	// real request), so that parsing one costs a single allocation.
+	inline [4]member
+}
+
+// member is one name and its raw value.
+type member struct {
+	name string
+	raw  []byte
 }
 
 var errNotObject = errors.New("not a JSON object")
 
-// parseObject decodes raw, which must be exactly one JSON object.
-func parseObject(raw json.RawMessage, strict bool) (*object, error) {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	tok, err := dec.Token()
+// parseObject decodes raw, which must be exactly one JSON object with
+// nothing but JSON whitespace around it. The whole of raw is validated as
+// encoding/json validates a document (grammar, string escapes, nesting at
+// most maxJSONDepth deep); member names are decoded as encoding/json decodes
+// them. Only the object's own members are split out: a nested object is
+// parsed when it is read (obj), from its raw bytes.
+func parseObject(raw []byte, strict bool) (*object, error) {
+	i := skipSpace(raw, 0)
+	if i == len(raw) {
+		return nil, errors.New("unexpected end of JSON input")
+	}
+	if raw[i] != '{' {
+		if _, err := skipValue(raw, i, maxJSONDepth); err != nil {
+			return nil, err
+		}
+		return nil, errNotObject
+	}
+	o := &object{strict: strict}
+	o.members = o.inline[:0]
+	end, err := o.parseMembers(raw, i+1)
 	if err != nil {
 		return nil, err
 	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, errNotObject
-	}
-	o := &object{members: map[string]json.RawMessage{}}
-	if strict {
-		o.folded = map[string]string{}
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
-		}
-		name, _ := tok.(string) // object keys are always strings
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
-		if _, dup := o.members[name]; dup {
-			return nil, fmt.Errorf("duplicate member %q", name)
-		}
-		if strict {
-			f := jsondup.FoldName(name)
-			if other, dup := o.folded[f]; dup {
-				return nil, fmt.Errorf("members %q and %q differ only in case", other, name)
-			}
-			o.folded[f] = name
-		}
-		o.members[name] = v
-	}
-	if _, err := dec.Token(); err != nil { // closing '}'
-		return nil, err
-	}
-	if _, err := dec.Token(); err != io.EOF {
+	if end = skipSpace(raw, end); end != len(raw) {
 		return nil, errors.New("trailing data after JSON object")
 	}
 	return o, nil
 }
 
+// parseMembers reads the members of the object whose '{' precedes raw[i]
+// and returns the offset after its '}'.
+func (o *object) parseMembers(raw []byte, i int) (int, error) {
+	i = skipSpace(raw, i)
+	if i < len(raw) && raw[i] == '}' {
+		return i + 1, nil
+	}
+	for {
+		if i >= len(raw) || raw[i] != '"' {
+			return 0, syntaxError(raw, i, "looking for beginning of object key string")
+		}
+		end, err := skipString(raw, i)
+		if err != nil {
+			return 0, err
+		}
+		name, err := decodeString(raw[i:end])
+		if err != nil {
+			return 0, err
+		}
+		if i = skipSpace(raw, end); i >= len(raw) || raw[i] != ':' {
+			return 0, syntaxError(raw, i, "after object key")
+		}
+		start := skipSpace(raw, i+1)
+		// The object itself is one level: its values may nest one less.
+		if end, err = skipValue(raw, start, maxJSONDepth-1); err != nil {
+			return 0, err
+		}
+		if err := o.add(name, raw[start:end]); err != nil {
+			return 0, err
+		}
+		switch i = skipSpace(raw, end); {
+		case i < len(raw) && raw[i] == ',':
+			i = skipSpace(raw, i+1)
+		case i < len(raw) && raw[i] == '}':
+			return i + 1, nil
+		default:
+			return 0, syntaxError(raw, i, "after object key:value pair")
+		}
+	}
+}
+
+// indexAfter is the number of members up to which an object is searched
+// by a scan rather than through maps.
+const indexAfter = 16
+
+// add appends a member, refusing a duplicate name and, in a strict object,
+// a name that folds to another member's.
+func (o *object) add(name string, raw []byte) error {
+	m := member{name: name, raw: raw}
+	if i := o.find(name); i >= 0 {
+		return fmt.Errorf("duplicate member %q", name)
+	}
+	if o.strict {
+		if i := o.findFolded(name); i >= 0 {
+			return fmt.Errorf("members %q and %q differ only in case", o.members[i].name, name)
+		}
+	}
+	o.members = append(o.members, m)
+	switch n := len(o.members); {
+	case n <= indexAfter:
+	case o.byName == nil:
+		o.byName, o.byFold = make(map[string]int, 2*n), make(map[string]int, 2*n)
+		for i, m := range o.members {
+			o.index(i, m)
+		}
+	default:
+		o.index(n-1, m)
+	}
+	return nil
+}
+
+func (o *object) index(i int, m member) {
+	o.byName[m.name] = i
+	if o.strict {
+		o.byFold[jsondup.FoldName(m.name)] = i
+	}
+}
+
+// find returns the position of member name, or -1.
+func (o *object) find(name string) int {
+	if o.byName != nil {
+		if i, ok := o.byName[name]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, m := range o.members {
+		if m.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+// findFolded returns the position of a member whose name folds to the
+// same name as name (strict objects), or -1.
+func (o *object) findFolded(name string) int {
+	if o.byFold != nil {
+		if i, ok := o.byFold[jsondup.FoldName(name)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, m := range o.members {
+		if foldEqual(m.name, name) {
+			return i
+		}
+	}
+	return -1
+}
+
+// foldEqual reports whether a and b are one name as encoding/json matches
+// member names, i.e. jsondup.FoldName(a) == jsondup.FoldName(b):
+// strings.EqualFold is the comparison FoldName canonicalizes (Unicode
+// simple folding, rune by rune; FuzzFoldEqual holds them together), and it
+// compares without building either folded form.
+func foldEqual(a, b string) bool { return strings.EqualFold(a, b) }
+
+// len returns the number of members.
+func (o *object) len() int { return len(o.members) }
+
+// names returns the member names in request order.
+func (o *object) names() []string {
+	out := make([]string, len(o.members))
+	for i, m := range o.members {
+		out[i] = m.name
+	}
+	return out
+}
+
 // get returns the raw value of member name (nil when absent, or when it is
 // JSON null, which DynamoDB treats as absent). In a strict object a member
 // spelled in another case is an error.
-func (o *object) get(name string) (json.RawMessage, error) {
-	if o.folded != nil {
-		if actual, ok := o.folded[jsondup.FoldName(name)]; ok && actual != name {
-			return nil, fmt.Errorf("unexpected member %q (did you mean %q?)", actual, name)
+func (o *object) get(name string) ([]byte, error) {
+	if i := o.find(name); i >= 0 {
+		if raw := o.members[i].raw; !isNull(raw) {
+			return raw, nil
 		}
-	}
-	v := o.members[name]
-	if bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
 		return nil, nil
 	}
-	return v, nil
+	if o.strict {
+		if i := o.findFolded(name); i >= 0 {
+			return nil, fmt.Errorf("unexpected member %q (did you mean %q?)", o.members[i].name, name)
+		}
+	}
+	return nil, nil
 }
+
+func isNull(raw []byte) bool { return string(raw) == "null" }
 
 // str returns member name as a string ("" when absent).
 func (o *object) str(name string) (string, error) {
@@ -97,11 +231,10 @@ func (o *object) str(name string) (string, error) {
 	if err != nil || raw == nil {
 		return "", err
 	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if raw[0] != '"' {
 		return "", fmt.Errorf("member %s: expected a string", name)
 	}
-	return s, nil
+	return decodeString(raw)
 }
 
 // obj returns member name as an object (nil when absent).
@@ -123,24 +256,32 @@ func (o *object) list(name string) ([]json.RawMessage, error) {
 	if err != nil || raw == nil {
 		return nil, err
 	}
-	var l []json.RawMessage
-	if err := json.Unmarshal(raw, &l); err != nil {
+	if raw[0] != '[' {
 		return nil, fmt.Errorf("member %s: expected a list", name)
 	}
-	return l, nil
+	return splitArray(raw), nil
 }
 
-// strings returns member name as a list of strings (nil when absent).
+// strings returns member name as a list of strings (nil when absent); a
+// null element is "", as encoding/json decodes it.
 func (o *object) strings(name string) ([]string, error) {
-	raw, err := o.get(name)
-	if err != nil || raw == nil {
+	elems, err := o.list(name)
+	if err != nil || elems == nil {
 		return nil, err
 	}
-	var l []string
-	if err := json.Unmarshal(raw, &l); err != nil {
-		return nil, fmt.Errorf("member %s: expected a list of strings", name)
+	out := make([]string, len(elems))
+	for i, e := range elems {
+		if isNull(e) {
+			continue
+		}
+		if e[0] != '"' {
+			return nil, fmt.Errorf("member %s: expected a list of strings", name)
+		}
+		if out[i], err = decodeString(e); err != nil {
+			return nil, err
+		}
 	}
-	return l, nil
+	return out, nil
 }
 
 // stringMap returns member name as a map of strings (ExpressionAttributeNames).
@@ -150,21 +291,83 @@ func (o *object) stringMap(name string) (map[string]string, error) {
 		return nil, err
 	}
 	out := make(map[string]string, len(m.members))
-	for k := range m.members {
-		s, err := m.str(k)
+	for _, mem := range m.members {
+		s, err := m.str(mem.name)
 		if err != nil {
 			return nil, fmt.Errorf("member %s: %w", name, err)
 		}
-		out[k] = s
+		out[mem.name] = s
 	}
 	return out, nil
+}
+
+// lookup returns the raw value of member name exactly as given (null
+// included) and whether it is present.
+func (o *object) lookup(name string) ([]byte, bool) {
+	if i := o.find(name); i >= 0 {
+		return o.members[i].raw, true
+	}
+	return nil, false
+}
+
+// set replaces the value of member name, or appends the member.
+func (o *object) set(name string, raw []byte) {
+	if i := o.find(name); i >= 0 {
+		o.members[i].raw = raw
+		return
+	}
+	o.members = append(o.members, member{name: name, raw: raw})
+	if o.byName != nil {
+		o.byName[name] = len(o.members) - 1
+	}
+}
+
+// remove deletes member name.
+func (o *object) remove(name string) {
+	o.members = slices.DeleteFunc(o.members, func(m member) bool { return m.name == name })
+	o.byName, o.byFold = nil, nil // positions moved: scan until add indexes again
+}
+
+// encode returns the object as JSON: its members in order, each value as
+// its raw bytes. Nothing is re-encoded but the names, so values keep the
+// backend's exact text (no HTML escaping, numbers as written).
+func (o *object) encode() []byte {
+	n := 2
+	for _, m := range o.members {
+		n += len(m.name) + len(m.raw) + 4
+	}
+	out := make([]byte, 0, n)
+	out = append(out, '{')
+	for i, m := range o.members {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = appendJSONString(out, m.name)
+		out = append(out, ':')
+		out = append(out, m.raw...)
+	}
+	return append(out, '}')
+}
+
+// appendJSONString appends s as a JSON string literal, as encodeJSON
+// writes it (no HTML escaping).
+func appendJSONString(dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= 0x80 {
+			b, _ := encodeJSON(s) // a string always encodes
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
 }
 
 // keyValue renders a key attribute value the way DynamoDB puts it in
 // dynamodb:LeadingKeys: S as the string, N as the number's text, B as
 // base64 text. av must be an AttributeValue with exactly one type.
 // The returned error is an *APIError.
-func keyValue(attr string, av json.RawMessage) (string, error) {
+func keyValue(attr string, av []byte) (string, error) {
 	o, err := parseObject(av, true)
 	if err != nil {
 		return "", errSerialization(fmt.Sprintf("Invalid AttributeValue for key attribute %s: %v", attr, err))
@@ -172,10 +375,7 @@ func keyValue(attr string, av json.RawMessage) (string, error) {
 	if len(o.members) != 1 {
 		return "", errValidation("Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes")
 	}
-	var typ string
-	for t := range o.members {
-		typ = t
-	}
+	typ := o.members[0].name
 	if typ != "S" && typ != "N" && typ != "B" {
 		return "", errValidation("The provided key element does not match the schema")
 	}
@@ -195,4 +395,247 @@ func keyValue(attr string, av json.RawMessage) (string, error) {
 			map[string]string{"S": "string", "N": "number", "B": "binary"}[typ] + " value. Key: " + attr)
 	}
 	return v, nil
+}
+
+// decodeString decodes a JSON string literal (raw includes the quotes and
+// is valid, as skipString checked). A literal of printable ASCII without
+// escapes is its own text; any other is decoded by encoding/json, so escapes,
+// surrogates and invalid UTF-8 read exactly as the backends read them.
+func decodeString(raw []byte) (string, error) {
+	body := raw[1 : len(raw)-1]
+	plain := true
+	for _, c := range body {
+		if c == '\\' || c >= 0x80 {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return string(body), nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+// splitArray returns the raw elements of a valid JSON array.
+func splitArray(raw []byte) []json.RawMessage {
+	out := []json.RawMessage{}
+	i := skipSpace(raw, 1)
+	if raw[i] == ']' {
+		return out
+	}
+	for {
+		end, _ := skipValue(raw, i, maxJSONDepth) // raw is valid
+		out = append(out, raw[i:end])
+		i = skipSpace(raw, end)
+		if raw[i] == ']' {
+			return out
+		}
+		i = skipSpace(raw, i+1) // ','
+	}
+}
+
+// maxJSONDepth is encoding/json's nesting limit (objects and arrays) for a
+// document, which the backends' decoders apply.
+const maxJSONDepth = 10000
+
+// skipSpace returns the offset of the first non-whitespace byte of
+// data[i:], or len(data).
+func skipSpace(data []byte, i int) int {
+	for i < len(data) {
+		switch data[i] {
+		case ' ', '\t', '\n', '\r':
+			i++
+		default:
+			return i
+		}
+	}
+	return i
+}
+
+// skipValue validates the JSON value that starts at data[i] (no leading
+// whitespace) and returns the offset just after it. Objects and arrays may
+// nest at most maxDepth deep. It keeps its own stack instead of recursing,
+// so a deep document costs memory proportional to its depth, not Go stack.
+func skipValue(data []byte, i, maxDepth int) (int, error) {
+	var stackBuf [32]byte
+	stack := stackBuf[:0] // the open containers, '{' or '['
+	for {
+		// A value starts at data[i].
+		if i >= len(data) {
+			return 0, syntaxError(data, i, "looking for beginning of value")
+		}
+		var err error
+		switch c := data[i]; {
+		case c == '{' || c == '[':
+			if len(stack) == maxDepth {
+				return 0, errors.New("exceeded max depth")
+			}
+			stack = append(stack, c)
+			close := byte('}')
+			if c == '[' {
+				close = ']'
+			}
+			if j := skipSpace(data, i+1); j < len(data) && data[j] == close {
+				stack = stack[:len(stack)-1]
+				i = j + 1
+			} else if c == '[' {
+				i = j
+				continue
+			} else if i, err = skipKey(data, j); err != nil {
+				return 0, err
+			} else {
+				continue
+			}
+		case c == '"':
+			i, err = skipString(data, i)
+		case c == '-' || '0' <= c && c <= '9':
+			i, err = skipNumber(data, i)
+		case c == 't':
+			i, err = skipLiteral(data, i, "true")
+		case c == 'f':
+			i, err = skipLiteral(data, i, "false")
+		case c == 'n':
+			i, err = skipLiteral(data, i, "null")
+		default:
+			return 0, syntaxError(data, i, "looking for beginning of value")
+		}
+		if err != nil {
+			return 0, err
+		}
+		// A value ended before data[i]: close containers until one
+		// continues with another element.
+		for {
+			if len(stack) == 0 {
+				return i, nil
+			}
+			top := stack[len(stack)-1]
+			i = skipSpace(data, i)
+			if i < len(data) && data[i] == ',' {
+				if i = skipSpace(data, i+1); top == '{' {
+					if i, err = skipKey(data, i); err != nil {
+						return 0, err
+					}
+				}
+				break
+			}
+			if i < len(data) && (top == '{' && data[i] == '}' || top == '[' && data[i] == ']') {
+				stack = stack[:len(stack)-1]
+				i++
+				continue
+			}
+			return 0, syntaxError(data, i, "after object key:value pair or array element")
+		}
+	}
+}
+
+// skipKey skips a member name and its colon at data[i], returning the
+// offset of the member's value.
+func skipKey(data []byte, i int) (int, error) {
+	if i >= len(data) || data[i] != '"' {
+		return 0, syntaxError(data, i, "looking for beginning of object key string")
+	}
+	i, err := skipString(data, i)
+	if err != nil {
+		return 0, err
+	}
+	if i = skipSpace(data, i); i >= len(data) || data[i] != ':' {
+		return 0, syntaxError(data, i, "after object key")
+	}
+	return skipSpace(data, i+1), nil
+}
+
+// skipString validates the string literal at data[i] ('"') and returns the
+// offset after its closing quote. Like encoding/json it refuses control
+// characters and unknown escapes and accepts any other byte (invalid UTF-8
+// is decoded as U+FFFD).
+func skipString(data []byte, i int) (int, error) {
+	for i++; i < len(data); i++ {
+		switch c := data[i]; {
+		case c == '"':
+			return i + 1, nil
+		case c < 0x20:
+			return 0, syntaxError(data, i, "in string literal")
+		case c == '\\':
+			i++
+			if i >= len(data) {
+				break
+			}
+			switch data[i] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				for k := 0; k < 4; k++ {
+					if i++; i >= len(data) || !isHex(data[i]) {
+						return 0, syntaxError(data, i, "in \\u hexadecimal character escape")
+					}
+				}
+			default:
+				return 0, syntaxError(data, i, "in string escape code")
+			}
+		}
+	}
+	return 0, errors.New("unexpected end of JSON input")
+}
+
+func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+// skipNumber validates the number at data[i] (JSON's grammar:
+// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?) and returns the offset
+// after it.
+func skipNumber(data []byte, i int) (int, error) {
+	if data[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(data) && data[i] == '0':
+		i++
+	case i < len(data) && isDigit(data[i]):
+		for i < len(data) && isDigit(data[i]) {
+			i++
+		}
+	default:
+		return 0, syntaxError(data, i, "in numeric literal")
+	}
+	if i < len(data) && data[i] == '.' {
+		if i++; i >= len(data) || !isDigit(data[i]) {
+			return 0, syntaxError(data, i, "after decimal point in numeric literal")
+		}
+		for i < len(data) && isDigit(data[i]) {
+			i++
+		}
+	}
+	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
+		if i++; i < len(data) && (data[i] == '+' || data[i] == '-') {
+			i++
+		}
+		if i >= len(data) || !isDigit(data[i]) {
+			return 0, syntaxError(data, i, "in exponent of numeric literal")
+		}
+		for i < len(data) && isDigit(data[i]) {
+			i++
+		}
+	}
+	return i, nil
+}
+
+// skipLiteral checks that data[i:] starts with lit (true, false, null).
+func skipLiteral(data []byte, i int, lit string) (int, error) {
+	if !bytes.HasPrefix(data[i:], []byte(lit)) {
+		return 0, syntaxError(data, i, "in literal "+lit)
+	}
+	return i + len(lit), nil
+}
+
+// syntaxError describes invalid JSON at data[i] without quoting more than
+// the offending byte.
+func syntaxError(data []byte, i int, context string) error {
+	if i >= len(data) {
+		return errors.New("unexpected end of JSON input")
+	}
+	return fmt.Errorf("invalid character %q at offset %d %s", data[i], i, context)
 }

@@ -45,7 +45,7 @@ var singleTokens = map[byte]tokenKind{'(': tkLParen, ')': tkRParen, ',': tkComma
 // #placeholders, as DynamoDB requires in key conditions, so anything else is
 // a syntax error.
 func tokenize(s string) ([]token, error) {
-	var out []token
+	out := make([]token, 0, 8) // "PK = :v AND SK > :s" and its end: one allocation
 	for i := 0; i < len(s); {
 		c := s[i]
 		switch {

@@ -3,6 +3,7 @@ package iam
 import (
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 )
 
@@ -41,11 +42,37 @@ func reason(o Outcome, k PolicyKind) string {
 }
 
 func (h hit) String() string {
-	s := fmt.Sprintf("statement %d", h.index)
+	var b strings.Builder
+	h.writeTo(&b)
+	return b.String()
+}
+
+// writeTo writes String's text to b: Explain runs for every decision the
+// local AWS logs, so it formats without fmt.
+func (h hit) writeTo(b *strings.Builder) {
+	b.WriteString("statement ")
+	b.WriteString(strconv.Itoa(h.index))
 	if sid := h.policy.Statements[h.index].Sid; sid != "" {
-		s += fmt.Sprintf(" (Sid %q)", sid)
+		b.WriteString(" (Sid ")
+		writeQuoted(b, sid)
+		b.WriteByte(')')
 	}
-	return s + fmt.Sprintf(" of policy %q", h.policy.Name)
+	b.WriteString(" of policy ")
+	writeQuoted(b, h.policy.Name)
+}
+
+// writeQuoted writes strconv.Quote(s): s itself in quotes when it is
+// printable ASCII without a quote or backslash, which Quote leaves as is.
+func writeQuoted(b *strings.Builder, s string) {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == '"' || c == '\\' {
+			b.WriteString(strconv.Quote(s))
+			return
+		}
+	}
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
 }
 
 // Explain explains the decision in one line, naming the deciding statement
@@ -54,46 +81,63 @@ func (h hit) String() string {
 // that matched the action and resource but whose condition was false. It
 // is computed on each call from what the evaluation recorded.
 func (d Decision) Explain() string {
+	if (d.Outcome == Allowed || d.Outcome == ExplicitDeny) && d.by.policy == nil {
+		return d.Reason
+	}
 	var b strings.Builder
+	b.Grow(192) // most explanations fit: one allocation
 	switch d.Outcome {
 	case Allowed:
-		if d.by.policy == nil {
-			return d.Reason
-		}
-		fmt.Fprintf(&b, "allowed by %s (%s)", d.by, d.Kind)
+		b.WriteString("allowed by ")
+		d.by.writeTo(&b)
+		writeAll(&b, " (", string(d.Kind), ")")
 		if d.Kind == ResourcePolicy {
-			fmt.Fprintf(&b, ", which names the caller's %s", d.Grant)
+			writeAll(&b, ", which names the caller's ", d.Grant.String())
 		}
 		if d.also.policy != nil {
-			fmt.Fprintf(&b, "; also allowed by %s", d.also)
+			b.WriteString("; also allowed by ")
+			d.also.writeTo(&b)
 		}
 	case ExplicitDeny:
-		if d.by.policy == nil {
-			return d.Reason
-		}
-		fmt.Fprintf(&b, "explicit deny: %s (%s) matches %s on %s", d.by, d.Kind, d.action, d.resource)
+		b.WriteString("explicit deny: ")
+		d.by.writeTo(&b)
+		writeAll(&b, " (", string(d.Kind), ") matches ", d.action, " on ", d.resource)
 	default:
-		fmt.Fprintf(&b, "implicit deny: no %s allows %s on %s", kindOrIdentity(d.Kind), d.action, d.resource)
+		writeAll(&b, "implicit deny: no ", string(kindOrIdentity(d.Kind)), " allows ", d.action, " on ", d.resource)
 		if m := d.miss; m.policy != nil && m.cond >= 0 && m.cond < len(m.policy.Statements[m.index].Conditions) {
 			c := m.policy.Statements[m.index].Conditions[m.cond]
-			fmt.Fprintf(&b, " (%s matches the action and resource but its condition %s on %s is false)", m.hit, c.Operator, c.Key)
+			b.WriteString(" (")
+			m.writeTo(&b)
+			writeAll(&b, " matches the action and resource but its condition ", c.Operator, " on ", c.Key, " is false)")
 		}
 	}
 	return b.String()
+}
+
+func writeAll(b *strings.Builder, parts ...string) {
+	for _, p := range parts {
+		b.WriteString(p)
+	}
 }
 
 // LogAttrs returns the decision as the structured log fields the local
 // AWS's enforcing endpoints write with every authorization decision:
 // decision, policy_kind, policy, statement, sid and reason (Explain).
 func (d Decision) LogAttrs() []slog.Attr {
-	return []slog.Attr{
+	return d.AppendLogAttrs(make([]slog.Attr, 0, 6))
+}
+
+// AppendLogAttrs appends LogAttrs's fields to dst and returns the extended
+// slice, for a caller that logs them with fields of its own.
+func (d Decision) AppendLogAttrs(dst []slog.Attr) []slog.Attr {
+	return append(dst,
 		slog.String("decision", string(d.Outcome)),
 		slog.String("policy_kind", string(d.Kind)),
 		slog.String("policy", d.Policy),
 		slog.Int("statement", d.Statement),
 		slog.String("sid", d.Sid),
 		slog.String("reason", d.Explain()),
-	}
+	)
 }
 
 // Message returns AWS's AccessDenied message for a denied decision, naming
