@@ -321,7 +321,7 @@ func readBody(r *http.Request) (bodyParams, error) {
 // value, the first unknown field or mistyped value, trailing data. Errors
 // never echo the body beyond a field name.
 func readJSONBody(data []byte) (bodyParams, error) {
-	if dup, _ := jsondup.First(data, jsondup.Fold); dup != "" {
+	if dup, found, _ := jsondup.First(data, jsondup.Fold); found {
 		return bodyParams{}, invalidJSON(fmt.Sprintf("field %q given more than once", knownField(dup)))
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))

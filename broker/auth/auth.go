@@ -229,7 +229,7 @@ func (v *Verifier) noRepeatedMembers(raw string) error {
 		if err != nil {
 			continue
 		}
-		if dup, _ := jsondup.First(data, jsondup.Exact); dup != "" {
+		if dup, found, _ := jsondup.First(data, jsondup.Exact); found {
 			return errs.InvalidToken("malformed token", fmt.Errorf("the JWT %s names member %s more than once", seg.name, loggable(dup)))
 		}
 	}

@@ -11,10 +11,6 @@
 package jsondup
 
 import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
 	"unicode"
 	"unicode/utf8"
 )
@@ -29,82 +25,6 @@ const (
 	// case-insensitively, with Unicode simple folding (FoldName).
 	Fold
 )
-
-// frame is one open JSON object or array.
-type frame struct {
-	object    bool
-	expectKey bool // in an object: the next token is a member name
-	seen      map[string]bool
-}
-
-// First returns the first member name that repeats within one object of
-// data (one JSON value), at any depth, spelled as it comes the second time,
-// or "" when none does. It reads data up to that member only: a syntax
-// error before it is returned as err, with name "". Data after the value is
-// not read.
-func First(data []byte, cmp Compare) (name string, err error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err != nil {
-			if errors.Is(err, io.EOF) && len(stack) > 0 {
-				err = io.ErrUnexpectedEOF
-			}
-			return "", err
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.object && top.expectKey {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				if valueDone(stack) {
-					return "", nil
-				}
-				continue
-			}
-			key, _ := tok.(string) // the decoder only yields strings here
-			k := key
-			if cmp == Fold {
-				k = FoldName(key)
-			}
-			if top.seen[k] {
-				return key, nil
-			}
-			top.seen[k] = true
-			top.expectKey = false
-			continue
-		}
-		switch d, _ := tok.(json.Delim); d {
-		case '{':
-			stack = append(stack, &frame{object: true, expectKey: true, seen: map[string]bool{}})
-			continue
-		case '[':
-			stack = append(stack, &frame{})
-			continue
-		case ']':
-			stack = stack[:len(stack)-1]
-		}
-		if valueDone(stack) {
-			return "", nil
-		}
-	}
-}
-
-// valueDone records that a value ended in the innermost open frame and
-// reports whether it was the top-level value.
-func valueDone(stack []*frame) bool {
-	if len(stack) == 0 {
-		return true
-	}
-	if top := stack[len(stack)-1]; top.object {
-		top.expectKey = true
-	}
-	return false
-}
 
 // FoldName maps s to a canonical case-folded form: each rune becomes the
 // smallest rune of its Unicode simple-folding orbit, which is the

@@ -12,6 +12,7 @@ func TestFirst(t *testing.T) {
 		exact     string // First(data, Exact)
 		fold      string // First(data, Fold)
 		syntaxErr bool
+		empty     bool // "" repeats
 	}{
 		"scalar":                      {data: `7`},
 		"empty object":                {data: `{}`},
@@ -30,12 +31,14 @@ func TestFirst(t *testing.T) {
 		"empty input":                 {data: ``, syntaxErr: true},
 		"trailing data is not read":   {data: `{"a":1} {"a":1,"a":2}`},
 		"same name in sibling arrays": {data: `{"x":[{"a":1}],"y":[{"a":1}]}`},
+		"empty name":                  {data: `{"":1,"":2}`, empty: true},
+		"repeat before its colon":     {data: `{"a":1,"a"`, exact: "a", fold: "a"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			for cmp, want := range map[Compare]string{Exact: tc.exact, Fold: tc.fold} {
-				got, err := First([]byte(tc.data), cmp)
-				if got != want || (err != nil) != tc.syntaxErr {
+				got, found, err := First([]byte(tc.data), cmp)
+				if got != want || found != (want != "" || tc.empty) || (err != nil) != tc.syntaxErr {
 					t.Errorf("First(%d) = %q, %v; want %q, syntax error %v", cmp, got, err, want, tc.syntaxErr)
 				}
 			}
@@ -62,13 +65,13 @@ func FuzzFirst(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		exact, err := First(data, Exact)
-		fold, ferr := First(data, Fold)
+		_, exact, err := First(data, Exact)
+		_, fold, ferr := First(data, Fold)
 		if json.Valid(data) && (err != nil || ferr != nil) {
 			t.Fatalf("valid JSON: errors %v, %v", err, ferr)
 		}
-		if exact != "" && fold == "" {
-			t.Fatalf("exact repeat %q not found folded", exact)
+		if exact && !fold {
+			t.Fatalf("exact repeat in %q not found folded", data)
 		}
 		if !json.Valid(data) {
 			return
@@ -83,7 +86,7 @@ func FuzzFirst(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, err := First(again, Exact); got != "" || err != nil {
+		if got, found, err := First(again, Exact); found || err != nil {
 			t.Fatalf("re-encoded %s: First = %q, %v", again, got, err)
 		}
 	})
