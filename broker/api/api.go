@@ -30,6 +30,18 @@ type Verifier interface {
 	Ready(ctx context.Context) error
 }
 
+// cachedVerifier is a Verifier that can answer for a token it has
+// verified before without checking its signature again: the pre-auth
+// limits do not count such an answer (authenticate). *auth.Verifier
+// implements it.
+type cachedVerifier interface {
+	// VerifyCached returns the identity and hit true for a token the
+	// verifier remembers; hit false when it needs Verify.
+	VerifyCached(ctx context.Context, authorization string) (id *auth.Identity, hit bool, err error)
+}
+
+var _ cachedVerifier = (*auth.Verifier)(nil)
+
 // Vendor vends credentials for a verified request. *vend.Vendor implements
 // it. Vend returns either an error or complete credentials that are
 // servable (vend refuses unusable STS answers), so the handler serves them

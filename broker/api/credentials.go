@@ -112,6 +112,12 @@ func (s *server) authenticate(c echo.Context) (*auth.Identity, error) {
 	if s.preAuth == nil {
 		return s.verify(c)
 	}
+	// A token the verifier remembers costs no signature check, which is
+	// what the limits bound: it neither waits for a slot nor meets its
+	// address's bucket (it is valid, so it would give its token back).
+	if id, hit, err := s.verifyCached(c); hit {
+		return id, err
+	}
 	s.warnUntrustedXFF(c)
 	var id *auth.Identity
 	scope, err := s.preAuth.verify(c.Request().Context(), c.RealIP(), s.now, func() (err error) {
@@ -157,20 +163,52 @@ func (s *server) refuseBlocked(id *auth.Identity) error {
 
 // verify passes the Authorization header, as sent, to the verifier.
 func (s *server) verify(c echo.Context) (*auth.Identity, error) {
+	h, err := authorization(c)
+	if err != nil {
+		return nil, err
+	}
+	return withTenant(s.verifier.Verify(c.Request().Context(), h))
+}
+
+// verifyCached answers from the verifier's cache of verified tokens when
+// it has one (cachedVerifier): hit is false when it cannot answer, and the
+// request must be verified.
+func (s *server) verifyCached(c echo.Context) (id *auth.Identity, hit bool, err error) {
+	cv, ok := s.verifier.(cachedVerifier)
+	if !ok {
+		return nil, false, nil
+	}
+	h, err := authorization(c)
+	if err != nil {
+		return nil, false, nil
+	}
+	if id, hit, err = cv.VerifyCached(c.Request().Context(), h); !hit {
+		return nil, false, nil
+	}
+	id, err = withTenant(id, err)
+	return id, true, err
+}
+
+// authorization returns the request's one Authorization header.
+func authorization(c echo.Context) (string, error) {
 	values := c.Request().Header.Values(echo.HeaderAuthorization)
 	switch len(values) {
 	case 0:
-		return nil, errs.InvalidToken("missing Authorization header", nil)
+		return "", errs.InvalidToken("missing Authorization header", nil)
 	case 1:
+		return values[0], nil
 	default:
-		return nil, errs.InvalidToken("more than one Authorization header", nil)
+		return "", errs.InvalidToken("more than one Authorization header", nil)
 	}
-	id, err := s.verifier.Verify(c.Request().Context(), values[0])
+}
+
+// withTenant passes a verifier's answer on, failing closed on an identity
+// without a tenant, which a verifier must never return.
+func withTenant(id *auth.Identity, err error) (*auth.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
 	if id == nil || id.Tenant == "" {
-		// Fail closed: a verifier must never return an identity without a tenant.
 		return nil, errs.Internal(errors.New("verifier returned no tenant"))
 	}
 	return id, nil

@@ -49,7 +49,8 @@
 // Before its token is verified, a request passes the pre-auth limits
 // (Options.PreAuth, preauth.go): a bucket of failed authentications per
 // client address (429 rate_limited) and a cap on concurrent verifications
-// (503 overloaded). After verification, a caller on the block list
+// (503 overloaded); a token the verifier remembers from an earlier
+// verification meets neither. After verification, a caller on the block list
 // (Options.Blocks) is refused with 403 tenant_blocked or subject_blocked,
 // then the per-tenant and per-subject buckets apply (429 rate_limited).
 //

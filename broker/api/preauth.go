@@ -33,6 +33,9 @@ import (
 //     Retry-After; the CPU the verifier may use, and so the latency it adds
 //     to every caller, stays bounded however many sources send tokens.
 //
+// A token the verifier remembers (cachedVerifier: the broker's
+// verified-token cache) checks no signature and meets neither limit.
+//
 // The client address is the connection's peer, or, when it is one of
 // ServerOptions.TrustedProxies, the nearest untrusted address of
 // X-Forwarded-For (Echo's ExtractIPFromXFFHeader with only those ranges

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -285,4 +286,78 @@ func TestPreAuthValidInFlightDoNotSpend(t *testing.T) {
 			t.Errorf("a concurrent valid request answered %d", c)
 		}
 	}
+}
+
+// rememberingVerifier is a blockingVerifier that answers VerifyCached for
+// the tokens in known, without blocking, as *auth.Verifier answers from its
+// verified-token cache.
+type rememberingVerifier struct {
+	*blockingVerifier
+	known map[string]bool
+}
+
+func (r *rememberingVerifier) VerifyCached(ctx context.Context, h string) (*auth.Identity, bool, error) {
+	if !r.known[strings.TrimPrefix(h, "Bearer ")] {
+		return nil, false, nil
+	}
+	id, err := r.fakeVerifier.Verify(ctx, h)
+	return id, true, err
+}
+
+// TestPreAuthRememberedTokens: a token the verifier remembers costs no
+// verification, so the pre-auth limits do not hold it back — not with every
+// verification slot taken, not from an address whose bucket is empty —
+// while a token it does not remember still meets both.
+func TestPreAuthRememberedTokens(t *testing.T) {
+	const slots = 2
+	const remembered, unknown = "remembered-token", "unknown-token"
+	rv := &rememberingVerifier{
+		blockingVerifier: &blockingVerifier{started: make(chan struct{}, slots), release: make(chan struct{})},
+		known:            map[string]bool{remembered: true},
+	}
+	h := newHarness(t, func(o *Options) {
+		o.PreAuth = preAuth(t, PreAuthOptions{MaxConcurrent: slots, PerClient: Rate{RPS: 1, Burst: 1}})
+		o.Verifier = rv
+	})
+	rv.ids = map[string]*auth.Identity{remembered: {Subject: "svc", Tenant: "1"}, unknown: {Subject: "svc", Tenant: "2"}}
+
+	// The flooding address spends its bucket on a forged token (the verifier
+	// is released for that one request).
+	go func() { <-rv.started; rv.release <- struct{}{} }()
+	if rec := h.doFrom("203.0.113.9:1", "forged", nil); rec.Code != 401 {
+		t.Fatalf("forged token: %d %s", rec.Code, rec.Body)
+	}
+	// Every verification slot taken.
+	var wg sync.WaitGroup
+	for i := range slots {
+		wg.Go(func() { h.doFrom(fmt.Sprintf("192.0.2.%d:1", i), unknown, nil) })
+	}
+	for range slots {
+		<-rv.started
+	}
+	tests := map[string]struct {
+		remote, token string
+		want          int
+		code          string
+	}{
+		"remembered, slots taken":                  {"192.0.2.50:1", remembered, 200, ""},
+		"remembered, from the empty bucket":        {"203.0.113.9:2", remembered, 200, ""},
+		"not remembered, slots taken":              {"192.0.2.51:1", unknown, 503, errs.CodeOverloaded},
+		"not remembered, from the empty bucket":    {"203.0.113.9:3", unknown, 429, errs.CodeRateLimited},
+		"remembered but two Authorization headers": {"192.0.2.52:1", remembered, 503, errs.CodeOverloaded},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var extra http.Header
+			if name == "remembered but two Authorization headers" {
+				extra = http.Header{"Authorization": {"Bearer " + remembered, "Bearer " + remembered}}
+			}
+			rec := h.doFrom(tc.remote, tc.token, extra)
+			if rec.Code != tc.want || (tc.code != "" && decodeObject(t, rec)["code"] != tc.code) {
+				t.Errorf("%d %s, want %d %s", rec.Code, rec.Body, tc.want, tc.code)
+			}
+		})
+	}
+	close(rv.release)
+	wg.Wait()
 }

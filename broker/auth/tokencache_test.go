@@ -80,10 +80,48 @@ func cacheVerifiers(t testing.TB, src keySource, clk func() time.Time) (cached, 
 	return cached, uncached
 }
 
-// cachedHit reports whether the verifier's cache would serve token now.
+// cachedHit reports whether the verifier's cache would serve token now
+// (VerifyCached, as the broker's handler asks it).
 func cachedHit(v *Verifier, token string) bool {
-	_, ok := v.tokens.get(context.Background(), v, token, v.now())
-	return ok
+	_, hit, _ := v.VerifyCached(context.Background(), "Bearer "+token)
+	return hit
+}
+
+// TestVerifyCached: VerifyCached answers only for a token that verified,
+// with the identity Verify gave, and never verifies itself.
+func TestVerifyCached(t *testing.T) {
+	src, _ := memoryJWKS(t)
+	cached, uncached := cacheVerifiers(t, src, clock)
+	token := sign(t, jwt.SigningMethodRS256, "rsa-1", rsaKey, claims())
+	forged := sign(t, jwt.SigningMethodRS256, "rsa-1", rsaKey2, claims())
+	miss := func(v *Verifier, header, why string) {
+		t.Helper()
+		if id, hit, err := v.VerifyCached(context.Background(), header); hit || id != nil || err != nil {
+			t.Errorf("%s: VerifyCached = %v, %v, %v; want a miss", why, id, hit, err)
+		}
+	}
+	miss(cached, "Bearer "+token, "never verified")
+	want, err := cached.Verify(context.Background(), "Bearer "+token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, header := range []string{"Bearer " + token, token} {
+		id, hit, err := cached.VerifyCached(context.Background(), header)
+		if !hit || err != nil || id.Tenant != want.Tenant || id.Subject != want.Subject || !id.Expiry.Equal(want.Expiry) {
+			t.Errorf("VerifyCached(%.10q…) = %+v, %v, %v; want %+v", header, id, hit, err, want)
+		}
+	}
+	if _, err := cached.Verify(context.Background(), forged); err == nil {
+		t.Fatal("forged token verified")
+	}
+	miss(cached, "Bearer "+forged, "failed verification")
+	miss(cached, "Bearer "+token+"x", "one byte more")
+	miss(cached, "", "no header")
+	miss(cached, "Basic "+token, "another scheme")
+	if _, err := uncached.Verify(context.Background(), token); err != nil {
+		t.Fatal(err)
+	}
+	miss(uncached, "Bearer "+token, "token_cache disabled")
 }
 
 // sameOutcome fails t unless both verifiers answer token alike: the same
