@@ -222,6 +222,9 @@ func (v *Verifier) Verify(ctx context.Context, authorization string) (*Identity,
 // why the broker's pre-auth limits, there to bound the cost of
 // verification, do not count it.
 func (v *Verifier) VerifyCached(ctx context.Context, authorization string) (id *Identity, hit bool, err error) {
+	if v.tokens == nil {
+		return nil, false, nil
+	}
 	raw, err := extractToken(authorization, v.maxBytes)
 	if err != nil {
 		return nil, false, nil
@@ -444,6 +447,28 @@ func (v *Verifier) Close() {
 // bearerScheme is the Authorization scheme, compared case-insensitively.
 const bearerScheme = "bearer"
 
+// The classes of a byte in a compact JWS (extractToken): base64url, the
+// segment separator, anything else.
+const (
+	byteOther = iota
+	byteBase64URL
+	byteDot
+)
+
+// tokenByte is the class of every byte value: a table, as extractToken
+// reads every byte of every token the broker is sent.
+var tokenByte = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c == '.':
+			t[c] = byteDot
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+			t[c] = byteBase64URL
+		}
+	}
+	return t
+}()
+
 // extractToken returns the JWT from an Authorization header value.
 func extractToken(h string, maxBytes int) (string, error) {
 	if len(h) > maxBytes {
@@ -464,12 +489,10 @@ func extractToken(h string, maxBytes int) (string, error) {
 	}
 	dots := 0
 	for i := 0; i < len(tok); i++ {
-		c := tok[i]
-		switch {
-		case c == '.':
+		switch tokenByte[tok[i]] {
+		case byteDot:
 			dots++
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
-		default:
+		case byteOther:
 			// Whitespace, CR/LF, padding or any other byte.
 			return "", errs.InvalidToken("malformed token", errors.New("token contains a character outside base64url"))
 		}
