@@ -48,7 +48,7 @@ type fullStack struct {
 	token string
 }
 
-func newFullStack(b *testing.B, tokenCache int, opts ...func(*Options)) *fullStack {
+func newFullStack(b *testing.B, tokenCache int) *fullStack {
 	b.Helper()
 	p := testenv.StartIdP(b, nil)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -80,15 +80,11 @@ func newFullStack(b *testing.B, tokenCache int, opts ...func(*Options)) *fullSta
 		b.Fatal(err)
 	}
 	b.Cleanup(vendor.Close)
-	o := Options{
+	e, err := New(Options{
 		Verifier: verifier, Vendor: vendor, Metrics: m, DefaultProfile: "read",
 		Logger:    slog.New(slog.NewJSONHandler(io.Discard, nil)),
 		RateLimit: RateLimitOptions{PerTenant: Rate{RPS: 1e9, Burst: 1e9}, PerSubject: Rate{RPS: 1e9, Burst: 1e9}},
-	}
-	for _, f := range opts {
-		f(&o)
-	}
-	e, err := New(o)
+	})
 	if err != nil {
 		b.Fatal(err)
 	}
