@@ -2,11 +2,9 @@ package jsondup
 
 import (
 	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
-	"unicode/utf8"
+
+	"github.com/tvmkit/tvm/internal/jsonscan"
 )
 
 // First returns the first member name that repeats within one object of
@@ -19,10 +17,11 @@ import (
 // It answers exactly as a walk with encoding/json's Decoder.Token would
 // (FuzzFirstMatchesDecoder compares them): the same grammar, white space
 // and string decoding, and a repeated name is reported as soon as it is
-// read, before the colon after it. It is a single pass over data that
-// allocates nothing on the way for objects of up to linearNames members
-// whose names need no unescaping (a JWT header and payload, a request
-// body): it runs on every token the broker verifies.
+// read, before the colon after it. It is a single pass over data, with
+// jsonscan's grammar, that allocates two small buffers and nothing more for
+// objects of up to linearNames members whose names need no unescaping (a
+// JWT header and payload, a request body): it runs on every token the
+// broker verifies.
 func First(data []byte, cmp Compare) (name string, found bool, err error) {
 	var names [linearNames][]byte
 	var frames [8]frame
@@ -51,23 +50,21 @@ type scanner struct {
 	dup   string // the repeated name, once found
 }
 
-var errEOF = io.ErrUnexpectedEOF
-
 // first reads one value. Each turn of the loop reads a value; after a
 // scalar or a closed container, afterValue reads up to the next value.
 func (s *scanner) first() (found bool, err error) {
-	if s.skipSpace() == len(s.data) {
+	if s.space() == len(s.data) {
 		return false, io.EOF
 	}
 	for {
-		if s.skipSpace() == len(s.data) {
-			return false, errEOF
+		if s.space() == len(s.data) {
+			return false, jsonscan.ErrUnexpectedEnd
 		}
-		switch c := s.data[s.pos]; c {
+		switch s.data[s.pos] {
 		case '{':
 			s.pos++
 			s.stack = append(s.stack, frame{object: true, start: len(s.names)})
-			if s.skipSpace() < len(s.data) && s.data[s.pos] == '}' {
+			if s.space() < len(s.data) && s.data[s.pos] == '}' {
 				s.pos++
 				s.pop()
 				break
@@ -79,30 +76,14 @@ func (s *scanner) first() (found bool, err error) {
 		case '[':
 			s.pos++
 			s.stack = append(s.stack, frame{start: len(s.names)})
-			if s.skipSpace() < len(s.data) && s.data[s.pos] == ']' {
+			if s.space() < len(s.data) && s.data[s.pos] == ']' {
 				s.pos++
 				s.pop()
 				break
 			}
 			continue
-		case '"':
-			if _, _, err := s.str(); err != nil {
-				return false, err
-			}
-		case 't':
-			if err := s.literal("true"); err != nil {
-				return false, err
-			}
-		case 'f':
-			if err := s.literal("false"); err != nil {
-				return false, err
-			}
-		case 'n':
-			if err := s.literal("null"); err != nil {
-				return false, err
-			}
 		default:
-			if err := s.number(); err != nil {
+			if err := s.scalar(); err != nil {
 				return false, err
 			}
 		}
@@ -120,8 +101,8 @@ func (s *scanner) afterValue() (done, found bool, err error) {
 		if len(s.stack) == 0 {
 			return true, false, nil
 		}
-		if s.skipSpace() == len(s.data) {
-			return false, false, errEOF
+		if s.space() == len(s.data) {
+			return false, false, jsonscan.ErrUnexpectedEnd
 		}
 		top := &s.stack[len(s.stack)-1]
 		switch c := s.data[s.pos]; {
@@ -136,7 +117,7 @@ func (s *scanner) afterValue() (done, found bool, err error) {
 			s.pos++
 			s.pop()
 		default:
-			return false, false, s.syntax("after a value")
+			return false, false, jsonscan.SyntaxError(s.data, s.pos, "after object key:value pair or array element")
 		}
 	}
 }
@@ -145,22 +126,24 @@ func (s *scanner) afterValue() (done, found bool, err error) {
 // object's names: found is true, and s.dup the name, when it repeats one.
 // Otherwise it reads the colon after the name.
 func (s *scanner) member() (found bool, err error) {
-	if s.skipSpace() == len(s.data) {
-		return false, errEOF
+	if s.space() == len(s.data) {
+		return false, jsonscan.ErrUnexpectedEnd
 	}
 	if s.data[s.pos] != '"' {
-		return false, s.syntax("looking for a member name")
+		return false, jsonscan.SyntaxError(s.data, s.pos, "looking for beginning of object key string")
 	}
-	raw, escaped, err := s.str()
+	start := s.pos
+	end, err := jsonscan.String(s.data, start)
 	if err != nil {
 		return false, err
 	}
-	name := raw
-	if escaped || !utf8.Valid(raw) {
+	s.pos = end
+	name := s.data[start+1 : end-1]
+	if !jsonscan.Plain(name) {
 		// Decoded as encoding/json decodes it: escapes, and invalid UTF-8
 		// as U+FFFD.
-		var text string
-		if err := json.Unmarshal(s.data[s.pos-len(raw)-2:s.pos], &text); err != nil {
+		text, err := jsonscan.Unquote(s.data[start:end])
+		if err != nil {
 			return false, err
 		}
 		name = []byte(text)
@@ -169,11 +152,11 @@ func (s *scanner) member() (found bool, err error) {
 		s.dup = string(name)
 		return true, nil
 	}
-	if s.skipSpace() == len(s.data) {
-		return false, errEOF
+	if s.space() == len(s.data) {
+		return false, jsonscan.ErrUnexpectedEnd
 	}
 	if s.data[s.pos] != ':' {
-		return false, s.syntax("after a member name")
+		return false, jsonscan.SyntaxError(s.data, s.pos, "after object key")
 	}
 	s.pos++
 	return false, nil
@@ -227,153 +210,25 @@ func (s *scanner) pop() {
 	s.stack = s.stack[:len(s.stack)-1]
 }
 
-// skipSpace moves past JSON white space and returns the position.
-func (s *scanner) skipSpace() int {
-	for s.pos < len(s.data) {
-		switch s.data[s.pos] {
-		case ' ', '\t', '\r', '\n':
-			s.pos++
-		default:
-			return s.pos
-		}
-	}
+// space moves past JSON white space and returns the position.
+func (s *scanner) space() int {
+	s.pos = jsonscan.Space(s.data, s.pos)
 	return s.pos
 }
 
-// str reads a string at s.pos and returns its raw bytes between the quotes
-// and whether it has an escape. Control characters and malformed escapes
-// are syntax errors; invalid UTF-8 is not (decoding replaces it).
-func (s *scanner) str() (raw []byte, escaped bool, err error) {
-	s.pos++ // the opening quote
-	start := s.pos
-	for s.pos < len(s.data) {
-		switch c := s.data[s.pos]; {
-		case c == '"':
-			s.pos++
-			return s.data[start : s.pos-1], escaped, nil
-		case c == '\\':
-			escaped = true
-			if err := s.escape(); err != nil {
-				return nil, false, err
-			}
-		case c < 0x20:
-			return nil, false, s.syntax("in a string")
-		default:
-			s.pos++
-		}
-	}
-	return nil, false, errEOF
-}
-
-// escape reads one escape sequence at s.pos.
-func (s *scanner) escape() error {
-	s.pos++ // the backslash
-	if s.pos == len(s.data) {
-		return errEOF
-	}
+// scalar reads a string, number or literal at s.pos.
+func (s *scanner) scalar() (err error) {
 	switch s.data[s.pos] {
-	case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-		s.pos++
-		return nil
-	case 'u':
-		s.pos++
-		for range 4 {
-			if s.pos == len(s.data) {
-				return errEOF
-			}
-			if !isHex(s.data[s.pos]) {
-				return s.syntax("in a \\u escape")
-			}
-			s.pos++
-		}
-		return nil
-	}
-	return s.syntax("in a string escape")
-}
-
-func isHex(c byte) bool {
-	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
-}
-
-// literal reads true, false or null at s.pos.
-func (s *scanner) literal(word string) error {
-	for i := range len(word) {
-		if s.pos == len(s.data) {
-			return errEOF
-		}
-		if s.data[s.pos] != word[i] {
-			return s.syntax("in a literal")
-		}
-		s.pos++
-	}
-	return nil
-}
-
-// number reads a number at s.pos:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (s *scanner) number() error {
-	if s.peek() == '-' {
-		s.pos++
-	}
-	switch c := s.peek(); {
-	case c == '0':
-		s.pos++
-	case '1' <= c && c <= '9':
-		s.digits()
+	case '"':
+		s.pos, err = jsonscan.String(s.data, s.pos)
+	case 't':
+		s.pos, err = jsonscan.Literal(s.data, s.pos, "true")
+	case 'f':
+		s.pos, err = jsonscan.Literal(s.data, s.pos, "false")
+	case 'n':
+		s.pos, err = jsonscan.Literal(s.data, s.pos, "null")
 	default:
-		return s.endOrSyntax("looking for a value")
+		s.pos, err = jsonscan.Number(s.data, s.pos)
 	}
-	if s.peek() == '.' {
-		s.pos++
-		if err := s.someDigits(); err != nil {
-			return err
-		}
-	}
-	if c := s.peek(); c == 'e' || c == 'E' {
-		s.pos++
-		if c := s.peek(); c == '+' || c == '-' {
-			s.pos++
-		}
-		return s.someDigits()
-	}
-	return nil
+	return err
 }
-
-// someDigits reads one digit or more.
-func (s *scanner) someDigits() error {
-	if c := s.peek(); c < '0' || c > '9' {
-		return s.endOrSyntax("in a number")
-	}
-	s.digits()
-	return nil
-}
-
-func (s *scanner) digits() {
-	for c := s.peek(); '0' <= c && c <= '9'; c = s.peek() {
-		s.pos++
-	}
-}
-
-// peek returns the byte at s.pos, or 0 at the end of data.
-func (s *scanner) peek() byte {
-	if s.pos == len(s.data) {
-		return 0
-	}
-	return s.data[s.pos]
-}
-
-// endOrSyntax is the error for a missing byte: the end of data, or a
-// syntax error.
-func (s *scanner) endOrSyntax(where string) error {
-	if s.pos == len(s.data) {
-		return errEOF
-	}
-	return s.syntax(where)
-}
-
-// syntax is a syntax error at s.pos.
-func (s *scanner) syntax(where string) error {
-	return fmt.Errorf("invalid character %q %s at offset %d: %w", s.data[s.pos], where, s.pos, errSyntax)
-}
-
-var errSyntax = errors.New("JSON syntax error")

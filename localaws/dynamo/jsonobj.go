@@ -1,7 +1,6 @@
 package dynamo
 
 import (
-	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/tvmkit/tvm/internal/jsondup"
+	"github.com/tvmkit/tvm/internal/jsonscan"
 )
 
 // object is one decoded JSON object whose member values are kept raw: each
@@ -53,9 +53,9 @@ var errNotObject = errors.New("not a JSON object")
 // them. Only the object's own members are split out: a nested object is
 // parsed when it is read (obj), from its raw bytes.
 func parseObject(raw []byte, strict bool) (*object, error) {
-	i := skipSpace(raw, 0)
+	i := jsonscan.Space(raw, 0)
 	if i == len(raw) {
-		return nil, errors.New("unexpected end of JSON input")
+		return nil, jsonscan.ErrUnexpectedEnd
 	}
 	if raw[i] != '{' {
 		if _, err := skipValue(raw, i, maxJSONDepth); err != nil {
@@ -69,7 +69,7 @@ func parseObject(raw []byte, strict bool) (*object, error) {
 	if err != nil {
 		return nil, err
 	}
-	if end = skipSpace(raw, end); end != len(raw) {
+	if end = jsonscan.Space(raw, end); end != len(raw) {
 		return nil, errors.New("trailing data after JSON object")
 	}
 	return o, nil
@@ -78,26 +78,26 @@ func parseObject(raw []byte, strict bool) (*object, error) {
 // parseMembers reads the members of the object whose '{' precedes raw[i]
 // and returns the offset after its '}'.
 func (o *object) parseMembers(raw []byte, i int) (int, error) {
-	i = skipSpace(raw, i)
+	i = jsonscan.Space(raw, i)
 	if i < len(raw) && raw[i] == '}' {
 		return i + 1, nil
 	}
 	for {
 		if i >= len(raw) || raw[i] != '"' {
-			return 0, syntaxError(raw, i, "looking for beginning of object key string")
+			return 0, jsonscan.SyntaxError(raw, i, "looking for beginning of object key string")
 		}
-		end, err := skipString(raw, i)
+		end, err := jsonscan.String(raw, i)
 		if err != nil {
 			return 0, err
 		}
-		name, err := decodeString(raw[i:end])
+		name, err := jsonscan.Unquote(raw[i:end])
 		if err != nil {
 			return 0, err
 		}
-		if i = skipSpace(raw, end); i >= len(raw) || raw[i] != ':' {
-			return 0, syntaxError(raw, i, "after object key")
+		if i = jsonscan.Space(raw, end); i >= len(raw) || raw[i] != ':' {
+			return 0, jsonscan.SyntaxError(raw, i, "after object key")
 		}
-		start := skipSpace(raw, i+1)
+		start := jsonscan.Space(raw, i+1)
 		// The object itself is one level: its values may nest one less.
 		if end, err = skipValue(raw, start, maxJSONDepth-1); err != nil {
 			return 0, err
@@ -105,13 +105,13 @@ func (o *object) parseMembers(raw []byte, i int) (int, error) {
 		if err := o.add(name, raw[start:end]); err != nil {
 			return 0, err
 		}
-		switch i = skipSpace(raw, end); {
+		switch i = jsonscan.Space(raw, end); {
 		case i < len(raw) && raw[i] == ',':
-			i = skipSpace(raw, i+1)
+			i = jsonscan.Space(raw, i+1)
 		case i < len(raw) && raw[i] == '}':
 			return i + 1, nil
 		default:
-			return 0, syntaxError(raw, i, "after object key:value pair")
+			return 0, jsonscan.SyntaxError(raw, i, "after object key:value pair")
 		}
 	}
 }
@@ -234,7 +234,7 @@ func (o *object) str(name string) (string, error) {
 	if raw[0] != '"' {
 		return "", fmt.Errorf("member %s: expected a string", name)
 	}
-	return decodeString(raw)
+	return jsonscan.Unquote(raw)
 }
 
 // obj returns member name as an object (nil when absent).
@@ -277,7 +277,7 @@ func (o *object) strings(name string) ([]string, error) {
 		if e[0] != '"' {
 			return nil, fmt.Errorf("member %s: expected a list of strings", name)
 		}
-		if out[i], err = decodeString(e); err != nil {
+		if out[i], err = jsonscan.Unquote(e); err != nil {
 			return nil, err
 		}
 	}
@@ -397,64 +397,27 @@ func keyValue(attr string, av []byte) (string, error) {
 	return v, nil
 }
 
-// decodeString decodes a JSON string literal (raw includes the quotes and
-// is valid, as skipString checked). A literal of printable ASCII without
-// escapes is its own text; any other is decoded by encoding/json, so escapes,
-// surrogates and invalid UTF-8 read exactly as the backends read them.
-func decodeString(raw []byte) (string, error) {
-	body := raw[1 : len(raw)-1]
-	plain := true
-	for _, c := range body {
-		if c == '\\' || c >= 0x80 {
-			plain = false
-			break
-		}
-	}
-	if plain {
-		return string(body), nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", err
-	}
-	return s, nil
-}
-
 // splitArray returns the raw elements of a valid JSON array.
 func splitArray(raw []byte) []json.RawMessage {
 	out := []json.RawMessage{}
-	i := skipSpace(raw, 1)
+	i := jsonscan.Space(raw, 1)
 	if raw[i] == ']' {
 		return out
 	}
 	for {
 		end, _ := skipValue(raw, i, maxJSONDepth) // raw is valid
 		out = append(out, raw[i:end])
-		i = skipSpace(raw, end)
+		i = jsonscan.Space(raw, end)
 		if raw[i] == ']' {
 			return out
 		}
-		i = skipSpace(raw, i+1) // ','
+		i = jsonscan.Space(raw, i+1) // ','
 	}
 }
 
 // maxJSONDepth is encoding/json's nesting limit (objects and arrays) for a
 // document, which the backends' decoders apply.
 const maxJSONDepth = 10000
-
-// skipSpace returns the offset of the first non-whitespace byte of
-// data[i:], or len(data).
-func skipSpace(data []byte, i int) int {
-	for i < len(data) {
-		switch data[i] {
-		case ' ', '\t', '\n', '\r':
-			i++
-		default:
-			return i
-		}
-	}
-	return i
-}
 
 // skipValue validates the JSON value that starts at data[i] (no leading
 // whitespace) and returns the offset just after it. Objects and arrays may
@@ -466,7 +429,7 @@ func skipValue(data []byte, i, maxDepth int) (int, error) {
 	for {
 		// A value starts at data[i].
 		if i >= len(data) {
-			return 0, syntaxError(data, i, "looking for beginning of value")
+			return 0, jsonscan.SyntaxError(data, i, "looking for beginning of value")
 		}
 		var err error
 		switch c := data[i]; {
@@ -479,7 +442,7 @@ func skipValue(data []byte, i, maxDepth int) (int, error) {
 			if c == '[' {
 				close = ']'
 			}
-			if j := skipSpace(data, i+1); j < len(data) && data[j] == close {
+			if j := jsonscan.Space(data, i+1); j < len(data) && data[j] == close {
 				stack = stack[:len(stack)-1]
 				i = j + 1
 			} else if c == '[' {
@@ -491,17 +454,17 @@ func skipValue(data []byte, i, maxDepth int) (int, error) {
 				continue
 			}
 		case c == '"':
-			i, err = skipString(data, i)
+			i, err = jsonscan.String(data, i)
 		case c == '-' || '0' <= c && c <= '9':
-			i, err = skipNumber(data, i)
+			i, err = jsonscan.Number(data, i)
 		case c == 't':
-			i, err = skipLiteral(data, i, "true")
+			i, err = jsonscan.Literal(data, i, "true")
 		case c == 'f':
-			i, err = skipLiteral(data, i, "false")
+			i, err = jsonscan.Literal(data, i, "false")
 		case c == 'n':
-			i, err = skipLiteral(data, i, "null")
+			i, err = jsonscan.Literal(data, i, "null")
 		default:
-			return 0, syntaxError(data, i, "looking for beginning of value")
+			return 0, jsonscan.SyntaxError(data, i, "looking for beginning of value")
 		}
 		if err != nil {
 			return 0, err
@@ -513,9 +476,9 @@ func skipValue(data []byte, i, maxDepth int) (int, error) {
 				return i, nil
 			}
 			top := stack[len(stack)-1]
-			i = skipSpace(data, i)
+			i = jsonscan.Space(data, i)
 			if i < len(data) && data[i] == ',' {
-				if i = skipSpace(data, i+1); top == '{' {
+				if i = jsonscan.Space(data, i+1); top == '{' {
 					if i, err = skipKey(data, i); err != nil {
 						return 0, err
 					}
@@ -527,7 +490,7 @@ func skipValue(data []byte, i, maxDepth int) (int, error) {
 				i++
 				continue
 			}
-			return 0, syntaxError(data, i, "after object key:value pair or array element")
+			return 0, jsonscan.SyntaxError(data, i, "after object key:value pair or array element")
 		}
 	}
 }
@@ -536,106 +499,14 @@ func skipValue(data []byte, i, maxDepth int) (int, error) {
 // offset of the member's value.
 func skipKey(data []byte, i int) (int, error) {
 	if i >= len(data) || data[i] != '"' {
-		return 0, syntaxError(data, i, "looking for beginning of object key string")
+		return 0, jsonscan.SyntaxError(data, i, "looking for beginning of object key string")
 	}
-	i, err := skipString(data, i)
+	i, err := jsonscan.String(data, i)
 	if err != nil {
 		return 0, err
 	}
-	if i = skipSpace(data, i); i >= len(data) || data[i] != ':' {
-		return 0, syntaxError(data, i, "after object key")
+	if i = jsonscan.Space(data, i); i >= len(data) || data[i] != ':' {
+		return 0, jsonscan.SyntaxError(data, i, "after object key")
 	}
-	return skipSpace(data, i+1), nil
-}
-
-// skipString validates the string literal at data[i] ('"') and returns the
-// offset after its closing quote. Like encoding/json it refuses control
-// characters and unknown escapes and accepts any other byte (invalid UTF-8
-// is decoded as U+FFFD).
-func skipString(data []byte, i int) (int, error) {
-	for i++; i < len(data); i++ {
-		switch c := data[i]; {
-		case c == '"':
-			return i + 1, nil
-		case c < 0x20:
-			return 0, syntaxError(data, i, "in string literal")
-		case c == '\\':
-			i++
-			if i >= len(data) {
-				break
-			}
-			switch data[i] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				for k := 0; k < 4; k++ {
-					if i++; i >= len(data) || !isHex(data[i]) {
-						return 0, syntaxError(data, i, "in \\u hexadecimal character escape")
-					}
-				}
-			default:
-				return 0, syntaxError(data, i, "in string escape code")
-			}
-		}
-	}
-	return 0, errors.New("unexpected end of JSON input")
-}
-
-func isHex(c byte) bool { return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F' }
-
-func isDigit(c byte) bool { return '0' <= c && c <= '9' }
-
-// skipNumber validates the number at data[i] (JSON's grammar:
-// -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?) and returns the offset
-// after it.
-func skipNumber(data []byte, i int) (int, error) {
-	if data[i] == '-' {
-		i++
-	}
-	switch {
-	case i < len(data) && data[i] == '0':
-		i++
-	case i < len(data) && isDigit(data[i]):
-		for i < len(data) && isDigit(data[i]) {
-			i++
-		}
-	default:
-		return 0, syntaxError(data, i, "in numeric literal")
-	}
-	if i < len(data) && data[i] == '.' {
-		if i++; i >= len(data) || !isDigit(data[i]) {
-			return 0, syntaxError(data, i, "after decimal point in numeric literal")
-		}
-		for i < len(data) && isDigit(data[i]) {
-			i++
-		}
-	}
-	if i < len(data) && (data[i] == 'e' || data[i] == 'E') {
-		if i++; i < len(data) && (data[i] == '+' || data[i] == '-') {
-			i++
-		}
-		if i >= len(data) || !isDigit(data[i]) {
-			return 0, syntaxError(data, i, "in exponent of numeric literal")
-		}
-		for i < len(data) && isDigit(data[i]) {
-			i++
-		}
-	}
-	return i, nil
-}
-
-// skipLiteral checks that data[i:] starts with lit (true, false, null).
-func skipLiteral(data []byte, i int, lit string) (int, error) {
-	if !bytes.HasPrefix(data[i:], []byte(lit)) {
-		return 0, syntaxError(data, i, "in literal "+lit)
-	}
-	return i + len(lit), nil
-}
-
-// syntaxError describes invalid JSON at data[i] without quoting more than
-// the offending byte.
-func syntaxError(data []byte, i int, context string) error {
-	if i >= len(data) {
-		return errors.New("unexpected end of JSON input")
-	}
-	return fmt.Errorf("invalid character %q at offset %d %s", data[i], i, context)
+	return jsonscan.Space(data, i+1), nil
 }
