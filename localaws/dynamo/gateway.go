@@ -147,13 +147,25 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.forward(w, r, op, body, req, caller.Account)
 }
 
-// readBody reads the request body, at most max bytes, into a buffer of the
-// declared Content-Length when there is one (the server never delivers
-// more than declared; fewer is an error), growing one otherwise.
+// readBody reads the request body, at most max bytes. A declared
+// Content-Length sizes the buffer up to preallocBody bytes (the server
+// never delivers more than declared; fewer is an error): a larger
+// declaration grows the buffer as bytes arrive, so a client cannot make
+// the gateway allocate what it has not sent.
 func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, max)
 	if r.ContentLength <= 0 || r.ContentLength > max {
 		return io.ReadAll(body)
+	}
+	if r.ContentLength > preallocBody {
+		buf := bytes.NewBuffer(make([]byte, 0, preallocBody))
+		if _, err := buf.ReadFrom(body); err != nil {
+			return nil, err
+		}
+		if int64(buf.Len()) != r.ContentLength {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return buf.Bytes(), nil
 	}
 	buf := make([]byte, r.ContentLength)
 	if _, err := io.ReadFull(body, buf); err != nil {
@@ -161,6 +173,9 @@ func readBody(w http.ResponseWriter, r *http.Request, max int64) ([]byte, error)
 	}
 	return buf, nil
 }
+
+// preallocBody is the most readBody allocates before the bytes arrive.
+const preallocBody = 64 << 10
 
 // logDecision writes one line per decision: allowed at info, denied at
 // warn. It costs nothing beyond the Enabled check when the level is off,

@@ -730,6 +730,7 @@ func TestClipAll(t *testing.T) {
 }
 
 func TestReadBody(t *testing.T) {
+	large := `{"a":"` + strings.Repeat("x", preallocBody) + `"}`
 	tests := []struct {
 		name     string
 		body     string
@@ -743,6 +744,9 @@ func TestReadBody(t *testing.T) {
 		{"shorter than declared", `{"a":1}`, 9, 100, "", true},
 		{"declared above the limit", `{"a":1}`, 7, 5, "", true},
 		{"unknown length above the limit", `{"a":1}`, -1, 5, "", true},
+		{"declared above the preallocation", large, int64(len(large)), 1 << 20, large, false},
+		{"declared above the preallocation, shorter", large, int64(len(large)) + 1, 1 << 20, "", true},
+		{"declared above the preallocation and the limit", large, int64(len(large)), preallocBody, "", true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
