@@ -77,9 +77,11 @@ func (e *floodEnv) credentialsRequest(token string) loadtest.Request {
 
 // TestPreAuthShedsFloodBinary: the real broker, with a per-client bucket
 // of 10 failed authentications that does not refill during the test,
-// verifies exactly 10 of a 300-request flood of forged tokens from one
-// address and refuses the rest with 429 before verifying, while valid
-// tenants from another address are all served.
+// verifies exactly 10 of a flood of forged tokens from one address (up to
+// 300 in a second) and refuses the rest with 429 before verifying, while
+// valid tenants from another address are all served. The assertions hold
+// for however many requests the load generator got out in its second: a
+// busy machine sends fewer.
 func TestPreAuthShedsFloodBinary(t *testing.T) {
 	e := startFloodEnv(t, "pre_auth:\n  per_client_rps: 0.0001\n  per_client_burst: 10\n  max_concurrent_verifications: 64\n")
 	sums, err := loadtest.Run(context.Background(), time.Second,
@@ -92,15 +94,19 @@ func TestPreAuthShedsFloodBinary(t *testing.T) {
 	valid, forged := sums[0], sums[1]
 	t.Log(valid)
 	t.Log(forged)
-	if valid.Requests != 40 || valid.Count(200) != 40 {
-		t.Errorf("valid tenants: %v, want 40 answered 200", valid)
+	if valid.Requests == 0 || uint64(valid.Count(200)) != valid.Requests {
+		t.Errorf("valid tenants: %v, want every one answered 200", valid)
 	}
-	if forged.Requests != 300 || forged.Count(401) != 10 || forged.Count(429) != 290 {
-		t.Errorf("flood: %v, want 10×401 then 290×429", forged)
+	shed := int(forged.Requests) - 10
+	if shed < 1 {
+		t.Fatalf("flood: %v: too few requests sent to exhaust the bucket", forged)
+	}
+	if forged.Count(401) != 10 || forged.Count(429) != shed {
+		t.Errorf("flood: %v, want 10×401 then %d×429", forged, shed)
 	}
 	_, body := e.do(t, http.MethodGet, "/metrics", "", nil, "")
-	if !strings.Contains(string(body), `tvm_rate_limited_total{scope="client"} 290`+"\n") {
-		t.Errorf("/metrics lacks tvm_rate_limited_total{scope=\"client\"} 290")
+	if want := fmt.Sprintf(`tvm_rate_limited_total{scope="client"} %d`, shed); !strings.Contains(string(body), want+"\n") {
+		t.Errorf("/metrics lacks %s", want)
 	}
 }
 
