@@ -106,7 +106,9 @@ func (v *Verifier) keysStillHeld(ctx context.Context, e *tokenEntry) bool {
 
 // sameKey reports whether a and b are the same verification key: equal
 // public keys (a JWK Set refresh makes new values for the same keys), or
-// equal HMAC secrets (compared in constant time).
+// equal HMAC secrets (compared in constant time). Keys are never compared
+// with ==: an ed25519.PublicKey is a slice, and == on two of them in
+// interfaces panics.
 func sameKey(a, b jwt.VerificationKey) bool {
 	if as, ok := a.([]byte); ok {
 		bs, ok := b.([]byte)
@@ -114,9 +116,6 @@ func sameKey(a, b jwt.VerificationKey) bool {
 	}
 	if _, ok := b.([]byte); ok {
 		return false
-	}
-	if a == b { // the same key value: no refresh since (neither is a []byte here)
-		return true
 	}
 	ak, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && ak.Equal(b)

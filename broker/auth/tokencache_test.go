@@ -403,3 +403,43 @@ func BenchmarkTokenCacheMemoryPerEntry(b *testing.B) {
 		runtime.KeepAlive(c)
 	}
 }
+
+// TestTokenCacheEveryKeyType: a token of every supported key type is served
+// from the cache on its second use (the key comparison of keysStillHeld
+// handles each key type's Go representation).
+func TestTokenCacheEveryKeyType(t *testing.T) {
+	keys(t)
+	hmac := []byte(strings.Repeat("s", config.MinHMACSecretBytes))
+	tests := map[string]struct {
+		method jwt.SigningMethod
+		sign   any
+		verify any
+	}{
+		"RS256": {jwt.SigningMethodRS256, rsaKey, &rsaKey.PublicKey},
+		"ES256": {jwt.SigningMethodES256, ecKey, &ecKey.PublicKey},
+		"EdDSA": {jwt.SigningMethodEdDSA, edKey, edKey.Public()},
+		"HS256": {jwt.SigningMethodHS256, hmac, hmac},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			src := &staticSource{keys: []staticKey{{kid: "k", key: tc.verify}}}
+			cfg := config.Auth{Issuer: testIssuer, Audiences: []string{testAudience}, PublicKeyFiles: []string{"unused"},
+				Algorithms: []string{tc.method.Alg()}}
+			cfg.SetDefaults()
+			v, err := newVerifier(&cfg, src, clock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			token := sign(t, tc.method, "k", tc.sign, claims())
+			if _, err := v.Verify(context.Background(), token); err != nil {
+				t.Fatal(err)
+			}
+			if !cachedHit(v, token) {
+				t.Fatal("a verified token is not served from the cache")
+			}
+			if _, err := v.Verify(context.Background(), token); err != nil {
+				t.Fatalf("second use refused: %v", err)
+			}
+		})
+	}
+}
