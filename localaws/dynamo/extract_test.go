@@ -2,9 +2,11 @@ package dynamo
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -429,4 +431,41 @@ func FuzzIsName(f *testing.F) {
 			t.Fatalf("isName(%q) = %v, the pattern says %v", s, got, want)
 		}
 	})
+}
+
+// TestExtractLargeListsCostLinearTime holds Extract to linear time in the
+// number of projected names and batch keys: it deduplicated them by
+// searching its output, so one request of a few megabytes (far below
+// DefaultMaxBodyBytes) kept a core busy for minutes before authorization.
+func TestExtractLargeListsCostLinearTime(t *testing.T) {
+	const n = 200_000
+	list := func(format string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = fmt.Sprintf(format, i)
+		}
+		return strings.Join(parts, ",")
+	}
+	key := `"Key":{"PK":{"S":"Tenant#1"},"SK":{"S":"a"}}`
+	for _, c := range []struct{ name, op, body string }{
+		{"ProjectionExpression", "GetItem", `{"TableName":"tvm-demo",` + key + `,"ProjectionExpression":"` + list("a%d") + `"}`},
+		{"AttributesToGet", "GetItem", `{"TableName":"tvm-demo",` + key + `,"AttributesToGet":[` + list(`"a%d"`) + `]}`},
+		{"BatchGetItem keys", "BatchGetItem", `{"RequestItems":{"tvm-demo":{"Keys":[` + list(`{"PK":{"S":"T%d"},"SK":{"S":"a"}}`) + `]}}}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			done := make(chan error, 1)
+			go func() {
+				_, err := Extract(c.op, []byte(c.body), testRegion, testAccount, demoLookup)
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(30 * time.Second): // linear: well under a second
+				t.Fatalf("Extract of %d names took over 30s", n)
+			}
+		})
+	}
 }
