@@ -667,20 +667,40 @@ func (x *extractor) batchCheck(action, table string, keys []*object) (Check, err
 	return c, nil
 }
 
+// DynamoDB's limits on the items of one request: BatchGetItem keys and
+// BatchWriteItem write requests over all tables, TransactItems members.
+// The gateway refuses a longer request before parsing its items, as
+// DynamoDB refuses it: a 16 MB body of tiny items would otherwise cost
+// gigabytes of parsed objects and a schema lookup per table.
+const (
+	maxBatchGetKeys  = 100
+	maxBatchWrites   = 25
+	maxTransactItems = 100
+)
+
 // batch builds one check per table of a batch request: action on the
-// table with the leading keys of the keys tableKeys returns for it, plus
-// what its extra adds (nil: nothing), plus ReturnConsumedCapacity.
-func (x *extractor) batch(req *object, action string, tableKeys func(t string, items *object) ([]*object, func(*Check) error, error)) ([]Check, error) {
+// table with the leading keys of the keys tableKeys returns for it (at
+// most the max it is given), plus what its extra adds (nil: nothing), plus
+// ReturnConsumedCapacity. The request holds at most max items in all.
+func (x *extractor) batch(req *object, action string, max int, tableKeys func(t string, items *object, max int) ([]*object, func(*Check) error, error)) ([]Check, error) {
 	items, tables, err := requestTables(req)
 	if err != nil {
 		return nil, err
 	}
+	tooMany := errValidation("Too many items requested for the " + action + " call")
+	if len(tables) > max { // every table holds at least one item
+		return nil, tooMany
+	}
 	checks := make([]Check, 0, len(tables))
 	for _, t := range tables {
-		keys, extra, err := tableKeys(t, items)
+		keys, extra, err := tableKeys(t, items, max)
+		if errors.Is(err, errTooMany) {
+			return nil, tooMany
+		}
 		if err != nil {
 			return nil, err
 		}
+		max -= len(keys)
 		c, err := x.batchCheck(action, t, keys)
 		if err != nil {
 			return nil, err
@@ -699,12 +719,12 @@ func (x *extractor) batch(req *object, action string, tableKeys func(t string, i
 }
 
 func (x *extractor) batchGetItem(req *object) ([]Check, error) {
-	return x.batch(req, "BatchGetItem", batchGetKeys)
+	return x.batch(req, "BatchGetItem", maxBatchGetKeys, batchGetKeys)
 }
 
-// batchGetKeys reads the Keys of table t of a BatchGetItem; the table's
-// projection and attributes add to its check.
-func batchGetKeys(t string, items *object) ([]*object, func(*Check) error, error) {
+// batchGetKeys reads the Keys (at most max) of table t of a BatchGetItem;
+// the table's projection and attributes add to its check.
+func batchGetKeys(t string, items *object, max int) ([]*object, func(*Check) error, error) {
 	ka, err := items.obj(t, true)
 	if err != nil {
 		return nil, nil, err
@@ -712,7 +732,7 @@ func batchGetKeys(t string, items *object) ([]*object, func(*Check) error, error
 	if ka == nil {
 		return nil, nil, errValidation("1 validation error detected: Value null at 'requestItems." + t + "' failed to satisfy constraint: Member must not be null")
 	}
-	rawKeys, err := ka.list("Keys")
+	rawKeys, err := ka.listAtMost("Keys", max)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -731,13 +751,13 @@ func batchGetKeys(t string, items *object) ([]*object, func(*Check) error, error
 }
 
 func (x *extractor) batchWriteItem(req *object) ([]Check, error) {
-	return x.batch(req, "BatchWriteItem", batchWriteKeys)
+	return x.batch(req, "BatchWriteItem", maxBatchWrites, batchWriteKeys)
 }
 
 // batchWriteKeys reads the keys (a PutRequest's Item, a DeleteRequest's
-// Key) of the write requests of table t of a BatchWriteItem.
-func batchWriteKeys(t string, items *object) ([]*object, func(*Check) error, error) {
-	writes, err := items.list(t)
+// Key) of the write requests (at most max) of table t of a BatchWriteItem.
+func batchWriteKeys(t string, items *object, max int) ([]*object, func(*Check) error, error) {
+	writes, err := items.listAtMost(t, max)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -792,7 +812,11 @@ func writeRequestKey(raw json.RawMessage) (*object, error) {
 
 // transactMembers reads TransactItems as strict objects.
 func transactMembers(req *object) ([]*object, error) {
-	raws, err := req.list("TransactItems")
+	raws, err := req.listAtMost("TransactItems", maxTransactItems)
+	if errors.Is(err, errTooMany) {
+		return nil, errValidation(fmt.Sprintf("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "+
+			"Member must have length less than or equal to %d", maxTransactItems))
+	}
 	if err != nil {
 		return nil, err
 	}

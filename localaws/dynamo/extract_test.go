@@ -434,9 +434,10 @@ func FuzzIsName(f *testing.F) {
 }
 
 // TestExtractLargeListsCostLinearTime holds Extract to linear time in the
-// number of projected names and batch keys: it deduplicated them by
+// number of projected names: it deduplicated them (and batch keys) by
 // searching its output, so one request of a few megabytes (far below
 // DefaultMaxBodyBytes) kept a core busy for minutes before authorization.
+// (Batches are now also bounded by TestExtractItemLimits.)
 func TestExtractLargeListsCostLinearTime(t *testing.T) {
 	const n = 200_000
 	list := func(format string) string {
@@ -450,7 +451,6 @@ func TestExtractLargeListsCostLinearTime(t *testing.T) {
 	for _, c := range []struct{ name, op, body string }{
 		{"ProjectionExpression", "GetItem", `{"TableName":"tvm-demo",` + key + `,"ProjectionExpression":"` + list("a%d") + `"}`},
 		{"AttributesToGet", "GetItem", `{"TableName":"tvm-demo",` + key + `,"AttributesToGet":[` + list(`"a%d"`) + `]}`},
-		{"BatchGetItem keys", "BatchGetItem", `{"RequestItems":{"tvm-demo":{"Keys":[` + list(`{"PK":{"S":"T%d"},"SK":{"S":"a"}}`) + `]}}}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			done := make(chan error, 1)
@@ -465,6 +465,63 @@ func TestExtractLargeListsCostLinearTime(t *testing.T) {
 				}
 			case <-time.After(30 * time.Second): // linear: well under a second
 				t.Fatalf("Extract of %d names took over 30s", n)
+			}
+		})
+	}
+}
+
+// TestExtractItemLimits holds batches and transactions to DynamoDB's item
+// limits, refused before their items are parsed: the gateway parsed every
+// item of any number first, so a 15 MB BatchGetItem of empty keys cost it
+// about 2 GB of allocations (over 1 GB live) before authorization.
+func TestExtractItemLimits(t *testing.T) {
+	repeat := func(n int, format string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = fmt.Sprintf(format, i)
+		}
+		return strings.Join(parts, ",")
+	}
+	getKeys := func(n int) string {
+		return `{"RequestItems":{"tvm-demo":{"Keys":[` + repeat(n, `{"PK":{"S":"T%d"},"SK":{"S":"a"}}`) + `]}}}`
+	}
+	writes := func(n int) string {
+		return `{"RequestItems":{"tvm-demo":[` + repeat(n, `{"DeleteRequest":{"Key":{"PK":{"S":"T%d"},"SK":{"S":"a"}}}}`) + `]}}`
+	}
+	transact := func(n int) string {
+		return `{"TransactItems":[` + repeat(n, `{"Get":{"TableName":"tvm-demo","Key":{"PK":{"S":"T%d"},"SK":{"S":"a"}}}}`) + `]}`
+	}
+	manyTables := func(n int, item string) string {
+		return `{"RequestItems":{` + repeat(n, `"t%03d":`+item) + `}}`
+	}
+	for _, c := range []struct {
+		name, op, body, wantErr string
+	}{
+		{"BatchGetItem 100 keys", "BatchGetItem", getKeys(100), ""},
+		{"BatchGetItem 101 keys", "BatchGetItem", getKeys(101), "Too many items requested for the BatchGetItem call"},
+		{"BatchGetItem 1M empty keys", "BatchGetItem", `{"RequestItems":{"tvm-demo":{"Keys":[` + strings.Repeat(`{},`, 1<<20) + `{}]}}}`,
+			"Too many items requested for the BatchGetItem call"},
+		{"BatchGetItem 101 tables", "BatchGetItem", manyTables(101, `{"Keys":[{"PK":{"S":"a"}}]}`), "Too many items requested for the BatchGetItem call"},
+		{"BatchGetItem 60 + 41 keys", "BatchGetItem", `{"RequestItems":{"tvm-demo":{"Keys":[` + repeat(60, `{"PK":{"S":"T%d"},"SK":{"S":"a"}}`) +
+			`]},"zzz":{"Keys":[` + repeat(41, `{"id":{"N":"%d"}}`) + `]}}}`, "Too many items requested for the BatchGetItem call"},
+		{"BatchWriteItem 25 writes", "BatchWriteItem", writes(25), ""},
+		{"BatchWriteItem 26 writes", "BatchWriteItem", writes(26), "Too many items requested for the BatchWriteItem call"},
+		{"BatchWriteItem 26 tables", "BatchWriteItem", manyTables(26, `[{"DeleteRequest":{"Key":{"PK":{"S":"a"}}}}]`),
+			"Too many items requested for the BatchWriteItem call"},
+		{"TransactGetItems 100 items", "TransactGetItems", transact(100), ""},
+		{"TransactGetItems 101 items", "TransactGetItems", transact(101), "Member must have length less than or equal to 100"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Extract(c.op, []byte(c.body), testRegion, testAccount, demoLookup)
+			if c.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Extract: %v", err)
+				}
+				return
+			}
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || apiErr.Code != CodeValidation || !strings.Contains(apiErr.Message, c.wantErr) {
+				t.Fatalf("Extract error = %v, want ValidationException %q", err, c.wantErr)
 			}
 		})
 	}
