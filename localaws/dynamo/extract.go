@@ -271,14 +271,37 @@ func readContext(c *Check, req *object, selectMember bool) error {
 	return nil
 }
 
+// DynamoDB's limits on what a request may name: an expression string is at
+// most 4 KB, AttributesToGet at most 255 names. The gateway checks them
+// before it splits either into names, so a 16 MB projection cannot cost it
+// millions of names in memory and in the policy evaluation.
+const (
+	maxExpressionBytes = 4096
+	maxAttributesToGet = 255
+)
+
+// expression reads the expression string in member name, at most
+// maxExpressionBytes long.
+func expression(req *object, name string) (string, error) {
+	expr, err := req.str(name)
+	if err == nil && len(expr) > maxExpressionBytes {
+		err = errValidation(fmt.Sprintf("Invalid %s: Expression size has exceeded the maximum allowed size; expression size: %d", name, len(expr)))
+	}
+	return expr, err
+}
+
 // projectedAttributes returns the top-level attribute names named by
 // ProjectionExpression or AttributesToGet (nil when neither is given).
 func projectedAttributes(req *object) ([]string, error) {
-	proj, err := req.str("ProjectionExpression")
+	proj, err := expression(req, "ProjectionExpression")
 	if err != nil {
 		return nil, err
 	}
-	atg, err := req.strings("AttributesToGet")
+	atg, err := req.strings("AttributesToGet", maxAttributesToGet)
+	if errors.Is(err, errTooMany) {
+		return nil, errValidation(fmt.Sprintf("1 validation error detected: Value at 'attributesToGet' failed to satisfy constraint: "+
+			"Member must have length less than or equal to %d", maxAttributesToGet))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -466,7 +489,7 @@ func (x *extractor) query(req *object) ([]Check, error) {
 // and returns the rendered partition-key value. ks nil (unknown table or
 // index) validates the syntax and placeholders only.
 func queryPartitionKey(req *object, ks *KeySchema) (string, error) {
-	expr, err := req.str("KeyConditionExpression")
+	expr, err := expression(req, "KeyConditionExpression")
 	if err != nil {
 		return "", err
 	}

@@ -433,47 +433,35 @@ func FuzzIsName(f *testing.F) {
 	})
 }
 
-// TestExtractLargeListsCostLinearTime holds Extract to linear time in the
-// number of projected names: it deduplicated them (and batch keys) by
-// searching its output, so one request of a few megabytes (far below
-// DefaultMaxBodyBytes) kept a core busy for minutes before authorization.
-// (Batches are now also bounded by TestExtractItemLimits.)
-func TestExtractLargeListsCostLinearTime(t *testing.T) {
+// TestDedupeCostsLinearTime holds dedupe (projected names, leading keys)
+// to linear time: it searched its output for every value, so one request
+// of a few megabytes (200k projected names, far below DefaultMaxBodyBytes)
+// kept a core busy for minutes before authorization. (Such lists are now
+// also bounded by DynamoDB's limits: TestExtractItemLimits.)
+func TestDedupeCostsLinearTime(t *testing.T) {
 	const n = 200_000
-	list := func(format string) string {
-		parts := make([]string, n)
-		for i := range parts {
-			parts[i] = fmt.Sprintf(format, i)
-		}
-		return strings.Join(parts, ",")
+	in := make([]string, 0, 2*n)
+	for i := range n {
+		in = append(in, fmt.Sprintf("a%d", i))
 	}
-	key := `"Key":{"PK":{"S":"Tenant#1"},"SK":{"S":"a"}}`
-	for _, c := range []struct{ name, op, body string }{
-		{"ProjectionExpression", "GetItem", `{"TableName":"tvm-demo",` + key + `,"ProjectionExpression":"` + list("a%d") + `"}`},
-		{"AttributesToGet", "GetItem", `{"TableName":"tvm-demo",` + key + `,"AttributesToGet":[` + list(`"a%d"`) + `]}`},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			done := make(chan error, 1)
-			go func() {
-				_, err := Extract(c.op, []byte(c.body), testRegion, testAccount, demoLookup)
-				done <- err
-			}()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatal(err)
-				}
-			case <-time.After(30 * time.Second): // linear: well under a second
-				t.Fatalf("Extract of %d names took over 30s", n)
-			}
-		})
+	in = append(in, in...)
+	done := make(chan []string, 1)
+	go func() { done <- dedupe(in) }()
+	select {
+	case out := <-done:
+		if len(out) != n || out[0] != "a0" || out[n-1] != fmt.Sprintf("a%d", n-1) {
+			t.Fatalf("dedupe kept %d values, want the first %d in order", len(out), n)
+		}
+	case <-time.After(30 * time.Second): // linear: well under a second
+		t.Fatalf("dedupe of %d values took over 30s", 2*n)
 	}
 }
 
-// TestExtractItemLimits holds batches and transactions to DynamoDB's item
-// limits, refused before their items are parsed: the gateway parsed every
-// item of any number first, so a 15 MB BatchGetItem of empty keys cost it
-// about 2 GB of allocations (over 1 GB live) before authorization.
+// TestExtractItemLimits holds batches, transactions, AttributesToGet and
+// expressions to DynamoDB's limits, refused before they are split: the
+// gateway parsed every item of any number first, so a 15 MB BatchGetItem
+// of empty keys cost it about 2 GB of allocations (over 1 GB live), and a
+// 15 MB AttributesToGet about 800 MB, before authorization.
 func TestExtractItemLimits(t *testing.T) {
 	repeat := func(n int, format string) string {
 		parts := make([]string, n)
@@ -490,6 +478,12 @@ func TestExtractItemLimits(t *testing.T) {
 	}
 	transact := func(n int) string {
 		return `{"TransactItems":[` + repeat(n, `{"Get":{"TableName":"tvm-demo","Key":{"PK":{"S":"T%d"},"SK":{"S":"a"}}}}`) + `]}`
+	}
+	getKey := `{"TableName":"tvm-demo","Key":{"PK":{"S":"Tenant#1"},"SK":{"S":"a"}},`
+	getAttrs := func(n int) string { return getKey + `"AttributesToGet":[` + repeat(n, `"a%d"`) + `]}` }
+	getProj := func(size int) string { // names a0,a1,... padded with spaces to size bytes
+		p := repeat(100, "a%d")
+		return getKey + `"ProjectionExpression":"` + p + strings.Repeat(" ", size-len(p)) + `"}`
 	}
 	manyTables := func(n int, item string) string {
 		return `{"RequestItems":{` + repeat(n, `"t%03d":`+item) + `}}`
@@ -510,6 +504,13 @@ func TestExtractItemLimits(t *testing.T) {
 			"Too many items requested for the BatchWriteItem call"},
 		{"TransactGetItems 100 items", "TransactGetItems", transact(100), ""},
 		{"TransactGetItems 101 items", "TransactGetItems", transact(101), "Member must have length less than or equal to 100"},
+		{"AttributesToGet 255 names", "GetItem", getAttrs(255), ""},
+		{"AttributesToGet 256 names", "GetItem", getAttrs(256), "Member must have length less than or equal to 255"},
+		{"AttributesToGet 1M names", "GetItem", getAttrs(1 << 20), "Member must have length less than or equal to 255"},
+		{"ProjectionExpression 4 KB", "GetItem", getProj(4096), ""},
+		{"ProjectionExpression over 4 KB", "GetItem", getProj(4097), "Expression size has exceeded the maximum allowed size; expression size: 4097"},
+		{"KeyConditionExpression over 4 KB", "Query", `{"TableName":"tvm-demo","KeyConditionExpression":"PK = :v` + strings.Repeat(" ", 4096) +
+			`","ExpressionAttributeValues":{":v":{"S":"Tenant#1"}}}`, "Invalid KeyConditionExpression: Expression size has exceeded"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := Extract(c.op, []byte(c.body), testRegion, testAccount, demoLookup)

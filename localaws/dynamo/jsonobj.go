@@ -276,10 +276,11 @@ func (o *object) listAtMost(name string, max int) ([]json.RawMessage, error) {
 	return splitArray(raw), nil
 }
 
-// strings returns member name as a list of strings (nil when absent); a
-// null element is "", as encoding/json decodes it.
-func (o *object) strings(name string) ([]string, error) {
-	elems, err := o.list(name)
+// strings returns member name as a list of at most max strings (nil when
+// absent; errTooMany when longer); a null element is "", as encoding/json
+// decodes it.
+func (o *object) strings(name string, max int) ([]string, error) {
+	elems, err := o.listAtMost(name, max)
 	if err != nil || elems == nil {
 		return nil, err
 	}
