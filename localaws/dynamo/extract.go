@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 
@@ -272,14 +271,37 @@ func readContext(c *Check, req *object, selectMember bool) error {
 	return nil
 }
 
+// DynamoDB's limits on what a request may name: an expression string is at
+// most 4 KB, AttributesToGet at most 255 names. The gateway checks them
+// before it splits either into names, so a 16 MB projection cannot cost it
+// millions of names in memory and in the policy evaluation.
+const (
+	maxExpressionBytes = 4096
+	maxAttributesToGet = 255
+)
+
+// expression reads the expression string in member name, at most
+// maxExpressionBytes long.
+func expression(req *object, name string) (string, error) {
+	expr, err := req.str(name)
+	if err == nil && len(expr) > maxExpressionBytes {
+		err = errValidation(fmt.Sprintf("Invalid %s: Expression size has exceeded the maximum allowed size; expression size: %d", name, len(expr)))
+	}
+	return expr, err
+}
+
 // projectedAttributes returns the top-level attribute names named by
 // ProjectionExpression or AttributesToGet (nil when neither is given).
 func projectedAttributes(req *object) ([]string, error) {
-	proj, err := req.str("ProjectionExpression")
+	proj, err := expression(req, "ProjectionExpression")
 	if err != nil {
 		return nil, err
 	}
-	atg, err := req.strings("AttributesToGet")
+	atg, err := req.strings("AttributesToGet", maxAttributesToGet)
+	if errors.Is(err, errTooMany) {
+		return nil, errValidation(fmt.Sprintf("1 validation error detected: Value at 'attributesToGet' failed to satisfy constraint: "+
+			"Member must have length less than or equal to %d", maxAttributesToGet))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -327,10 +349,16 @@ func resolveName(token string, names map[string]string, expr string) (string, er
 	return n, nil
 }
 
+// dedupe returns in without repeated values, in first-seen order. It
+// remembers what it has seen in a set: a request of a few megabytes can hold
+// hundreds of thousands of names or keys, and searching the output instead
+// made one such request cost the gateway minutes of CPU.
 func dedupe(in []string) []string {
 	out := make([]string, 0, len(in))
+	seen := make(map[string]struct{}, len(in))
 	for _, s := range in {
-		if !slices.Contains(out, s) {
+		if _, ok := seen[s]; !ok {
+			seen[s] = struct{}{}
 			out = append(out, s)
 		}
 	}
@@ -461,7 +489,7 @@ func (x *extractor) query(req *object) ([]Check, error) {
 // and returns the rendered partition-key value. ks nil (unknown table or
 // index) validates the syntax and placeholders only.
 func queryPartitionKey(req *object, ks *KeySchema) (string, error) {
-	expr, err := req.str("KeyConditionExpression")
+	expr, err := expression(req, "KeyConditionExpression")
 	if err != nil {
 		return "", err
 	}
@@ -638,11 +666,9 @@ func leadingKeys(keys []*object, s *TableSchema) ([]string, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !slices.Contains(out, v) {
-			out = append(out, v)
-		}
+		out = append(out, v)
 	}
-	return out, nil
+	return dedupe(out), nil
 }
 
 // batchCheck builds the check of one table of a batch request: action on the
@@ -664,20 +690,40 @@ func (x *extractor) batchCheck(action, table string, keys []*object) (Check, err
 	return c, nil
 }
 
+// DynamoDB's limits on the items of one request: BatchGetItem keys and
+// BatchWriteItem write requests over all tables, TransactItems members.
+// The gateway refuses a longer request before parsing its items, as
+// DynamoDB refuses it: a 16 MB body of tiny items would otherwise cost
+// gigabytes of parsed objects and a schema lookup per table.
+const (
+	maxBatchGetKeys  = 100
+	maxBatchWrites   = 25
+	maxTransactItems = 100
+)
+
 // batch builds one check per table of a batch request: action on the
-// table with the leading keys of the keys tableKeys returns for it, plus
-// what its extra adds (nil: nothing), plus ReturnConsumedCapacity.
-func (x *extractor) batch(req *object, action string, tableKeys func(t string, items *object) ([]*object, func(*Check) error, error)) ([]Check, error) {
+// table with the leading keys of the keys tableKeys returns for it (at
+// most the max it is given), plus what its extra adds (nil: nothing), plus
+// ReturnConsumedCapacity. The request holds at most max items in all.
+func (x *extractor) batch(req *object, action string, max int, tableKeys func(t string, items *object, max int) ([]*object, func(*Check) error, error)) ([]Check, error) {
 	items, tables, err := requestTables(req)
 	if err != nil {
 		return nil, err
 	}
+	tooMany := errValidation("Too many items requested for the " + action + " call")
+	if len(tables) > max { // every table holds at least one item
+		return nil, tooMany
+	}
 	checks := make([]Check, 0, len(tables))
 	for _, t := range tables {
-		keys, extra, err := tableKeys(t, items)
+		keys, extra, err := tableKeys(t, items, max)
+		if errors.Is(err, errTooMany) {
+			return nil, tooMany
+		}
 		if err != nil {
 			return nil, err
 		}
+		max -= len(keys)
 		c, err := x.batchCheck(action, t, keys)
 		if err != nil {
 			return nil, err
@@ -696,12 +742,12 @@ func (x *extractor) batch(req *object, action string, tableKeys func(t string, i
 }
 
 func (x *extractor) batchGetItem(req *object) ([]Check, error) {
-	return x.batch(req, "BatchGetItem", batchGetKeys)
+	return x.batch(req, "BatchGetItem", maxBatchGetKeys, batchGetKeys)
 }
 
-// batchGetKeys reads the Keys of table t of a BatchGetItem; the table's
-// projection and attributes add to its check.
-func batchGetKeys(t string, items *object) ([]*object, func(*Check) error, error) {
+// batchGetKeys reads the Keys (at most max) of table t of a BatchGetItem;
+// the table's projection and attributes add to its check.
+func batchGetKeys(t string, items *object, max int) ([]*object, func(*Check) error, error) {
 	ka, err := items.obj(t, true)
 	if err != nil {
 		return nil, nil, err
@@ -709,7 +755,7 @@ func batchGetKeys(t string, items *object) ([]*object, func(*Check) error, error
 	if ka == nil {
 		return nil, nil, errValidation("1 validation error detected: Value null at 'requestItems." + t + "' failed to satisfy constraint: Member must not be null")
 	}
-	rawKeys, err := ka.list("Keys")
+	rawKeys, err := ka.listAtMost("Keys", max)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -728,13 +774,13 @@ func batchGetKeys(t string, items *object) ([]*object, func(*Check) error, error
 }
 
 func (x *extractor) batchWriteItem(req *object) ([]Check, error) {
-	return x.batch(req, "BatchWriteItem", batchWriteKeys)
+	return x.batch(req, "BatchWriteItem", maxBatchWrites, batchWriteKeys)
 }
 
 // batchWriteKeys reads the keys (a PutRequest's Item, a DeleteRequest's
-// Key) of the write requests of table t of a BatchWriteItem.
-func batchWriteKeys(t string, items *object) ([]*object, func(*Check) error, error) {
-	writes, err := items.list(t)
+// Key) of the write requests (at most max) of table t of a BatchWriteItem.
+func batchWriteKeys(t string, items *object, max int) ([]*object, func(*Check) error, error) {
+	writes, err := items.listAtMost(t, max)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -789,7 +835,11 @@ func writeRequestKey(raw json.RawMessage) (*object, error) {
 
 // transactMembers reads TransactItems as strict objects.
 func transactMembers(req *object) ([]*object, error) {
-	raws, err := req.list("TransactItems")
+	raws, err := req.listAtMost("TransactItems", maxTransactItems)
+	if errors.Is(err, errTooMany) {
+		return nil, errValidation(fmt.Sprintf("1 validation error detected: Value at 'transactItems' failed to satisfy constraint: "+
+			"Member must have length less than or equal to %d", maxTransactItems))
+	}
 	if err != nil {
 		return nil, err
 	}

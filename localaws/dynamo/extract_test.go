@@ -2,9 +2,11 @@ package dynamo
 
 import (
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -429,4 +431,99 @@ func FuzzIsName(f *testing.F) {
 			t.Fatalf("isName(%q) = %v, the pattern says %v", s, got, want)
 		}
 	})
+}
+
+// TestDedupeCostsLinearTime holds dedupe (projected names, leading keys)
+// to linear time: it searched its output for every value, so one request
+// of a few megabytes (200k projected names, far below DefaultMaxBodyBytes)
+// kept a core busy for minutes before authorization. (Such lists are now
+// also bounded by DynamoDB's limits: TestExtractItemLimits.)
+func TestDedupeCostsLinearTime(t *testing.T) {
+	const n = 200_000
+	in := make([]string, 0, 2*n)
+	for i := range n {
+		in = append(in, fmt.Sprintf("a%d", i))
+	}
+	in = append(in, in...)
+	done := make(chan []string, 1)
+	go func() { done <- dedupe(in) }()
+	select {
+	case out := <-done:
+		if len(out) != n || out[0] != "a0" || out[n-1] != fmt.Sprintf("a%d", n-1) {
+			t.Fatalf("dedupe kept %d values, want the first %d in order", len(out), n)
+		}
+	case <-time.After(30 * time.Second): // linear: well under a second
+		t.Fatalf("dedupe of %d values took over 30s", 2*n)
+	}
+}
+
+// TestExtractItemLimits holds batches, transactions, AttributesToGet and
+// expressions to DynamoDB's limits, refused before they are split: the
+// gateway parsed every item of any number first, so a 15 MB BatchGetItem
+// of empty keys cost it about 2 GB of allocations (over 1 GB live), and a
+// 15 MB AttributesToGet about 800 MB, before authorization.
+func TestExtractItemLimits(t *testing.T) {
+	repeat := func(n int, format string) string {
+		parts := make([]string, n)
+		for i := range parts {
+			parts[i] = fmt.Sprintf(format, i)
+		}
+		return strings.Join(parts, ",")
+	}
+	getKeys := func(n int) string {
+		return `{"RequestItems":{"tvm-demo":{"Keys":[` + repeat(n, `{"PK":{"S":"T%d"},"SK":{"S":"a"}}`) + `]}}}`
+	}
+	writes := func(n int) string {
+		return `{"RequestItems":{"tvm-demo":[` + repeat(n, `{"DeleteRequest":{"Key":{"PK":{"S":"T%d"},"SK":{"S":"a"}}}}`) + `]}}`
+	}
+	transact := func(n int) string {
+		return `{"TransactItems":[` + repeat(n, `{"Get":{"TableName":"tvm-demo","Key":{"PK":{"S":"T%d"},"SK":{"S":"a"}}}}`) + `]}`
+	}
+	getKey := `{"TableName":"tvm-demo","Key":{"PK":{"S":"Tenant#1"},"SK":{"S":"a"}},`
+	getAttrs := func(n int) string { return getKey + `"AttributesToGet":[` + repeat(n, `"a%d"`) + `]}` }
+	getProj := func(size int) string { // names a0,a1,... padded with spaces to size bytes
+		p := repeat(100, "a%d")
+		return getKey + `"ProjectionExpression":"` + p + strings.Repeat(" ", size-len(p)) + `"}`
+	}
+	manyTables := func(n int, item string) string {
+		return `{"RequestItems":{` + repeat(n, `"t%03d":`+item) + `}}`
+	}
+	for _, c := range []struct {
+		name, op, body, wantErr string
+	}{
+		{"BatchGetItem 100 keys", "BatchGetItem", getKeys(100), ""},
+		{"BatchGetItem 101 keys", "BatchGetItem", getKeys(101), "Too many items requested for the BatchGetItem call"},
+		{"BatchGetItem 1M empty keys", "BatchGetItem", `{"RequestItems":{"tvm-demo":{"Keys":[` + strings.Repeat(`{},`, 1<<20) + `{}]}}}`,
+			"Too many items requested for the BatchGetItem call"},
+		{"BatchGetItem 101 tables", "BatchGetItem", manyTables(101, `{"Keys":[{"PK":{"S":"a"}}]}`), "Too many items requested for the BatchGetItem call"},
+		{"BatchGetItem 60 + 41 keys", "BatchGetItem", `{"RequestItems":{"tvm-demo":{"Keys":[` + repeat(60, `{"PK":{"S":"T%d"},"SK":{"S":"a"}}`) +
+			`]},"zzz":{"Keys":[` + repeat(41, `{"id":{"N":"%d"}}`) + `]}}}`, "Too many items requested for the BatchGetItem call"},
+		{"BatchWriteItem 25 writes", "BatchWriteItem", writes(25), ""},
+		{"BatchWriteItem 26 writes", "BatchWriteItem", writes(26), "Too many items requested for the BatchWriteItem call"},
+		{"BatchWriteItem 26 tables", "BatchWriteItem", manyTables(26, `[{"DeleteRequest":{"Key":{"PK":{"S":"a"}}}}]`),
+			"Too many items requested for the BatchWriteItem call"},
+		{"TransactGetItems 100 items", "TransactGetItems", transact(100), ""},
+		{"TransactGetItems 101 items", "TransactGetItems", transact(101), "Member must have length less than or equal to 100"},
+		{"AttributesToGet 255 names", "GetItem", getAttrs(255), ""},
+		{"AttributesToGet 256 names", "GetItem", getAttrs(256), "Member must have length less than or equal to 255"},
+		{"AttributesToGet 1M names", "GetItem", getAttrs(1 << 20), "Member must have length less than or equal to 255"},
+		{"ProjectionExpression 4 KB", "GetItem", getProj(4096), ""},
+		{"ProjectionExpression over 4 KB", "GetItem", getProj(4097), "Expression size has exceeded the maximum allowed size; expression size: 4097"},
+		{"KeyConditionExpression over 4 KB", "Query", `{"TableName":"tvm-demo","KeyConditionExpression":"PK = :v` + strings.Repeat(" ", 4096) +
+			`","ExpressionAttributeValues":{":v":{"S":"Tenant#1"}}}`, "Invalid KeyConditionExpression: Expression size has exceeded"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Extract(c.op, []byte(c.body), testRegion, testAccount, demoLookup)
+			if c.wantErr == "" {
+				if err != nil {
+					t.Fatalf("Extract: %v", err)
+				}
+				return
+			}
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || apiErr.Code != CodeValidation || !strings.Contains(apiErr.Message, c.wantErr) {
+				t.Fatalf("Extract error = %v, want ValidationException %q", err, c.wantErr)
+			}
+		})
+	}
 }

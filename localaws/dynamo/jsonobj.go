@@ -252,6 +252,17 @@ func (o *object) obj(name string, strict bool) (*object, error) {
 
 // list returns member name as a list of raw values (nil when absent).
 func (o *object) list(name string) ([]json.RawMessage, error) {
+	return o.listAtMost(name, -1)
+}
+
+// errTooMany is listAtMost's error for a list longer than its limit.
+var errTooMany = errors.New("too many list elements")
+
+// listAtMost is list for a list of at most max elements (any number when
+// max is negative); a longer list is errTooMany, found before anything is
+// split out, so that a request cannot make the gateway hold more elements
+// than DynamoDB's limits let it execute.
+func (o *object) listAtMost(name string, max int) ([]json.RawMessage, error) {
 	raw, err := o.get(name)
 	if err != nil || raw == nil {
 		return nil, err
@@ -259,13 +270,17 @@ func (o *object) list(name string) ([]json.RawMessage, error) {
 	if raw[0] != '[' {
 		return nil, fmt.Errorf("member %s: expected a list", name)
 	}
+	if max >= 0 && countArray(raw) > max {
+		return nil, errTooMany
+	}
 	return splitArray(raw), nil
 }
 
-// strings returns member name as a list of strings (nil when absent); a
-// null element is "", as encoding/json decodes it.
-func (o *object) strings(name string) ([]string, error) {
-	elems, err := o.list(name)
+// strings returns member name as a list of at most max strings (nil when
+// absent; errTooMany when longer); a null element is "", as encoding/json
+// decodes it.
+func (o *object) strings(name string, max int) ([]string, error) {
+	elems, err := o.listAtMost(name, max)
 	if err != nil || elems == nil {
 		return nil, err
 	}
@@ -413,6 +428,21 @@ func splitArray(raw []byte) []json.RawMessage {
 		}
 		i = jsonscan.Space(raw, i+1) // ','
 	}
+}
+
+// countArray returns the number of elements of a valid JSON array without
+// allocating.
+func countArray(raw []byte) int {
+	n := 0
+	i := jsonscan.Space(raw, 1)
+	for raw[i] != ']' {
+		end, _ := skipValue(raw, i, maxJSONDepth) // raw is valid
+		n++
+		if i = jsonscan.Space(raw, end); raw[i] == ',' {
+			i = jsonscan.Space(raw, i+1)
+		}
+	}
+	return n
 }
 
 // maxJSONDepth is encoding/json's nesting limit (objects and arrays) for a

@@ -180,10 +180,10 @@ func TestObjectReaders(t *testing.T) {
 	if _, err := o.list("s"); err == nil {
 		t.Error(`list("s") accepted a string`)
 	}
-	if ls, err := o.strings("ls"); err != nil || fmt.Sprintf("%q", ls) != `["a" "" "é"]` {
+	if ls, err := o.strings("ls", -1); err != nil || fmt.Sprintf("%q", ls) != `["a" "" "é"]` {
 		t.Errorf(`strings("ls") = %q, %v`, ls, err)
 	}
-	if _, err := o.strings("l"); err == nil {
+	if _, err := o.strings("l", -1); err == nil {
 		t.Error(`strings("l") accepted an object element`)
 	}
 	if m, err := o.stringMap("m"); err != nil || fmt.Sprint(m) != "map[#a:x #b:]" {
