@@ -253,11 +253,15 @@ func TestTenantClaimNames(t *testing.T) {
 		set       func(c jwt.MapClaims)
 		want      string // "" = refused with invalid_tenant
 	}{
-		"colon name":          {"custom:tenant_id", func(c jwt.MapClaims) { c["custom:tenant_id"] = "t1" }, "t1"},
-		"URL name":            {"https://example.com/tenant", func(c jwt.MapClaims) { c["https://example.com/tenant"] = "t2" }, "t2"},
-		"nested path":         {"org.tenant", func(c jwt.MapClaims) { c["org"] = map[string]any{"tenant": "t3"} }, "t3"},
-		"deep nested path":    {"a.b.c", func(c jwt.MapClaims) { c["a"] = map[string]any{"b": map[string]any{"c": "t4"}} }, "t4"},
-		"exact name wins":     {"org.tenant", func(c jwt.MapClaims) { c["org.tenant"] = "exact"; c["org"] = map[string]any{"tenant": "nested"} }, "exact"},
+		"colon name":            {"custom:tenant_id", func(c jwt.MapClaims) { c["custom:tenant_id"] = "t1" }, "t1"},
+		"URL name":              {"https://example.com/tenant", func(c jwt.MapClaims) { c["https://example.com/tenant"] = "t2" }, "t2"},
+		"nested path":           {"org.tenant", func(c jwt.MapClaims) { c["org"] = map[string]any{"tenant": "t3"} }, "t3"},
+		"deep nested path":      {"a.b.c", func(c jwt.MapClaims) { c["a"] = map[string]any{"b": map[string]any{"c": "t4"}} }, "t4"},
+		"top-level dotted name": {"org.tenant", func(c jwt.MapClaims) { c["org.tenant"] = "exact" }, "exact"},
+		"top-level and nested are ambiguous": {"org.tenant", func(c jwt.MapClaims) {
+			c["org.tenant"] = "exact"
+			c["org"] = map[string]any{"tenant": "nested"}
+		}, ""},
 		"nested missing":      {"org.tenant", func(c jwt.MapClaims) { c["org"] = map[string]any{"team": "x"} }, ""},
 		"nested not object":   {"org.tenant", func(c jwt.MapClaims) { c["org"] = "acme" }, ""},
 		"nested wildcard":     {"org.tenant", func(c jwt.MapClaims) { c["org"] = map[string]any{"tenant": "*"} }, ""},

@@ -57,9 +57,12 @@ func (v *Verifier) identity(claims jwt.MapClaims) (*Identity, error) {
 // not one string, so no text of it can be the one the IdP meant (and -0, 1e2
 // would each need a rule of their own). The value is never echoed.
 func tenantFromClaims(claims map[string]any, path claimpath.Path, pattern *tenant.Pattern) (string, error) {
-	val, ok := path.Lookup(claims)
-	if !ok {
-		return "", errs.InvalidTenant("tenant claim missing", fmt.Errorf("claim %q absent", path))
+	val, err := path.Lookup(claims)
+	switch {
+	case errors.Is(err, claimpath.ErrAmbiguous):
+		return "", errs.InvalidTenant("tenant claim is ambiguous", fmt.Errorf("claim %q: %w", path, err))
+	case err != nil:
+		return "", errs.InvalidTenant("tenant claim missing", fmt.Errorf("claim %q %w", path, err))
 	}
 	tenant, ok := val.(string)
 	if !ok {
@@ -92,9 +95,9 @@ func jsonType(v any) string {
 // maxSubjectLen characters, valid UTF-8, without control characters.
 func subjectFromClaims(claims map[string]any, path claimpath.Path) (string, error) {
 	name := path.String()
-	val, ok := path.Lookup(claims)
-	if !ok {
-		return "", fmt.Errorf("claim %q absent", name)
+	val, err := path.Lookup(claims)
+	if err != nil {
+		return "", fmt.Errorf("claim %q: %w", name, err)
 	}
 	s, ok := val.(string)
 	switch {

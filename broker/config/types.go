@@ -121,13 +121,13 @@ type Auth struct {
 	// TenantClaim names the claim holding the tenant id (default
 	// "tenant_id"): a plain claim name (may contain ':' or '/', e.g.
 	// "custom:tenant_id", "https://example.com/tenant") or a nested path
-	// written with '.' segments, e.g. "org.tenant"; an exact top-level name
-	// match wins over a nested path. In a path with a backslash, "\." is a
-	// literal dot inside a key and "\\" a backslash, and only the keys are
-	// looked up: 'kubernetes\.io.namespace' is the namespace of a Kubernetes
+	// written with '.' segments, e.g. "org.tenant", which also names a
+	// top-level claim of exactly that name; a token with both is refused as
+	// ambiguous. In a path with a backslash, "\." is a literal dot inside a
+	// key and "\\" a backslash, and only the keys are looked up:
+	// 'kubernetes\.io.namespace' is the namespace of a Kubernetes
 	// service-account token (package broker/auth/claimpath). The value must
-	// be a JSON string (or a JSON integer, taken as its decimal text)
-	// matching TenantPattern.
+	// be a JSON string matching TenantPattern.
 	TenantClaim string `yaml:"tenant_claim"`
 	// SubjectClaim names the claim identifying the caller (default "sub"),
 	// with the same naming rules as TenantClaim. Its value must be a

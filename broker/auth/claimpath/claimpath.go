@@ -13,7 +13,7 @@
 //
 //	tenant_id                    the top-level claim "tenant_id"
 //	custom:tenant_id             the top-level claim "custom:tenant_id"
-//	org.tenant                   {"org": {"tenant": ...}}, unless a top-level "org.tenant" exists
+//	org.tenant                   {"org": {"tenant": ...}}, or a top-level "org.tenant" (never both)
 //	kubernetes\.io.namespace     {"kubernetes.io": {"namespace": ...}}  (a Kubernetes service-account token)
 //	a\\b                         the top-level claim `a\b`
 //
@@ -22,7 +22,10 @@
 // A path without a backslash means what plain claim names always meant: the
 // top-level claim of exactly that name when there is one (so
 // "https://example.com/tenant" names a top-level claim), otherwise the
-// nested path of its '.'-separated keys. A path with a backslash is exact:
+// nested path of its '.'-separated keys. A token that has both — a
+// top-level "org.tenant" and {"org": {"tenant": ...}} — is ambiguous and
+// resolves to nothing (ErrAmbiguous): whoever can add a top-level claim
+// must not be able to choose which value wins. A path with a backslash is exact:
 // its keys, and nothing else, are looked up, from the top level down. Every
 // key but the last must hold a JSON object. Empty keys ("a..b") are keys
 // like any other.
@@ -126,25 +129,45 @@ func (p Path) String() string { return p.text }
 // a backslash, after its top-level name is not found).
 func (p Path) Keys() []string { return append([]string(nil), p.keys...) }
 
-// Lookup returns the value the path addresses in claims (see Resolution).
-func (p Path) Lookup(claims map[string]any) (any, bool) {
+// Errors of Lookup.
+var (
+	ErrAbsent    = errors.New("absent")
+	ErrAmbiguous = errors.New("both a top-level claim of that name and the nested path exist")
+)
+
+// Lookup returns the value the path addresses in claims (see Resolution),
+// ErrAbsent when there is none and ErrAmbiguous when a path without a
+// backslash finds both a top-level claim and a nested value.
+func (p Path) Lookup(claims map[string]any) (any, error) {
 	if len(p.keys) == 0 {
-		return nil, false
+		return nil, ErrAbsent
 	}
-	if !p.exact {
-		if val, ok := claims[p.text]; ok || len(p.keys) == 1 {
-			return val, ok
-		}
+	if p.exact || len(p.keys) == 1 {
+		return walk(claims, p.keys)
 	}
+	top, atTop := claims[p.text]
+	nested, err := walk(claims, p.keys)
+	switch {
+	case atTop && err == nil:
+		return nil, ErrAmbiguous
+	case atTop:
+		return top, nil
+	}
+	return nested, err
+}
+
+// walk follows keys from claims down: every key but the last must hold a
+// JSON object.
+func walk(claims map[string]any, keys []string) (any, error) {
 	var cur any = claims
-	for _, k := range p.keys {
+	for _, k := range keys {
 		obj, ok := cur.(map[string]any)
 		if !ok {
-			return nil, false
+			return nil, ErrAbsent
 		}
 		if cur, ok = obj[k]; !ok {
-			return nil, false
+			return nil, ErrAbsent
 		}
 	}
-	return cur, true
+	return cur, nil
 }

@@ -2,6 +2,7 @@ package claimpath
 
 import (
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -94,43 +95,45 @@ func TestLookup(t *testing.T) {
 			`a\b`:        "backslash",
 			"":           map[string]any{"": "empty keys"},
 			"n":          nil,
+			"p.q":        "top-only",
 		}
 	}
 	tests := map[string]struct {
 		claims func(*testing.T) map[string]any
 		path   string
 		want   any
-		found  bool
+		err    error
 	}{
-		"namespace":                 {k8s, `kubernetes\.io.namespace`, "team-a", true},
-		"service account name":      {k8s, `kubernetes\.io.serviceaccount.name`, "app", true},
-		"pod uid":                   {k8s, `kubernetes\.io.pod.uid`, "9b2d8d5a-2f4e-4b9c-b8a1-3e0f6f1c2d3e", true},
-		"unescaped misses the dot":  {k8s, "kubernetes.io.namespace", nil, false},
-		"subject":                   {k8s, "sub", "system:serviceaccount:team-a:app", true},
-		"whole object":              {k8s, `kubernetes\.io.node`, map[string]any{"name": "ip-10-0-1-23.ec2.internal", "uid": "0d0bb3e4-0b8b-4a57-8d61-0c5cf1f7b2a1"}, true},
-		"missing nested key":        {k8s, `kubernetes\.io.tenant`, nil, false},
-		"through a string":          {k8s, `sub.x`, nil, false},
-		"top level":                 {plain, "tenant_id", "t1", true},
-		"exact name wins":           {plain, "org.tenant", "exact", true},
-		"escaped path is exact":     {plain, `org\.tenant`, "exact", true},
-		"escaped nested":            {plain, `a\.b.c`, "dotted-key", true},
-		"unescaped dotted key":      {plain, "a.b.c", nil, false},
-		"literal backslash":         {plain, `a\\b`, "backslash", true},
-		"through an array":          {plain, "org.list.0", nil, false},
-		"empty keys":                {plain, ".", "empty keys", true},
-		"null value is found":       {plain, "n", nil, true},
-		"absent":                    {plain, "nope", nil, false},
-		"nested path when no exact": {plain, "org.list", []any{"x"}, true},
+		"namespace":                       {k8s, `kubernetes\.io.namespace`, "team-a", nil},
+		"service account name":            {k8s, `kubernetes\.io.serviceaccount.name`, "app", nil},
+		"pod uid":                         {k8s, `kubernetes\.io.pod.uid`, "9b2d8d5a-2f4e-4b9c-b8a1-3e0f6f1c2d3e", nil},
+		"unescaped misses the dot":        {k8s, "kubernetes.io.namespace", nil, ErrAbsent},
+		"subject":                         {k8s, "sub", "system:serviceaccount:team-a:app", nil},
+		"whole object":                    {k8s, `kubernetes\.io.node`, map[string]any{"name": "ip-10-0-1-23.ec2.internal", "uid": "0d0bb3e4-0b8b-4a57-8d61-0c5cf1f7b2a1"}, nil},
+		"missing nested key":              {k8s, `kubernetes\.io.tenant`, nil, ErrAbsent},
+		"through a string":                {k8s, `sub.x`, nil, ErrAbsent},
+		"top level":                       {plain, "tenant_id", "t1", nil},
+		"top-level and nested: ambiguous": {plain, "org.tenant", nil, ErrAmbiguous},
+		"top-level name, nothing nested":  {plain, "p.q", "top-only", nil},
+		"escaped path is exact":           {plain, `org\.tenant`, "exact", nil},
+		"escaped nested":                  {plain, `a\.b.c`, "dotted-key", nil},
+		"unescaped dotted key":            {plain, "a.b.c", nil, ErrAbsent},
+		"literal backslash":               {plain, `a\\b`, "backslash", nil},
+		"through an array":                {plain, "org.list.0", nil, ErrAbsent},
+		"empty keys":                      {plain, ".", "empty keys", nil},
+		"null value is found":             {plain, "n", nil, nil},
+		"absent":                          {plain, "nope", nil, ErrAbsent},
+		"nested path when no exact":       {plain, "org.list", []any{"x"}, nil},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
-			got, found := MustParse(tt.path).Lookup(tt.claims(t))
-			if found != tt.found || !cmp.Equal(got, tt.want) {
-				t.Errorf("Lookup(%q) = %v, %v; want %v, %v", tt.path, got, found, tt.want, tt.found)
+			got, err := MustParse(tt.path).Lookup(tt.claims(t))
+			if !errors.Is(err, tt.err) || (tt.err == nil) != (err == nil) || !cmp.Equal(got, tt.want) {
+				t.Errorf("Lookup(%q) = %v, %v; want %v, %v", tt.path, got, err, tt.want, tt.err)
 			}
 		})
 	}
-	if v, ok := (Path{}).Lookup(plain(t)); ok || v != nil {
+	if v, err := (Path{}).Lookup(plain(t)); err == nil || v != nil {
 		t.Errorf("zero Path found %v", v)
 	}
 }
@@ -199,10 +202,10 @@ func FuzzParse(f *testing.F) {
 			val = map[string]any{keys[i]: val}
 		}
 		claims := val.(map[string]any)
-		if got, ok := p.Lookup(claims); !ok || got != marker {
-			t.Fatalf("Lookup(%q) in %v = %v, %v", text, claims, got, ok)
+		if got, err := p.Lookup(claims); err != nil || got != marker {
+			t.Fatalf("Lookup(%q) in %v = %v, %v", text, claims, got, err)
 		}
-		if got, ok := p.Lookup(map[string]any{}); ok {
+		if got, err := p.Lookup(map[string]any{}); err == nil {
 			t.Fatalf("Lookup(%q) in {} = %v", text, got)
 		}
 	})
