@@ -17,8 +17,10 @@
 // the first blank ends it; a subject keeps its inner blanks. Tenant ids and
 // subjects match exactly (case-sensitively) and may hold no control
 // character; a subject is at most MaxSubjectLen characters and a tenant id
-// at most MaxTenantLen bytes. A file with any invalid line is refused as a
-// whole, naming the line.
+// at most MaxTenantLen bytes, obeying the fixed rule of every tenant id
+// (tenant.CheckRunes: an entry no tenant can equal is an error, not an
+// entry that blocks nothing). A leading byte-order mark is ignored. A file
+// with any invalid line is refused as a whole, naming the line.
 //
 // # Watching
 //
@@ -64,6 +66,7 @@ import (
 
 	"github.com/tvmkit/tvm/internal/filelimit"
 	"github.com/tvmkit/tvm/internal/poll"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
 // Limits of the file and its entries.
@@ -103,6 +106,9 @@ func Parse(data []byte) (*Set, error) {
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("blocklist: not UTF-8 text")
 	}
+	// A byte-order mark (some editors write one) would otherwise become
+	// part of the first entry, which then matches no tenant.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), MaxFileBytes)
 	for n := 1; sc.Scan(); n++ {
@@ -138,6 +144,11 @@ func checkEntry(tenantID, subject string) error {
 	}
 	if strings.IndexFunc(tenantID+subject, unicode.IsControl) >= 0 {
 		return fmt.Errorf("control character")
+	}
+	// An entry no verified tenant id can equal (an invisible character
+	// pasted in, a wildcard) would block nothing without a word: refuse it.
+	if err := tenant.CheckRunes(tenantID); err != nil {
+		return fmt.Errorf("tenant id: %w", err)
 	}
 	return nil
 }

@@ -34,6 +34,15 @@ func TestParse(t *testing.T) {
 		"long sub":  {in: "1 " + strings.Repeat("é", 257), err: "line 1: subject longer than 256"},
 		"long ten":  {in: strings.Repeat("t", 257), err: "line 1: tenant id longer than 256"},
 		"not utf-8": {in: "\xff\n", err: "not UTF-8"},
+		// A byte-order mark (a Windows editor's save) is not part of the
+		// first entry: "\ufeff4" would never match tenant 4.
+		"bom": {in: "\ufeff4\n1 bob\n", tenants: []string{"4"}, subjects: []Entry{{"1", "bob"}}},
+		// A tenant entry no tenant id can equal would block nothing,
+		// silently: refused like any invalid line.
+		"zero-width": {in: "4\u200b\n", err: "line 1: tenant id"},
+		"latin-2":    {in: "\u0142\n", err: "line 1: tenant id"},
+		"wildcard":   {in: "4*\n", err: "line 1: tenant id"},
+		"late bom":   {in: "3\n\ufeff4\n", err: "line 2: tenant id"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
