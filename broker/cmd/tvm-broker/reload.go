@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -275,9 +276,17 @@ func (b *service) commit(old, next *generation, trigger string) {
 }
 
 // retire closes a replaced verifier once the requests that may still use
-// it are over (their deadline is the request timeout), or at close.
+// it are over (their deadline is the request timeout), or at close. A
+// closed one is then forgotten: held until the process ends, every reload
+// would keep a verifier and its cache of verified tokens alive. The caller
+// holds b.mu.
 func (b *service) retire(v *auth.Verifier, grace time.Duration) {
-	b.retired = append(b.retired, retiredVerifier{v, time.AfterFunc(grace+time.Second, v.Close)})
+	b.retired = append(b.retired, retiredVerifier{v, time.AfterFunc(grace+time.Second, func() {
+		v.Close()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.retired = slices.DeleteFunc(b.retired, func(r retiredVerifier) bool { return r.v == v })
+	})})
 }
 
 // retiredVerifier is a replaced verifier and the timer that closes it.
@@ -291,7 +300,7 @@ type retiredVerifier struct {
 func (b *service) close() {
 	b.mu.Lock()
 	b.closed = true
-	retired := b.retired
+	retired := slices.Clone(b.retired) // a firing timer edits b.retired in place
 	b.mu.Unlock()
 	for _, r := range retired {
 		r.timer.Stop()
