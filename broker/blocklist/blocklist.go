@@ -27,7 +27,10 @@
 // Watch reads the file once (a missing or invalid file is an error: the
 // broker refuses to start without the list it was told to enforce), then
 // re-reads it every poll interval (DefaultPollInterval) and swaps in the new
-// list when its content changed and parses. A file that disappears or turns
+// list when its content changed and parses; a change that unblocks
+// something waits until the same content is read at the next poll (what it
+// blocks takes effect at once), so that a file caught half-way through a
+// rewrite unblocks nobody. A file that disappears or turns
 // invalid keeps the previous list in force, is reported to OnError once
 // per distinct content, and is retried at every poll. OnChange receives
 // what each swap blocked and unblocked.
@@ -246,8 +249,11 @@ type List struct {
 	// lastBad is the digest of the content last refused, so a refusal is
 	// reported once.
 	lastBad [sha256.Size]byte
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// unsettled is the digest of content read once that unblocks
+	// something: it is put in force when read again (reload).
+	unsettled [sha256.Size]byte
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 type loadError struct {
@@ -316,22 +322,47 @@ func (l *List) read() (*Set, error) {
 
 // reload re-reads the file and swaps the list in when its content changed.
 func (l *List) reload() {
+	// Content that unblocks something is put in force when two consecutive
+	// reads return it (see below): any other read starts the count again.
+	unsettled := l.unsettled
+	l.unsettled = [sha256.Size]byte{}
 	data, err := filelimit.Read(l.opts.Path, MaxFileBytes)
 	if err != nil {
 		l.refuse(fmt.Errorf("blocklist: %w", err), [sha256.Size]byte{})
 		return
 	}
-	if sha256.Sum256(data) == l.cur.Load().digest {
+	sum := sha256.Sum256(data)
+	cur := l.cur.Load()
+	if sum == cur.digest {
 		l.err.Store(nil)
 		return
 	}
 	set, err := Parse(data)
 	if err != nil {
-		l.refuse(fmt.Errorf("%s: %w", l.opts.Path, err), sha256.Sum256(data))
+		l.refuse(fmt.Errorf("%s: %w", l.opts.Path, err), sum)
 		return
 	}
 	l.err.Store(nil)
+	// A file rewritten in place reads empty or short for a moment
+	// (truncated, then written): what it drops is unblocked only once the
+	// same content is read again, while what it adds is blocked at once.
+	if c := set.Diff(cur); len(c.UnblockedTenants)+len(c.UnblockedSubjects) > 0 && sum != unsettled {
+		l.unsettled = sum
+		if len(c.BlockedTenants)+len(c.BlockedSubjects) > 0 {
+			l.swap(cur.union(set))
+		}
+		return
+	}
 	l.swap(set)
+}
+
+// union returns a set blocking what s or o blocks. Its digest is no
+// file's, so the next read of the file is parsed again.
+func (s *Set) union(o *Set) *Set {
+	u := &Set{tenants: maps.Clone(s.tenants), subjects: maps.Clone(s.subjects)}
+	maps.Copy(u.tenants, o.tenants)
+	maps.Copy(u.subjects, o.subjects)
+	return u
 }
 
 // refuse records a refused read, reporting it once per distinct content
