@@ -84,6 +84,9 @@ type Options struct {
 	Server ServerOptions
 	// RateLimit configures the per-tenant and per-subject token buckets.
 	RateLimit RateLimitOptions
+	// RateLimits, when set, are the buckets to use instead of new ones of
+	// RateLimit (NewRateLimits); they may be shared by several handlers.
+	RateLimits *RateLimits
 	// Clock returns the current time (rate limiting, durations); default time.Now.
 	Clock func() time.Time
 	// Readiness are the conditions of /readyz beyond the Verifier's keys,
@@ -217,7 +220,9 @@ func New(opts Options) (_ *echo.Echo, err error) {
 	if timeout <= 0 {
 		timeout = DefaultRequestTimeout
 	}
-	if s.limits, err = newLimits(opts.RateLimit); err != nil {
+	if opts.RateLimits != nil {
+		s.limits = opts.RateLimits.l
+	} else if s.limits, err = newLimits(opts.RateLimit); err != nil {
 		return nil, err
 	}
 

@@ -20,6 +20,21 @@ type limits struct {
 	tenant, subject *lruLimiter
 }
 
+// RateLimits are the per-tenant and per-subject buckets of a
+// RateLimitOptions, made to be shared by several handlers (Options.
+// RateLimits): a configuration reload that leaves the limits alone keeps
+// their state, so that it hands no caller a fresh burst.
+type RateLimits struct{ l *limits }
+
+// NewRateLimits returns the buckets of o.
+func NewRateLimits(o RateLimitOptions) (*RateLimits, error) {
+	l, err := newLimits(o)
+	if err != nil {
+		return nil, err
+	}
+	return &RateLimits{l}, nil
+}
+
 func newLimits(o RateLimitOptions) (*limits, error) {
 	entries := o.Entries
 	if entries <= 0 {

@@ -17,15 +17,20 @@
 // the first blank ends it; a subject keeps its inner blanks. Tenant ids and
 // subjects match exactly (case-sensitively) and may hold no control
 // character; a subject is at most MaxSubjectLen characters and a tenant id
-// at most MaxTenantLen bytes. A file with any invalid line is refused as a
-// whole, naming the line.
+// at most MaxTenantLen bytes, obeying the fixed rule of every tenant id
+// (tenant.CheckRunes: an entry no tenant can equal is an error, not an
+// entry that blocks nothing). A leading byte-order mark is ignored. A file
+// with any invalid line is refused as a whole, naming the line.
 //
 // # Watching
 //
 // Watch reads the file once (a missing or invalid file is an error: the
 // broker refuses to start without the list it was told to enforce), then
 // re-reads it every poll interval (DefaultPollInterval) and swaps in the new
-// list when its content changed and parses. A file that disappears or turns
+// list when its content changed and parses; a change that unblocks
+// something waits until the same content is read at the next poll (what it
+// blocks takes effect at once), so that a file caught half-way through a
+// rewrite unblocks nobody. A file that disappears or turns
 // invalid keeps the previous list in force, is reported to OnError once
 // per distinct content, and is retried at every poll. OnChange receives
 // what each swap blocked and unblocked.
@@ -64,6 +69,7 @@ import (
 
 	"github.com/tvmkit/tvm/internal/filelimit"
 	"github.com/tvmkit/tvm/internal/poll"
+	"github.com/tvmkit/tvm/policies/tenant"
 )
 
 // Limits of the file and its entries.
@@ -103,6 +109,9 @@ func Parse(data []byte) (*Set, error) {
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("blocklist: not UTF-8 text")
 	}
+	// A byte-order mark (some editors write one) would otherwise become
+	// part of the first entry, which then matches no tenant.
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 4096), MaxFileBytes)
 	for n := 1; sc.Scan(); n++ {
@@ -138,6 +147,11 @@ func checkEntry(tenantID, subject string) error {
 	}
 	if strings.IndexFunc(tenantID+subject, unicode.IsControl) >= 0 {
 		return fmt.Errorf("control character")
+	}
+	// An entry no verified tenant id can equal (an invisible character
+	// pasted in, a wildcard) would block nothing without a word: refuse it.
+	if err := tenant.CheckRunes(tenantID); err != nil {
+		return fmt.Errorf("tenant id: %w", err)
 	}
 	return nil
 }
@@ -235,8 +249,11 @@ type List struct {
 	// lastBad is the digest of the content last refused, so a refusal is
 	// reported once.
 	lastBad [sha256.Size]byte
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	// unsettled is the digest of content read once that unblocks
+	// something: it is put in force when read again (reload).
+	unsettled [sha256.Size]byte
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
 }
 
 type loadError struct {
@@ -305,22 +322,47 @@ func (l *List) read() (*Set, error) {
 
 // reload re-reads the file and swaps the list in when its content changed.
 func (l *List) reload() {
+	// Content that unblocks something is put in force when two consecutive
+	// reads return it (see below): any other read starts the count again.
+	unsettled := l.unsettled
+	l.unsettled = [sha256.Size]byte{}
 	data, err := filelimit.Read(l.opts.Path, MaxFileBytes)
 	if err != nil {
 		l.refuse(fmt.Errorf("blocklist: %w", err), [sha256.Size]byte{})
 		return
 	}
-	if sha256.Sum256(data) == l.cur.Load().digest {
+	sum := sha256.Sum256(data)
+	cur := l.cur.Load()
+	if sum == cur.digest {
 		l.err.Store(nil)
 		return
 	}
 	set, err := Parse(data)
 	if err != nil {
-		l.refuse(fmt.Errorf("%s: %w", l.opts.Path, err), sha256.Sum256(data))
+		l.refuse(fmt.Errorf("%s: %w", l.opts.Path, err), sum)
 		return
 	}
 	l.err.Store(nil)
+	// A file rewritten in place reads empty or short for a moment
+	// (truncated, then written): what it drops is unblocked only once the
+	// same content is read again, while what it adds is blocked at once.
+	if c := set.Diff(cur); len(c.UnblockedTenants)+len(c.UnblockedSubjects) > 0 && sum != unsettled {
+		l.unsettled = sum
+		if len(c.BlockedTenants)+len(c.BlockedSubjects) > 0 {
+			l.swap(cur.union(set))
+		}
+		return
+	}
 	l.swap(set)
+}
+
+// union returns a set blocking what s or o blocks. Its digest is no
+// file's, so the next read of the file is parsed again.
+func (s *Set) union(o *Set) *Set {
+	u := &Set{tenants: maps.Clone(s.tenants), subjects: maps.Clone(s.subjects)}
+	maps.Copy(u.tenants, o.tenants)
+	maps.Copy(u.subjects, o.subjects)
+	return u
 }
 
 // refuse records a refused read, reporting it once per distinct content

@@ -34,6 +34,15 @@ func TestParse(t *testing.T) {
 		"long sub":  {in: "1 " + strings.Repeat("é", 257), err: "line 1: subject longer than 256"},
 		"long ten":  {in: strings.Repeat("t", 257), err: "line 1: tenant id longer than 256"},
 		"not utf-8": {in: "\xff\n", err: "not UTF-8"},
+		// A byte-order mark (a Windows editor's save) is not part of the
+		// first entry: "\ufeff4" would never match tenant 4.
+		"bom": {in: "\ufeff4\n1 bob\n", tenants: []string{"4"}, subjects: []Entry{{"1", "bob"}}},
+		// A tenant entry no tenant id can equal would block nothing,
+		// silently: refused like any invalid line.
+		"zero-width": {in: "4\u200b\n", err: "line 1: tenant id"},
+		"latin-2":    {in: "\u0142\n", err: "line 1: tenant id"},
+		"wildcard":   {in: "4*\n", err: "line 1: tenant id"},
+		"late bom":   {in: "3\n\ufeff4\n", err: "line 2: tenant id"},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -154,14 +163,63 @@ func TestWatchReload(t *testing.T) {
 	if _, ok := l.Blocked("3", "x"); !ok || len(*errs) != 2 || !errors.Is((*errs)[1], fs.ErrNotExist) {
 		t.Fatalf("missing file: 3 blocked %v, errors %v", ok, *errs)
 	}
-	// Back to valid: unblocks 1, keeps 3.
+	// Back to valid: unblocks 1 once read twice, keeps 3.
 	write(t, path, "3\n")
+	l.reload()
 	l.reload()
 	if _, ok := l.Blocked("1", "x"); ok || len(*changes) != 3 || !slices.Equal((*changes)[2].UnblockedTenants, []string{"1"}) {
 		t.Fatalf("fixed file: 1 blocked %v, changes %+v", ok, *changes)
 	}
 	if _, err := l.Err(); err != nil {
 		t.Errorf("Err after a good read: %v", err)
+	}
+}
+
+// TestWatchUnblocksOnlyStableContent: a file rewritten in place reads
+// empty or short for a moment (truncated, then written). What such a read
+// adds is blocked at once, but what it drops stays blocked until the same
+// content is read again at the next poll: a blocked tenant polling for
+// credentials must not get a fresh session, which no revocation before it
+// denies, in the middle of an edit.
+func TestWatchUnblocksOnlyStableContent(t *testing.T) {
+	type state struct{ blocked, unblocked []string }
+	tests := []struct {
+		name   string
+		start  string
+		writes []string
+		want   []state // after each read of the last write
+	}{
+		{"truncated", "3\n4\n", []string{""}, []state{{blocked: []string{"3", "4"}}, {unblocked: []string{"3", "4"}}}},
+		{"short", "3\n4\n", []string{"3\n"}, []state{{blocked: []string{"3", "4"}}, {blocked: []string{"3"}, unblocked: []string{"4"}}}},
+		{"mixed", "3\n", []string{"5\n"}, []state{{blocked: []string{"3", "5"}}, {blocked: []string{"5"}, unblocked: []string{"3"}}}},
+		{"edit settles", "3\n4\n", []string{"", "3\n4\n5\n"}, []state{{blocked: []string{"3", "4", "5"}}, {blocked: []string{"3", "4", "5"}}}},
+		{"only blocks", "3\n", []string{"3\n6\n"}, []state{{blocked: []string{"3", "6"}}, {blocked: []string{"3", "6"}}}},
+		// Two reads with another in between are not two consecutive reads.
+		{"not consecutive", "3\n4\n", []string{"3\n", "3\n4\n", "3\n"}, []state{{blocked: []string{"3", "4"}}, {blocked: []string{"3"}, unblocked: []string{"4"}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			l, path, _, _ := watcher(t, tc.start)
+			for _, w := range tc.writes {
+				write(t, path, w)
+				l.reload()
+			}
+			for i, st := range tc.want {
+				if i > 0 {
+					l.reload()
+				}
+				for _, tn := range st.blocked {
+					if _, ok := l.Blocked(tn, "x"); !ok {
+						t.Errorf("read %d: %s not blocked", i+1, tn)
+					}
+				}
+				for _, tn := range st.unblocked {
+					if _, ok := l.Blocked(tn, "x"); ok {
+						t.Errorf("read %d: %s still blocked", i+1, tn)
+					}
+				}
+			}
+		})
 	}
 }
 

@@ -137,9 +137,22 @@ type RolePlan struct {
 // Size is the document's size as IAM counts it.
 func (r RolePlan) Size() int { return iam.PolicySize(r.Document) }
 
+// Cutoff returns the whole second a revocation asked for t uses: t itself
+// when it is a whole second, else the next one. Rounding down would spare
+// the sessions issued earlier in t's second, which are before t (an
+// operator copying a log record's time means to deny the session it names).
+func Cutoff(t time.Time) time.Time {
+	c := t.UTC().Truncate(time.Second)
+	if c.Before(t) {
+		c = c.Add(time.Second)
+	}
+	return c
+}
+
 // NewPlan renders the revocation of tenantID's sessions issued before
-// cutoff (truncated to the second) on every role of cfg's profiles. The
-// tenant must be one the configuration's tenant pattern admits.
+// cutoff (rounded up to a whole second: Cutoff) on every role of cfg's
+// profiles. The tenant must be one the configuration's tenant pattern
+// admits.
 func NewPlan(cfg *config.Config, tenantID string, cutoff time.Time) (*Plan, error) {
 	pattern, err := tenant.Compile(cfg.Auth.TenantPattern)
 	if err != nil {
@@ -148,7 +161,7 @@ func NewPlan(cfg *config.Config, tenantID string, cutoff time.Time) (*Plan, erro
 	if err := pattern.Check(tenantID); err != nil {
 		return nil, fmt.Errorf("tenant %q: %w", tenantID, err)
 	}
-	p := &Plan{Tenant: tenantID, Cutoff: cutoff.UTC().Truncate(time.Second)}
+	p := &Plan{Tenant: tenantID, Cutoff: Cutoff(cutoff)}
 	byRole := map[string]*roleScope{}
 	var order []string
 	for i := range cfg.Profiles {

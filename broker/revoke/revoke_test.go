@@ -51,10 +51,10 @@ func TestNewPlanDocuments(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.Cutoff.Equal(cutoff) {
-		t.Errorf("cutoff %s, want whole seconds %s", p.Cutoff, cutoff)
+	if want := cutoff.Add(time.Second); !p.Cutoff.Equal(want) {
+		t.Errorf("cutoff %s, want the next whole second %s", p.Cutoff, want)
 	}
-	const cond = `"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T12:00:00Z"}`
+	const cond = `"DateLessThan":{"aws:TokenIssueTime":"2026-11-30T12:00:01Z"}`
 	want := map[string]struct {
 		profiles, byTag, byName []string
 		doc                     string
@@ -83,7 +83,7 @@ func TestNewPlanDocuments(t *testing.T) {
 		if !slices.Equal(r.Profiles, w.profiles) || !slices.Equal(r.ByTag, w.byTag) || !slices.Equal(r.ByName, w.byName) {
 			t.Errorf("%s: profiles %v, by tag %v, by name %v", r.RoleARN, r.Profiles, r.ByTag, r.ByName)
 		}
-		if r.PolicyName != "tvm-revoke@a@20261130T120000Z" || r.Size() != len(r.Document) {
+		if r.PolicyName != "tvm-revoke@a@20261130T120001Z" || r.Size() != len(r.Document) {
 			t.Errorf("%s: name %q, size %d", r.RoleARN, r.PolicyName, r.Size())
 		}
 	}
@@ -154,6 +154,41 @@ func TestPlanDeniesOnlyTheTenantsOlderSessions(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestPlanCutoffCoversItsWholeSecond: a cut-off with a fraction of a
+// second (a time copied from a log record) still denies every session of
+// the tenant issued before it, the one issued earlier in that second
+// included: the cut-off is rounded up, never down.
+func TestPlanCutoffCoversItsWholeSecond(t *testing.T) {
+	cfg := testConfig()
+	pc := &cfg.Profiles[0]
+	tests := []struct {
+		name           string
+		before, issued time.Duration // after cutoff, which is a whole second
+		denied         bool
+	}{
+		{"same second, earlier", 300 * time.Millisecond, 100 * time.Millisecond, true},
+		{"same second, at its start", 999 * time.Millisecond, 0, true},
+		{"whole second", 0, -time.Millisecond, true},
+		{"whole second, at it", 0, 0, false},
+		{"next second", 300 * time.Millisecond, time.Second, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := NewPlan(cfg, "a", cutoff.Add(tc.before))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Cutoff.Nanosecond() != 0 {
+				t.Errorf("cutoff %s is not a whole second", p.Cutoff)
+			}
+			d := session(t, pc, p.Roles[0].Document, "a", "alice", cutoff.Add(tc.issued)).Evaluate("dynamodb:GetItem", table, nil)
+			if got := d.Outcome == iam.ExplicitDeny; got != tc.denied {
+				t.Errorf("outcome %s, want denied %v", d.Outcome, tc.denied)
+			}
+		})
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -51,8 +52,9 @@ import (
 // only after a restart: a reload that changes them still applies
 // everything else, logs a warning naming them, and reports them under
 // "restart_pending" (and tvm_config_restart_pending 1) until the process
-// restarts. The pre-auth limits are rebuilt when their settings change
-// (their buckets start full again), kept otherwise.
+// restarts. The pre-auth limits and the rate-limit buckets are rebuilt
+// when their settings change (their buckets start full again), kept
+// otherwise.
 
 // configSource says where the configuration comes from, to load it again.
 type configSource struct {
@@ -81,6 +83,7 @@ type generation struct {
 	set      *profiles.Set
 	verifier *auth.Verifier
 	preAuth  *api.PreAuth
+	limits   *api.RateLimits
 	handler  http.Handler
 	loadedAt time.Time
 }
@@ -164,20 +167,24 @@ func (b *service) start(set *profiles.Set, verifier *auth.Verifier) error {
 }
 
 // build makes a generation of cfg: its handler over a view of the vending
-// core pinned to set. The pre-auth limiter of prev is kept when its
-// settings did not change.
+// core pinned to set. The pre-auth limiter and the rate-limit buckets of
+// prev are kept when their settings did not change.
 func (b *service) build(cfg *config.Config, set *profiles.Set, verifier *auth.Verifier, prev *generation) (*generation, error) {
 	g := &generation{cfg: cfg, set: set, verifier: verifier, loadedAt: time.Now()}
+	o := apiOptions(cfg)
+	var err error
 	if prev != nil && reflect.DeepEqual(preAuthOptions(prev.cfg), preAuthOptions(cfg)) {
 		g.preAuth = prev.preAuth
-	} else {
-		var err error
-		if g.preAuth, err = api.NewPreAuth(preAuthOptions(cfg)); err != nil {
-			return nil, &stageError{stageHandler, err}
-		}
+	} else if g.preAuth, err = api.NewPreAuth(preAuthOptions(cfg)); err != nil {
+		return nil, &stageError{stageHandler, err}
 	}
-	o := apiOptions(cfg)
+	if prev != nil && reflect.DeepEqual(apiOptions(prev.cfg).RateLimit, o.RateLimit) {
+		g.limits = prev.limits
+	} else if g.limits, err = api.NewRateLimits(o.RateLimit); err != nil {
+		return nil, &stageError{stageHandler, err}
+	}
 	o.Verifier, o.Vendor, o.Logger, o.Metrics, o.PreAuth = verifier, b.vendor.View(set), b.log, b.metrics, g.preAuth
+	o.RateLimits = g.limits
 	o.ReadyDetail = b.readyDetail
 	o.Readiness = append(o.Readiness, b.identity.Ready)
 	if b.blocks != nil {
@@ -275,9 +282,17 @@ func (b *service) commit(old, next *generation, trigger string) {
 }
 
 // retire closes a replaced verifier once the requests that may still use
-// it are over (their deadline is the request timeout), or at close.
+// it are over (their deadline is the request timeout), or at close. A
+// closed one is then forgotten: held until the process ends, every reload
+// would keep a verifier and its cache of verified tokens alive. The caller
+// holds b.mu.
 func (b *service) retire(v *auth.Verifier, grace time.Duration) {
-	b.retired = append(b.retired, retiredVerifier{v, time.AfterFunc(grace+time.Second, v.Close)})
+	b.retired = append(b.retired, retiredVerifier{v, time.AfterFunc(grace+time.Second, func() {
+		v.Close()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		b.retired = slices.DeleteFunc(b.retired, func(r retiredVerifier) bool { return r.v == v })
+	})})
 }
 
 // retiredVerifier is a replaced verifier and the timer that closes it.
@@ -291,7 +306,7 @@ type retiredVerifier struct {
 func (b *service) close() {
 	b.mu.Lock()
 	b.closed = true
-	retired := b.retired
+	retired := slices.Clone(b.retired) // a firing timer edits b.retired in place
 	b.mu.Unlock()
 	for _, r := range retired {
 		r.timer.Stop()

@@ -119,7 +119,9 @@ func (r *reloadEnv) vend(t *testing.T, token, profile string) (status int, stsCa
 // its cache; a good file is swapped in, dropping the cache of the changed
 // profile only.
 func TestReloadSwapsOnlyProvenConfig(t *testing.T) {
-	r := startReloadEnv(t)
+	// Its dozen requests in a few seconds are not what rate_limit is
+	// tested with here (a reload keeps the buckets).
+	r := startReloadEnvWith(t, "rate_limit:\n  per_tenant_rps: 1000\n  per_tenant_burst: 1000\n  per_subject_rps: 1000\n  per_subject_burst: 1000\n")
 	alice := r.idp.Token(t, nil)
 	for _, p := range []string{"read", "readwrite"} {
 		if status, called := r.vend(t, alice, p); status != 200 || !called {
@@ -288,5 +290,43 @@ func TestBlockListLive(t *testing.T) {
 		if !strings.Contains(string(metrics), want+"\n") {
 			t.Errorf("/metrics lacks %q", want)
 		}
+	}
+}
+
+// TestReloadKeepsRateLimitBuckets: a reload that leaves rate_limit as it
+// was keeps every tenant's and subject's bucket as it is (an unrelated
+// edit, or a watched file touched, must not hand every caller a fresh
+// burst); one that changes rate_limit starts them full.
+func TestReloadKeepsRateLimitBuckets(t *testing.T) {
+	const limits = "rate_limit:\n  per_tenant_rps: 0.001\n  per_tenant_burst: 2\n  per_subject_rps: 1000\n  per_subject_burst: 1000\n"
+	r := startReloadEnvWith(t, limits)
+	alice := r.idp.Token(t, nil)
+	status := func() int {
+		res, _ := r.do(t, "GET", "/v1/credentials?profile=read", "Bearer "+alice, nil, "")
+		return res.StatusCode
+	}
+	for i, want := range []int{200, 200, 429} {
+		if got := status(); got != want {
+			t.Fatalf("request %d before the reload: %d, want %d", i, got, want)
+		}
+	}
+	tests := []struct {
+		name    string
+		content string
+		want    int
+	}{
+		{"rate_limit unchanged", strings.Replace(r.base, "  - name: denied\n", "  - name: added\n    role_arn: arn:aws:iam::123456789012:role/tvm-added\n"+
+			"    template: dynamodb-read\n    table_arns: ["+tableARN+"]\n  - name: denied\n", 1), 429},
+		{"rate_limit changed", strings.Replace(r.base, "per_tenant_burst: 2", "per_tenant_burst: 3", 1), 200},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r.write(t, tc.content)
+			r.sighup(t)
+			r.waitRecord(t, "configuration reloaded", i+1)
+			if got := status(); got != tc.want {
+				t.Errorf("after the reload: %d, want %d", got, tc.want)
+			}
+		})
 	}
 }

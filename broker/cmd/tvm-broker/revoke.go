@@ -96,7 +96,7 @@ func (f *revokeFlags) check(cmd *subcommand) error {
 	if err != nil {
 		return fmt.Errorf("--before %q: not RFC 3339 (2006-01-02T15:04:05Z) nor \"now\"", *f.before)
 	}
-	f.cutoff = t.UTC().Truncate(time.Second)
+	f.cutoff = revoke.Cutoff(t) // as the plan rounds it, so --remove --before finds it
 	return nil
 }
 
