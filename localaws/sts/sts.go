@@ -522,7 +522,7 @@ func authorize(store *identity.Store, caller identity.Principal, in *assumeRoleI
 	}
 	sess := caller.Evaluator(store.Now())
 	ctx := requestKeys(in)
-	for _, action := range requiredActions(in) {
+	for _, action := range requiredActions(in, caller.Session) {
 		d := sess.EvaluateWithResource(action, in.roleARN, ctx, rp)
 		logDecision(log, action, d)
 		if !d.Allowed() {
@@ -532,13 +532,21 @@ func authorize(store *identity.Store, caller identity.Principal, in *assumeRoleI
 	return role, nil
 }
 
-// requiredActions lists the actions an AssumeRole request needs.
-func requiredActions(in *assumeRoleInput) []string {
+// requiredActions lists the actions an AssumeRole request by the session
+// prev (nil for a user) needs. A source identity persists through role
+// chaining, so a chained call from a session that has one sets it on the
+// new session, and needs sts:SetSourceIdentity as passing one does: "When
+// you assume a role with another role, called role chaining, permissions
+// for sts:SetSourceIdentity are required in both the permissions policy of
+// the principal who is assuming the role and in the role trust policy of
+// the target role. Otherwise, the assume role operation will fail." (IAM
+// User Guide, "Permissions required to set source identity").
+func requiredActions(in *assumeRoleInput, prev *identity.Session) []string {
 	actions := []string{"sts:AssumeRole"}
 	if len(in.tags) > 0 || len(in.transitiveTagKeys) > 0 {
 		actions = append(actions, "sts:TagSession")
 	}
-	if in.sourceIdentity != "" {
+	if in.sourceIdentity != "" || (prev != nil && prev.SourceIdentity != "") {
 		actions = append(actions, "sts:SetSourceIdentity")
 	}
 	return actions
