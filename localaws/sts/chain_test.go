@@ -109,8 +109,11 @@ func TestAssumeRoleChainingInherits(t *testing.T) {
 		"same source identity passed again": {withSourceID, "next-full", func(in *sts.AssumeRoleInput) { in.SourceIdentity = aws.String("alice") }, "", "", "alice"},
 		"source identity changed": {withSourceID, "next-full", func(in *sts.AssumeRoleInput) { in.SourceIdentity = aws.String("mallory") }, "AccessDenied",
 			"The source identity of a role session cannot be changed by role chaining.", ""},
-		"no source identity, plain trust": {withTransitive, "next-plain", nil, "", "", ""},
-		"new tag beside an inherited one": {withTransitive, "next-full", tags("team", "a"), "", "", ""},
+		"no source identity, plain trust":        {withTransitive, "next-plain", nil, "", "", ""},
+		"new tag beside an inherited one":        {withTransitive, "next-full", tags("team", "a"), "", "", ""},
+		"tag with an inherited transitive key":   {withTransitive, "next-full", tags("tenant", "2"), "InvalidParameterValue", inheritedTagMessage, ""},
+		"inherited key in another case":          {withTransitive, "next-full", tags("team", "a", "TENANT", "2"), "InvalidParameterValue", inheritedTagMessage, ""},
+		"inherited key with the inherited value": {withTransitive, "next-full", tags("tenant", "1"), "InvalidParameterValue", inheritedTagMessage, ""},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
