@@ -416,7 +416,10 @@ func assumeRole(c *awsquery.Call) (any, error) {
 	// tags: they count toward the packed size like the tags sent.
 	tags, transitive := in.tags, in.transitiveTagKeys
 	if chained {
-		tags, transitive = inheritTransitive(caller.Session, tags, transitive)
+		var terr *Error
+		if tags, transitive, terr = inheritTransitive(caller.Session, tags, transitive); terr != nil {
+			return nil, terr
+		}
 	}
 	packed, sessionPolicies, perr := sessionPolicy(in, tags)
 	if perr != nil {
@@ -522,7 +525,7 @@ func authorize(store *identity.Store, caller identity.Principal, in *assumeRoleI
 	}
 	sess := caller.Evaluator(store.Now())
 	ctx := requestKeys(in)
-	for _, action := range requiredActions(in) {
+	for _, action := range requiredActions(in, caller.Session) {
 		d := sess.EvaluateWithResource(action, in.roleARN, ctx, rp)
 		logDecision(log, action, d)
 		if !d.Allowed() {
@@ -532,13 +535,21 @@ func authorize(store *identity.Store, caller identity.Principal, in *assumeRoleI
 	return role, nil
 }
 
-// requiredActions lists the actions an AssumeRole request needs.
-func requiredActions(in *assumeRoleInput) []string {
+// requiredActions lists the actions an AssumeRole request by the session
+// prev (nil for a user) needs. A source identity persists through role
+// chaining, so a chained call from a session that has one sets it on the
+// new session, and needs sts:SetSourceIdentity as passing one does: "When
+// you assume a role with another role, called role chaining, permissions
+// for sts:SetSourceIdentity are required in both the permissions policy of
+// the principal who is assuming the role and in the role trust policy of
+// the target role. Otherwise, the assume role operation will fail." (IAM
+// User Guide, "Permissions required to set source identity").
+func requiredActions(in *assumeRoleInput, prev *identity.Session) []string {
 	actions := []string{"sts:AssumeRole"}
 	if len(in.tags) > 0 || len(in.transitiveTagKeys) > 0 {
 		actions = append(actions, "sts:TagSession")
 	}
-	if in.sourceIdentity != "" {
+	if in.sourceIdentity != "" || (prev != nil && prev.SourceIdentity != "") {
 		actions = append(actions, "sts:SetSourceIdentity")
 	}
 	return actions
@@ -590,12 +601,21 @@ func accessDeniedMessage(principal, action, roleARN string, d iam.Decision) stri
 	}
 }
 
+// inheritedTagMessage refuses a session tag whose key is that of an
+// inherited transitive tag. AWS documents the refusal ("If you pass a
+// session tag with the same key as an inherited tag, the operation
+// fails.", STS API reference, AssumeRole, Tags; the IAM User Guide's
+// "Chaining roles with session tags" example: passing Heart=3 over an
+// inherited Heart=1 fails) but not its wording; the code is the one STS
+// gives the other tag-key conflict, duplicate keys.
+const inheritedTagMessage = "A session tag key cannot be the key of a transitive session tag inherited from the calling session. Please note that Tag keys are case insensitive."
+
 // inheritTransitive adds the calling session's transitive tags to a chained
-// session (a tag set explicitly in the request for the same key is an error
-// at AWS; here the inherited value wins, as it does for the policy keys).
-func inheritTransitive(prev *identity.Session, tags []identity.Tag, transitive []string) ([]identity.Tag, []string) {
+// session; a tag sent for the key of an inherited one (in any case) is an
+// InvalidParameterValue error, as at AWS, whatever its value.
+func inheritTransitive(prev *identity.Session, tags []identity.Tag, transitive []string) ([]identity.Tag, []string, *Error) {
 	if len(prev.TransitiveTagKeys) == 0 {
-		return tags, transitive
+		return tags, transitive, nil
 	}
 	byKey := map[string]string{}
 	for _, t := range prev.Tags {
@@ -611,12 +631,13 @@ func inheritTransitive(prev *identity.Session, tags []identity.Tag, transitive [
 		}
 	}
 	for _, t := range tags {
-		if !inherited[strings.ToLower(t.Key)] {
-			out = append(out, t)
+		if inherited[strings.ToLower(t.Key)] {
+			return nil, nil, senderErr(http.StatusBadRequest, "InvalidParameterValue", "%s", inheritedTagMessage)
 		}
+		out = append(out, t)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Key < out[j].Key })
-	return out, dedupFold(transitive)
+	return out, dedupFold(transitive), nil
 }
 
 func dedupFold(keys []string) []string {
