@@ -949,12 +949,14 @@ func TestBrokerErrorTemporary(t *testing.T) {
 		"policy invalid":          {BrokerError{Status: 502, Code: "upstream_policy_invalid"}, false},
 		"unknown code":            {BrokerError{Status: 503, Code: "something_new"}, false},
 		"unknown code, header":    {BrokerError{Status: 503, Code: "something_new", RetryAfter: time.Second}, true},
-		"proxy 502":               {BrokerError{Status: 502}, true},
-		"proxy 503":               {BrokerError{Status: 503}, true},
-		"proxy 504":               {BrokerError{Status: 504}, true},
-		"proxy 500":               {BrokerError{Status: 500}, false},
-		"bad request":             {BrokerError{Status: 400, Code: "invalid_request"}, false},
-		"4xx with Retry-After":    {BrokerError{Status: 404, Code: "not_found", RetryAfter: time.Second}, false},
+		// API Gateway's throttling answer: 429, no code, no Retry-After.
+		"proxy 429":            {BrokerError{Status: 429}, true},
+		"proxy 502":            {BrokerError{Status: 502}, true},
+		"proxy 503":            {BrokerError{Status: 503}, true},
+		"proxy 504":            {BrokerError{Status: 504}, true},
+		"proxy 500":            {BrokerError{Status: 500}, false},
+		"bad request":          {BrokerError{Status: 400, Code: "invalid_request"}, false},
+		"4xx with Retry-After": {BrokerError{Status: 404, Code: "not_found", RetryAfter: time.Second}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := tc.e.Temporary(); got != tc.want {
