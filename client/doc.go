@@ -24,8 +24,9 @@
 // 429 and 5xx answers the broker marks retryable (BrokerError.Temporary: a
 // retryable code, or Retry-After), are retried with jittered exponential
 // backoff, honouring Retry-After (seconds or an HTTP date); a permanent
-// failure such as 500 broker_misconfigured is returned at once. The default HTTP client does not
-// follow redirects, so the token never travels to another URL.
+// failure such as 500 broker_misconfigured is returned at once. Redirects are not followed (an
+// *http.Client in Options is used through a copy that refuses them), so the
+// token never travels to another URL.
 //
 // The broker URL must be https, or plain http to a loopback host
 // (127.0.0.0/8, ::1, or "localhost" if it resolves to loopback addresses

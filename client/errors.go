@@ -61,7 +61,8 @@ func (e *BrokerError) Error() string {
 // broker marks retryable — by its code (errs.Retryable: rate_limited,
 // overloaded, not_ready, upstream_throttled, upstream_unavailable,
 // upstream_timeout) or by a Retry-After — or, without the broker's code (an
-// answer from a proxy in front of it), a 502, 503 or 504 gateway failure.
+// answer from a proxy in front of it), a 429 (API Gateway throttles with
+// one, no Retry-After) or a 502, 503 or 504 gateway failure.
 // Anything else fails the same way again: a broker_misconfigured 500, say,
 // until an operator fixes the broker.
 func (e *BrokerError) Temporary() bool {
@@ -73,7 +74,11 @@ func (e *BrokerError) Temporary() bool {
 	case e.Code != "":
 		return errs.Retryable(e.Code)
 	}
-	return e.Status == http.StatusBadGateway || e.Status == http.StatusServiceUnavailable || e.Status == http.StatusGatewayTimeout
+	switch e.Status {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
 
 // UnreachableError is a failure to get an answer from the broker: DNS,

@@ -52,8 +52,12 @@ type Options struct {
 	// Duration is the requested session length, sent in whole seconds;
 	// 0 = the profile's default. The broker clamps or refuses it.
 	Duration time.Duration
-	// HTTPClient sends the requests. The default does not follow redirects,
-	// so the token is never forwarded to another URL.
+	// HTTPClient sends the requests. Redirects are never followed, so the
+	// token is never forwarded to another URL: the default client refuses
+	// them, and an *http.Client given here is used through a copy that does
+	// (Go's default policy keeps Authorization for the same host name, even
+	// from https to http). Another HTTPClient implementation must not follow
+	// redirects itself.
 	HTTPClient HTTPClient
 	// MaxAttempts bounds the attempts per Retrieve, the first included
 	// (default 3; 1 disables retries). Only 429, 5xx and network errors are
@@ -115,11 +119,7 @@ func New(brokerURL string, tokens TokenSource, optFns ...func(*Options)) *Provid
 	if o.UserAgent == "" {
 		o.UserAgent = DefaultUserAgent
 	}
-	if o.HTTPClient == nil {
-		o.HTTPClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse
-		}}
-	}
+	o.HTTPClient = noRedirects(o.HTTPClient)
 	if o.Sleep == nil {
 		o.Sleep = ctxsleep.Sleep
 	}
@@ -129,6 +129,24 @@ func New(brokerURL string, tokens TokenSource, optFns ...func(*Options)) *Provid
 		p.err = errors.New("tvm client: nil TokenSource")
 	}
 	return p
+}
+
+// noRedirects returns the client Retrieve uses: c (a new *http.Client when
+// nil) made to return a redirect as the answer. The caller's *http.Client is
+// copied, not changed.
+func noRedirects(c HTTPClient) HTTPClient {
+	hc := &http.Client{}
+	switch c := c.(type) {
+	case nil:
+	case *http.Client:
+		if c != nil {
+			*hc = *c
+		}
+	default:
+		return c
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return hc
 }
 
 // NewCached returns New(brokerURL, tokens, optFns...) wrapped by Cached.

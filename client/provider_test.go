@@ -502,21 +502,48 @@ func TestErrorClasses(t *testing.T) {
 	}
 }
 
+// TestRedirectNotFollowed: no redirect is followed, whatever the client. A
+// caller's own *http.Client (needed to trust a private CA) used to follow
+// Go's default policy, which keeps Authorization for the same host name, so
+// a 307 from https://broker to http://broker sent the JWT in clear past
+// ValidateBrokerURL's https rule.
 func TestRedirectNotFollowed(t *testing.T) {
 	var followed atomic.Bool
-	target := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { followed.Store(true) }))
-	defer target.Close()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, target.URL+CredentialsPath, http.StatusFound)
+	var leaked atomic.Value
+	target := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		followed.Store(true)
+		leaked.Store(r.Header.Get("Authorization"))
 	}))
-	defer srv.Close()
-	_, err := New(srv.URL, StaticToken(testJWT)).Retrieve(context.Background())
-	var be *BrokerError
-	if !errors.As(err, &be) || be.Status != http.StatusFound {
-		t.Fatalf("err = %v, want *BrokerError 302", err)
-	}
-	if followed.Load() {
-		t.Error("redirect was followed: the token left for another URL")
+	defer target.Close()
+	redirect := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+CredentialsPath, http.StatusTemporaryRedirect)
+	})
+	plain := httptest.NewServer(redirect)
+	defer plain.Close()
+	tlsSrv := httptest.NewTLSServer(redirect)
+	defer tlsSrv.Close()
+	for name, tc := range map[string]struct {
+		url    string
+		client HTTPClient
+	}{
+		"defaultClient": {url: plain.URL},
+		// tlsSrv.Client() trusts the test CA and has Go's default redirect
+		// policy, like a caller's client for a private CA.
+		"callersClientHTTPSToHTTP": {url: tlsSrv.URL, client: tlsSrv.Client()},
+		"callersClientWithTimeout": {url: tlsSrv.URL, client: &http.Client{Transport: tlsSrv.Client().Transport, Timeout: time.Minute}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			followed.Store(false)
+			leaked.Store("")
+			_, err := New(tc.url, StaticToken(testJWT), func(o *Options) { o.HTTPClient = tc.client }).Retrieve(context.Background())
+			var be *BrokerError
+			if !errors.As(err, &be) || be.Status != http.StatusTemporaryRedirect {
+				t.Fatalf("err = %v, want *BrokerError 307", err)
+			}
+			if followed.Load() {
+				t.Errorf("redirect was followed (Authorization sent: %t): the token left for another URL", leaked.Load() != "")
+			}
+		})
 	}
 }
 
@@ -922,12 +949,14 @@ func TestBrokerErrorTemporary(t *testing.T) {
 		"policy invalid":          {BrokerError{Status: 502, Code: "upstream_policy_invalid"}, false},
 		"unknown code":            {BrokerError{Status: 503, Code: "something_new"}, false},
 		"unknown code, header":    {BrokerError{Status: 503, Code: "something_new", RetryAfter: time.Second}, true},
-		"proxy 502":               {BrokerError{Status: 502}, true},
-		"proxy 503":               {BrokerError{Status: 503}, true},
-		"proxy 504":               {BrokerError{Status: 504}, true},
-		"proxy 500":               {BrokerError{Status: 500}, false},
-		"bad request":             {BrokerError{Status: 400, Code: "invalid_request"}, false},
-		"4xx with Retry-After":    {BrokerError{Status: 404, Code: "not_found", RetryAfter: time.Second}, false},
+		// API Gateway's throttling answer: 429, no code, no Retry-After.
+		"proxy 429":            {BrokerError{Status: 429}, true},
+		"proxy 502":            {BrokerError{Status: 502}, true},
+		"proxy 503":            {BrokerError{Status: 503}, true},
+		"proxy 504":            {BrokerError{Status: 504}, true},
+		"proxy 500":            {BrokerError{Status: 500}, false},
+		"bad request":          {BrokerError{Status: 400, Code: "invalid_request"}, false},
+		"4xx with Retry-After": {BrokerError{Status: 404, Code: "not_found", RetryAfter: time.Second}, false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			if got := tc.e.Temporary(); got != tc.want {

@@ -5,10 +5,11 @@
 // # Files
 //
 // CertFile holds one or more PEM "CERTIFICATE" blocks (the leaf first, then
-// any intermediates); KeyFile holds the leaf's private key as PEM ("PRIVATE
-// KEY", "EC PRIVATE KEY" or "RSA PRIVATE KEY"). ClientCAFile, used only when
-// client certificates are verified, holds the PEM CA certificates a client
-// certificate must chain to. Each file is at most MaxFileBytes.
+// any intermediates) and nothing but white space after the last; KeyFile
+// holds the leaf's private key as PEM ("PRIVATE KEY", "EC PRIVATE KEY" or
+// "RSA PRIVATE KEY"). ClientCAFile, used only when client certificates are
+// verified, holds the PEM CA certificates a client certificate must chain
+// to. Each file is at most MaxFileBytes.
 //
 // # Reloading
 //
@@ -17,9 +18,10 @@
 // does the same on demand (for a SIGHUP, say). The certificate and its key are
 // always loaded together and must match (tls.X509KeyPair), so a half-written
 // pair — a new certificate next to the old key — is refused. A refused
-// replacement (unparsable, mismatched, expired, or a broken CA bundle) is
-// logged and the previous pair and CA pool keep serving; the next change of
-// the files is tried again. Content that did not change is not re-parsed.
+// replacement (unparsable, a chain cut short, mismatched, expired, or a
+// broken CA bundle) is logged and the previous pair and CA pool keep
+// serving; the next change of the files is tried again. Content that did
+// not change is not re-parsed.
 //
 // The *tls.Config from TLSConfig requires TLS 1.2 or later. Its
 // GetConfigForClient returns, for each handshake, an immutable per-generation
@@ -386,9 +388,16 @@ func readFile(path string) ([]byte, error) {
 	return b, nil
 }
 
-// build parses one generation: the key pair (which must match), the leaf's
-// validity, and the client CA bundle.
+// build parses one generation: the chain (whole PEM blocks only), the key
+// pair (which must match), the leaf's validity, and the client CA bundle.
 func (r *Reloader) build(f pemFiles, digest [sha256.Size]byte) (*generation, error) {
+	// tls.X509KeyPair stops at the first block it cannot decode, so a chain
+	// read while being written (the leaf whole, the next certificate cut
+	// short) would load as the leaf alone. Without any block, X509KeyPair's
+	// own error says more.
+	if blocks, rest := pemblock.Split(f.cert); len(blocks) > 0 && len(bytes.TrimSpace(rest)) != 0 {
+		return nil, fmt.Errorf("tlsreload: %s: trailing data that is not PEM (a file still being written?)", r.opts.CertFile)
+	}
 	cert, err := tls.X509KeyPair(f.cert, f.key)
 	if err != nil {
 		return nil, fmt.Errorf("tlsreload: %s and %s: %w", r.opts.CertFile, r.opts.KeyFile, err)

@@ -225,6 +225,16 @@ func TestBrokenReplacementKeepsOldPair(t *testing.T) {
 			},
 			wantErr: "failed to find any PEM data in certificate input",
 		},
+		// The leaf and its key complete, the next certificate of the
+		// chain cut short: serving the leaf alone would fail every client
+		// that needs the intermediate.
+		"half-written chain": {
+			write: func(t *testing.T, f files) {
+				chain := append(append([]byte{}, fresh.cert...), ca.pem[:len(ca.pem)/2]...)
+				f.writePair(t, pair{cert: chain, key: fresh.key})
+			},
+			wantErr: "trailing data",
+		},
 		"empty key": {
 			write:   func(t *testing.T, f files) { replace(t, f.key, nil) },
 			wantErr: "failed to find any PEM data in key input",
