@@ -308,15 +308,9 @@ func NewVendProvider(c Config, tenant, profile string) *client.Provider {
 		o.AllowInsecureHTTP = c.AllowInsecureHTTP
 		o.UserAgent = "tvm-sample/1"
 		if c.HTTPClient != nil {
-			o.HTTPClient = noRedirects(c.HTTPClient)
+			o.HTTPClient = c.HTTPClient // client.New refuses redirects on it
 		}
 	})
-}
-
-func noRedirects(hc *http.Client) *http.Client {
-	cp := *hc
-	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	return &cp
 }
 
 // TokenSource returns the token source for tenant: TokenFile with {tenant}
