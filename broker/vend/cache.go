@@ -178,13 +178,18 @@ func (e *entry) deniedLive(now time.Time) bool {
 // concurrent use.
 //
 // An entry that is evicted or purged stays forgotten: a background refresh
-// that started before does not bring it back (replace).
+// that started before does not bring it back (replace). A purge is not
+// undone by a fetch in flight across it either: every purge starts a new
+// generation, a fetch stores its result only in the generation it started
+// in (store, deny), and the single-flight key carries the generation, so a
+// request made after a purge never joins a fetch begun before it.
 type credCache struct {
 	fresh freshness
 	now   func() time.Time
 
 	mu  sync.Mutex
 	lru *simplelru.LRU[cacheKey, *entry]
+	gen uint64 // purges so far
 }
 
 func newCredCache(maxEntries int, fresh freshness, now func() time.Time) (*credCache, error) {
@@ -204,6 +209,9 @@ type answer struct {
 	// refresh, set by serve, is an entry whose background refresh the caller
 	// has claimed and must start (or release with endRefresh).
 	refresh *entry
+	// gen is the cache's generation at the lookup: a fetch for a miss
+	// passes it to store or deny.
+	gen uint64
 }
 
 // hit reports whether the answer serves the request.
@@ -224,10 +232,10 @@ func (c *credCache) lookup(key cacheKey, claim bool) answer {
 	e, ok := c.lru.Get(key)
 	switch {
 	case !ok:
-		return answer{}
+		return answer{gen: c.gen}
 	case e.servable(c.fresh, now):
 		creds := *e.creds
-		a := answer{creds: &creds}
+		a := answer{creds: &creds, gen: c.gen}
 		if claim {
 			e.hits++
 		}
@@ -238,9 +246,16 @@ func (c *credCache) lookup(key cacheKey, claim bool) answer {
 		return a
 	case e.deniedLive(now):
 		denied := *e.denied
-		return answer{denied: &denied}
+		return answer{denied: &denied, gen: c.gen}
 	}
-	return answer{}
+	return answer{gen: c.gen}
+}
+
+// generation returns the cache's generation, for a fetch about to start.
+func (c *credCache) generation() uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gen
 }
 
 // claimDue claims, for the background refresher, at most limit sets that
@@ -265,12 +280,15 @@ func (c *credCache) claimDue(now time.Time, limit int) []*entry {
 	return out
 }
 
-// store caches creds, fresh from STS, under key, replacing any entry.
-func (c *credCache) store(key cacheKey, creds *Credentials) {
+// store caches creds, fresh from STS, under key, replacing any entry,
+// unless a purge came since generation gen (when the fetch began).
+func (c *credCache) store(key cacheKey, creds *Credentials, gen uint64) {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.storeLocked(key, creds, now)
+	if gen == c.gen {
+		c.storeLocked(key, creds, now)
+	}
 }
 
 func (c *credCache) storeLocked(key cacheKey, creds *Credentials, now time.Time) {
@@ -278,12 +296,13 @@ func (c *credCache) storeLocked(key cacheKey, creds *Credentials, now time.Time)
 }
 
 // deny caches an AccessDenied result under key for negativeTTL, unless a
-// servable set is cached there: a failed fetch never hides a valid set.
-func (c *credCache) deny(key cacheKey, denied *errs.Error) {
+// servable set is cached there (a failed fetch never hides a valid set) or
+// a purge came since generation gen.
+func (c *credCache) deny(key cacheKey, denied *errs.Error, gen uint64) {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.lru.Peek(key); ok && old.servable(c.fresh, now) {
+	if old, ok := c.lru.Peek(key); gen != c.gen || ok && old.servable(c.fresh, now) {
 		return
 	}
 	c.lru.Add(key, &entry{key: key, denied: denied, deniedUntil: now.Add(negativeTTL)})
@@ -321,16 +340,19 @@ func (c *credCache) PurgeProfile(profile string) int {
 
 // PurgeTenant drops every entry of tenant, in every profile (for a tenant
 // that is blocked), and returns how many it dropped. A fetch for the tenant
-// that is in flight may still store its result: block the tenant before
-// purging.
+// that is in flight does not store its result, but still answers the
+// requests made before the purge: block the tenant before purging.
 func (c *credCache) PurgeTenant(tenant string) int {
 	return c.purge(func(k cacheKey) bool { return k.Tenant == tenant })
 }
 
-// purge drops the entries whose key matches and returns how many.
+// purge drops the entries whose key matches and returns how many. It
+// starts a new generation even when nothing matched: a fetch in flight for
+// a matching key must not store what it began before the purge.
 func (c *credCache) purge(match func(cacheKey) bool) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	n := 0
 	for _, k := range c.lru.Keys() {
 		if match(k) && c.lru.Remove(k) {

@@ -382,8 +382,8 @@ func TestFillHonoursNegativeEntry(t *testing.T) {
 	// from the negative entry instead of calling STS again.
 	h := newHarness(t, nil)
 	key := cacheKey{Profile: "read", Tenant: "acme", Duration: time.Hour}
-	h.v.cache.deny(key, errs.New(errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "denied"))
-	_, err := h.v.fill(key, mustProfile(t, h.v, "read"))
+	h.v.cache.deny(key, errs.New(errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "denied"), 0)
+	_, err := h.v.fill(key, mustProfile(t, h.v, "read"), 0)
 	wantErr(t, err, errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied)
 	if n := h.sts.calls.Load(); n != 0 {
 		t.Errorf("AssumeRole calls = %d, want 0", n)
@@ -520,7 +520,7 @@ func TestCacheServeClaimsOneRefresh(t *testing.T) {
 	clock := newClock()
 	c := newTestCache(t, clock, 10)
 	key := cacheKey{Profile: "read", Tenant: "acme", Duration: time.Hour}
-	c.store(key, &Credentials{AccessKeyID: "A", Expiration: clock.Now().Add(time.Hour)})
+	c.store(key, &Credentials{AccessKeyID: "A", Expiration: clock.Now().Add(time.Hour)}, 0)
 	if a := c.serve(key); a.creds == nil || a.refresh != nil {
 		t.Fatalf("fresh set: %+v, want a hit without a refresh", a)
 	}
@@ -552,13 +552,13 @@ func TestCacheDenyKeepsServableSet(t *testing.T) {
 	c := newTestCache(t, clock, 10)
 	key := cacheKey{Profile: "read", Tenant: "acme", Duration: time.Hour}
 	denied := errs.New(errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "denied")
-	c.store(key, &Credentials{AccessKeyID: "A", Expiration: clock.Now().Add(time.Hour)})
-	c.deny(key, denied)
+	c.store(key, &Credentials{AccessKeyID: "A", Expiration: clock.Now().Add(time.Hour)}, 0)
+	c.deny(key, denied, 0)
 	if a := c.serve(key); a.creds == nil || a.denied != nil {
 		t.Fatalf("after a denied refresh: %+v, want the still-valid set", a)
 	}
 	clock.Advance(55 * time.Minute) // inside the floor: the set is no longer servable
-	c.deny(key, denied)
+	c.deny(key, denied, 0)
 	if a := c.serve(key); a.creds != nil || a.denied == nil || a.denied.Code != errs.CodeUpstreamAccessDenied {
 		t.Fatalf("after a denial with no servable set: %+v, want the negative entry", a)
 	}
@@ -573,13 +573,13 @@ func TestCacheEvictedEntryStaysForgotten(t *testing.T) {
 	c := newTestCache(t, clock, 1)
 	a := cacheKey{Profile: "read", Tenant: "a", Duration: time.Hour}
 	b := cacheKey{Profile: "read", Tenant: "b", Duration: time.Hour}
-	c.store(a, &Credentials{AccessKeyID: "A1", Expiration: clock.Now().Add(time.Hour)})
+	c.store(a, &Credentials{AccessKeyID: "A1", Expiration: clock.Now().Add(time.Hour)}, 0)
 	clock.Advance(50 * time.Minute)
 	claimed := c.serve(a).refresh
 	if claimed == nil {
 		t.Fatal("no refresh claimed")
 	}
-	c.store(b, &Credentials{AccessKeyID: "B1", Expiration: clock.Now().Add(time.Hour)}) // evicts a
+	c.store(b, &Credentials{AccessKeyID: "B1", Expiration: clock.Now().Add(time.Hour)}, 0) // evicts a
 	c.replace(claimed, &Credentials{AccessKeyID: "A2", Expiration: clock.Now().Add(time.Hour)})
 	c.endRefresh(claimed, false)
 	if got := c.peek(a); got.hit() {
@@ -624,10 +624,10 @@ func TestCachePurge(t *testing.T) {
 			c := newTestCache(t, clock, 10)
 			for i, k := range keys {
 				if i == 3 {
-					c.deny(k, errs.New(errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "denied"))
+					c.deny(k, errs.New(errs.KindUpstreamDenied, errs.CodeUpstreamAccessDenied, "denied"), 0)
 					continue
 				}
-				c.store(k, &Credentials{AccessKeyID: k.String(), Expiration: clock.Now().Add(time.Hour)})
+				c.store(k, &Credentials{AccessKeyID: k.String(), Expiration: clock.Now().Add(time.Hour)}, 0)
 			}
 			if n := tc.purge(c); n != tc.wantCount {
 				t.Errorf("purged %d entries, want %d", n, tc.wantCount)
@@ -649,7 +649,7 @@ func TestPurgedEntryStaysForgotten(t *testing.T) {
 	clock := newClock()
 	c := newTestCache(t, clock, 10)
 	key := cacheKey{Profile: "read", Tenant: "acme", Duration: time.Hour}
-	c.store(key, &Credentials{AccessKeyID: "A1", Expiration: clock.Now().Add(time.Hour)})
+	c.store(key, &Credentials{AccessKeyID: "A1", Expiration: clock.Now().Add(time.Hour)}, 0)
 	clock.Advance(50 * time.Minute)
 	claimed := c.serve(key).refresh
 	if claimed == nil {

@@ -101,11 +101,15 @@ func (v *Vendor) refreshDue() {
 	if room <= 0 || v.closed.Load() {
 		return
 	}
+	st := v.cur.Load()
 	for _, e := range v.cache.claimDue(v.now(), room) {
 		// The profile as it is now: a set cached for a former version of
-		// it (a reload changed its fingerprint) is not renewed.
-		p, ok := v.Profiles().Profile(e.key.Profile)
-		if !ok || p.Fingerprint() != e.key.Fingerprint || !v.track() { // or closed meanwhile
+		// it (a reload changed its fingerprint), or for a tenant it no
+		// longer serves (allowed_tenants, the tenant pattern: neither is in
+		// the fingerprint), is not renewed, since nobody may be served it.
+		p, ok := st.set.Profile(e.key.Profile)
+		if !ok || p.Fingerprint() != e.key.Fingerprint || !p.Allows(e.key.Tenant) ||
+			st.pattern.Check(e.key.Tenant) != nil || !v.track() { // or closed meanwhile
 			v.cache.endRefresh(e, false)
 			continue
 		}

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tvmkit/tvm/broker/config"
 )
 
 // refresherHarness is a harness whose background refresher the test ticks.
@@ -156,5 +158,50 @@ func TestRefresherStopsOnClose(t *testing.T) {
 	case <-v.refresherDone:
 	default:
 		t.Error("the refresher still runs after Close")
+	}
+}
+
+// TestRefresherSkipsTenantsNoLongerServed: after a reload that keeps a
+// profile's fingerprint but no longer serves a tenant (allowed_tenants,
+// the tenant pattern), the refresher makes no session for that tenant's
+// set in use: nobody can be served it.
+func TestRefresherSkipsTenantsNoLongerServed(t *testing.T) {
+	userReq := Request{Tenant: "acme", Subject: "alice", Profile: "user", Scopes: []string{"tvm:write"}}
+	tests := map[string]struct {
+		req    Request
+		reload func(*config.Config)
+		due    time.Duration // past the set's refresh time, above the floor
+		served bool          // the tenant is still served: its set is renewed
+	}{
+		"still served (control)":       {userReq, func(*config.Config) {}, 20 * time.Minute, true},
+		"removed from allowed_tenants": {userReq, func(c *config.Config) { c.Profiles[1].AllowedTenants = []string{"globex"} }, 20 * time.Minute, false},
+		"refused by the tenant pattern": {readReq("acme"), func(c *config.Config) {
+			c.Auth.TenantPattern = "^[0-9g-z][A-Za-z0-9_-]{0,63}$"
+			c.Profiles[1].AllowedTenants = []string{"globex"}
+		}, 48 * time.Minute, false},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newRefresherHarness(t)
+			for range 2 { // a hit: the set is in use
+				if _, err := h.v.Vend(t.Context(), tc.req); err != nil {
+					t.Fatal(err)
+				}
+			}
+			next := baseConfig()
+			tc.reload(next)
+			if dropped := h.v.Swap(compile(t, next)); len(dropped) != 0 {
+				t.Fatalf("dropped = %v: the reload must keep the fingerprints", dropped)
+			}
+			if _, err := h.v.Vend(t.Context(), tc.req); (err == nil) != tc.served {
+				t.Fatalf("Vend after the reload: %v, want served %v", err, tc.served)
+			}
+			h.clock.Advance(tc.due)
+			h.scan()
+			want := map[bool]int64{false: 1, true: 2}[tc.served]
+			if n := h.sts.calls.Load(); n != want {
+				t.Errorf("AssumeRole calls = %d, want %d (renewed only while the tenant is served)", n, want)
+			}
+		})
 	}
 }

@@ -116,3 +116,78 @@ func TestPurgeTenant(t *testing.T) {
 		})
 	}
 }
+
+// TestPurgeDuringFetch checks that a purge racing an AssumeRole in flight
+// is not undone: the flight's result (a set or an AccessDenied) is not
+// cached, and a request made after the purge never joins the flight that
+// began before it.
+func TestPurgeDuringFetch(t *testing.T) {
+	tests := map[string]struct {
+		denied bool // the pre-purge call answers AccessDenied
+		// whileInFlight: the post-purge request comes while the pre-purge
+		// call is still in flight; else once it has ended.
+		whileInFlight bool
+	}{
+		"set, request after the flight":     {},
+		"denied, request after the flight":  {denied: true},
+		"set, request during the flight":    {whileInFlight: true},
+		"denied, request during the flight": {denied: true, whileInFlight: true},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			gate := make(chan struct{})
+			h.sts.started = make(chan int64, 4)
+			h.sts.respond = func(ctx context.Context, n int64, in *AssumeRoleInput) (*AssumeRoleOutput, error) {
+				if n == 1 { // the call in flight across the purge
+					select {
+					case <-gate:
+					case <-ctx.Done():
+						return nil, ctx.Err()
+					}
+					if tc.denied {
+						return nil, apiErr("AccessDenied", "not authorized", 403)
+					}
+				}
+				return h.sts.success(n, in), nil
+			}
+			before := make(chan struct{})
+			go func() {
+				defer close(before)
+				_, _ = h.v.Vend(context.Background(), readReq("acme"))
+			}()
+			<-h.sts.started
+			h.v.PurgeTenant("acme")
+			if !tc.whileInFlight {
+				close(gate)
+				<-before
+				h.waitBackground()
+			}
+			after := make(chan *Credentials, 1)
+			go func() {
+				c, err := h.v.Vend(context.Background(), readReq("acme"))
+				if err != nil {
+					t.Errorf("Vend after the purge: %v", err)
+				}
+				after <- c
+			}()
+			var c2 *Credentials
+			select {
+			case <-h.sts.started: // a call of its own
+				c2 = <-after
+			case c2 = <-after:
+				t.Errorf("the request after the purge was answered without an AssumeRole of its own: %+v", c2)
+			}
+			if tc.whileInFlight {
+				close(gate)
+				<-before
+				h.waitBackground()
+			}
+			// What the pre-purge call answered was not stored over it.
+			c3, err := h.v.Vend(context.Background(), readReq("acme"))
+			if c2 == nil || err != nil || c3.AccessKeyID != c2.AccessKeyID {
+				t.Errorf("after the purge: %+v, then %+v, %v; want one post-purge set", c2, c3, err)
+			}
+		})
+	}
+}

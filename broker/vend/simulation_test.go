@@ -512,7 +512,7 @@ func BenchmarkCacheMemoryPerEntry(b *testing.B) {
 				AccessKeyID: fmt.Sprintf("ASIA%016d", i), SecretAccessKey: strings.Repeat("s", 40),
 				SessionToken: token[:999] + string(rune('a'+i%26)), Expiration: now.Add(time.Hour), AccountID: "123456789012",
 				Tenant: tenant, Profile: "read", SessionName: "t-" + tenant + "-read", PolicyHash: strings.Repeat("h", 64), PolicySize: 407,
-			})
+			}, 0)
 		}
 		runtime.GC()
 		runtime.ReadMemStats(&after)

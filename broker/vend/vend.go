@@ -104,6 +104,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -371,7 +372,7 @@ func (v *Vendor) vendCached(ctx context.Context, p *profiles.Profile, key cacheK
 		a.creds.CacheHit = true
 		return a.creds, nil
 	}
-	ch := v.group.DoChan(key.String(), func() (any, error) { return v.fill(key, p) })
+	ch := v.group.DoChan(flightKey(key, a.gen), func() (any, error) { return v.fill(key, p, a.gen) })
 	select {
 	case r := <-ch:
 		if r.Err != nil {
@@ -435,10 +436,17 @@ func capToToken(dur, remaining time.Duration) time.Duration {
 	return max(remaining.Truncate(config.MinSessionDuration), config.MinSessionDuration)
 }
 
-// fill is the single-flight body of a miss: it re-checks the cache (a
-// flight for the same key may just have stored a set), then calls STS on
-// the Vendor's context and stores the result, or an AccessDenied.
-func (v *Vendor) fill(key cacheKey, p *profiles.Profile) (*Credentials, error) {
+// flightKey returns the single-flight key of key in cache generation gen:
+// a request made after a purge starts a fetch of its own.
+func flightKey(key cacheKey, gen uint64) string {
+	return key.String() + "#" + strconv.FormatUint(gen, 10)
+}
+
+// fill is the single-flight body of a miss in cache generation gen: it
+// re-checks the cache (a flight for the same key may just have stored a
+// set), then calls STS on the Vendor's context and stores the result, or an
+// AccessDenied, unless a purge came meanwhile.
+func (v *Vendor) fill(key cacheKey, p *profiles.Profile, gen uint64) (*Credentials, error) {
 	if !v.track() {
 		return nil, errClosed()
 	}
@@ -454,11 +462,11 @@ func (v *Vendor) fill(key cacheKey, p *profiles.Profile) (*Credentials, error) {
 	c, err := v.fetch(ctx, p, key)
 	if err != nil {
 		if e := errs.From(err); e.Code == errs.CodeUpstreamAccessDenied {
-			v.cache.deny(key, e)
+			v.cache.deny(key, e, gen)
 		}
 		return nil, err
 	}
-	v.cache.store(key, c)
+	v.cache.store(key, c, gen)
 	return c, nil
 }
 
@@ -483,7 +491,7 @@ func (v *Vendor) refresh(e *entry, p *profiles.Profile) {
 	defer v.releaseSlot()
 	ctx, cancel := context.WithTimeout(v.ctx, v.sts.Timeout)
 	defer cancel()
-	_, err, _ := v.group.Do(e.key.String(), func() (any, error) {
+	_, err, _ := v.group.Do(flightKey(e.key, v.cache.generation()), func() (any, error) {
 		c, err := v.fetch(ctx, p, e.key)
 		if err != nil {
 			return nil, err
