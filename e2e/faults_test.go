@@ -45,7 +45,7 @@ sts:
   max_attempts: 3
 cache:
   client_window: 1s
-  refresh_before: 20s
+  refresh_before: 90s
 rate_limit:
   disabled: true
 default_profile: read

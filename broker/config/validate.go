@@ -466,8 +466,10 @@ func (c *Config) validateLimits(v *validator) {
 	if ca.ClientWindow < 0 || ca.ClientWindow > MaxClientWindow {
 		v.add("cache.client_window", "must be between 0s and %s (a fresh 15m session must be servable)", MaxClientWindow)
 	}
-	if ca.RefreshBefore <= ca.ClientWindow || ca.RefreshBefore > time.Hour {
-		v.add("cache.refresh_before", "must be more than cache.client_window and at most 1h")
+	// A set is never served with less than client_window + ServingMargin
+	// left, so a refresh due later than that would never run.
+	if ca.RefreshBefore <= ca.ClientWindow+ServingMargin || ca.RefreshBefore > time.Hour {
+		v.add("cache.refresh_before", "must be more than cache.client_window + %s (nothing is served with less left) and at most 1h", ServingMargin)
 	}
 	rl := &c.RateLimit
 	if !rl.Disabled {
