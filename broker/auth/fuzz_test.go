@@ -94,26 +94,16 @@ func FuzzVerifyHeader(f *testing.F) {
 }
 
 func BenchmarkVerify(b *testing.B) {
-	keys(b)
 	cfg := config.Auth{Issuer: testIssuer, Audiences: []string{testAudience}, PublicKeyFiles: []string{"unused"},
 		TokenCache: config.TokenCache{Disabled: true}} // every iteration verifies the signature
 	cfg.SetDefaults()
-	benches := map[string]struct {
-		method jwt.SigningMethod
-		key    any
-		pub    any
-	}{
-		"RS256": {jwt.SigningMethodRS256, rsaKey, &rsaKey.PublicKey},
-		"ES256": {jwt.SigningMethodES256, ecKey, &ecKey.PublicKey},
-		"EdDSA": {jwt.SigningMethodEdDSA, edKey, edKey.Public()},
-	}
-	for name, bb := range benches {
+	for name, bb := range asymmetricKeys(b) {
 		b.Run(name, func(b *testing.B) {
-			v, err := newVerifier(&cfg, &staticSource{keys: []staticKey{{kid: "k", key: bb.pub}}}, clock)
+			v, err := newVerifier(&cfg, &staticSource{keys: []staticKey{{kid: "k", key: bb.verify}}}, clock)
 			if err != nil {
 				b.Fatal(err)
 			}
-			header := "Bearer " + sign(b, bb.method, "k", bb.key, claims())
+			header := "Bearer " + sign(b, bb.method, "k", bb.sign, claims())
 			ctx := context.Background()
 			b.ReportAllocs()
 			for b.Loop() {

@@ -159,3 +159,21 @@ func sign(t testing.TB, method jwt.SigningMethod, kid string, key any, c jwt.Map
 	t.Helper()
 	return testenv.SignToken(t, method, key, kid, c)
 }
+
+// testKey is a signing method with the key that signs and the key that
+// verifies its tokens.
+type testKey struct {
+	method       jwt.SigningMethod
+	sign, verify any
+}
+
+// asymmetricKeys are the test keys of every asymmetric algorithm family the
+// verifier supports, by algorithm.
+func asymmetricKeys(t testing.TB) map[string]testKey {
+	keys(t)
+	return map[string]testKey{
+		"RS256": {jwt.SigningMethodRS256, rsaKey, &rsaKey.PublicKey},
+		"ES256": {jwt.SigningMethodES256, ecKey, &ecKey.PublicKey},
+		"EdDSA": {jwt.SigningMethodEdDSA, edKey, edKey.Public()},
+	}
+}

@@ -408,18 +408,9 @@ func BenchmarkTokenCacheMemoryPerEntry(b *testing.B) {
 // from the cache on its second use (the key comparison of keysStillHeld
 // handles each key type's Go representation).
 func TestTokenCacheEveryKeyType(t *testing.T) {
-	keys(t)
 	hmac := []byte(strings.Repeat("s", config.MinHMACSecretBytes))
-	tests := map[string]struct {
-		method jwt.SigningMethod
-		sign   any
-		verify any
-	}{
-		"RS256": {jwt.SigningMethodRS256, rsaKey, &rsaKey.PublicKey},
-		"ES256": {jwt.SigningMethodES256, ecKey, &ecKey.PublicKey},
-		"EdDSA": {jwt.SigningMethodEdDSA, edKey, edKey.Public()},
-		"HS256": {jwt.SigningMethodHS256, hmac, hmac},
-	}
+	tests := asymmetricKeys(t)
+	tests["HS256"] = testKey{jwt.SigningMethodHS256, hmac, hmac}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			src := &staticSource{keys: []staticKey{{kid: "k", key: tc.verify}}}

@@ -75,9 +75,12 @@ accounts:
             document: '{"Version":"2012-10-17","Statement":{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::123456789012:role/*"}}'
 `
 
-func newTrustEnv(t *testing.T) *env {
+func newTrustEnv(t *testing.T) *env { return newConfigEnv(t, trustConfig) }
+
+// newConfigEnv starts the STS over the identity configuration config.
+func newConfigEnv(t *testing.T, config string) *env {
 	t.Helper()
-	cfg, err := identity.ParseConfig([]byte(trustConfig))
+	cfg, err := identity.ParseConfig([]byte(config))
 	if err != nil {
 		t.Fatal(err)
 	}

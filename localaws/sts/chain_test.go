@@ -3,17 +3,12 @@ package sts
 import (
 	"context"
 	"errors"
-	"log/slog"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 	"github.com/aws/smithy-go"
-
-	"github.com/tvmkit/tvm/internal/testenv"
-	"github.com/tvmkit/tvm/localaws/identity"
 )
 
 // chainConfig has a source role whose sessions chain into two targets: one
@@ -52,22 +47,7 @@ accounts:
 // Tags: "If you pass a session tag with the same key as an inherited tag,
 // the operation fails.").
 func TestAssumeRoleChainingInherits(t *testing.T) {
-	cfg, err := identity.ParseConfig([]byte(chainConfig))
-	if err != nil {
-		t.Fatal(err)
-	}
-	store, err := identity.New(cfg, identity.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &env{store: store, clock: &clock{}, logs: &testenv.SyncBuffer{}}
-	h, err := New(Options{Store: store, Region: "us-east-1", Logger: slog.New(slog.NewJSONHandler(e.logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv = httptest.NewServer(h)
-	t.Cleanup(e.srv.Close)
-
+	e := newConfigEnv(t, chainConfig)
 	ctx := context.Background()
 	const role = "arn:aws:iam::123456789012:role/"
 	admin := e.client("AKIAADMIN00000000001", "adminSecretKey00000000000000000000000001", "")
