@@ -171,11 +171,14 @@ func TestPurgeDuringFetch(t *testing.T) {
 				}
 				after <- c
 			}()
-			var c2 *Credentials
+			// The fake STS signals started before it answers, so once the
+			// request is answered its own call, if it made one, has
+			// signalled. (Selecting on both would pick either at random when
+			// both are ready.)
+			c2 := <-after
 			select {
 			case <-h.sts.started: // a call of its own
-				c2 = <-after
-			case c2 = <-after:
+			default:
 				t.Errorf("the request after the purge was answered without an AssumeRole of its own: %+v", c2)
 			}
 			if tc.whileInFlight {
