@@ -306,20 +306,15 @@ func faultsCmd(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	case method == http.MethodPut:
 		body, _ = json.Marshal(spec)
 	}
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, strings.TrimSuffix(*admin, "/")+"/faults", bytes.NewReader(body))
-	if err != nil {
-		return cli.UsageError(stderr, "tvm-local faults", err)
-	}
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
+	resp, out, err := callLocal(ctx, method, strings.TrimSuffix(*admin, "/")+"/faults", body)
+	var bad *badURLError
+	switch {
+	case errors.As(err, &bad):
+		return cli.UsageError(stderr, "tvm-local faults", bad.err)
+	case err != nil && resp == nil:
 		fmt.Fprintln(stderr, "tvm-local faults:", err)
 		return exitError
 	}
-	defer resp.Body.Close()
-	out, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	var pretty bytes.Buffer
 	if json.Indent(&pretty, out, "", "  ") == nil {
 		out = pretty.Bytes()
@@ -389,23 +384,13 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cli.UsageError(stderr, "tvm-local token", err)
 	}
 	body, _ := json.Marshal(idp.MintRequest{Tenant: f.tenant, Subject: f.subject, Audience: f.audience, TTLSeconds: int64(f.ttl / time.Second)})
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(f.endpoint, "/")+idp.TokenPath, bytes.NewReader(body))
-	if err != nil {
-		fmt.Fprintln(stderr, "tvm-local token:", err)
+	resp, raw, err := callLocal(ctx, http.MethodPost, strings.TrimSuffix(f.endpoint, "/")+idp.TokenPath, body)
+	var bad *badURLError
+	switch {
+	case errors.As(err, &bad):
+		fmt.Fprintln(stderr, "tvm-local token:", bad.err)
 		return exitUsage
-	}
-	req.Header.Set("Content-Type", "application/json")
-	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
-	resp, err := client.Do(req)
-	if err != nil {
-		fmt.Fprintln(stderr, "tvm-local token:", err)
-		return exitError
-	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
+	case err != nil:
 		fmt.Fprintln(stderr, "tvm-local token:", err)
 		return exitError
 	}
@@ -426,6 +411,35 @@ func token(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	return exitOK
 }
+
+// callLocal sends one request to a running tvm-local (with a JSON body
+// when body is not nil), within 10 s, with no proxy and no kept
+// connection, and returns its answer and up to 1 MiB of its body. A URL
+// that makes no request is a *badURLError. When the body cannot be read,
+// resp is the answer and err says why.
+func callLocal(ctx context.Context, method, url string, body []byte) (resp *http.Response, raw []byte, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, bytes.NewReader(body))
+	if err != nil {
+		return nil, nil, &badURLError{err}
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+	if resp, err = client.Do(req); err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	raw, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp, raw, err
+}
+
+// badURLError is a URL that makes no request: a usage error.
+type badURLError struct{ err error }
+
+func (e *badURLError) Error() string { return e.err.Error() }
 
 // isTerminal reports whether w is a character device.
 func isTerminal(w io.Writer) bool {
