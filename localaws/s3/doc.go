@@ -18,7 +18,10 @@
 //	allows the s3:GetObject action</Message><RequestId>…</RequestId><HostId>…</HostId></Error>
 //
 // with S3's status codes (403 AccessDenied, 501 NotImplemented, ...), and no
-// body for HEAD.
+// body for HEAD. A refused request's unsent body is read first (up to the
+// body limit, "Expect: 100-continue" included), so that an uploading
+// client, or a proxy in front, reads the error on a connection that stays
+// open instead of a reset.
 //
 // # Authentication and payloads
 //

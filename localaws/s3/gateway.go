@@ -123,7 +123,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			g.log.ErrorContext(r.Context(), "s3 gateway: authentication failed", slog.Any("error", err))
 			se = internalError()
 		}
-		WriteError(w, r, se)
+		g.refuse(w, r, se)
 		return
 	}
 	if caller.Signature != nil && caller.Signature.Presigned {
@@ -136,19 +136,19 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if serr != nil {
 		g.log.InfoContext(r.Context(), "s3 request rejected", slog.String("principal", caller.ARN),
 			slog.String("method", r.Method), slog.String("code", serr.Code), slog.String("message", serr.Message))
-		WriteError(w, r, serr)
+		g.refuse(w, r, serr)
 		return
 	}
 	base := requestContext(r, caller, g.owner)
 	for _, c := range Extract(op, r.Header) {
 		if d, msg := g.authorize(r.Context(), caller, op, c, base); !d.Allowed() {
-			WriteError(w, r, accessDenied(msg))
+			g.refuse(w, r, accessDenied(msg))
 			return
 		}
 	}
 	body, serr := readBody(r, caller.Signature, g.maxBody)
 	if serr != nil {
-		WriteError(w, r, serr)
+		g.refuse(w, r, serr)
 		return
 	}
 	switch op.Name {
@@ -164,8 +164,25 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.forward(w, r, op, caller, base, body)
 	}
 	if serr != nil {
-		WriteError(w, r, serr)
+		g.refuse(w, r, serr)
 	}
+}
+
+// refuse writes e, first reading what the client has not yet sent of the
+// request body (at most the gateway's body limit), so that a client still
+// uploading — a denied 5 MiB UploadPart — reads the error instead of a
+// reset connection: Go's server reads at most 256 KiB of a body a handler
+// left unread, then closes the connection under the client's writes. This
+// holds for "Expect: 100-continue" too (the SDKs send it with parts and
+// objects of 2 MB and more): the client is sent the 100 and its body is
+// read, because an intermediary that does not wait for the 100 (Go's
+// ReverseProxy with the default transport) is already sending it. Only a
+// declared length past the limit is not read; the connection then closes.
+func (g *Gateway) refuse(w http.ResponseWriter, r *http.Request, e *Error) {
+	if r.ContentLength <= g.maxBody {
+		_, _ = io.CopyN(io.Discard, r.Body, g.maxBody)
+	}
+	WriteError(w, r, e)
 }
 
 // authorize evaluates one check — the gateway's only call into the IAM

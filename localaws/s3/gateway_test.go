@@ -1,18 +1,22 @@
 package s3
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/xml"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/tvmkit/tvm/internal/testenv"
 	"github.com/tvmkit/tvm/localaws/sigv4"
@@ -727,5 +731,88 @@ func TestCrossAccountCallerDenied(t *testing.T) {
 	}
 	if _, got := env.stored("tenants/1/a.txt"); got != "one" {
 		t.Errorf("object changed: %q", got)
+	}
+}
+
+// A refused request whose body the client is still sending gets its error
+// on a connection that stays usable: the gateway reads the rest of the
+// body first (Go's server alone reads 256 KiB, then closes the connection
+// under the client's writes: a denied 5 MiB UploadPart saw "connection
+// reset by peer" instead of AccessDenied). "Expect: 100-continue" is
+// answered with the 100, then the error: the sender here, like a proxy,
+// does not wait for the 100. A declared length past the limit is answered
+// without reading the body.
+func TestRefusalReadsTheUnsentBody(t *testing.T) {
+	env := newGateways(t)
+	srv := httptest.NewServer(env.gateway(t, "arn:aws:sts::123456789012:assumed-role/r/t-1", tenantSession))
+	defer srv.Close()
+	put := func(length int64, extra string) string {
+		return fmt.Sprintf("PUT /bkt/tenants/12/x.bin HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n%s\r\n", srv.Listener.Addr(), length, extra)
+	}
+	for _, tc := range []struct {
+		name      string
+		head      string
+		body      int // bytes sent right after the head
+		keepAlive bool
+	}{
+		{"body sent whole", put(6<<20, ""), 6 << 20, true},
+		{"expect 100-continue, body sent without waiting", put(6<<20, "Expect: 100-continue\r\n"), 6 << 20, true},
+		{"declared past the limit, body never sent", put(DefaultMaxObjectBytes+1, ""), 0, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if err := conn.SetDeadline(time.Now().Add(20 * time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			wrote := make(chan error, 1)
+			go func() {
+				_, err := io.WriteString(conn, tc.head)
+				if err == nil && tc.body > 0 {
+					_, err = conn.Write(make([]byte, tc.body))
+				}
+				wrote <- err
+			}()
+			br := bufio.NewReader(conn)
+			resp, err := http.ReadResponse(br, nil)
+			if err == nil && resp.StatusCode == http.StatusContinue {
+				resp, err = http.ReadResponse(br, nil)
+			}
+			if err != nil {
+				t.Fatalf("no response: %v", err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusForbidden || !strings.Contains(string(body), "<Code>AccessDenied</Code>") {
+				t.Fatalf("%d %q (%v), want 403 AccessDenied", resp.StatusCode, body, err)
+			}
+			if err := <-wrote; err != nil {
+				t.Fatalf("sending the request: %v", err)
+			}
+			if !tc.keepAlive {
+				if !resp.Close {
+					t.Error("the connection is kept although the body was left unread")
+				}
+				return
+			}
+			if resp.Close {
+				t.Fatal("the connection is closed after a refusal whose body was read")
+			}
+			if _, err := fmt.Fprintf(conn, "GET /bkt/tenants/1/a.txt HTTP/1.1\r\nHost: %s\r\n\r\n", srv.Listener.Addr()); err != nil {
+				t.Fatal(err)
+			}
+			next, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("second request on the connection: %v", err)
+			}
+			got, _ := io.ReadAll(next.Body)
+			next.Body.Close()
+			if next.StatusCode != http.StatusOK || string(got) != "one" {
+				t.Errorf("second request: %d %q, want 200 \"one\"", next.StatusCode, got)
+			}
+		})
 	}
 }
