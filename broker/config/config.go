@@ -21,6 +21,17 @@ import (
 // Defaults applied by Parse (and Load) to fields left unset. Those owned by
 // the tenant model, the STS rules or an isolation target are theirs, named
 // here for configuration readers.
+//
+// Sessions: DefaultDuration (1h) and DefaultRefreshBefore (20m) serve every
+// AWS SDK's credential refresh without a call back per API call. botocore
+// (the AWS CLI, boto3) asks again when less than 15 minutes are left and
+// must get a new set under 10; with 15-minute sessions every set it got was
+// already inside that window, so it came back to the broker before every
+// API call and, under 10 minutes, waited for it (and met the per-subject
+// rate limit). A 1-hour set renewed 20 minutes ahead (less up to 3.5
+// minutes of jitter, when the refresher or a hit renews it) is never handed
+// out inside botocore's window while its tenant is active, and costs one
+// AssumeRole per replica every 40 minutes instead of every 7.5.
 const (
 	DefaultListen               = "127.0.0.1:8080"
 	DefaultLeeway               = 30 * time.Second
@@ -34,12 +45,12 @@ const (
 	DefaultJWKSRefresh          = time.Hour
 	DefaultJWKSRefreshRateLimit = 5 * time.Minute
 	DefaultLeadingKeyFormat     = dynamodb.DefaultLeadingKeyFormat
-	DefaultDuration             = 15 * time.Minute
+	DefaultDuration             = time.Hour
 	DefaultMaxDuration          = time.Hour
 	MinSessionDuration          = stsrules.MinDuration
 	MaxSessionDuration          = stsrules.MaxDuration
 	DefaultCacheMaxEntries      = 10000
-	DefaultRefreshBefore        = 15 * time.Minute
+	DefaultRefreshBefore        = 20 * time.Minute
 	DefaultClientWindow         = 5 * time.Minute
 	DefaultPerTenantRPS         = 20
 	DefaultPerTenantBurst       = 40

@@ -213,7 +213,8 @@ type Profile struct {
 	// Default "Tenant#{tenant}".
 	LeadingKeyFormat string `yaml:"leading_key_format"`
 	// DefaultDuration is the session duration when a request asks for none
-	// (default 15m); 15m <= default_duration <= max_duration.
+	// (default 1h, AssumeRole's own default); 15m <= default_duration <=
+	// max_duration.
 	DefaultDuration time.Duration `yaml:"default_duration"`
 	// MaxDuration is the longest session a request may ask for (default 1h,
 	// at most 12h and never above the role's MaxSessionDuration).
@@ -285,7 +286,7 @@ type Cache struct {
 	// MaxEntries bounds the cache (LRU); default 10000.
 	MaxEntries int `yaml:"max_entries"`
 	// RefreshBefore: refresh in the background when less than this remains
-	// (default 15m, more than ClientWindow, at most 1h).
+	// (default 20m, more than ClientWindow + ServingMargin, at most 1h).
 	RefreshBefore time.Duration `yaml:"refresh_before"`
 	// ClientWindow is the AWS SDKs' expiry window (default 5m, at most 13m);
 	// credentials closer to expiry than this plus ServingMargin (1m) are

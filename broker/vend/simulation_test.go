@@ -438,10 +438,12 @@ func checkSimulation(t *testing.T, scenarios []simScenario, results map[string]s
 	}
 	// Linear in tenants and replicas.
 	within("4x tenants", results["busy, 3 replicas, 1h, 4x tenants"].mean, 4*results["busy, 3 replicas, 1h"].mean, 0.1)
-	// More replicas, more calls; at most in proportion.
+	// More replicas, more calls; at most in proportion, plus the calls of
+	// the requests that miss the cache, which one replica (its refresher
+	// sees every request of a tenant) all but never has.
 	r1, r3, r6 := results["busy, 1 replica, 1h"].mean, results["busy, 3 replicas, 1h"].mean, results["busy, 6 replicas, 1h"].mean
-	if !(r1 < r3 && r3 < r6 && r6 <= 6*1.02*r1) {
-		t.Errorf("1, 3, 6 replicas: %.3f, %.3f, %.3f AssumeRole/s; want increasing, 6 at most 6 times 1", r1, r3, r6)
+	if slack := 1.02 + results["busy, 6 replicas, 1h"].missShare(); !(r1 < r3 && r3 < r6 && r6 <= 6*slack*r1) {
+		t.Errorf("1, 3, 6 replicas: %.3f, %.3f, %.3f AssumeRole/s; want increasing, 6 at most 6 times 1 (×%.3f for misses)", r1, r3, r6, slack)
 	}
 	perTenant := func(name string) float64 { return results[name].mean / float64(sc[name].tenants) }
 	within("15m vs 1h sessions, per tenant", perTenant("busy, 3 replicas, 15m"),

@@ -27,15 +27,16 @@
 // In ~/.aws/config:
 //
 //	[profile tenant]
-//	credential_process = tvm-creds --broker http://127.0.0.1:8080 --token-file /path/to/jwt --profile read --duration 1h
+//	credential_process = tvm-creds --broker http://127.0.0.1:8080 --token-file /path/to/jwt --profile read
 //	region = us-east-1
 //
 // then `aws --profile tenant dynamodb query ...` or AWS_PROFILE=tenant for any
 // SDK. The AWS CLI does not cache process credentials between commands: each
 // command runs tvm-creds once (the broker caches the STS session), and again
-// whenever the set has less than 15 minutes left — botocore's refresh window —
-// so ask for sessions of at least 30 minutes (--duration), or a 15-minute
-// session makes the AWS CLI and boto3 run tvm-creds before every API call.
+// whenever the set has less than 15 minutes left — botocore's refresh window.
+// The broker's default 1-hour sessions keep that rare; a 15-minute session
+// (--duration 15m, or a token with less than 30 minutes left) makes the AWS
+// CLI and boto3 run tvm-creds before every API call.
 //
 // # Zero-code alternative
 //
