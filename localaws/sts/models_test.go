@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -81,6 +82,8 @@ func TestPackedPolicySize(t *testing.T) {
 	broker := e.client(brokerKey, brokerSec, "")
 	pct := func(chars int) int32 { return int32((chars*100 + PolicyPlaintextLimit - 1) / PolicyPlaintextLimit) }
 	bigPolicy := `{"Version":"2012-10-17","Statement":[{"Sid":"` + strings.Repeat("a", 1900) + `","Effect":"Allow","Action":"dynamodb:Query","Resource":"*"}]}`
+	latin1Policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:Query","Resource":"arn:aws:dynamodb:us-east-1:123456789012:table/` +
+		strings.Repeat("é", 1500) + `"}]}`
 	cases := map[string]struct {
 		role   string
 		policy string
@@ -88,11 +91,14 @@ func TestPackedPolicySize(t *testing.T) {
 		want   *int32 // nil = no PackedPolicySize element
 		err    string // error message prefix
 	}{
-		"neither":           {role: readRole},
-		"policy only":       {role: readRole, policy: tenantRead, want: aws.Int32(pct(len(tenantRead)))},
-		"tags only (ABAC)":  {role: abacRole, tags: []ststypes.Tag{tag("tenant", "12")}, want: aws.Int32(pct(len("tenant12")))},
-		"policy and tags":   {role: readRole, policy: tenantRead, tags: []ststypes.Tag{tag("tenant", "1"), tag("subject", "alice")}, want: aws.Int32(pct(len(tenantRead) + len("tenant1subjectalice")))},
-		"multibyte tag":     {role: readRole, tags: []ststypes.Tag{tag("tenant", "é")}, want: aws.Int32(pct(len("tenant") + 2))},
+		"neither":          {role: readRole},
+		"policy only":      {role: readRole, policy: tenantRead, want: aws.Int32(pct(len(tenantRead)))},
+		"tags only (ABAC)": {role: abacRole, tags: []ststypes.Tag{tag("tenant", "12")}, want: aws.Int32(pct(len("tenant12")))},
+		"policy and tags":  {role: readRole, policy: tenantRead, tags: []ststypes.Tag{tag("tenant", "1"), tag("subject", "alice")}, want: aws.Int32(pct(len(tenantRead) + len("tenant1subjectalice")))},
+		"multibyte tag":    {role: readRole, tags: []ststypes.Tag{tag("tenant", "é")}, want: aws.Int32(pct(len("tenant") + 2))},
+		// The policy counts in characters, as its 2,048 limit does: 1,500
+		// é are 1,500 characters but 3,000 UTF-8 bytes.
+		"latin1 policy":     {role: readRole, policy: latin1Policy, want: aws.Int32(pct(utf8.RuneCountInString(latin1Policy)))},
 		"tags overflow":     {role: readRole, tags: bigTags(), err: "Packed size of session tags consumes"},
 		"together overflow": {role: readRole, policy: bigPolicy, tags: []ststypes.Tag{tag("k", strings.Repeat("v", 200))}, err: "Packed policy consumes"},
 	}

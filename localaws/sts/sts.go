@@ -239,9 +239,10 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 	}
 	if p.Has("Policy") {
 		in.policy, in.policySet = p.Get("Policy"), true
-		if in.policy == "" {
-			v.addf("", "policy", "Member must have length greater than or equal to 1")
-		} else if strings.IndexFunc(in.policy, func(r rune) bool { return !stsrules.PolicyRune(r) }) >= 0 {
+		// 1-2,048 characters (the model's sessionPolicyDocumentType): a
+		// longer policy fails validation before any packing.
+		if v.length(in.policy, "policy", 1, stsrules.MaxPolicySize) &&
+			strings.IndexFunc(in.policy, func(r rune) bool { return !stsrules.PolicyRune(r) }) >= 0 {
 			v.addf(awsquery.Clip(in.policy, 128), "policy", "Member must satisfy regular expression pattern: "+policyPattern)
 		}
 	}
@@ -390,8 +391,9 @@ func memberList(p url.Values, prefix, suffix string) ([]string, error) {
 // both into the session token in a compressed binary form whose size and
 // limit it does not publish ("IAM and AWS STS quotas"; the knowledge-center
 // article on PackedPolicyTooLarge), so this is an approximation: the
-// plaintext policy plus every tag's key and value (UTF-8 bytes, inherited
-// transitive tags included), against PolicyPlaintextLimit. Compression
+// plaintext policy (characters, as its 2,048 limit counts them) plus every
+// tag's key and value (UTF-8 bytes, inherited transitive tags included),
+// against PolicyPlaintextLimit. Compression
 // only shrinks JSON, so the approximation errs on the strict side: a
 // request it accepts fits at AWS too, and AWS may accept a policy close
 // to 2,048 characters with tags that it refuses. tagsOnly is the tags'
@@ -402,7 +404,7 @@ func packedPercent(policy string, tags []identity.Tag) (total, tagsOnly int) {
 		tagChars += len(t.Key) + len(t.Value)
 	}
 	ceil := func(n int) int { return (n*100 + PolicyPlaintextLimit - 1) / PolicyPlaintextLimit }
-	return ceil(len(policy) + tagChars), ceil(tagChars)
+	return ceil(utf8.RuneCountInString(policy) + tagChars), ceil(tagChars)
 }
 
 func assumeRole(c *awsquery.Call) (any, error) {
@@ -480,11 +482,6 @@ func assumeRole(c *awsquery.Call) (any, error) {
 // (MalformedPolicyDocument), and returns PackedPolicySize and the parsed
 // policy (none when not given).
 func sessionPolicy(in *assumeRoleInput, tags []identity.Tag) (packed int, policies []*iam.Policy, e *Error) {
-	if n := len(in.policy); n > PolicyPlaintextLimit {
-		pct, _ := packedPercent(in.policy, nil)
-		return 0, nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge",
-			"Packed policy consumes %d%% of allotted space, please use smaller policy.", pct)
-	}
 	packed, tagPct := packedPercent(in.policy, tags)
 	if packed > 100 {
 		if tagPct > 100 {

@@ -297,7 +297,7 @@ func TestAssumeRoleErrors(t *testing.T) {
 		}), "InvalidParameterValue", 400, ""},
 		"stray transitive": {broker, base(func(in *sts.AssumeRoleInput) { in.TransitiveTagKeys = []string{"nope"} }), "InvalidParameterValue", 400, ""},
 		"policy bad char":  {broker, base(func(in *sts.AssumeRoleInput) { in.Policy = aws.String("{\"a\":\"\u0100\"}") }), "ValidationError", 400, ""},
-		"oversized policy": {broker, base(func(in *sts.AssumeRoleInput) { in.Policy = aws.String(big) }), "PackedPolicyTooLarge", 400, ""},
+		"oversized policy": {broker, base(func(in *sts.AssumeRoleInput) { in.Policy = aws.String(big) }), "ValidationError", 400, ""},
 		"tags overflow":    {broker, base(func(in *sts.AssumeRoleInput) { in.Tags = bigTags() }), "PackedPolicyTooLarge", 400, ""},
 		"malformed policy": {broker, base(func(in *sts.AssumeRoleInput) {
 			in.Policy = aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow"}]}`)
