@@ -327,22 +327,38 @@ func parseDuration(p url.Values, v *validation, in *assumeRoleInput) {
 // validation messages to v; duplicate keys (case-insensitive) are an
 // InvalidParameterValue error.
 func parseTags(p url.Values, v *validation, in *assumeRoleInput) *Error {
-	keys, err1 := memberList(p, "Tags.member.", ".Key")
-	values, err2 := memberList(p, "Tags.member.", ".Value")
-	if err1 != nil || err2 != nil || len(values) > len(keys) {
-		*v = append(*v, "Tags must be numbered Tags.member.N.Key / Tags.member.N.Value from 1")
+	keys, err1 := memberIndex(p, "Tags.member.", ".Key")
+	values, err2 := memberIndex(p, "Tags.member.", ".Value")
+	n := max(len(keys), len(values))
+	numbered := err1 == nil && err2 == nil
+	for i := 1; numbered && i <= n; i++ {
+		_, hasKey := keys[i]
+		_, hasValue := values[i]
+		numbered = hasKey || hasValue
 	}
-	if !v.count(len(keys), "tags", stsrules.MaxTags) {
+	if !numbered {
+		*v = append(*v, "Tags must be numbered Tags.member.N.Key / Tags.member.N.Value from 1")
+		return nil
+	}
+	if !v.count(n, "tags", stsrules.MaxTags) {
 		return nil
 	}
 	seen := map[string]bool{}
-	for i, k := range keys {
-		val := ""
-		if i < len(values) {
-			val = values[i]
+	for i := 1; i <= n; i++ {
+		// Key and Value are both required members of Tag.
+		k, hasKey := keys[i]
+		val, hasValue := values[i]
+		if !hasKey || !hasValue {
+			if !hasKey {
+				*v = append(*v, fmt.Sprintf("Value null at 'tags.%d.member.key' failed to satisfy constraint: Member must not be null", i))
+			}
+			if !hasValue {
+				*v = append(*v, fmt.Sprintf("Value null at 'tags.%d.member.value' failed to satisfy constraint: Member must not be null", i))
+			}
+			continue
 		}
-		v.tagKey(k, fmt.Sprintf("tags.%d.member.key", i+1))
-		v.text(val, fmt.Sprintf("tags.%d.member.value", i+1), 0, stsrules.MaxTagValueLen, stsrules.TagRune, tagValuePattern)
+		v.tagKey(k, fmt.Sprintf("tags.%d.member.key", i))
+		v.text(val, fmt.Sprintf("tags.%d.member.value", i), 0, stsrules.MaxTagValueLen, stsrules.TagRune, tagValuePattern)
 		lk := strings.ToLower(k)
 		if seen[lk] {
 			return senderErr(http.StatusBadRequest, "InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
@@ -356,6 +372,24 @@ func parseTags(p url.Values, v *validation, in *assumeRoleInput) *Error {
 // memberList reads PREFIX1SUFFIX, PREFIX2SUFFIX, ... in order; a gap or a
 // non-numeric index is an error.
 func memberList(p url.Values, prefix, suffix string) ([]string, error) {
+	byIndex, err := memberIndex(p, prefix, suffix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(byIndex))
+	for i := 1; i <= len(byIndex); i++ {
+		v, ok := byIndex[i]
+		if !ok {
+			return nil, errBadListMember
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// memberIndex reads every PREFIXnSUFFIX by its index n; a non-numeric index
+// or one below 1 is an error, gaps are not.
+func memberIndex(p url.Values, prefix, suffix string) (map[int]string, error) {
 	byIndex := map[int]string{}
 	for k, vs := range p {
 		rest, ok := strings.CutPrefix(k, prefix)
@@ -375,15 +409,7 @@ func memberList(p url.Values, prefix, suffix string) ([]string, error) {
 		}
 		byIndex[n] = vs[0]
 	}
-	out := make([]string, 0, len(byIndex))
-	for i := 1; i <= len(byIndex); i++ {
-		v, ok := byIndex[i]
-		if !ok {
-			return nil, errBadListMember
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return byIndex, nil
 }
 
 // packedPercent is PackedPolicySize: the share of the packed limit used by
