@@ -69,8 +69,13 @@ const (
 	// ChainedMaxDuration caps a session assumed by role chaining.
 	ChainedMaxDuration = time.Hour
 	// maxPolicyARNs bounds PolicyArns.
-	maxPolicyARNs       = 10
-	DefaultMaxBodyBytes = 256 << 10
+	maxPolicyARNs = 10
+	// SerialNumber (an MFA device's serial number or ARN) is 9-256
+	// characters, TokenCode 6 (the STS model's serialNumberType and
+	// tokenCodeType). The broker sends neither.
+	minSerialNumberLen, maxSerialNumberLen = 9, 256
+	tokenCodeLen                           = 6
+	DefaultMaxBodyBytes                    = 256 << 10
 	// MaxSessionTokenSize is the largest session token STS issues (bytes;
 	// the STS API's MinimumSessionTokenSize documentation, September 2026).
 	// SessionTokenUtilization is a token's share of it.
@@ -114,12 +119,14 @@ func getCallerIdentity(c *awsquery.Call) (any, error) {
 // admit are stsrules' (NameRune, ExternalIDRune, TagRune, PolicyRune), the
 // RoleArn member's arnRune.
 const (
-	namePattern       = `[\w+=,.@-]*`
-	externalIDPattern = `[\w+=,.@:\/-]*`
-	tagKeyPattern     = `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`
-	tagValuePattern   = `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`
-	policyPattern     = `[\u0009\u000A\u000D\u0020-\u00FF]+`
-	arnPattern        = `[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+`
+	namePattern         = `[\w+=,.@-]*`
+	serialNumberPattern = `[\w+=/:,.@-]*`
+	tokenCodePattern    = `[\d]*`
+	externalIDPattern   = `[\w+=,.@:\/-]*`
+	tagKeyPattern       = `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`
+	tagValuePattern     = `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`
+	policyPattern       = `[\u0009\u000A\u000D\u0020-\u00FF]+`
+	arnPattern          = `[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+`
 )
 
 // arnRune reports whether STS accepts r in the RoleArn member:
@@ -211,6 +218,10 @@ type assumeRoleInput struct {
 	transitiveTagKeys []string
 	externalID        string
 	sourceIdentity    string
+	// serialNumber and tokenCode are the MFA parameters; mfaSet is true
+	// when either was sent.
+	serialNumber, tokenCode string
+	mfaSet                  bool
 }
 
 func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
@@ -232,6 +243,15 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 	if p.Has("ExternalId") {
 		in.externalID = p.Get("ExternalId")
 		v.text(in.externalID, "externalId", stsrules.MinExternalIDLen, stsrules.MaxExternalIDLen, stsrules.ExternalIDRune, externalIDPattern)
+	}
+	if p.Has("SerialNumber") {
+		in.serialNumber, in.mfaSet = p.Get("SerialNumber"), true
+		// [\w+=/:,.@-] is ExternalId's character set.
+		v.text(in.serialNumber, "serialNumber", minSerialNumberLen, maxSerialNumberLen, stsrules.ExternalIDRune, serialNumberPattern)
+	}
+	if p.Has("TokenCode") {
+		in.tokenCode, in.mfaSet = p.Get("TokenCode"), true
+		v.text(in.tokenCode, "tokenCode", tokenCodeLen, tokenCodeLen, func(r rune) bool { return r >= '0' && r <= '9' }, tokenCodePattern)
 	}
 	if p.Has("SourceIdentity") {
 		in.sourceIdentity = p.Get("SourceIdentity")
@@ -295,6 +315,29 @@ func checkReserved(in *assumeRoleInput) *Error {
 		return senderErr(http.StatusBadRequest, "ValidationError", "Managed session policies (PolicyArns) are not supported by tvm-local: pass an inline Policy.")
 	}
 	return nil
+}
+
+// checkMFA refuses a request that carries SerialNumber or TokenCode, as
+// STS refuses an MFA code it cannot validate: the local AWS has no MFA
+// devices, so no serial number is valid and associated with the caller,
+// and a code it never checked must not yield credentials. STS's
+// AccessDenied messages: "MultiFactorAuthentication failed, must provide
+// both MFA serial number and one time pass code." when one is missing,
+// "MultiFactorAuthentication failed, unable to validate MFA code.  Please
+// verify your MFA serial number is valid and associated with this user."
+// for an unknown device (as reported in y13i/sgviz#9 and
+// 99designs/aws-vault#676).
+func checkMFA(in *assumeRoleInput) *Error {
+	switch {
+	case !in.mfaSet:
+		return nil
+	case in.serialNumber == "" || in.tokenCode == "":
+		return senderErr(http.StatusForbidden, "AccessDenied",
+			"MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code.")
+	default:
+		return senderErr(http.StatusForbidden, "AccessDenied",
+			"MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.")
+	}
 }
 
 // reserved reports whether s starts with stsrules.ReservedTagPrefix
@@ -438,6 +481,9 @@ func assumeRole(c *awsquery.Call) (any, error) {
 	in, verr := parseAssumeRole(c.Request.Params)
 	if verr != nil {
 		return nil, verr
+	}
+	if e := checkMFA(in); e != nil {
+		return nil, e
 	}
 	chained := caller.Session != nil
 	// A chained session also carries the calling session's transitive

@@ -306,6 +306,13 @@ func TestAssumeRoleErrors(t *testing.T) {
 		"policy arns": {broker, base(func(in *sts.AssumeRoleInput) {
 			in.PolicyArns = []ststypes.PolicyDescriptorType{{Arn: aws.String("arn:aws:iam::aws:policy/ReadOnlyAccess")}}
 		}), "ValidationError", 400, ""},
+		"mfa code": {broker, base(func(in *sts.AssumeRoleInput) {
+			in.SerialNumber, in.TokenCode = aws.String("arn:aws:iam::123456789012:mfa/broker"), aws.String("123456")
+		}), "AccessDenied", 403, "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user."},
+		"mfa serial only": {broker, base(func(in *sts.AssumeRoleInput) { in.SerialNumber = aws.String("arn:aws:iam::123456789012:mfa/broker") }),
+			"AccessDenied", 403, "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code."},
+		"mfa code only": {broker, base(func(in *sts.AssumeRoleInput) { in.TokenCode = aws.String("123456") }),
+			"AccessDenied", 403, "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code."},
 		"unknown role":        {broker, base(func(in *sts.AssumeRoleInput) { in.RoleArn = aws.String("arn:aws:iam::123456789012:role/nope") }), "AccessDenied", 403, "User: arn:aws:iam::123456789012:user/broker is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/nope"},
 		"trust denies admin":  {e.client(adminKey, adminSec, ""), base(func(in *sts.AssumeRoleInput) {}), "AccessDenied", 403, "User: arn:aws:iam::123456789012:user/admin is not authorized to perform: sts:AssumeRole on resource: " + readRole},
 		"forged secret":       {e.client(brokerKey, "forged", ""), base(func(in *sts.AssumeRoleInput) {}), "SignatureDoesNotMatch", 403, ""},
