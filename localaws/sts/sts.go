@@ -222,6 +222,8 @@ type assumeRoleInput struct {
 	// when either was sent.
 	serialNumber, tokenCode string
 	mfaSet                  bool
+	// providedContexts is true when any ProvidedContexts member was sent.
+	providedContexts bool
 }
 
 func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
@@ -281,6 +283,9 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 	for i, k := range in.transitiveTagKeys {
 		v.tagKey(k, fmt.Sprintf("transitiveTagKeys.%d.member", i+1))
 	}
+	for k := range p {
+		in.providedContexts = in.providedContexts || strings.HasPrefix(k, "ProvidedContexts.")
+	}
 	if e := v.err(); e != nil {
 		return nil, e
 	}
@@ -292,7 +297,7 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 
 // checkReserved refuses what STS reserves or does not support: tag keys
 // and a source identity starting with "aws:", transitive keys that are not
-// tags, managed session policies.
+// tags, managed session policies, trusted context assertions.
 func checkReserved(in *assumeRoleInput) *Error {
 	for _, t := range in.tags {
 		if reserved(t.Key) {
@@ -313,6 +318,12 @@ func checkReserved(in *assumeRoleInput) *Error {
 	}
 	if len(in.policyArns) > 0 {
 		return senderErr(http.StatusBadRequest, "ValidationError", "Managed session policies (PolicyArns) are not supported by tvm-local: pass an inline Policy.")
+	}
+	if in.providedContexts {
+		// STS verifies the signed, encrypted assertion of a trusted
+		// context provider; tvm-local cannot, and an unverified one must
+		// not yield credentials.
+		return senderErr(http.StatusBadRequest, "ValidationError", "ProvidedContexts (trusted context assertions) are not supported by tvm-local.")
 	}
 	return nil
 }

@@ -313,6 +313,9 @@ func TestAssumeRoleErrors(t *testing.T) {
 			"AccessDenied", 403, "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code."},
 		"mfa code only": {broker, base(func(in *sts.AssumeRoleInput) { in.TokenCode = aws.String("123456") }),
 			"AccessDenied", 403, "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code."},
+		"provided contexts": {broker, base(func(in *sts.AssumeRoleInput) {
+			in.ProvidedContexts = []ststypes.ProvidedContext{{ProviderArn: aws.String("arn:aws:iam::aws:contextProvider/IdentityCenter"), ContextAssertion: aws.String("bogus-assertion")}}
+		}), "ValidationError", 400, "ProvidedContexts (trusted context assertions) are not supported by tvm-local."},
 		"unknown role":        {broker, base(func(in *sts.AssumeRoleInput) { in.RoleArn = aws.String("arn:aws:iam::123456789012:role/nope") }), "AccessDenied", 403, "User: arn:aws:iam::123456789012:user/broker is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/nope"},
 		"trust denies admin":  {e.client(adminKey, adminSec, ""), base(func(in *sts.AssumeRoleInput) {}), "AccessDenied", 403, "User: arn:aws:iam::123456789012:user/admin is not authorized to perform: sts:AssumeRole on resource: " + readRole},
 		"forged secret":       {e.client(brokerKey, "forged", ""), base(func(in *sts.AssumeRoleInput) {}), "SignatureDoesNotMatch", 403, ""},
