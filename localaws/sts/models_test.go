@@ -159,3 +159,34 @@ func fmtPtr(p *int32) any {
 	}
 	return *p
 }
+
+// TestMinimumSessionTokenSize: the token is at least
+// MinimumSessionTokenSize bytes (never above MaxSessionTokenSize), and
+// SessionTokenSize / SessionTokenUtilization describe it.
+func TestMinimumSessionTokenSize(t *testing.T) {
+	e := newEnv(t)
+	broker := e.client(brokerKey, brokerSec, "")
+	for name, minSize := range map[string]int32{"zero": 0, "below default": 10, "3000": 3000, "4093": 4093, "maximum": MaxSessionTokenSize} {
+		t.Run(name, func(t *testing.T) {
+			out, err := broker.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(readRole),
+				RoleSessionName: aws.String("padded"), MinimumSessionTokenSize: aws.Int32(minSize)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			size := int32(len(aws.ToString(out.Credentials.SessionToken)))
+			if size < minSize || size > MaxSessionTokenSize {
+				t.Errorf("token of %d bytes, want %d-%d", size, minSize, MaxSessionTokenSize)
+			}
+			if aws.ToInt32(out.SessionTokenSize) != size || aws.ToInt32(out.SessionTokenUtilization) != (size*100+MaxSessionTokenSize-1)/MaxSessionTokenSize {
+				t.Errorf("SessionTokenSize %v, SessionTokenUtilization %v; the token has %d bytes",
+					fmtPtr(out.SessionTokenSize), fmtPtr(out.SessionTokenUtilization), size)
+			}
+		})
+	}
+	_, err := broker.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(readRole),
+		RoleSessionName: aws.String("padded"), MinimumSessionTokenSize: aws.Int32(MaxSessionTokenSize + 1)})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "ValidationError" {
+		t.Errorf("MinimumSessionTokenSize %d: err = %v, want ValidationError", MaxSessionTokenSize+1, err)
+	}
+}

@@ -224,6 +224,8 @@ type assumeRoleInput struct {
 	mfaSet                  bool
 	// providedContexts is true when any ProvidedContexts member was sent.
 	providedContexts bool
+	// minTokenSize is MinimumSessionTokenSize (0 when not sent).
+	minTokenSize int
 }
 
 func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
@@ -242,6 +244,7 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 		v.text(in.sessionName, "roleSessionName", stsrules.MinNameLen, stsrules.MaxNameLen, stsrules.NameRune, namePattern)
 	}
 	parseDuration(p, &v, in)
+	parseMinTokenSize(p, &v, in)
 	if p.Has("ExternalId") {
 		in.externalID = p.Get("ExternalId")
 		v.text(in.externalID, "externalId", stsrules.MinExternalIDLen, stsrules.MaxExternalIDLen, stsrules.ExternalIDRune, externalIDPattern)
@@ -374,6 +377,26 @@ func parseDuration(p url.Values, v *validation, in *assumeRoleInput) {
 	default:
 		in.duration = time.Duration(n) * time.Second
 		in.durationSet = true
+	}
+}
+
+// parseMinTokenSize reads MinimumSessionTokenSize (0-MaxSessionTokenSize
+// bytes; 0 leaves the token's size unchanged) into in.minTokenSize.
+func parseMinTokenSize(p url.Values, v *validation, in *assumeRoleInput) {
+	if !p.Has("MinimumSessionTokenSize") {
+		return
+	}
+	raw := p.Get("MinimumSessionTokenSize")
+	n, err := strconv.Atoi(raw)
+	switch {
+	case err != nil:
+		v.addf(awsquery.Clip(raw, 32), "minimumSessionTokenSize", "Member must be an integer")
+	case n < 0:
+		v.addf(raw, "minimumSessionTokenSize", "Member must have value greater than or equal to 0")
+	case n > MaxSessionTokenSize:
+		v.addf(raw, "minimumSessionTokenSize", fmt.Sprintf("Member must have value less than or equal to %d", MaxSessionTokenSize))
+	default:
+		in.minTokenSize = n
 	}
 }
 
@@ -534,6 +557,7 @@ func assumeRole(c *awsquery.Call) (any, error) {
 	sess, err := c.Store.CreateSession(identity.SessionSpec{
 		Role: role, Name: in.sessionName, Duration: in.duration, Policies: sessionPolicies,
 		Tags: tags, TransitiveTagKeys: transitive, SourceIdentity: sourceIdentity, Chained: chained,
+		MinTokenSize: in.minTokenSize,
 	})
 	if err != nil {
 		return nil, err
@@ -756,7 +780,8 @@ type assumeRoleResult struct {
 	// SessionTokenSize and SessionTokenUtilization describe the token
 	// issued (bytes, and percent of MaxSessionTokenSize), as STS reports
 	// them since September 2026. Local tokens are opaque random strings of
-	// a fixed size, so the local values do not grow with policy and tags.
+	// a fixed size (or MinimumSessionTokenSize, when larger), so the local
+	// values do not grow with policy and tags.
 	SessionTokenSize        *int `xml:"SessionTokenSize,omitempty"`
 	SessionTokenUtilization *int `xml:"SessionTokenUtilization,omitempty"`
 }
