@@ -431,7 +431,7 @@ func runSuite(t *testing.T, st *stack) {
 			in   *sts.AssumeRoleInput
 			code string
 		}{
-			"oversized policy": {&sts.AssumeRoleInput{RoleArn: aws.String(readRole), RoleSessionName: aws.String("s1"), Policy: aws.String(big)}, "PackedPolicyTooLarge"},
+			"oversized policy": {&sts.AssumeRoleInput{RoleArn: aws.String(readRole), RoleSessionName: aws.String("s1"), Policy: aws.String(big)}, "ValidationError"},
 			"malformed policy": {&sts.AssumeRoleInput{RoleArn: aws.String(readRole), RoleSessionName: aws.String("s1"),
 				Policy: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem","Resource":"*","Condition":{"StringEqualz":{"a":"b"}}}]}`)}, "MalformedPolicyDocument"},
 			"duration over role max": {&sts.AssumeRoleInput{RoleArn: aws.String(shortRole), RoleSessionName: aws.String("s1"), DurationSeconds: aws.Int32(7200)}, "ValidationError"},

@@ -56,6 +56,10 @@ type SessionSpec struct {
 	TransitiveTagKeys []string
 	SourceIdentity    string
 	Chained           bool
+	// MinTokenSize is the least length of the session token, in bytes
+	// (AssumeRole's MinimumSessionTokenSize); tokens are never shorter
+	// than the default size.
+	MinTokenSize int
 }
 
 type longTermKey struct {
@@ -238,7 +242,7 @@ func (s *Store) CreateSession(spec SessionSpec) (*Session, error) {
 		SourceIdentity:    spec.SourceIdentity,
 		Chained:           spec.Chained,
 		SecretAccessKey:   randomString(30, base64.RawStdEncoding)[:40],
-		SessionToken:      randomString(144, base64.StdEncoding),
+		SessionToken:      randomString(max(144, (spec.MinTokenSize+3)/4*3), base64.StdEncoding),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

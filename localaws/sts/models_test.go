@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -81,6 +82,8 @@ func TestPackedPolicySize(t *testing.T) {
 	broker := e.client(brokerKey, brokerSec, "")
 	pct := func(chars int) int32 { return int32((chars*100 + PolicyPlaintextLimit - 1) / PolicyPlaintextLimit) }
 	bigPolicy := `{"Version":"2012-10-17","Statement":[{"Sid":"` + strings.Repeat("a", 1900) + `","Effect":"Allow","Action":"dynamodb:Query","Resource":"*"}]}`
+	latin1Policy := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:Query","Resource":"arn:aws:dynamodb:us-east-1:123456789012:table/` +
+		strings.Repeat("é", 1500) + `"}]}`
 	cases := map[string]struct {
 		role   string
 		policy string
@@ -88,11 +91,14 @@ func TestPackedPolicySize(t *testing.T) {
 		want   *int32 // nil = no PackedPolicySize element
 		err    string // error message prefix
 	}{
-		"neither":           {role: readRole},
-		"policy only":       {role: readRole, policy: tenantRead, want: aws.Int32(pct(len(tenantRead)))},
-		"tags only (ABAC)":  {role: abacRole, tags: []ststypes.Tag{tag("tenant", "12")}, want: aws.Int32(pct(len("tenant12")))},
-		"policy and tags":   {role: readRole, policy: tenantRead, tags: []ststypes.Tag{tag("tenant", "1"), tag("subject", "alice")}, want: aws.Int32(pct(len(tenantRead) + len("tenant1subjectalice")))},
-		"multibyte tag":     {role: readRole, tags: []ststypes.Tag{tag("tenant", "é")}, want: aws.Int32(pct(len("tenant") + 2))},
+		"neither":          {role: readRole},
+		"policy only":      {role: readRole, policy: tenantRead, want: aws.Int32(pct(len(tenantRead)))},
+		"tags only (ABAC)": {role: abacRole, tags: []ststypes.Tag{tag("tenant", "12")}, want: aws.Int32(pct(len("tenant12")))},
+		"policy and tags":  {role: readRole, policy: tenantRead, tags: []ststypes.Tag{tag("tenant", "1"), tag("subject", "alice")}, want: aws.Int32(pct(len(tenantRead) + len("tenant1subjectalice")))},
+		"multibyte tag":    {role: readRole, tags: []ststypes.Tag{tag("tenant", "é")}, want: aws.Int32(pct(len("tenant") + 2))},
+		// The policy counts in characters, as its 2,048 limit does: 1,500
+		// é are 1,500 characters but 3,000 UTF-8 bytes.
+		"latin1 policy":     {role: readRole, policy: latin1Policy, want: aws.Int32(pct(utf8.RuneCountInString(latin1Policy)))},
 		"tags overflow":     {role: readRole, tags: bigTags(), err: "Packed size of session tags consumes"},
 		"together overflow": {role: readRole, policy: bigPolicy, tags: []ststypes.Tag{tag("k", strings.Repeat("v", 200))}, err: "Packed policy consumes"},
 	}
@@ -152,4 +158,35 @@ func fmtPtr(p *int32) any {
 		return "absent"
 	}
 	return *p
+}
+
+// TestMinimumSessionTokenSize: the token is at least
+// MinimumSessionTokenSize bytes (never above MaxSessionTokenSize), and
+// SessionTokenSize / SessionTokenUtilization describe it.
+func TestMinimumSessionTokenSize(t *testing.T) {
+	e := newEnv(t)
+	broker := e.client(brokerKey, brokerSec, "")
+	for name, minSize := range map[string]int32{"zero": 0, "below default": 10, "3000": 3000, "4093": 4093, "maximum": MaxSessionTokenSize} {
+		t.Run(name, func(t *testing.T) {
+			out, err := broker.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(readRole),
+				RoleSessionName: aws.String("padded"), MinimumSessionTokenSize: aws.Int32(minSize)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			size := int32(len(aws.ToString(out.Credentials.SessionToken)))
+			if size < minSize || size > MaxSessionTokenSize {
+				t.Errorf("token of %d bytes, want %d-%d", size, minSize, MaxSessionTokenSize)
+			}
+			if aws.ToInt32(out.SessionTokenSize) != size || aws.ToInt32(out.SessionTokenUtilization) != (size*100+MaxSessionTokenSize-1)/MaxSessionTokenSize {
+				t.Errorf("SessionTokenSize %v, SessionTokenUtilization %v; the token has %d bytes",
+					fmtPtr(out.SessionTokenSize), fmtPtr(out.SessionTokenUtilization), size)
+			}
+		})
+	}
+	_, err := broker.AssumeRole(context.Background(), &sts.AssumeRoleInput{RoleArn: aws.String(readRole),
+		RoleSessionName: aws.String("padded"), MinimumSessionTokenSize: aws.Int32(MaxSessionTokenSize + 1)})
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "ValidationError" {
+		t.Errorf("MinimumSessionTokenSize %d: err = %v, want ValidationError", MaxSessionTokenSize+1, err)
+	}
 }

@@ -69,8 +69,13 @@ const (
 	// ChainedMaxDuration caps a session assumed by role chaining.
 	ChainedMaxDuration = time.Hour
 	// maxPolicyARNs bounds PolicyArns.
-	maxPolicyARNs       = 10
-	DefaultMaxBodyBytes = 256 << 10
+	maxPolicyARNs = 10
+	// SerialNumber (an MFA device's serial number or ARN) is 9-256
+	// characters, TokenCode 6 (the STS model's serialNumberType and
+	// tokenCodeType). The broker sends neither.
+	minSerialNumberLen, maxSerialNumberLen = 9, 256
+	tokenCodeLen                           = 6
+	DefaultMaxBodyBytes                    = 256 << 10
 	// MaxSessionTokenSize is the largest session token STS issues (bytes;
 	// the STS API's MinimumSessionTokenSize documentation, September 2026).
 	// SessionTokenUtilization is a token's share of it.
@@ -114,12 +119,14 @@ func getCallerIdentity(c *awsquery.Call) (any, error) {
 // admit are stsrules' (NameRune, ExternalIDRune, TagRune, PolicyRune), the
 // RoleArn member's arnRune.
 const (
-	namePattern       = `[\w+=,.@-]*`
-	externalIDPattern = `[\w+=,.@:\/-]*`
-	tagKeyPattern     = `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`
-	tagValuePattern   = `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`
-	policyPattern     = `[\u0009\u000A\u000D\u0020-\u00FF]+`
-	arnPattern        = `[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+`
+	namePattern         = `[\w+=,.@-]*`
+	serialNumberPattern = `[\w+=/:,.@-]*`
+	tokenCodePattern    = `[\d]*`
+	externalIDPattern   = `[\w+=,.@:\/-]*`
+	tagKeyPattern       = `[\p{L}\p{Z}\p{N}_.:/=+\-@]+`
+	tagValuePattern     = `[\p{L}\p{Z}\p{N}_.:/=+\-@]*`
+	policyPattern       = `[\u0009\u000A\u000D\u0020-\u00FF]+`
+	arnPattern          = `[\u0009\u000A\u000D\u0020-\u007E\u0085\u00A0-\uD7FF\uE000-\uFFFD\u10000-\u10FFFF]+`
 )
 
 // arnRune reports whether STS accepts r in the RoleArn member:
@@ -211,6 +218,14 @@ type assumeRoleInput struct {
 	transitiveTagKeys []string
 	externalID        string
 	sourceIdentity    string
+	// serialNumber and tokenCode are the MFA parameters; mfaSet is true
+	// when either was sent.
+	serialNumber, tokenCode string
+	mfaSet                  bool
+	// providedContexts is true when any ProvidedContexts member was sent.
+	providedContexts bool
+	// minTokenSize is MinimumSessionTokenSize (0 when not sent).
+	minTokenSize int
 }
 
 func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
@@ -229,9 +244,19 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 		v.text(in.sessionName, "roleSessionName", stsrules.MinNameLen, stsrules.MaxNameLen, stsrules.NameRune, namePattern)
 	}
 	parseDuration(p, &v, in)
+	parseMinTokenSize(p, &v, in)
 	if p.Has("ExternalId") {
 		in.externalID = p.Get("ExternalId")
 		v.text(in.externalID, "externalId", stsrules.MinExternalIDLen, stsrules.MaxExternalIDLen, stsrules.ExternalIDRune, externalIDPattern)
+	}
+	if p.Has("SerialNumber") {
+		in.serialNumber, in.mfaSet = p.Get("SerialNumber"), true
+		// [\w+=/:,.@-] is ExternalId's character set.
+		v.text(in.serialNumber, "serialNumber", minSerialNumberLen, maxSerialNumberLen, stsrules.ExternalIDRune, serialNumberPattern)
+	}
+	if p.Has("TokenCode") {
+		in.tokenCode, in.mfaSet = p.Get("TokenCode"), true
+		v.text(in.tokenCode, "tokenCode", tokenCodeLen, tokenCodeLen, func(r rune) bool { return r >= '0' && r <= '9' }, tokenCodePattern)
 	}
 	if p.Has("SourceIdentity") {
 		in.sourceIdentity = p.Get("SourceIdentity")
@@ -239,9 +264,10 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 	}
 	if p.Has("Policy") {
 		in.policy, in.policySet = p.Get("Policy"), true
-		if in.policy == "" {
-			v.addf("", "policy", "Member must have length greater than or equal to 1")
-		} else if strings.IndexFunc(in.policy, func(r rune) bool { return !stsrules.PolicyRune(r) }) >= 0 {
+		// 1-2,048 characters (the model's sessionPolicyDocumentType): a
+		// longer policy fails validation before any packing.
+		if v.length(in.policy, "policy", 1, stsrules.MaxPolicySize) &&
+			strings.IndexFunc(in.policy, func(r rune) bool { return !stsrules.PolicyRune(r) }) >= 0 {
 			v.addf(awsquery.Clip(in.policy, 128), "policy", "Member must satisfy regular expression pattern: "+policyPattern)
 		}
 	}
@@ -260,6 +286,9 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 	for i, k := range in.transitiveTagKeys {
 		v.tagKey(k, fmt.Sprintf("transitiveTagKeys.%d.member", i+1))
 	}
+	for k := range p {
+		in.providedContexts = in.providedContexts || strings.HasPrefix(k, "ProvidedContexts.")
+	}
 	if e := v.err(); e != nil {
 		return nil, e
 	}
@@ -271,7 +300,7 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 
 // checkReserved refuses what STS reserves or does not support: tag keys
 // and a source identity starting with "aws:", transitive keys that are not
-// tags, managed session policies.
+// tags, managed session policies, trusted context assertions.
 func checkReserved(in *assumeRoleInput) *Error {
 	for _, t := range in.tags {
 		if reserved(t.Key) {
@@ -293,7 +322,36 @@ func checkReserved(in *assumeRoleInput) *Error {
 	if len(in.policyArns) > 0 {
 		return senderErr(http.StatusBadRequest, "ValidationError", "Managed session policies (PolicyArns) are not supported by tvm-local: pass an inline Policy.")
 	}
+	if in.providedContexts {
+		// STS verifies the signed, encrypted assertion of a trusted
+		// context provider; tvm-local cannot, and an unverified one must
+		// not yield credentials.
+		return senderErr(http.StatusBadRequest, "ValidationError", "ProvidedContexts (trusted context assertions) are not supported by tvm-local.")
+	}
 	return nil
+}
+
+// checkMFA refuses a request that carries SerialNumber or TokenCode, as
+// STS refuses an MFA code it cannot validate: the local AWS has no MFA
+// devices, so no serial number is valid and associated with the caller,
+// and a code it never checked must not yield credentials. STS's
+// AccessDenied messages: "MultiFactorAuthentication failed, must provide
+// both MFA serial number and one time pass code." when one is missing,
+// "MultiFactorAuthentication failed, unable to validate MFA code.  Please
+// verify your MFA serial number is valid and associated with this user."
+// for an unknown device (as reported in y13i/sgviz#9 and
+// 99designs/aws-vault#676).
+func checkMFA(in *assumeRoleInput) *Error {
+	switch {
+	case !in.mfaSet:
+		return nil
+	case in.serialNumber == "" || in.tokenCode == "":
+		return senderErr(http.StatusForbidden, "AccessDenied",
+			"MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code.")
+	default:
+		return senderErr(http.StatusForbidden, "AccessDenied",
+			"MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user.")
+	}
 }
 
 // reserved reports whether s starts with stsrules.ReservedTagPrefix
@@ -322,26 +380,62 @@ func parseDuration(p url.Values, v *validation, in *assumeRoleInput) {
 	}
 }
 
+// parseMinTokenSize reads MinimumSessionTokenSize (0-MaxSessionTokenSize
+// bytes; 0 leaves the token's size unchanged) into in.minTokenSize.
+func parseMinTokenSize(p url.Values, v *validation, in *assumeRoleInput) {
+	if !p.Has("MinimumSessionTokenSize") {
+		return
+	}
+	raw := p.Get("MinimumSessionTokenSize")
+	n, err := strconv.Atoi(raw)
+	switch {
+	case err != nil:
+		v.addf(awsquery.Clip(raw, 32), "minimumSessionTokenSize", "Member must be an integer")
+	case n < 0:
+		v.addf(raw, "minimumSessionTokenSize", "Member must have value greater than or equal to 0")
+	case n > MaxSessionTokenSize:
+		v.addf(raw, "minimumSessionTokenSize", fmt.Sprintf("Member must have value less than or equal to %d", MaxSessionTokenSize))
+	default:
+		in.minTokenSize = n
+	}
+}
+
 // parseTags reads Tags.member.N.Key / .Value into in.tags, adding
 // validation messages to v; duplicate keys (case-insensitive) are an
 // InvalidParameterValue error.
 func parseTags(p url.Values, v *validation, in *assumeRoleInput) *Error {
-	keys, err1 := memberList(p, "Tags.member.", ".Key")
-	values, err2 := memberList(p, "Tags.member.", ".Value")
-	if err1 != nil || err2 != nil || len(values) > len(keys) {
-		*v = append(*v, "Tags must be numbered Tags.member.N.Key / Tags.member.N.Value from 1")
+	keys, err1 := memberIndex(p, "Tags.member.", ".Key")
+	values, err2 := memberIndex(p, "Tags.member.", ".Value")
+	n := max(len(keys), len(values))
+	numbered := err1 == nil && err2 == nil
+	for i := 1; numbered && i <= n; i++ {
+		_, hasKey := keys[i]
+		_, hasValue := values[i]
+		numbered = hasKey || hasValue
 	}
-	if !v.count(len(keys), "tags", stsrules.MaxTags) {
+	if !numbered {
+		*v = append(*v, "Tags must be numbered Tags.member.N.Key / Tags.member.N.Value from 1")
+		return nil
+	}
+	if !v.count(n, "tags", stsrules.MaxTags) {
 		return nil
 	}
 	seen := map[string]bool{}
-	for i, k := range keys {
-		val := ""
-		if i < len(values) {
-			val = values[i]
+	for i := 1; i <= n; i++ {
+		// Key and Value are both required members of Tag.
+		k, hasKey := keys[i]
+		val, hasValue := values[i]
+		if !hasKey || !hasValue {
+			if !hasKey {
+				*v = append(*v, fmt.Sprintf("Value null at 'tags.%d.member.key' failed to satisfy constraint: Member must not be null", i))
+			}
+			if !hasValue {
+				*v = append(*v, fmt.Sprintf("Value null at 'tags.%d.member.value' failed to satisfy constraint: Member must not be null", i))
+			}
+			continue
 		}
-		v.tagKey(k, fmt.Sprintf("tags.%d.member.key", i+1))
-		v.text(val, fmt.Sprintf("tags.%d.member.value", i+1), 0, stsrules.MaxTagValueLen, stsrules.TagRune, tagValuePattern)
+		v.tagKey(k, fmt.Sprintf("tags.%d.member.key", i))
+		v.text(val, fmt.Sprintf("tags.%d.member.value", i), 0, stsrules.MaxTagValueLen, stsrules.TagRune, tagValuePattern)
 		lk := strings.ToLower(k)
 		if seen[lk] {
 			return senderErr(http.StatusBadRequest, "InvalidParameterValue", "Duplicate tag keys found. Please note that Tag keys are case insensitive.")
@@ -355,6 +449,24 @@ func parseTags(p url.Values, v *validation, in *assumeRoleInput) *Error {
 // memberList reads PREFIX1SUFFIX, PREFIX2SUFFIX, ... in order; a gap or a
 // non-numeric index is an error.
 func memberList(p url.Values, prefix, suffix string) ([]string, error) {
+	byIndex, err := memberIndex(p, prefix, suffix)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(byIndex))
+	for i := 1; i <= len(byIndex); i++ {
+		v, ok := byIndex[i]
+		if !ok {
+			return nil, errBadListMember
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// memberIndex reads every PREFIXnSUFFIX by its index n; a non-numeric index
+// or one below 1 is an error, gaps are not.
+func memberIndex(p url.Values, prefix, suffix string) (map[int]string, error) {
 	byIndex := map[int]string{}
 	for k, vs := range p {
 		rest, ok := strings.CutPrefix(k, prefix)
@@ -374,15 +486,7 @@ func memberList(p url.Values, prefix, suffix string) ([]string, error) {
 		}
 		byIndex[n] = vs[0]
 	}
-	out := make([]string, 0, len(byIndex))
-	for i := 1; i <= len(byIndex); i++ {
-		v, ok := byIndex[i]
-		if !ok {
-			return nil, errBadListMember
-		}
-		out = append(out, v)
-	}
-	return out, nil
+	return byIndex, nil
 }
 
 // packedPercent is PackedPolicySize: the share of the packed limit used by
@@ -390,8 +494,9 @@ func memberList(p url.Values, prefix, suffix string) ([]string, error) {
 // both into the session token in a compressed binary form whose size and
 // limit it does not publish ("IAM and AWS STS quotas"; the knowledge-center
 // article on PackedPolicyTooLarge), so this is an approximation: the
-// plaintext policy plus every tag's key and value (UTF-8 bytes, inherited
-// transitive tags included), against PolicyPlaintextLimit. Compression
+// plaintext policy (characters, as its 2,048 limit counts them) plus every
+// tag's key and value (UTF-8 bytes, inherited transitive tags included),
+// against PolicyPlaintextLimit. Compression
 // only shrinks JSON, so the approximation errs on the strict side: a
 // request it accepts fits at AWS too, and AWS may accept a policy close
 // to 2,048 characters with tags that it refuses. tagsOnly is the tags'
@@ -402,7 +507,7 @@ func packedPercent(policy string, tags []identity.Tag) (total, tagsOnly int) {
 		tagChars += len(t.Key) + len(t.Value)
 	}
 	ceil := func(n int) int { return (n*100 + PolicyPlaintextLimit - 1) / PolicyPlaintextLimit }
-	return ceil(len(policy) + tagChars), ceil(tagChars)
+	return ceil(utf8.RuneCountInString(policy) + tagChars), ceil(tagChars)
 }
 
 func assumeRole(c *awsquery.Call) (any, error) {
@@ -410,6 +515,9 @@ func assumeRole(c *awsquery.Call) (any, error) {
 	in, verr := parseAssumeRole(c.Request.Params)
 	if verr != nil {
 		return nil, verr
+	}
+	if e := checkMFA(in); e != nil {
+		return nil, e
 	}
 	chained := caller.Session != nil
 	// A chained session also carries the calling session's transitive
@@ -449,6 +557,7 @@ func assumeRole(c *awsquery.Call) (any, error) {
 	sess, err := c.Store.CreateSession(identity.SessionSpec{
 		Role: role, Name: in.sessionName, Duration: in.duration, Policies: sessionPolicies,
 		Tags: tags, TransitiveTagKeys: transitive, SourceIdentity: sourceIdentity, Chained: chained,
+		MinTokenSize: in.minTokenSize,
 	})
 	if err != nil {
 		return nil, err
@@ -480,11 +589,6 @@ func assumeRole(c *awsquery.Call) (any, error) {
 // (MalformedPolicyDocument), and returns PackedPolicySize and the parsed
 // policy (none when not given).
 func sessionPolicy(in *assumeRoleInput, tags []identity.Tag) (packed int, policies []*iam.Policy, e *Error) {
-	if n := len(in.policy); n > PolicyPlaintextLimit {
-		pct, _ := packedPercent(in.policy, nil)
-		return 0, nil, senderErr(http.StatusBadRequest, "PackedPolicyTooLarge",
-			"Packed policy consumes %d%% of allotted space, please use smaller policy.", pct)
-	}
 	packed, tagPct := packedPercent(in.policy, tags)
 	if packed > 100 {
 		if tagPct > 100 {
@@ -676,7 +780,8 @@ type assumeRoleResult struct {
 	// SessionTokenSize and SessionTokenUtilization describe the token
 	// issued (bytes, and percent of MaxSessionTokenSize), as STS reports
 	// them since September 2026. Local tokens are opaque random strings of
-	// a fixed size, so the local values do not grow with policy and tags.
+	// a fixed size (or MinimumSessionTokenSize, when larger), so the local
+	// values do not grow with policy and tags.
 	SessionTokenSize        *int `xml:"SessionTokenSize,omitempty"`
 	SessionTokenUtilization *int `xml:"SessionTokenUtilization,omitempty"`
 }

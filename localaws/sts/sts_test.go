@@ -297,7 +297,7 @@ func TestAssumeRoleErrors(t *testing.T) {
 		}), "InvalidParameterValue", 400, ""},
 		"stray transitive": {broker, base(func(in *sts.AssumeRoleInput) { in.TransitiveTagKeys = []string{"nope"} }), "InvalidParameterValue", 400, ""},
 		"policy bad char":  {broker, base(func(in *sts.AssumeRoleInput) { in.Policy = aws.String("{\"a\":\"\u0100\"}") }), "ValidationError", 400, ""},
-		"oversized policy": {broker, base(func(in *sts.AssumeRoleInput) { in.Policy = aws.String(big) }), "PackedPolicyTooLarge", 400, ""},
+		"oversized policy": {broker, base(func(in *sts.AssumeRoleInput) { in.Policy = aws.String(big) }), "ValidationError", 400, ""},
 		"tags overflow":    {broker, base(func(in *sts.AssumeRoleInput) { in.Tags = bigTags() }), "PackedPolicyTooLarge", 400, ""},
 		"malformed policy": {broker, base(func(in *sts.AssumeRoleInput) {
 			in.Policy = aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow"}]}`)
@@ -306,6 +306,16 @@ func TestAssumeRoleErrors(t *testing.T) {
 		"policy arns": {broker, base(func(in *sts.AssumeRoleInput) {
 			in.PolicyArns = []ststypes.PolicyDescriptorType{{Arn: aws.String("arn:aws:iam::aws:policy/ReadOnlyAccess")}}
 		}), "ValidationError", 400, ""},
+		"mfa code": {broker, base(func(in *sts.AssumeRoleInput) {
+			in.SerialNumber, in.TokenCode = aws.String("arn:aws:iam::123456789012:mfa/broker"), aws.String("123456")
+		}), "AccessDenied", 403, "MultiFactorAuthentication failed, unable to validate MFA code.  Please verify your MFA serial number is valid and associated with this user."},
+		"mfa serial only": {broker, base(func(in *sts.AssumeRoleInput) { in.SerialNumber = aws.String("arn:aws:iam::123456789012:mfa/broker") }),
+			"AccessDenied", 403, "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code."},
+		"mfa code only": {broker, base(func(in *sts.AssumeRoleInput) { in.TokenCode = aws.String("123456") }),
+			"AccessDenied", 403, "MultiFactorAuthentication failed, must provide both MFA serial number and one time pass code."},
+		"provided contexts": {broker, base(func(in *sts.AssumeRoleInput) {
+			in.ProvidedContexts = []ststypes.ProvidedContext{{ProviderArn: aws.String("arn:aws:iam::aws:contextProvider/IdentityCenter"), ContextAssertion: aws.String("bogus-assertion")}}
+		}), "ValidationError", 400, "ProvidedContexts (trusted context assertions) are not supported by tvm-local."},
 		"unknown role":        {broker, base(func(in *sts.AssumeRoleInput) { in.RoleArn = aws.String("arn:aws:iam::123456789012:role/nope") }), "AccessDenied", 403, "User: arn:aws:iam::123456789012:user/broker is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::123456789012:role/nope"},
 		"trust denies admin":  {e.client(adminKey, adminSec, ""), base(func(in *sts.AssumeRoleInput) {}), "AccessDenied", 403, "User: arn:aws:iam::123456789012:user/admin is not authorized to perform: sts:AssumeRole on resource: " + readRole},
 		"forged secret":       {e.client(brokerKey, "forged", ""), base(func(in *sts.AssumeRoleInput) {}), "SignatureDoesNotMatch", 403, ""},
