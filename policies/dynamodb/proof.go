@@ -50,10 +50,10 @@ func (b *battery) mixedRows(table, where string) {
 // other-tenant form; plus the hazards checked whatever is granted.
 //
 // A shared table (pooled): the other tenant's key on the table and index,
-// a batch mixing both keys, a request without LeadingKeys, every other key
-// the policies' LeadingKeys conditions name, Scan on table and index,
-// DeleteTable, GetRecords on a stream, and every other granted key-less
-// action are denied.
+// a request mixing both keys (each multiKey action), a request without
+// LeadingKeys, every other key the policies' LeadingKeys conditions name,
+// Scan on table and index, DeleteTable, GetRecords on a stream, and every
+// other granted key-less action are denied.
 //
 // A per-tenant table (silo): the other tenant's table and its index are
 // denied with any key and without one (Scan and DescribeTable included),
