@@ -97,6 +97,7 @@ const (
 func TestProveLeaky(t *testing.T) {
 	tests := map[string]struct {
 		doc     string
+		tables  []string // the profile's tables; demoTable when empty
 		wantRow string
 	}{
 		"Scan allowed without the Null guard": {
@@ -124,6 +125,17 @@ func TestProveLeaky(t *testing.T) {
 			doc: policy(leakyStatement("Read", tmplRead, tmplResources,
 				`{"ForAnyValue:StringEquals":{"dynamodb:LeadingKeys":["{{leading_key}}"]},"Null":{"dynamodb:LeadingKeys":"false"}}`)),
 			wantRow: `tenant "1": BatchGetItem mixing own and other tenant's keys`,
+		},
+		"ForAnyValue lets a mixed PartiQL SELECT through (WHERE PK IN [...])": {
+			doc: policy(leakyStatement("Read", `["dynamodb:PartiQLSelect"]`, tmplResources,
+				`{"ForAnyValue:StringEquals":{"dynamodb:LeadingKeys":["{{leading_key}}"]},"Null":{"dynamodb:LeadingKeys":"false"}}`)),
+			wantRow: `tenant "1": PartiQLSelect mixing own and other tenant's keys`,
+		},
+		"ForAnyValue lets a mixed BatchWriteItem through on the own table (bridge)": {
+			doc: policy(leakyStatement("Write", `["dynamodb:BatchWriteItem"]`, tmplResources,
+				`{"ForAnyValue:StringEquals":{"dynamodb:LeadingKeys":["{{leading_key}}"]},"Null":{"dynamodb:LeadingKeys":"false"}}`)),
+			tables:  []string{siloTable},
+			wantRow: `tenant "1": BatchWriteItem mixing own and other tenant's keys on own table`,
 		},
 		"unconditioned PutItem": {
 			doc:     policy(leakyStatement("Read", tmplRead, tmplResources, tmplGuarded), leakyStatement("Put", `"dynamodb:PutItem"`, tmplResources, "")),
@@ -162,7 +174,11 @@ func TestProveLeaky(t *testing.T) {
 			if err != nil {
 				t.Fatalf("parseTemplate: %v", err)
 			}
-			rep, err := policies.Prove(policies.ProofSpec{Template: tpl, Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, demoTable)})
+			tables := tc.tables
+			if len(tables) == 0 {
+				tables = []string{demoTable}
+			}
+			rep, err := policies.Prove(policies.ProofSpec{Template: tpl, Bindings: bind(t, dynamodb.DefaultLeadingKeyFormat, tables...)})
 			var pe *policies.ProofError
 			if !errors.As(err, &pe) {
 				t.Fatalf("Prove err = %v, want *ProofError", err)

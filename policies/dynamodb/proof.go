@@ -24,6 +24,24 @@ var keyedOrder = []string{
 	"PartiQLSelect", "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete",
 }
 
+// multiKey lists the keyed actions one request of which may carry several
+// partition keys, so that a mixed request (own key and another) has a row of
+// its own: the batches, and PartiQLSelect, whose WHERE clause may test the
+// partition key with IN (up to 50 values) without becoming a scan (DynamoDB
+// Developer Guide, "PartiQL select statements" and "PartiQL operators").
+// BatchGetItem gets its rows whether granted or not; the others when granted.
+var multiKey = []string{"BatchGetItem", "BatchWriteItem", "PartiQLSelect"}
+
+// mixedRows denies on table each multi-key action's request mixing the own
+// key with the other tenant's; where ends each row's name.
+func (b *battery) mixedRows(table, where string) {
+	for _, a := range multiKey {
+		if a == "BatchGetItem" || b.granted[a] {
+			b.row(a+" mixing own and other tenant's keys"+where, a, table, b.mixed(), iam.ImplicitDeny)
+		}
+	}
+}
+
 // Prove runs the DynamoDB battery on the session p evaluates (tenant own)
 // against the sample tenant other, table by table. Rows follow the grants
 // (p.GrantedActions): an own-tenant row, wanting Allow, for each granted
@@ -32,10 +50,10 @@ var keyedOrder = []string{
 // other-tenant form; plus the hazards checked whatever is granted.
 //
 // A shared table (pooled): the other tenant's key on the table and index,
-// a batch mixing both keys, a request without LeadingKeys, every other key
-// the policies' LeadingKeys conditions name, Scan on table and index,
-// DeleteTable, GetRecords on a stream, and every other granted key-less
-// action are denied.
+// a request mixing both keys (each multiKey action), a request without
+// LeadingKeys, every other key the policies' LeadingKeys conditions name,
+// Scan on table and index, DeleteTable, GetRecords on a stream, and every
+// other granted key-less action are denied.
 //
 // A per-tenant table (silo): the other tenant's table and its index are
 // denied with any key and without one (Scan and DescribeTable included),
@@ -221,10 +239,7 @@ func (b *battery) pooled(table string) {
 		}
 		b.row(a+" other tenant's key", a, table, b.otherKey(), deny)
 	}
-	b.row("BatchGetItem mixing own and other tenant's keys", "BatchGetItem", table, b.mixed(), deny)
-	if b.granted["BatchWriteItem"] {
-		b.row("BatchWriteItem mixing own and other tenant's keys", "BatchWriteItem", table, b.mixed(), deny)
-	}
+	b.mixedRows(table, "")
 	b.row("Scan table", "Scan", table, nil, deny)
 	b.row("Scan index", "Scan", index, nil, deny)
 	b.row("Query without LeadingKeys", "Query", table, nil, deny)
@@ -242,7 +257,7 @@ func (b *battery) pooled(table string) {
 		}
 		// A batch mixing it with the own key: a Deny fencing the key off
 		// with a single-valued operator has no defined result on it.
-		for _, a := range []string{"BatchGetItem", "BatchWriteItem"} {
+		for _, a := range multiKey {
 			if b.granted[a] {
 				b.row(fmt.Sprintf("%s mixing own key and key %q named by the policy", a, k), a, table, []string{b.own, k}, deny)
 			}
@@ -281,7 +296,7 @@ func (b *battery) silo(own, other string) {
 		for _, a := range keyed {
 			b.row(a+" other tenant's key on own table", a, own, b.otherKey(), deny)
 		}
-		b.row("BatchGetItem mixing own and other tenant's keys on own table", "BatchGetItem", own, b.mixed(), deny)
+		b.mixedRows(own, " on own table")
 		b.row("Query own table without LeadingKeys", "Query", own, nil, deny)
 		b.row("Scan own table", "Scan", own, nil, deny)
 	}

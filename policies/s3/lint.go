@@ -177,14 +177,15 @@ func mayMatchBucket(r string) bool {
 }
 
 // lintPrefixValue checks one s3:prefix value: no variable; not empty; a
-// StringLike wildcard only as the final "*"; ending in "/" or "/*".
+// StringLike wildcard only as the final "*"; ending in "/" or "/*" (under
+// StringEquals "*" is a literal character: "tenants/1/*" names a prefix
+// inside tenants/1/, as {{s3_prefixes}} renders).
 func lintPrefixValue(v string, like bool) *policies.Finding {
 	if strings.Contains(v, "${") {
 		return finding(RuleVariables, "policy variable in an s3:prefix value", v)
 	}
-	body := v
+	body := strings.TrimSuffix(v, "*")
 	if like {
-		body = strings.TrimSuffix(v, "*")
 		switch {
 		case body == "":
 			return finding(RuleListPrefix, "s3:prefix value is a bare wildcard: it matches every prefix", v)

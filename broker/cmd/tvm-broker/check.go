@@ -143,8 +143,9 @@ func render(args []string, stdout, stderr io.Writer, getenv func(string) string)
 		return exitFailure
 	}
 	// The compile step, as at start-up; a profile that compiled renders even
-	// when its proof fails, to show what the tenant would get. Only the
-	// rendered profile's role is read through IAM.
+	// when its proof fails, to show what the tenant would get, and render
+	// then says the broker refuses it and exits non-zero. Only the rendered
+	// profile's role is read through IAM.
 	var arns []string
 	if pc.RolePolicyFromIAM {
 		arns = []string{pc.RoleARN}
@@ -168,9 +169,22 @@ func render(args []string, stdout, stderr io.Writer, getenv func(string) string)
 		fmt.Fprintf(stderr, "tvm-broker render: %v\n", err)
 		return exitFailure
 	}
+	var refused error
+	for _, rep := range set.Reports() {
+		if rep.Profile == p.Name() && !rep.OK() {
+			refused = rep.Err
+		}
+	}
+	verdict := func() int {
+		if refused == nil {
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "tvm-broker render: profile %s is refused: the broker does not serve it: %v\n", p.Name(), refused)
+		return exitFailure
+	}
 	if len(r.JSON) == 0 {
 		fmt.Fprintf(stderr, "profile %s sends no session policy (isolation: %s): the role's policy isolates, with the session tags\n", p.Name(), p.Isolation())
-		return exitOK
+		return verdict()
 	}
 	var out bytes.Buffer
 	if err := json.Indent(&out, r.JSON, "", "  "); err != nil {
@@ -182,5 +196,5 @@ func render(args []string, stdout, stderr io.Writer, getenv func(string) string)
 		return exitFailure
 	}
 	fmt.Fprintf(stderr, "profile %s, template %s, %d characters (STS limit %d), sha256 %s\n", p.Name(), p.TemplateName(), r.Size, stsrules.MaxPolicySize, r.Hash)
-	return exitOK
+	return verdict()
 }

@@ -198,3 +198,50 @@ func TestRenderSessionTags(t *testing.T) {
 		t.Fatalf("check: exit %d\nstdout: %s\nstderr: %s", code, stdout, stderr)
 	}
 }
+
+// TestRenderRefusedProfile: render still prints what a tenant of a profile
+// that fails its proof would get, but says that the broker refuses the
+// profile, naming the failing row, and exits non-zero.
+func TestRenderRefusedProfile(t *testing.T) {
+	twoKeys := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["dynamodb:GetItem","dynamodb:Query"],` +
+		`"Resource":["{{table_arns}}","{{index_arns}}"],"Condition":{"ForAllValues:StringEquals":{"dynamodb:LeadingKeys":["{{leading_key}}","Tenant#admin"]},"Null":{"dynamodb:LeadingKeys":"false"}}}]}`
+	leakyRole := writeFile(t, "role.json", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"dynamodb:GetItem",`+
+		`"Resource":"arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo",`+
+		`"Condition":{"ForAllValues:StringLike":{"dynamodb:LeadingKeys":["Tenant#${aws:PrincipalTag/tenant}*"]},"Null":{"dynamodb:LeadingKeys":"false"}}}]}`)
+	tests := map[string]struct {
+		profile, template string
+		wantStdout        string // "" = none
+		wantStderr        string
+	}{
+		"session policy": {
+			profile: `  - name: p
+    role_arn: arn:aws:iam::123456789012:role/tvm-tenant-read
+    template: custom
+    table_arns: [arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo]
+`,
+			template:   twoKeys,
+			wantStdout: `"Tenant#admin"`,
+			wantStderr: `Query key "Tenant#admin" named by the policy`,
+		},
+		"session tags": {
+			profile: `  - name: abac
+    role_arn: arn:aws:iam::123456789012:role/tvm-tenant-abac
+    isolation: session-tags
+    session_tags: {tenant: "{tenant}"}
+    role_policy_files: [` + leakyRole + `]
+    table_arns: [arn:aws:dynamodb:us-east-1:123456789012:table/tvm-demo]
+`,
+			wantStderr: `GetItem other tenant's key`,
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			code, stdout, stderr := runCLI("render", "--config", checkConfig(t, tc.profile, tc.template), "--tenant", "1")
+			if code != exitFailure || !strings.Contains(stderr, "refused") || !strings.Contains(stderr, tc.wantStderr) ||
+				(tc.wantStdout == "") != (stdout == "") || !strings.Contains(stdout, tc.wantStdout) {
+				t.Fatalf("render: exit %d, want %d, stdout with %q, stderr with %q\nstdout: %s\nstderr: %s",
+					code, exitFailure, tc.wantStdout, tc.wantStderr, stdout, stderr)
+			}
+		})
+	}
+}
