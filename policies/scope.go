@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/tvmkit/tvm/policies/iam"
 )
@@ -239,10 +240,16 @@ func resourceShape(r string) string {
 // service, region and account, neither with a wildcard there, and the
 // resource part of r is included in that of declared ('*' and '?' are
 // wildcards in both; a policy variable in r counts as '*'). It is
-// conservative: false means "not shown to be within".
+// conservative: false means "not shown to be within" — as for any two
+// different patterns not valid UTF-8, whose invalid bytes the comparison
+// by characters would take for one character, U+FFFD (a policy decoded
+// from JSON never holds one).
 func ResourceWithin(r, declared string) bool {
 	if r == declared && !strings.ContainsAny(r, "*?$") {
 		return true
+	}
+	if !utf8.ValidString(r) || !utf8.ValidString(declared) {
+		return false
 	}
 	rp, dp := strings.SplitN(r, ":", 6), strings.SplitN(declared, ":", 6)
 	if len(rp) < 6 || len(dp) < 6 {

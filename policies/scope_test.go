@@ -39,6 +39,11 @@ func TestResourceWithin(t *testing.T) {
 		{"arn:aws:s3:::bucket/tenants/1/a/*", "arn:aws:s3:::bucket/tenants/1/*", true},
 		{"arn:aws:s3:::bucket/tenants/1*", "arn:aws:s3:::bucket/tenants/1/*", false},
 		{"arn:aws:s3:::bucket/tenants/*/x", "arn:aws:s3:::bucket/tenants/1/*", false},
+		// Two different invalid bytes are not one character (fuzzing found
+		// "\xff" taken to be within "\x80").
+		{demoTable + "/index/\xff", demoTable + "/index/\x80", false},
+		{demoTable + "/index/\xff", idx, false},
+		{demoTable + "/index/\xff", demoTable + "/index/\xff", true},
 	}
 	for _, tc := range tests {
 		if got := policies.ResourceWithin(tc.r, tc.declared); got != tc.want {
