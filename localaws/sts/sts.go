@@ -184,6 +184,28 @@ func (v *validation) tagKey(k, field string) {
 	v.text(k, field, 1, stsrules.MaxTagKeyLen, stsrules.TagRune, tagKeyPattern)
 }
 
+// integer reads the integer parameter param (member field) when present,
+// reporting whether it was sent and lies in [minVal, maxVal]; otherwise
+// the value is 0.
+func (v *validation) integer(p url.Values, param, field string, minVal, maxVal int) (int, bool) {
+	if !p.Has(param) {
+		return 0, false
+	}
+	raw := p.Get(param)
+	n, err := strconv.Atoi(raw)
+	switch {
+	case err != nil:
+		v.addf(awsquery.Clip(raw, 32), field, "Member must be an integer")
+	case n < minVal:
+		v.addf(raw, field, fmt.Sprintf("Member must have value greater than or equal to %d", minVal))
+	case n > maxVal:
+		v.addf(raw, field, fmt.Sprintf("Member must have value less than or equal to %d", maxVal))
+	default:
+		return n, true
+	}
+	return 0, false
+}
+
 // count checks the length n of a list against maxLen, reporting whether it
 // fits.
 func (v *validation) count(n int, field string, maxLen int) bool {
@@ -243,8 +265,11 @@ func parseAssumeRole(p url.Values) (*assumeRoleInput, *Error) {
 		in.sessionName = p.Get("RoleSessionName")
 		v.text(in.sessionName, "roleSessionName", stsrules.MinNameLen, stsrules.MaxNameLen, stsrules.NameRune, namePattern)
 	}
-	parseDuration(p, &v, in)
-	parseMinTokenSize(p, &v, in)
+	if n, ok := v.integer(p, "DurationSeconds", "durationSeconds", int(stsrules.MinDuration/time.Second), int(stsrules.MaxDuration/time.Second)); ok {
+		in.duration, in.durationSet = time.Duration(n)*time.Second, true
+	}
+	// MinimumSessionTokenSize: 0 leaves the token's size unchanged.
+	in.minTokenSize, _ = v.integer(p, "MinimumSessionTokenSize", "minimumSessionTokenSize", 0, MaxSessionTokenSize)
 	if p.Has("ExternalId") {
 		in.externalID = p.Get("ExternalId")
 		v.text(in.externalID, "externalId", stsrules.MinExternalIDLen, stsrules.MaxExternalIDLen, stsrules.ExternalIDRune, externalIDPattern)
@@ -358,46 +383,6 @@ func checkMFA(in *assumeRoleInput) *Error {
 // ("aws:"), in any case.
 func reserved(s string) bool {
 	return strings.HasPrefix(strings.ToLower(s), stsrules.ReservedTagPrefix)
-}
-
-// parseDuration reads DurationSeconds (900-43200) into in.duration.
-func parseDuration(p url.Values, v *validation, in *assumeRoleInput) {
-	if !p.Has("DurationSeconds") {
-		return
-	}
-	raw := p.Get("DurationSeconds")
-	n, err := strconv.Atoi(raw)
-	switch {
-	case err != nil:
-		v.addf(awsquery.Clip(raw, 32), "durationSeconds", "Member must be an integer")
-	case n < int(stsrules.MinDuration/time.Second):
-		v.addf(raw, "durationSeconds", fmt.Sprintf("Member must have value greater than or equal to %d", stsrules.MinDuration/time.Second))
-	case n > int(stsrules.MaxDuration/time.Second):
-		v.addf(raw, "durationSeconds", fmt.Sprintf("Member must have value less than or equal to %d", stsrules.MaxDuration/time.Second))
-	default:
-		in.duration = time.Duration(n) * time.Second
-		in.durationSet = true
-	}
-}
-
-// parseMinTokenSize reads MinimumSessionTokenSize (0-MaxSessionTokenSize
-// bytes; 0 leaves the token's size unchanged) into in.minTokenSize.
-func parseMinTokenSize(p url.Values, v *validation, in *assumeRoleInput) {
-	if !p.Has("MinimumSessionTokenSize") {
-		return
-	}
-	raw := p.Get("MinimumSessionTokenSize")
-	n, err := strconv.Atoi(raw)
-	switch {
-	case err != nil:
-		v.addf(awsquery.Clip(raw, 32), "minimumSessionTokenSize", "Member must be an integer")
-	case n < 0:
-		v.addf(raw, "minimumSessionTokenSize", "Member must have value greater than or equal to 0")
-	case n > MaxSessionTokenSize:
-		v.addf(raw, "minimumSessionTokenSize", fmt.Sprintf("Member must have value less than or equal to %d", MaxSessionTokenSize))
-	default:
-		in.minTokenSize = n
-	}
 }
 
 // parseTags reads Tags.member.N.Key / .Value into in.tags, adding
