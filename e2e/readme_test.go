@@ -127,11 +127,15 @@ func TestREADMESnippets(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rewrite := strings.NewReplacer("http://127.0.0.1:4566", s.localURL, "http://127.0.0.1:8080", s.brokerURL,
-		"http://127.0.0.1:4567", adminURL)
-	// What is left of a snippet without the addresses rewritten: checked
-	// before the rewrite, as the stack's own ports may contain "8080".
-	strip := strings.NewReplacer("http://127.0.0.1:4566", "", "http://127.0.0.1:8080", "", "http://127.0.0.1:4567", "")
+	// The README's addresses and the stack's. What is left of a snippet
+	// without them is checked before the rewrite, as the stack's own ports
+	// may contain "8080".
+	var toStack, toNothing []string
+	for _, a := range [][2]string{{"http://127.0.0.1:4566", s.localURL}, {"http://127.0.0.1:8080", s.brokerURL},
+		{"http://127.0.0.1:4567", adminURL}} {
+		toStack, toNothing = append(toStack, a[0], a[1]), append(toNothing, a[0], "")
+	}
+	rewrite, strip := strings.NewReplacer(toStack...), strings.NewReplacer(toNothing...)
 	var together strings.Builder
 	for _, sn := range run {
 		if rest := strip.Replace(sn.body); strings.Contains(rest, ":4566") || strings.Contains(rest, ":4567") || strings.Contains(rest, ":8080") {
